@@ -1,0 +1,33 @@
+{
+  "targets": [
+    {
+      "target_name": "graftrec",
+      "sources": [
+        "native/addon.cc",
+        "native/thread_pool.cc",
+        "native/gemm.cc",
+        "native/gemm_blas.cc",
+        "native/gemm_builtin.cc",
+        "native/conv1d.cc",
+        "native/layernorm.cc",
+        "native/activation.cc",
+        "native/embedding.cc",
+        "native/softmax_xent.cc",
+        "native/sampled_softmax.cc",
+        "native/adam.cc",
+        "native/reduce.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions", "-Wall", "-Wno-unused-parameter"],
+      "libraries": ["-ldl", "-lpthread"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,131 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace graftrec {
+namespace {
+
+// Workers sleep on a condition variable between jobs; a job is published with a generation counter so a
+// worker never runs the same job twice. The caller also pulls tasks, then waits for stragglers.
+class ThreadPool {
+ public:
+  ~ThreadPool() { resize(1); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int n) {
+    if (n < 1) n = 1;
+    if (n == size()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    stop_ = false;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+    if (n_tasks <= 0) return;
+    if (workers_.empty() || n_tasks == 1) {
+      for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+      return;
+    }
+    std::lock_guard<std::mutex> run_lock(run_mu_);  // one job at a time
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fn_ = &fn;
+      n_tasks_ = n_tasks;
+      next_.store(0);
+      active_workers_ = static_cast<int>(workers_.size());
+      ++generation_;
+    }
+    cv_.notify_all();
+    drain();
+    std::unique_lock<std::mutex> lock(mu_);
+    fn_ = nullptr;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      int64_t t = next_.fetch_add(1);
+      if (t >= n_tasks_) break;
+      (*fn_)(t);
+    }
+  }
+
+  void worker_loop() {
+    uint64_t seen = generation_;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+      }
+      drain();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+  const std::function<void(int64_t)>* fn_ = nullptr;
+  int64_t n_tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_workers_ = 0;
+};
+
+ThreadPool& pool() {
+  static ThreadPool* p = [] {
+    auto* created = new ThreadPool();  // never destroyed: workers must not be joined during static teardown
+    return created;
+  }();
+  return *p;
+}
+
+std::atomic<bool> g_deterministic{false};
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool().resize(n);
+}
+
+void parallel_for(int64_t n_tasks, const std::function<void(int64_t)>& fn) { pool().run(n_tasks, fn); }
+
+void parallel_range(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  int64_t max_tasks = (n + grain - 1) / grain;
+  int64_t n_tasks = std::min<int64_t>(max_tasks, static_cast<int64_t>(num_threads()) * 4);
+  if (n_tasks <= 1) {
+    fn(0, n);
+    return;
+  }
+  int64_t chunk = (n + n_tasks - 1) / n_tasks;
+  parallel_for(n_tasks, [&](int64_t t) {
+    int64_t b = t * chunk, e = std::min(n, b + chunk);
+    if (b < e) fn(b, e);
+  });
+}
+
+bool deterministic() { return g_deterministic.load(); }
+void set_deterministic(bool on) { g_deterministic.store(on); }
+
+}  // namespace graftrec

@@ -50,6 +50,7 @@ class ThreadPool {
     cv_.notify_all();
     drain();
     std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return active_workers_ == 0; });
     fn_ = nullptr;
   }
 
@@ -74,12 +75,14 @@ class ThreadPool {
       drain();
       {
         std::lock_guard<std::mutex> lock(mu_);
+        if (--active_workers_ == 0) done_cv_.notify_one();
       }
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex mu_, run_mu_;
+  std::condition_variable cv_, done_cv_;
   bool stop_ = false;
   uint64_t generation_ = 0;
   const std::function<void(int64_t)>* fn_ = nullptr;

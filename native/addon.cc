@@ -1,0 +1,100 @@
+// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS once at load, exposes run-time settings, and registers
+// every kernel family. Each kernel binding validates its arguments (see args.h) before touching memory.
+#include <napi.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "args.h"
+#include "gemm.h"
+#include "thread_pool.h"
+
+namespace graftrec {
+namespace {
+
+Napi::Value info_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gemmBackend", gemm_backend() == GemmBackend::Blas ? "blas" : "builtin");
+  o.Set("blasPath", blas_loaded_path());
+  o.Set("builtinIsa", gemm_builtin_isa());
+  o.Set("threads", num_threads());
+  o.Set("deterministic", deterministic());
+  return o;
+}
+
+void set_threads_js(const Napi::CallbackInfo& info) {
+  int64_t n = dim_arg(info, 0, "setThreads", "threads", true);
+  set_num_threads(static_cast<int>(n));
+  blas_set_threads(num_threads());
+}
+
+void set_deterministic_js(const Napi::CallbackInfo& info) {
+  set_deterministic(bool_arg(info, 0, "setDeterministic", "on"));
+}
+
+void set_gemm_backend_js(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) fail(info.Env(), "setGemmBackend", "backend must be \"blas\" or \"builtin\"");
+  std::string b = info[0].As<Napi::String>().Utf8Value();
+  if (b == "builtin") {
+    set_gemm_backend(GemmBackend::Builtin);
+  } else if (b == "blas") {
+    if (!set_gemm_backend(GemmBackend::Blas)) fail(info.Env(), "setGemmBackend", "no BLAS library is loaded");
+  } else {
+    fail(info.Env(), "setGemmBackend", "backend must be \"blas\" or \"builtin\", got \"" + b + "\"");
+  }
+}
+
+// Takes one typed array and does nothing: measures the cost of crossing the N-API boundary.
+void noop_js(const Napi::CallbackInfo& info) { f32_arg(info, 0, "noop", "x"); }
+
+void configure_from_environment(Napi::Env env) {
+  const char* threads = std::getenv("GRAFTREC_THREADS");
+  int n = 0;
+  if (threads && *threads) {
+    char* end = nullptr;
+    long v = std::strtol(threads, &end, 10);
+    if (*end != '\0' || v < 1 || v > 1024)
+      throw Napi::Error::New(env, std::string("GRAFTREC_THREADS must be a positive integer, got \"") + threads + "\"");
+    n = static_cast<int>(v);
+  }
+  set_num_threads(n);
+
+  const char* spec = std::getenv("GRAFTREC_BLAS");
+  std::string mode = spec && *spec ? spec : "auto";
+  if (mode == "builtin") return;
+  const char* loaded = blas_load(mode.c_str());
+  if (loaded[0] == '\0') {
+    if (mode == "auto") return;  // no system BLAS: the builtin kernel serves
+    throw Napi::Error::New(env, "GRAFTREC_BLAS=" + mode + ": cannot load a library exporting cblas_sgemm from it");
+  }
+  blas_set_threads(num_threads());
+  set_gemm_backend(GemmBackend::Blas);
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  configure_from_environment(env);
+  exports.Set("info", Napi::Function::New(env, info_js, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, set_threads_js, "setThreads"));
+  exports.Set("setDeterministic", Napi::Function::New(env, set_deterministic_js, "setDeterministic"));
+  exports.Set("setGemmBackend", Napi::Function::New(env, set_gemm_backend_js, "setGemmBackend"));
+  exports.Set("noop", Napi::Function::New(env, noop_js, "noop"));
+  register_gemm(env, exports);
+  register_conv1d(env, exports);
+  register_layernorm(env, exports);
+  register_activation(env, exports);
+  register_embedding(env, exports);
+  register_softmax_xent(env, exports);
+  register_sampled_softmax(env, exports);
+  register_adam(env, exports);
+  register_reduce(env, exports);
+  return exports;
+}
+
+}  // namespace graftrec
+
+static Napi::Object InitGraftrec(Napi::Env env, Napi::Object exports) { return graftrec::init(env, exports); }
+
+NODE_API_MODULE(graftrec, InitGraftrec)

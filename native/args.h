@@ -1,0 +1,99 @@
+// Argument checking shared by every binding: typed-array views are used in place (zero-copy), and every
+// length is checked against the shape arguments so a wrong call raises a JS exception instead of corrupting memory.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace graftrec {
+
+template <typename T>
+struct View {
+  T* data = nullptr;
+  size_t length = 0;
+  explicit operator bool() const { return data != nullptr; }
+};
+
+[[noreturn]] inline void fail(const Napi::Env& env, const char* kernel, const std::string& message) {
+  throw Napi::Error::New(env, std::string(kernel) + ": " + message);
+}
+
+inline View<float> f32_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                           bool optional = false) {
+  Napi::Value v = info[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    fail(info.Env(), kernel, std::string(name) + " must be a Float32Array");
+  auto a = v.As<Napi::Float32Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+inline View<int32_t> i32_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                             bool optional = false) {
+  Napi::Value v = info[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    fail(info.Env(), kernel, std::string(name) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+inline View<uint8_t> u8_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    fail(info.Env(), kernel, std::string(name) + " must be a Uint8Array");
+  auto a = v.As<Napi::Uint8Array>();
+  return {a.Data(), a.ElementLength()};
+}
+
+inline double num_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  if (!info[i].IsNumber()) fail(info.Env(), kernel, std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+// Dimensions are positive (or non-negative with allow_zero) integers that fit comfortably in int32.
+inline int64_t dim_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
+                       bool allow_zero = false) {
+  double d = num_arg(info, i, kernel, name);
+  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < (allow_zero ? 0 : 1) || d > 2147483647.0)
+    fail(info.Env(), kernel,
+         std::string(name) + " must be an integer " + (allow_zero ? ">= 0" : ">= 1") + ", got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+inline bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  if (!info[i].IsBoolean()) fail(info.Env(), kernel, std::string(name) + " must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+template <typename T>
+inline void expect_length(const Napi::Env& env, const char* kernel, const char* name, const View<T>& v,
+                          int64_t want) {
+  if (static_cast<int64_t>(v.length) != want)
+    fail(env, kernel,
+         std::string(name) + " has " + std::to_string(v.length) + " elements, expected " + std::to_string(want));
+}
+
+// Ids must index a table of `rows` rows; an out-of-range id is a data error, never an out-of-bounds read.
+inline void expect_ids_in_range(const Napi::Env& env, const char* kernel, const char* name, const View<int32_t>& ids,
+                                int64_t rows) {
+  for (size_t i = 0; i < ids.length; ++i)
+    if (ids.data[i] < 0 || ids.data[i] >= rows)
+      fail(env, kernel,
+           std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(ids.data[i]) +
+               " is outside [0, " + std::to_string(rows) + ")");
+}
+
+// Registers one binding per kernel file; each file defines `void register_<family>(Napi::Env, Napi::Object)`.
+void register_gemm(Napi::Env env, Napi::Object exports);
+void register_conv1d(Napi::Env env, Napi::Object exports);
+void register_layernorm(Napi::Env env, Napi::Object exports);
+void register_activation(Napi::Env env, Napi::Object exports);
+void register_embedding(Napi::Env env, Napi::Object exports);
+void register_softmax_xent(Napi::Env env, Napi::Object exports);
+void register_sampled_softmax(Napi::Env env, Napi::Object exports);
+void register_adam(Napi::Env env, Napi::Object exports);
+void register_reduce(Napi::Env env, Napi::Object exports);
+
+}  // namespace graftrec

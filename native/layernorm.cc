@@ -1,0 +1,133 @@
+// Layer normalisation over the last dimension, optionally fused with the ReLU that follows it in every NextItNet
+// block (saves one full pass over the activations in each direction).
+//   y = act(gamma * (x - mean) * rstd + beta),  rstd = 1 / sqrt(var + eps)
+// Forward saves mean and rstd per row; backward takes the forward output y when the ReLU is fused (its mask).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "args.h"
+#include "thread_pool.h"
+
+namespace graftrec {
+namespace {
+
+constexpr int64_t kRowChunk = 256;
+
+// layerNormForward(x, gamma, beta, y, mean, rstd, rows, C, eps, relu)
+void layernorm_forward_js(const Napi::CallbackInfo& info) {
+  const char* k = "layerNormForward";
+  Napi::Env env = info.Env();
+  auto x = f32_arg(info, 0, k, "x");
+  auto gamma = f32_arg(info, 1, k, "gamma");
+  auto beta = f32_arg(info, 2, k, "beta");
+  auto y = f32_arg(info, 3, k, "y");
+  auto mean = f32_arg(info, 4, k, "mean");
+  auto rstd = f32_arg(info, 5, k, "rstd");
+  int64_t rows = dim_arg(info, 6, k, "rows"), C = dim_arg(info, 7, k, "C");
+  double eps = num_arg(info, 8, k, "eps");
+  bool relu = bool_arg(info, 9, k, "relu");
+  expect_length(env, k, "x", x, rows * C);
+  expect_length(env, k, "gamma", gamma, C);
+  expect_length(env, k, "beta", beta, C);
+  expect_length(env, k, "y", y, rows * C);
+  expect_length(env, k, "mean", mean, rows);
+  expect_length(env, k, "rstd", rstd, rows);
+
+  parallel_range(rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = x.data + r * C;
+      float* yr = y.data + r * C;
+      double s = 0;
+      for (int64_t c = 0; c < C; ++c) s += xr[c];
+      double mu = s / C, ss = 0;
+      for (int64_t c = 0; c < C; ++c) ss += (xr[c] - mu) * (xr[c] - mu);
+      float m = static_cast<float>(mu), rs = static_cast<float>(1.0 / std::sqrt(ss / C + eps));
+      mean.data[r] = m;
+      rstd.data[r] = rs;
+      for (int64_t c = 0; c < C; ++c) {
+        float v = gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c];
+        yr[c] = relu && v < 0.f ? 0.f : v;
+      }
+    }
+  });
+}
+
+// layerNormBackward(x, gamma, mean, rstd, y|null, dy, dx|null, dgamma|null, dbeta|null, rows, C)
+// y is the forward output when the ReLU was fused (null otherwise). Gradients accumulate (+=).
+void layernorm_backward_js(const Napi::CallbackInfo& info) {
+  const char* k = "layerNormBackward";
+  Napi::Env env = info.Env();
+  auto x = f32_arg(info, 0, k, "x");
+  auto gamma = f32_arg(info, 1, k, "gamma");
+  auto mean = f32_arg(info, 2, k, "mean");
+  auto rstd = f32_arg(info, 3, k, "rstd");
+  auto y = f32_arg(info, 4, k, "y", true);
+  auto dy = f32_arg(info, 5, k, "dy");
+  auto dx = f32_arg(info, 6, k, "dx", true);
+  auto dgamma = f32_arg(info, 7, k, "dgamma", true);
+  auto dbeta = f32_arg(info, 8, k, "dbeta", true);
+  int64_t rows = dim_arg(info, 9, k, "rows"), C = dim_arg(info, 10, k, "C");
+  expect_length(env, k, "x", x, rows * C);
+  expect_length(env, k, "gamma", gamma, C);
+  expect_length(env, k, "mean", mean, rows);
+  expect_length(env, k, "rstd", rstd, rows);
+  if (y) expect_length(env, k, "y", y, rows * C);
+  expect_length(env, k, "dy", dy, rows * C);
+  if (dx) expect_length(env, k, "dx", dx, rows * C);
+  if (dgamma) expect_length(env, k, "dgamma", dgamma, C);
+  if (dbeta) expect_length(env, k, "dbeta", dbeta, C);
+
+  bool want_params = dgamma || dbeta;
+  int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
+  // Per-chunk partial sums for dgamma/dbeta, combined in chunk order: deterministic for any thread count.
+  std::vector<double> partial(want_params ? chunks * 2 * C : 0, 0.0);
+  parallel_for(chunks, [&](int64_t ch) {
+    std::vector<float> g(C);
+    double* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
+    int64_t end = std::min(rows, (ch + 1) * kRowChunk);
+    for (int64_t r = ch * kRowChunk; r < end; ++r) {
+      const float* xr = x.data + r * C;
+      const float* dyr = dy.data + r * C;
+      float m = mean.data[r], rs = rstd.data[r];
+      for (int64_t c = 0; c < C; ++c) g[c] = (y && y.data[r * C + c] <= 0.f) ? 0.f : dyr[c];
+      if (pg) {
+        for (int64_t c = 0; c < C; ++c) {
+          pg[c] += static_cast<double>(g[c]) * ((xr[c] - m) * rs);
+          pg[C + c] += g[c];
+        }
+      }
+      if (dx) {
+        double sum_dxhat = 0, sum_dxhat_xhat = 0;
+        for (int64_t c = 0; c < C; ++c) {
+          double dxhat = static_cast<double>(g[c]) * gamma.data[c];
+          sum_dxhat += dxhat;
+          sum_dxhat_xhat += dxhat * ((xr[c] - m) * rs);
+        }
+        float a = static_cast<float>(sum_dxhat / C), b = static_cast<float>(sum_dxhat_xhat / C);
+        float* dxr = dx.data + r * C;
+        for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma.data[c] - a - ((xr[c] - m) * rs) * b);
+      }
+    }
+  });
+  if (want_params) {
+    for (int64_t c = 0; c < C; ++c) {
+      double sg = 0, sb = 0;
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        sg += partial[ch * 2 * C + c];
+        sb += partial[ch * 2 * C + C + c];
+      }
+      if (dgamma) dgamma.data[c] += static_cast<float>(sg);
+      if (dbeta) dbeta.data[c] += static_cast<float>(sb);
+    }
+  }
+}
+
+}  // namespace
+
+void register_layernorm(Napi::Env env, Napi::Object exports) {
+  exports.Set("layerNormForward", Napi::Function::New(env, layernorm_forward_js, "layerNormForward"));
+  exports.Set("layerNormBackward", Napi::Function::New(env, layernorm_backward_js, "layerNormBackward"));
+}
+
+}  // namespace graftrec

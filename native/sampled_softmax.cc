@@ -1,0 +1,190 @@
+// Sampled softmax with negatives shared by the whole batch and logQ correction (Jean et al. 2015; Yi et al. 2019):
+// each row's logits are [target, neg_1 .. neg_S], every logit minus log Q(item) (its sampling log-probability) so
+// the sampled loss is an unbiased-in-the-limit estimate of the full softmax. A negative equal to the row's target
+// is an accidental hit and is removed (logit -inf), as TF's sampled_softmax_loss does.
+// Forward saves the probabilities probs[N, S+1] (column 0 = target) that backward turns into gradients.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "args.h"
+#include "gemm.h"
+#include "reduce.h"
+#include "thread_pool.h"
+
+namespace graftrec {
+namespace {
+
+struct SampledArgs {
+  View<float> h, table, bias;
+  View<int32_t> targets, negatives;
+  int64_t N, C, V, S;
+  int32_t ignore;
+};
+
+SampledArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t shape_at) {
+  Napi::Env env = info.Env();
+  SampledArgs a;
+  a.h = f32_arg(info, 0, k, "h");
+  a.table = f32_arg(info, 1, k, "table");
+  a.bias = f32_arg(info, 2, k, "bias", true);
+  a.targets = i32_arg(info, 3, k, "targets");
+  a.negatives = i32_arg(info, 4, k, "negatives");
+  a.N = dim_arg(info, shape_at, k, "N");
+  a.C = dim_arg(info, shape_at + 1, k, "C");
+  a.V = dim_arg(info, shape_at + 2, k, "V");
+  a.ignore = static_cast<int32_t>(num_arg(info, shape_at + 3, k, "ignoreIndex"));
+  a.S = static_cast<int64_t>(a.negatives.length);
+  if (a.S < 1) fail(env, k, "negatives must hold at least one id");
+  expect_length(env, k, "h", a.h, a.N * a.C);
+  expect_length(env, k, "table", a.table, a.V * a.C);
+  if (a.bias) expect_length(env, k, "bias", a.bias, a.V);
+  expect_length(env, k, "targets", a.targets, a.N);
+  expect_ids_in_range(env, k, "negatives", a.negatives, a.V);
+  for (int64_t n = 0; n < a.N; ++n) {
+    int32_t t = a.targets.data[n];
+    if (t != a.ignore && (t < 0 || t >= a.V))
+      fail(env, k, "targets[" + std::to_string(n) + "] = " + std::to_string(t) + " is outside [0, " +
+                       std::to_string(a.V) + ")");
+  }
+  return a;
+}
+
+// Copies the negatives' rows into a dense [S, C] block so one GEMM scores them all.
+float* gather_negatives(const SampledArgs& a, int slot) {
+  float* e = scratch(slot, a.S * a.C);
+  for (int64_t s = 0; s < a.S; ++s)
+    std::memcpy(e + s * a.C, a.table.data + static_cast<int64_t>(a.negatives.data[s]) * a.C, sizeof(float) * a.C);
+  return e;
+}
+
+// sampledSoftmaxForward(h, table, bias|null, targets, negatives, logQ|null, probs, N, C, V, ignoreIndex)
+//   -> summed loss over rows whose target is not ignoreIndex
+Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
+  const char* k = "sampledSoftmaxForward";
+  Napi::Env env = info.Env();
+  SampledArgs a = read_common(info, k, 7);
+  auto logq = f32_arg(info, 5, k, "logQ", true);
+  auto probs = f32_arg(info, 6, k, "probs");
+  if (logq) expect_length(env, k, "logQ", logq, a.V);
+  const int64_t W = a.S + 1;
+  expect_length(env, k, "probs", probs, a.N * W);
+
+  float* eneg = gather_negatives(a, 0);
+  gemm(false, true, (int)a.N, (int)a.S, (int)a.C, 1.f, a.h.data, (int)a.C, eneg, (int)a.C, 0.f, probs.data + 1,
+       (int)W);
+  std::vector<double> row_loss(a.N, 0.0);
+  parallel_range(a.N, 32, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) {
+      float* row = probs.data + n * W;
+      int32_t t = a.targets.data[n];
+      if (t == a.ignore) {
+        std::fill(row, row + W, 0.f);
+        continue;
+      }
+      const float* hn = a.h.data + n * a.C;
+      const float* et = a.table.data + static_cast<int64_t>(t) * a.C;
+      float lt = 0.f;
+      for (int64_t c = 0; c < a.C; ++c) lt += hn[c] * et[c];
+      row[0] = lt + (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
+      for (int64_t s = 0; s < a.S; ++s) {
+        int32_t id = a.negatives.data[s];
+        if (id == t) {
+          row[s + 1] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        row[s + 1] += (a.bias ? a.bias.data[id] : 0.f) - (logq ? logq.data[id] : 0.f);
+      }
+      float m = row[0];
+      for (int64_t j = 1; j < W; ++j) m = std::max(m, row[j]);
+      double sum = 0;
+      for (int64_t j = 0; j < W; ++j) sum += std::exp(static_cast<double>(row[j]) - m);
+      double lse = m + std::log(sum);
+      row_loss[n] = lse - row[0];
+      for (int64_t j = 0; j < W; ++j) row[j] = static_cast<float>(std::exp(row[j] - lse));
+    }
+  });
+  double loss = 0;
+  for (double l : row_loss) loss += l;
+  return Napi::Number::New(env, loss);
+}
+
+// sampledSoftmaxBackward(h, table, bias|null, targets, negatives, probs, gradScale, dh|null, dtable|null,
+//                        dbias|null, N, C, V, ignoreIndex)   gradients accumulate (+=)
+void sampled_softmax_backward_js(const Napi::CallbackInfo& info) {
+  const char* k = "sampledSoftmaxBackward";
+  Napi::Env env = info.Env();
+  SampledArgs a = read_common(info, k, 10);
+  auto probs = f32_arg(info, 5, k, "probs");
+  float scale = static_cast<float>(num_arg(info, 6, k, "gradScale"));
+  auto dh = f32_arg(info, 7, k, "dh", true);
+  auto dtable = f32_arg(info, 8, k, "dtable", true);
+  auto dbias = f32_arg(info, 9, k, "dbias", true);
+  const int64_t W = a.S + 1;
+  expect_length(env, k, "probs", probs, a.N * W);
+  if (dh) expect_length(env, k, "dh", dh, a.N * a.C);
+  if (dtable) expect_length(env, k, "dtable", dtable, a.V * a.C);
+  if (dbias) expect_length(env, k, "dbias", dbias, a.V);
+  if (!dh && !dtable && !dbias) return;
+
+  // g = scale * (probs - onehot(column 0)); ignored rows already hold zeros in probs.
+  float* g = scratch(1, a.N * W);
+  parallel_range(a.N, 64, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) {
+      const float* pr = probs.data + n * W;
+      float* gr = g + n * W;
+      bool counted = a.targets.data[n] != a.ignore;
+      for (int64_t j = 0; j < W; ++j) gr[j] = counted ? scale * pr[j] : 0.f;
+      if (counted) gr[0] -= scale;
+    }
+  });
+
+  if (dh) {
+    float* eneg = gather_negatives(a, 0);
+    gemm(false, false, (int)a.N, (int)a.C, (int)a.S, 1.f, g + 1, (int)W, eneg, (int)a.C, 1.f, dh.data, (int)a.C);
+    parallel_range(a.N, 64, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        int32_t t = a.targets.data[n];
+        if (t == a.ignore) continue;
+        const float* et = a.table.data + static_cast<int64_t>(t) * a.C;
+        float gt = g[n * W];
+        for (int64_t c = 0; c < a.C; ++c) dh.data[n * a.C + c] += gt * et[c];
+      }
+    });
+  }
+  if (dtable) {
+    float* dneg = scratch(2, a.S * a.C);
+    gemm(true, false, (int)a.S, (int)a.C, (int)a.N, 1.f, g + 1, (int)W, a.h.data, (int)a.C, 0.f, dneg, (int)a.C);
+    // Sequential scatter: negatives and targets may repeat, and a fixed order keeps the sums deterministic.
+    for (int64_t s = 0; s < a.S; ++s) {
+      float* dst = dtable.data + static_cast<int64_t>(a.negatives.data[s]) * a.C;
+      for (int64_t c = 0; c < a.C; ++c) dst[c] += dneg[s * a.C + c];
+    }
+    for (int64_t n = 0; n < a.N; ++n) {
+      int32_t t = a.targets.data[n];
+      if (t == a.ignore) continue;
+      float* dst = dtable.data + static_cast<int64_t>(t) * a.C;
+      const float* hn = a.h.data + n * a.C;
+      float gt = g[n * W];
+      for (int64_t c = 0; c < a.C; ++c) dst[c] += gt * hn[c];
+    }
+  }
+  if (dbias) {
+    std::vector<float> col(W, 0.f);
+    sum_rows_accumulate(g, a.N, W, col.data());
+    for (int64_t s = 0; s < a.S; ++s) dbias.data[a.negatives.data[s]] += col[s + 1];
+    for (int64_t n = 0; n < a.N; ++n)
+      if (a.targets.data[n] != a.ignore) dbias.data[a.targets.data[n]] += g[n * W];
+  }
+}
+
+}  // namespace
+
+void register_sampled_softmax(Napi::Env env, Napi::Object exports) {
+  exports.Set("sampledSoftmaxForward", Napi::Function::New(env, sampled_softmax_forward_js, "sampledSoftmaxForward"));
+  exports.Set("sampledSoftmaxBackward",
+              Napi::Function::New(env, sampled_softmax_backward_js, "sampledSoftmaxBackward"));
+}
+
+}  // namespace graftrec

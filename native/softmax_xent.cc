@@ -1,0 +1,164 @@
+// Full softmax cross-entropy of hidden states h[N, C] against every row of an output table[V, C] (+ bias[V]),
+// streamed over the vocabulary in chunks so batch x vocab logits never exist at once: forward keeps a running
+// max and sum per row (online log-sum-exp) and saves lse[N]; backward recomputes each chunk's logits and turns
+// them into gradients immediately. Memory is N x chunk floats regardless of V.
+// Rows whose target equals ignoreIndex (padding) contribute neither loss nor gradient.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "args.h"
+#include "gemm.h"
+#include "reduce.h"
+#include "thread_pool.h"
+
+namespace graftrec {
+namespace {
+
+constexpr int64_t kChunkFloats = 1 << 22;  // 16 MiB of logits per chunk
+
+struct XentShape {
+  int64_t N, C, V, chunk;
+  int32_t ignore;
+};
+
+int64_t chunk_size(int64_t N, int64_t V) { return std::min(V, std::max<int64_t>(256, kChunkFloats / N)); }
+
+// logits[N, cv] = h @ table[v0 : v0+cv]^T + bias[v0 : v0+cv]
+void chunk_logits(const XentShape& s, const float* h, const float* table, const float* bias, int64_t v0, int64_t cv,
+                  float* logits) {
+  gemm(false, true, (int)s.N, (int)cv, (int)s.C, 1.f, h, (int)s.C, table + v0 * s.C, (int)s.C, 0.f, logits, (int)cv);
+  if (bias)
+    parallel_range(s.N, 64, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n)
+        for (int64_t v = 0; v < cv; ++v) logits[n * cv + v] += bias[v0 + v];
+    });
+}
+
+struct XentArgs {
+  View<float> h, table, bias;
+  View<int32_t> targets;
+  XentShape s;
+};
+
+XentArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t shape_at) {
+  Napi::Env env = info.Env();
+  XentArgs a;
+  a.h = f32_arg(info, 0, k, "h");
+  a.table = f32_arg(info, 1, k, "table");
+  a.bias = f32_arg(info, 2, k, "bias", true);
+  a.targets = i32_arg(info, 3, k, "targets");
+  a.s.N = dim_arg(info, shape_at, k, "N");
+  a.s.C = dim_arg(info, shape_at + 1, k, "C");
+  a.s.V = dim_arg(info, shape_at + 2, k, "V");
+  double ig = num_arg(info, shape_at + 3, k, "ignoreIndex");
+  a.s.ignore = static_cast<int32_t>(ig);
+  a.s.chunk = chunk_size(a.s.N, a.s.V);
+  expect_length(env, k, "h", a.h, a.s.N * a.s.C);
+  expect_length(env, k, "table", a.table, a.s.V * a.s.C);
+  if (a.bias) expect_length(env, k, "bias", a.bias, a.s.V);
+  expect_length(env, k, "targets", a.targets, a.s.N);
+  for (int64_t n = 0; n < a.s.N; ++n) {
+    int32_t t = a.targets.data[n];
+    if (t != a.s.ignore && (t < 0 || t >= a.s.V))
+      fail(env, k, "targets[" + std::to_string(n) + "] = " + std::to_string(t) + " is outside [0, " +
+                       std::to_string(a.s.V) + ")");
+  }
+  return a;
+}
+
+// softmaxXentForward(h, table, bias|null, targets, lse, N, C, V, ignoreIndex) -> summed loss over counted rows
+Napi::Value softmax_xent_forward_js(const Napi::CallbackInfo& info) {
+  const char* k = "softmaxXentForward";
+  XentArgs a = read_common(info, k, 5);
+  auto lse = f32_arg(info, 4, k, "lse");
+  expect_length(info.Env(), k, "lse", lse, a.s.N);
+  const XentShape& s = a.s;
+
+  std::vector<float> run_max(s.N, -std::numeric_limits<float>::infinity());
+  std::vector<double> run_sum(s.N, 0.0);
+  float* logits = scratch(0, s.N * s.chunk);
+  for (int64_t v0 = 0; v0 < s.V; v0 += s.chunk) {
+    int64_t cv = std::min(s.chunk, s.V - v0);
+    chunk_logits(s, a.h.data, a.table.data, a.bias.data, v0, cv, logits);
+    parallel_range(s.N, 16, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        const float* l = logits + n * cv;
+        float m = run_max[n];
+        for (int64_t v = 0; v < cv; ++v) m = std::max(m, l[v]);
+        double sum = run_sum[n] * std::exp(static_cast<double>(run_max[n]) - m);
+        for (int64_t v = 0; v < cv; ++v) sum += std::exp(l[v] - m);
+        run_max[n] = m;
+        run_sum[n] = sum;
+      }
+    });
+  }
+  double loss = 0;
+  for (int64_t n = 0; n < s.N; ++n) {
+    lse.data[n] = static_cast<float>(run_max[n] + std::log(run_sum[n]));
+    int32_t t = a.targets.data[n];
+    if (t == s.ignore) continue;
+    const float* hn = a.h.data + n * s.C;
+    const float* et = a.table.data + static_cast<int64_t>(t) * s.C;
+    double logit = a.bias ? a.bias.data[t] : 0.0;
+    for (int64_t c = 0; c < s.C; ++c) logit += static_cast<double>(hn[c]) * et[c];
+    loss += lse.data[n] - logit;
+  }
+  return Napi::Number::New(info.Env(), loss);
+}
+
+// softmaxXentBackward(h, table, bias|null, targets, lse, gradScale, dh|null, dtable|null, dbias|null,
+//                     N, C, V, ignoreIndex)   gradients accumulate (+=); gradScale = dLoss/dSummedLoss
+void softmax_xent_backward_js(const Napi::CallbackInfo& info) {
+  const char* k = "softmaxXentBackward";
+  Napi::Env env = info.Env();
+  XentArgs a = read_common(info, k, 9);
+  auto lse = f32_arg(info, 4, k, "lse");
+  float scale = static_cast<float>(num_arg(info, 5, k, "gradScale"));
+  auto dh = f32_arg(info, 6, k, "dh", true);
+  auto dtable = f32_arg(info, 7, k, "dtable", true);
+  auto dbias = f32_arg(info, 8, k, "dbias", true);
+  const XentShape& s = a.s;
+  expect_length(env, k, "lse", lse, s.N);
+  if (dh) expect_length(env, k, "dh", dh, s.N * s.C);
+  if (dtable) expect_length(env, k, "dtable", dtable, s.V * s.C);
+  if (dbias) expect_length(env, k, "dbias", dbias, s.V);
+  if (!dh && !dtable && !dbias) return;
+
+  float* p = scratch(0, s.N * s.chunk);
+  for (int64_t v0 = 0; v0 < s.V; v0 += s.chunk) {
+    int64_t cv = std::min(s.chunk, s.V - v0);
+    chunk_logits(s, a.h.data, a.table.data, a.bias.data, v0, cv, p);
+    // p <- scale * (softmax - onehot(target)), zero for ignored rows
+    parallel_range(s.N, 16, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        float* row = p + n * cv;
+        int32_t t = a.targets.data[n];
+        if (t == s.ignore) {
+          std::fill(row, row + cv, 0.f);
+          continue;
+        }
+        float l = lse.data[n];
+        for (int64_t v = 0; v < cv; ++v) row[v] = scale * std::exp(row[v] - l);
+        if (t >= v0 && t < v0 + cv) row[t - v0] -= scale;
+      }
+    });
+    if (dh)
+      gemm(false, false, (int)s.N, (int)s.C, (int)cv, 1.f, p, (int)cv, a.table.data + v0 * s.C, (int)s.C, 1.f,
+           dh.data, (int)s.C);
+    if (dtable)
+      gemm(true, false, (int)cv, (int)s.C, (int)s.N, 1.f, p, (int)cv, a.h.data, (int)s.C, 1.f,
+           dtable.data + v0 * s.C, (int)s.C);
+    if (dbias) sum_rows_accumulate(p, s.N, cv, dbias.data + v0);
+  }
+}
+
+}  // namespace
+
+void register_softmax_xent(Napi::Env env, Napi::Object exports) {
+  exports.Set("softmaxXentForward", Napi::Function::New(env, softmax_xent_forward_js, "softmaxXentForward"));
+  exports.Set("softmaxXentBackward", Napi::Function::New(env, softmax_xent_backward_js, "softmaxXentBackward"));
+}
+
+}  // namespace graftrec

@@ -1,0 +1,13 @@
+/** One error class per failure domain, so callers (CLI, server) can map failures to exit codes and messages. */
+export class GraftrecError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A kernel rejected its arguments (wrong shape, buffer length, id out of range) or the addon failed to load. */
+export class KernelError extends GraftrecError {}
+
+/** A tensor-level misuse: incompatible shapes, backward on a non-scalar, and the like. */
+export class ShapeError extends GraftrecError {}

@@ -1,0 +1,2 @@
+export * from './tensor/index.js';
+export * from './errors.js';

@@ -1,0 +1,100 @@
+/**
+ * Reverse-mode automatic differentiation. Each op's forward records a GradNode on its output when (and only
+ * when) some input requires a gradient and no `noGrad` scope is active; `backward` walks the recorded graph from
+ * a scalar in reverse topological order. Frozen tensors (requiresGrad=false) are never given gradient buffers,
+ * and ops skip the kernels that would compute their gradients.
+ */
+import { ShapeError } from '../errors.js';
+import { GradNode, Parameter, Tensor, shapeString } from './tensor.js';
+
+let noGradDepth = 0;
+
+/** Runs fn without recording any graph (inference, evaluation, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  noGradDepth++;
+  try {
+    return fn();
+  } finally {
+    noGradDepth--;
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return noGradDepth === 0;
+}
+
+/** True when an op over these inputs must record its backward. */
+export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): boolean {
+  if (noGradDepth > 0) return false;
+  for (const t of inputs) if (t?.requiresGrad) return true;
+  return false;
+}
+
+/** Attaches a backward closure to `output` if any input requires a gradient. Returns output for chaining. */
+export function record(output: Tensor, op: string, inputs: readonly Tensor[], backward: (g: Float32Array) => void): Tensor {
+  if (!needsGrad(...inputs)) return output;
+  output.requiresGrad = true;
+  output.node = { op, inputs, backward } satisfies GradNode;
+  return output;
+}
+
+/** Gradient buffer of `t` if it needs one, else null (kernels then skip that gradient entirely). */
+export function gradIfNeeded(t: Tensor | null | undefined): Float32Array | null {
+  return t?.requiresGrad ? t.gradBuffer() : null;
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative DFS: deep networks would overflow the JS stack with recursion.
+  const stack: [Tensor, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i]!;
+      if (!visited.has(next) && next.requiresGrad) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+/**
+ * Backpropagates from a single-element tensor. Gradients accumulate into leaf tensors' `grad`; intermediate
+ * gradients and the graph are released afterwards so memory does not grow across steps.
+ */
+export function backward(loss: Tensor): void {
+  if (loss.size !== 1) throw new ShapeError(`backward() needs a scalar loss, got shape ${shapeString(loss.shape)}`);
+  if (!loss.requiresGrad) throw new ShapeError('backward() on a tensor that does not require grad');
+  const order = topologicalOrder(loss);
+  loss.gradBuffer()[0] = 1;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!;
+    if (t.node && t.grad) t.node.backward(t.grad);
+  }
+  for (const t of order) {
+    if (t.node) {
+      t.node = null;
+      t.grad = null;
+    }
+  }
+}
+
+/** Row-sparse parameters learn which rows got a gradient, so the optimizer can update only those rows. */
+export function noteRowGradient(t: Tensor, ids: Int32Array, markRows: (ids: Int32Array, mask: Uint8Array) => void): void {
+  if (t instanceof Parameter && t.touchedRows) markRows(ids, t.touchedRows);
+}
+
+/** An op wrote a gradient into every row of `t` (e.g. a full softmax over an item table). */
+export function noteDenseGradient(t: Tensor): void {
+  if (t instanceof Parameter && t.rowSparse) t.allRowsTouched = true;
+}

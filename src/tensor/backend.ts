@@ -1,0 +1,118 @@
+/**
+ * The kernel interface. tensor/ is the only layer that calls it; a second backend (e.g. CUDA) implements the same
+ * interface and nothing above tensor/ changes. Buffers are passed zero-copy; backward kernels ACCUMULATE (+=)
+ * into the gradient buffers they are given, and skip any gradient passed as null (frozen inputs cost nothing).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KernelError } from '../errors.js';
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+export interface BackendInfo {
+  gemmBackend: 'blas' | 'builtin';
+  blasPath: string;
+  builtinIsa: 'avx512' | 'avx2' | 'portable';
+  threads: number;
+  deterministic: boolean;
+}
+
+export interface Kernels {
+  info(): BackendInfo;
+  setThreads(threads: number): void;
+  setDeterministic(on: boolean): void;
+  setGemmBackend(backend: 'blas' | 'builtin'): void;
+  noop(x: F32): void;
+
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
+    B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
+
+  conv1dForward(x: F32, weight: F32, bias: F32 | null, y: F32, B: number, L: number, Cin: number, Cout: number,
+    kernelSize: number, dilation: number, causal: boolean): void;
+  conv1dBackward(x: F32, weight: F32, dy: F32, dx: F32 | null, dweight: F32 | null, dbias: F32 | null, B: number,
+    L: number, Cin: number, Cout: number, kernelSize: number, dilation: number, causal: boolean): void;
+
+  layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, rstd: F32, rows: number, C: number,
+    eps: number, relu: boolean): void;
+  layerNormBackward(x: F32, gamma: F32, mean: F32, rstd: F32, y: F32 | null, dy: F32, dx: F32 | null,
+    dgamma: F32 | null, dbeta: F32 | null, rows: number, C: number): void;
+
+  reluForward(x: F32, y: F32): void;
+  reluBackward(y: F32, dy: F32, dx: F32): void;
+  geluForward(x: F32, y: F32): void;
+  geluBackward(x: F32, dy: F32, dx: F32): void;
+
+  embeddingForward(table: F32, ids: I32, out: F32, V: number, C: number): void;
+  embeddingBackward(ids: I32, dout: F32, dtable: F32, V: number, C: number): void;
+  markRows(ids: I32, mask: Uint8Array): void;
+  collectRows(mask: Uint8Array): I32;
+
+  softmaxXentForward(h: F32, table: F32, bias: F32 | null, targets: I32, lse: F32, N: number, C: number, V: number,
+    ignoreIndex: number): number;
+  softmaxXentBackward(h: F32, table: F32, bias: F32 | null, targets: I32, lse: F32, gradScale: number,
+    dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number, ignoreIndex: number): void;
+
+  sampledSoftmaxForward(h: F32, table: F32, bias: F32 | null, targets: I32, negatives: I32, logQ: F32 | null,
+    probs: F32, N: number, C: number, V: number, ignoreIndex: number): number;
+  sampledSoftmaxBackward(h: F32, table: F32, bias: F32 | null, targets: I32, negatives: I32, probs: F32,
+    gradScale: number, dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number,
+    ignoreIndex: number): void;
+
+  adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
+
+  sumSquares(x: F32): number;
+  sum(x: F32): number;
+  scale(x: F32, s: number): void;
+  axpy(y: F32, a: number, x: F32): void;
+  add(a: F32, b: F32, out: F32): void;
+  addRowVector(y: F32, v: F32, rows: number, cols: number): void;
+  sumRows(x: F32, rows: number, cols: number, out: F32): void;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new KernelError('cannot locate the graftrec package root to load the native addon');
+    dir = parent;
+  }
+  return dir;
+}
+
+function loadAddon(): Kernels {
+  const path = join(packageRoot(), 'build', 'Release', 'graftrec.node');
+  if (!existsSync(path)) {
+    throw new KernelError(`native addon not built: ${path} is missing (run \`npm ci\` or \`npm run build\`)`);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = createRequire(import.meta.url)(path) as Record<string, unknown>;
+  } catch (err) {
+    throw new KernelError(`failed to load native addon ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  // Re-raise the addon's plain Errors as KernelError so callers can tell kernel misuse from other failures.
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(raw)) {
+    if (typeof fn !== 'function') continue;
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        throw new KernelError((err as Error).message, { cause: err });
+      }
+    };
+  }
+  return wrapped as unknown as Kernels;
+}
+
+let kernels: Kernels | null = null;
+
+/** The active kernel backend (the native CPU addon), loaded on first use. */
+export function backend(): Kernels {
+  kernels ??= loadAddon();
+  return kernels;
+}

@@ -1,0 +1,17 @@
+export { Tensor, Parameter, sizeOf, shapeString } from './tensor.js';
+export type { Shape, GradNode } from './tensor.js';
+export { backward, noGrad, isGradEnabled, needsGrad } from './autograd.js';
+export { backend } from './backend.js';
+export type { Kernels, BackendInfo } from './backend.js';
+export { matmul, linear } from './ops/matmul.js';
+export { dilatedConv1d } from './ops/conv1d.js';
+export type { Conv1dOptions } from './ops/conv1d.js';
+export { layerNorm } from './ops/layernorm.js';
+export { relu, gelu } from './ops/activation.js';
+export { add, reshape, sumProduct } from './ops/elementwise.js';
+export { embedding } from './ops/embedding.js';
+export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';
+export { Adam, AdamW } from './optim/adam.js';
+export type { AdamOptions, AdamState } from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
+export { Rng } from './rng.js';

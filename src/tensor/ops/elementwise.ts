@@ -1,0 +1,52 @@
+import { ShapeError } from '../../errors.js';
+import { gradIfNeeded, record } from '../autograd.js';
+import { backend } from '../backend.js';
+import { Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** a + b for tensors of the same shape (residual connections). */
+export function add(a: Tensor, b: Tensor): Tensor {
+  if (!sameShape(a.shape, b.shape)) {
+    throw new ShapeError(`add: shapes differ: ${shapeString(a.shape)} vs ${shapeString(b.shape)}`);
+  }
+  const k = backend();
+  const out = Tensor.zeros(a.shape);
+  k.add(a.data, b.data, out.data);
+  return record(out, 'add', [a, b], (g) => {
+    for (const t of [a, b]) {
+      const d = gradIfNeeded(t);
+      if (d) k.axpy(d, 1, g);
+    }
+  });
+}
+
+/** Same data viewed with another shape of the same size (no copy). */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  if (sizeOf(shape) !== x.size) {
+    throw new ShapeError(`reshape: cannot view ${shapeString(x.shape)} as ${shapeString(shape)}`);
+  }
+  const k = backend();
+  const out = new Tensor(x.data, shape);
+  return record(out, 'reshape', [x], (g) => {
+    const dx = gradIfNeeded(x);
+    if (dx) k.axpy(dx, 1, g);
+  });
+}
+
+/** sum(x * weights) as a scalar tensor: a weighted loss, and the probe that gradient checks differentiate. */
+export function sumProduct(x: Tensor, weights: Float32Array): Tensor {
+  if (weights.length !== x.size) {
+    throw new ShapeError(`sumProduct: ${weights.length} weights for a tensor of ${x.size} elements`);
+  }
+  let s = 0;
+  for (let i = 0; i < x.size; i++) s += x.data[i]! * weights[i]!;
+  const out = Tensor.from([s], [1]);
+  const k = backend();
+  return record(out, 'sumProduct', [x], (g) => {
+    const dx = gradIfNeeded(x);
+    if (dx) k.axpy(dx, g[0]!, weights);
+  });
+}

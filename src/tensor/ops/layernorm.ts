@@ -1,0 +1,31 @@
+import { ShapeError } from '../../errors.js';
+import { gradIfNeeded, record } from '../autograd.js';
+import { backend } from '../backend.js';
+import { Tensor, shapeString } from '../tensor.js';
+
+export interface LayerNormOptions {
+  eps: number;
+  /** Fuse the ReLU that follows the norm in every NextItNet block. */
+  relu?: boolean;
+}
+
+/** Layer normalisation over the last dimension: act(gamma * (x - mean) / sqrt(var + eps) + beta). */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: LayerNormOptions): Tensor {
+  const [rows, C] = x.rowsAndCols();
+  for (const [name, p] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (p.shape.length !== 1 || p.shape[0] !== C) {
+      throw new ShapeError(`layerNorm: ${name} ${shapeString(p.shape)} does not match input ${shapeString(x.shape)}`);
+    }
+  }
+  const relu = options.relu ?? false;
+  const k = backend();
+  const out = Tensor.zeros(x.shape);
+  if (rows === 0) return out;
+  const mean = new Float32Array(rows);
+  const rstd = new Float32Array(rows);
+  k.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, C, options.eps, relu);
+  return record(out, relu ? 'layerNormRelu' : 'layerNorm', [x, gamma, beta], (g) => {
+    k.layerNormBackward(x.data, gamma.data, mean, rstd, relu ? out.data : null, g, gradIfNeeded(x),
+      gradIfNeeded(gamma), gradIfNeeded(beta), rows, C);
+  });
+}

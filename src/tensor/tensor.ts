@@ -1,0 +1,102 @@
+import { ShapeError } from '../errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`invalid dimension ${d} in shape [${shape.join(', ')}]`);
+    n *= d;
+  }
+  return n;
+}
+
+export function shapeString(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * How a tensor was made: the inputs it depends on and a closure that, given the gradient of the output,
+ * accumulates gradients into those inputs that require them. Recorded only when some input requires grad.
+ */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  backward(gradOutput: Float32Array): void;
+}
+
+/** A float32 tensor, row-major. `grad` is allocated lazily on the first gradient accumulation. */
+export class Tensor {
+  readonly shape: Shape;
+  readonly data: Float32Array;
+  requiresGrad: boolean;
+  grad: Float32Array | null = null;
+  node: GradNode | null = null;
+
+  constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
+    const n = sizeOf(shape);
+    if (data.length !== n) {
+      throw new ShapeError(`data has ${data.length} elements but shape ${shapeString(shape)} needs ${n}`);
+    }
+    this.data = data;
+    this.shape = [...shape];
+    this.requiresGrad = requiresGrad;
+  }
+
+  static zeros(shape: Shape, requiresGrad = false): Tensor {
+    return new Tensor(new Float32Array(sizeOf(shape)), shape, requiresGrad);
+  }
+
+  static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {
+    return new Tensor(Float32Array.from(values), shape, requiresGrad);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** The gradient buffer, allocated (zeroed) on first use. */
+  gradBuffer(): Float32Array {
+    this.grad ??= new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  /** Last dimension and the number of rows before it, for kernels that work on [rows, C]. */
+  rowsAndCols(): [number, number] {
+    const C = this.shape[this.shape.length - 1] ?? 1;
+    return [C === 0 ? 0 : this.size / C, C];
+  }
+
+  item(): number {
+    if (this.size !== 1) throw new ShapeError(`item() needs a single-element tensor, got ${shapeString(this.shape)}`);
+    return this.data[0]!;
+  }
+}
+
+/**
+ * A trainable tensor with a stable name (the checkpoint key). `rowSparse` marks embedding-like tables whose
+ * gradient touches only some rows per step: ops record those rows so the optimizer updates only them.
+ */
+export class Parameter extends Tensor {
+  readonly name: string;
+  readonly rowSparse: boolean;
+  /** Rows with a gradient since the last optimizer step (row-sparse parameters only). */
+  readonly touchedRows: Uint8Array | null;
+  /** Set when some op produced a gradient for every row, so the next update must be dense. */
+  allRowsTouched = false;
+
+  constructor(name: string, data: Float32Array, shape: Shape, options: { requiresGrad?: boolean; rowSparse?: boolean } = {}) {
+    super(data, shape, options.requiresGrad ?? true);
+    this.name = name;
+    this.rowSparse = options.rowSparse ?? false;
+    if (this.rowSparse && shape.length === 0) {
+      throw new ShapeError(`row-sparse parameter ${name} needs at least one dimension`);
+    }
+    this.touchedRows = this.rowSparse ? new Uint8Array(shape[0]!) : null;
+  }
+
+  /** Elements per row (per index of the first dimension): the unit of a row-sparse update. */
+  get rowSize(): number {
+    return this.shape.length === 0 || this.shape[0] === 0 ? 1 : this.size / this.shape[0]!;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Float64 reference implementations of every kernel, written for clarity, not speed. Tests compare the native
+ * float32 kernels against these and take finite differences of these (in float64 the differences are accurate).
+ */
+export type F64 = Float64Array;
+
+export function matmulRef(a: F64, b: F64, M: number, N: number, K: number, transA: boolean, transB: boolean): F64 {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let p = 0; p < K; p++) s += (transA ? a[p * M + i]! : a[i * K + p]!) * (transB ? b[j * K + p]! : b[p * N + j]!);
+      out[i * N + j] = s;
+    }
+  return out;
+}
+
+export function conv1dRef(x: F64, w: F64, bias: F64 | null, B: number, L: number, Cin: number, Cout: number,
+  k: number, dilation: number, causal: boolean): F64 {
+  const y = new Float64Array(B * L * Cout);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < L; t++)
+      for (let o = 0; o < Cout; o++) {
+        let s = bias ? bias[o]! : 0;
+        for (let j = 0; j < k; j++) {
+          const src = t + (causal ? (j - (k - 1)) * dilation : (j - (k - 1) / 2) * dilation);
+          if (src < 0 || src >= L) continue;
+          for (let c = 0; c < Cin; c++) s += x[(b * L + src) * Cin + c]! * w[(j * Cin + c) * Cout + o]!;
+        }
+        y[(b * L + t) * Cout + o] = s;
+      }
+  return y;
+}
+
+export function layerNormRef(x: F64, gamma: F64, beta: F64, rows: number, C: number, eps: number, relu: boolean): F64 {
+  const y = new Float64Array(rows * C);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let c = 0; c < C; c++) mean += x[r * C + c]!;
+    mean /= C;
+    let v = 0;
+    for (let c = 0; c < C; c++) v += (x[r * C + c]! - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / C + eps);
+    for (let c = 0; c < C; c++) {
+      const o = gamma[c]! * (x[r * C + c]! - mean) * rstd + beta[c]!;
+      y[r * C + c] = relu ? Math.max(0, o) : o;
+    }
+  }
+  return y;
+}
+
+export function geluRef(x: F64): F64 {
+  return x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+}
+
+export function reluRef(x: F64): F64 {
+  return x.map((v) => Math.max(0, v));
+}
+
+export function embeddingRef(table: F64, ids: Int32Array, C: number): F64 {
+  const out = new Float64Array(ids.length * C);
+  ids.forEach((id, i) => out.set(table.subarray(id * C, id * C + C), i * C));
+  return out;
+}
+
+function logSumExp(xs: number[]): number {
+  const m = Math.max(...xs);
+  if (m === -Infinity) return m;
+  return m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
+}
+
+function dotRow(h: F64, n: number, table: F64, v: number, C: number): number {
+  let s = 0;
+  for (let c = 0; c < C; c++) s += h[n * C + c]! * table[v * C + c]!;
+  return s;
+}
+
+/** Mean full-softmax cross-entropy over rows whose target is not ignoreIndex. */
+export function softmaxXentRef(h: F64, table: F64, bias: F64 | null, targets: Int32Array, N: number, C: number,
+  V: number, ignoreIndex: number): number {
+  let total = 0;
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n]!;
+    if (t === ignoreIndex) continue;
+    const logits = Array.from({ length: V }, (_, v) => dotRow(h, n, table, v, C) + (bias ? bias[v]! : 0));
+    total += logSumExp(logits) - logits[t]!;
+    count++;
+  }
+  return count > 0 ? total / count : 0;
+}
+
+/** Mean sampled-softmax cross-entropy with logQ correction and accidental hits removed. */
+export function sampledSoftmaxRef(h: F64, table: F64, bias: F64 | null, targets: Int32Array, negatives: Int32Array,
+  logQ: F64 | null, N: number, C: number, ignoreIndex: number): number {
+  const score = (n: number, v: number) => dotRow(h, n, table, v, C) + (bias ? bias[v]! : 0) - (logQ ? logQ[v]! : 0);
+  let total = 0;
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n]!;
+    if (t === ignoreIndex) continue;
+    const logits = [score(n, t), ...Array.from(negatives, (v) => (v === t ? -Infinity : score(n, v)))];
+    total += logSumExp(logits) - logits[0]!;
+    count++;
+  }
+  return count > 0 ? total / count : 0;
+}

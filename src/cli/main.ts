@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/** The graftrec command line: thin wrappers that parse, validate and call the layers below. */
+import { Command } from 'commander';
+import { GraftrecError } from '../errors.js';
+import { benchCommand } from './bench.js';
+
+const program = new Command()
+  .name('graftrec')
+  .description('Transferable user modelling: pretrain one sequential user model, graft patches for many tasks.')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const code = (err as { code?: string }).code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
+  if (code?.startsWith('commander.')) process.exit((err as { exitCode?: number }).exitCode ?? 1);
+  const message = err instanceof GraftrecError ? `${err.name}: ${err.message}` : (err as Error).stack ?? String(err);
+  process.stderr.write(`graftrec: ${message}\n`);
+  process.exit(1);
+}

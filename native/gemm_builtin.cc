@@ -1,12 +1,13 @@
 // Blocked single-precision GEMM in the Goto/BLIS style, with one of three micro-kernels picked once at run time:
 //   avx512   - AVX-512F + FMA, 6 x 64 tile (24 zmm accumulators)
 //   avx2     - AVX2 + FMA,     6 x 16 tile (12 ymm accumulators)
-//   portable - plain C++,      4 x 16 tile that the compiler auto-vectorises for the baseline target
+//   portable - GCC/Clang vector types, 4 x 8 tile (SSE2 on baseline x86-64, NEON on arm64)
 // The SIMD kernels carry function-level target attributes, so this file is built without -march flags and the
 // binary still runs on any x86-64; on other architectures only the portable path is compiled.
 //
 // Environment: GRAFTREC_GEMM_ISA=avx512|avx2|portable forces a path (read once, at first use). A path the CPU
-// cannot run is ignored, so it can only lower the choice; tests use it to exercise every path on one machine.
+// cannot run, or any other value, is ignored, so it can only lower the choice; tests use it to exercise every path
+// on one machine.
 //
 // Layout of the work. C is row-major, so the kernels vectorise along N: a tile keeps MR rows x NR columns of C in
 // registers, loads NR-wide rows of packed B and broadcasts single elements of A.
@@ -35,7 +36,7 @@
 namespace graftrec {
 namespace {
 
-// KC x NC floats of packed B (256 KB) stays resident in L2 next to the other SMT thread's panel.
+// A KC x NC panel of packed B is 256 KB: it stays in L2 even when two threads of one core each hold a panel.
 constexpr int kKc = 256;
 constexpr int kNc = 256;
 // Below this many multiply-adds, waking the pool costs more than it saves.
@@ -46,8 +47,13 @@ constexpr double kParallelMinWork = 1 << 20;
 //
 // Computes the mr x nr corner of an MR x NR tile: C = alpha * sum_k op(A)(r, k) * Bpacked(k, j) + beta * C.
 // C is not read when beta == 0. `b` is a packed strip whose row width is nr rounded up to the ISA's vector length.
+// alpha and beta travel by reference: passed by value they would pin a vector register for the whole k loop,
+// which makes the AVX2 kernel spill an accumulator.
+struct Scale {
+  float alpha, beta;
+};
 using TileFn = void (*)(int kc, const float* a, int64_t rs, int64_t cs, const float* b, float* c, int64_t ldc,
-                        int mr, int nr, float alpha, float beta);
+                        int mr, int nr, const Scale& s);
 
 struct Isa {
   const char* name;
@@ -58,24 +64,32 @@ struct Isa {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Portable kernel. Written as fixed-size loops over a local accumulator array so the compiler keeps it in vector
-// registers; the edge guards sit outside the k loop.
-constexpr int kPortMr = 4, kPortNr = 16;
+// Portable kernel. Vector types keep the code generation predictable: plain loops over a float accumulator array
+// get vectorised along k, with shuffles, instead of along j.
+// 4 x 8 gives 8 accumulators, enough to cover the add latency with the 16 registers of SSE2.
+using V4 = float __attribute__((vector_size(16)));
+constexpr int kPortMr = 4, kPortNv = 2, kPortNr = 4 * kPortNv;
 
 void tile_portable(int kc, const float* a, int64_t rs, int64_t cs, const float* b, float* c, int64_t ldc, int mr,
-                   int nr, float alpha, float beta) {
-  float acc[kPortMr][kPortNr] = {};
-  for (int k = 0; k < kc; ++k, a += cs, b += kPortNr)
+                   int nr, const Scale& s) {
+  V4 acc[kPortMr][kPortNv] = {};
+  for (int k = 0; k < kc; ++k, a += cs, b += kPortNr) {
+    V4 bv[kPortNv];
+    for (int v = 0; v < kPortNv; ++v) std::memcpy(&bv[v], b + 4 * v, sizeof(V4));
     for (int r = 0; r < kPortMr; ++r) {
-      const float av = a[r * rs];
-      for (int j = 0; j < kPortNr; ++j) acc[r][j] += av * b[j];
+      const float x = a[r * rs];
+      const V4 av = {x, x, x, x};
+      for (int v = 0; v < kPortNv; ++v) acc[r][v] += av * bv[v];
     }
+  }
   for (int r = 0; r < mr; ++r) {
+    float row[kPortNr];
+    for (int j = 0; j < kPortNr; ++j) row[j] = acc[r][j / 4][j % 4];
     float* cr = c + r * ldc;
-    if (beta == 0.f)
-      for (int j = 0; j < nr; ++j) cr[j] = alpha * acc[r][j];
+    if (s.beta == 0.f)
+      for (int j = 0; j < nr; ++j) cr[j] = s.alpha * row[j];
     else
-      for (int j = 0; j < nr; ++j) cr[j] = alpha * acc[r][j] + beta * cr[j];
+      for (int j = 0; j < nr; ++j) cr[j] = s.alpha * row[j] + s.beta * cr[j];
   }
 }
 
@@ -89,7 +103,7 @@ template <int NV>
 __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void tile_avx512_nv(int kc, const float* a, int64_t rs,
                                                                                int64_t cs, const float* b, float* c,
                                                                                int64_t ldc, int mr, int nr,
-                                                                               float alpha, float beta) {
+                                                                               const Scale& s) {
   constexpr int MR = kAvx512Mr;
   __m512 acc[MR][NV];
 #pragma GCC unroll 8
@@ -110,7 +124,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void tile_avx512_nv(int
   }
 
   const __mmask16 tail = static_cast<__mmask16>(0xFFFFu >> (NV * 16 - nr));
-  const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
+  const __m512 valpha = _mm512_set1_ps(s.alpha), vbeta = _mm512_set1_ps(s.beta);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (r >= mr) break;
@@ -119,7 +133,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void tile_avx512_nv(int
     for (int v = 0; v < NV; ++v) {
       const __mmask16 m = v == NV - 1 ? tail : static_cast<__mmask16>(0xFFFF);
       __m512 out = _mm512_mul_ps(acc[r][v], valpha);
-      if (beta != 0.f)
+      if (s.beta != 0.f)
         out = _mm512_fmadd_ps(acc[r][v], valpha, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(m, cr + v * 16)));
       _mm512_mask_storeu_ps(cr + v * 16, m, out);
     }
@@ -127,12 +141,12 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void tile_avx512_nv(int
 }
 
 void tile_avx512(int kc, const float* a, int64_t rs, int64_t cs, const float* b, float* c, int64_t ldc, int mr,
-                 int nr, float alpha, float beta) {
+                 int nr, const Scale& s) {
   switch ((nr + 15) / 16) {
-    case 1: return tile_avx512_nv<1>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
-    case 2: return tile_avx512_nv<2>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
-    case 3: return tile_avx512_nv<3>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
-    default: return tile_avx512_nv<4>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
+    case 1: return tile_avx512_nv<1>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
+    case 2: return tile_avx512_nv<2>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
+    case 3: return tile_avx512_nv<3>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
+    default: return tile_avx512_nv<4>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
   }
 }
 
@@ -143,7 +157,7 @@ constexpr int kAvx2Mr = 6, kAvx2Nv = 2;
 template <int NV>
 __attribute__((target("avx2,fma"))) void tile_avx2_nv(int kc, const float* a, int64_t rs, int64_t cs,
                                                        const float* b, float* c, int64_t ldc, int mr, int nr,
-                                                       float alpha, float beta) {
+                                                       const Scale& s) {
   constexpr int MR = kAvx2Mr;
   __m256 acc[MR][NV];
 #pragma GCC unroll 8
@@ -167,7 +181,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2_nv(int kc, const float* a, in
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8 * (NV - 1)), lane);
   const __m256i all = _mm256_set1_epi32(-1);
-  const __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
+  const __m256 valpha = _mm256_set1_ps(s.alpha), vbeta = _mm256_set1_ps(s.beta);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     if (r >= mr) break;
@@ -176,7 +190,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2_nv(int kc, const float* a, in
     for (int v = 0; v < NV; ++v) {
       const __m256i m = v == NV - 1 ? tail : all;
       __m256 out = _mm256_mul_ps(acc[r][v], valpha);
-      if (beta != 0.f)
+      if (s.beta != 0.f)
         out = _mm256_fmadd_ps(acc[r][v], valpha, _mm256_mul_ps(vbeta, _mm256_maskload_ps(cr + v * 8, m)));
       _mm256_maskstore_ps(cr + v * 8, m, out);
     }
@@ -184,9 +198,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2_nv(int kc, const float* a, in
 }
 
 void tile_avx2(int kc, const float* a, int64_t rs, int64_t cs, const float* b, float* c, int64_t ldc, int mr,
-               int nr, float alpha, float beta) {
-  if (nr > 8) return tile_avx2_nv<2>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
-  tile_avx2_nv<1>(kc, a, rs, cs, b, c, ldc, mr, nr, alpha, beta);
+               int nr, const Scale& s) {
+  if (nr > 8) return tile_avx2_nv<2>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
+  tile_avx2_nv<1>(kc, a, rs, cs, b, c, ldc, mr, nr, s);
 }
 #endif  // GRAFTREC_X86
 
@@ -287,7 +301,7 @@ void gemm_block(const Problem& p, const Isa& isa, int m0, int m1, int n0, int n1
       const int kc = std::min(kKc, p.K - pc);
       pack_b(p, isa, pc, kc, jc, nc, bpack);
       // Later depth blocks accumulate onto what the earlier ones wrote.
-      const float beta = pc == 0 ? p.beta : 1.f;
+      const Scale scale{p.alpha, pc == 0 ? p.beta : 1.f};
       for (int ic = m0; ic < m1; ic += isa.mr) {
         const int mr = std::min(isa.mr, m1 - ic);
         const float* a = p.A + ic * rs + pc * cs;
@@ -299,7 +313,7 @@ void gemm_block(const Problem& p, const Isa& isa, int m0, int m1, int n0, int n1
         float* c = p.C + ic * p.ldc + jc;
         for (int j0 = 0; j0 < nc; j0 += isa.nr)
           isa.tile(kc, a, a_rs, a_cs, bpack + static_cast<int64_t>(j0) * kc, c + j0, p.ldc, mr,
-                   std::min(isa.nr, nc - j0), p.alpha, beta);
+                   std::min(isa.nr, nc - j0), scale);
       }
     }
   }

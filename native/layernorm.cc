@@ -38,16 +38,23 @@ void layernorm_forward_js(const Napi::CallbackInfo& info) {
     for (int64_t r = begin; r < end; ++r) {
       const float* xr = x.data + r * C;
       float* yr = y.data + r * C;
-      double s = 0;
+      // Two-pass mean/variance in float: rows are short (C channels), so the error stays far below eps scale.
+      float s = 0.f;
+#pragma omp simd reduction(+ : s)
       for (int64_t c = 0; c < C; ++c) s += xr[c];
-      double mu = s / C, ss = 0;
-      for (int64_t c = 0; c < C; ++c) ss += (xr[c] - mu) * (xr[c] - mu);
-      float m = static_cast<float>(mu), rs = static_cast<float>(1.0 / std::sqrt(ss / C + eps));
+      const float m = s / C;
+      float ss = 0.f;
+#pragma omp simd reduction(+ : ss)
+      for (int64_t c = 0; c < C; ++c) ss += (xr[c] - m) * (xr[c] - m);
+      const float rs = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ss) / C + eps));
       mean.data[r] = m;
       rstd.data[r] = rs;
-      for (int64_t c = 0; c < C; ++c) {
-        float v = gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c];
-        yr[c] = relu && v < 0.f ? 0.f : v;
+      if (relu) {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) yr[c] = std::max(0.f, gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c]);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) yr[c] = gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c];
       }
     }
   });
@@ -81,32 +88,48 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
   bool want_params = dgamma || dbeta;
   int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
   // Per-chunk partial sums for dgamma/dbeta, combined in chunk order: deterministic for any thread count.
-  std::vector<double> partial(want_params ? chunks * 2 * C : 0, 0.0);
+  std::vector<float> partial(want_params ? chunks * 2 * C : 0, 0.f);
   parallel_for(chunks, [&](int64_t ch) {
-    std::vector<float> g(C);
-    double* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
+    std::vector<float> g(C), xhat(C);
+    float* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
     int64_t end = std::min(rows, (ch + 1) * kRowChunk);
     for (int64_t r = ch * kRowChunk; r < end; ++r) {
       const float* xr = x.data + r * C;
       const float* dyr = dy.data + r * C;
-      float m = mean.data[r], rs = rstd.data[r];
-      for (int64_t c = 0; c < C; ++c) g[c] = (y && y.data[r * C + c] <= 0.f) ? 0.f : dyr[c];
-      if (pg) {
+      const float m = mean.data[r], rs = rstd.data[r];
+      const float* yr = y ? y.data + r * C : nullptr;
+      // Separate branch-free loops: a per-element test of the ReLU mask is a coin flip the branch predictor
+      // loses half the time.
+      if (yr) {
+#pragma omp simd
         for (int64_t c = 0; c < C; ++c) {
-          pg[c] += static_cast<double>(g[c]) * ((xr[c] - m) * rs);
+          const float d = dyr[c];  // loaded unconditionally so the select vectorises
+          g[c] = yr[c] > 0.f ? d : 0.f;
+        }
+      } else {
+        std::copy(dyr, dyr + C, g.begin());
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) xhat[c] = (xr[c] - m) * rs;
+      if (pg) {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          pg[c] += g[c] * xhat[c];
           pg[C + c] += g[c];
         }
       }
       if (dx) {
-        double sum_dxhat = 0, sum_dxhat_xhat = 0;
+        float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
         for (int64_t c = 0; c < C; ++c) {
-          double dxhat = static_cast<double>(g[c]) * gamma.data[c];
+          float dxhat = g[c] * gamma.data[c];
           sum_dxhat += dxhat;
-          sum_dxhat_xhat += dxhat * ((xr[c] - m) * rs);
+          sum_dxhat_xhat += dxhat * xhat[c];
         }
-        float a = static_cast<float>(sum_dxhat / C), b = static_cast<float>(sum_dxhat_xhat / C);
+        const float a = sum_dxhat / C, b = sum_dxhat_xhat / C;
         float* dxr = dx.data + r * C;
-        for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma.data[c] - a - ((xr[c] - m) * rs) * b);
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma.data[c] - a - xhat[c] * b);
       }
     }
   });

@@ -29,7 +29,10 @@ class ThreadPool {
     for (auto& w : workers_) w.join();
     workers_.clear();
     stop_ = false;
-    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+    // The current generation is captured here, not read by the new thread: a job published before the thread
+    // first runs must still count as new to it, or the caller would wait for it forever.
+    const uint64_t seen = generation_;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, seen] { worker_loop(seen); });
   }
 
   void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
@@ -63,8 +66,7 @@ class ThreadPool {
     }
   }
 
-  void worker_loop() {
-    uint64_t seen = generation_;
+  void worker_loop(uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);

@@ -1,4 +1,4 @@
-// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS once at load, exposes run-time settings, and registers
+// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS / GRAFTREC_DETERMINISTIC once at load, exposes run-time settings, and registers
 // every kernel family. Each kernel binding validates its arguments (see args.h) before touching memory.
 #include <napi.h>
 
@@ -15,7 +15,8 @@ namespace {
 Napi::Value info_js(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("gemmBackend", gemm_backend() == GemmBackend::Blas ? "blas" : "builtin");
+  // The backend gemm() actually uses: deterministic mode keeps to the builtin kernel even when BLAS is selected.
+  o.Set("gemmBackend", gemm_backend() == GemmBackend::Blas && !deterministic() ? "blas" : "builtin");
   o.Set("blasPath", blas_loaded_path());
   o.Set("builtinIsa", gemm_builtin_isa());
   o.Set("threads", num_threads());
@@ -59,6 +60,14 @@ void configure_from_environment(Napi::Env env) {
     n = static_cast<int>(v);
   }
   set_num_threads(n);
+
+  const char* det = std::getenv("GRAFTREC_DETERMINISTIC");
+  if (det && *det) {
+    std::string d = det;
+    if (d != "0" && d != "1")
+      throw Napi::Error::New(env, "GRAFTREC_DETERMINISTIC must be 0 or 1, got \"" + d + "\"");
+    set_deterministic(d == "1");
+  }
 
   const char* spec = std::getenv("GRAFTREC_BLAS");
   std::string mode = spec && *spec ? spec : "auto";

@@ -132,9 +132,9 @@ __attribute__((target("avx512f,avx512vl,avx512dq,fma"))) void tile_avx512_nv(int
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const __mmask16 m = v == NV - 1 ? tail : static_cast<__mmask16>(0xFFFF);
-      __m512 out = _mm512_mul_ps(acc[r][v], valpha);
-      if (s.beta != 0.f)
-        out = _mm512_fmadd_ps(acc[r][v], valpha, _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(m, cr + v * 16)));
+      const __m512 out = s.beta == 0.f ? _mm512_mul_ps(acc[r][v], valpha)
+                                       : _mm512_fmadd_ps(acc[r][v], valpha,
+                                                         _mm512_mul_ps(vbeta, _mm512_maskz_loadu_ps(m, cr + v * 16)));
       _mm512_mask_storeu_ps(cr + v * 16, m, out);
     }
   }
@@ -151,7 +151,7 @@ void tile_avx512(int kc, const float* a, int64_t rs, int64_t cs, const float* b,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// AVX2 kernel: 6 x 16 leaves 12 ymm accumulators + 2 for B + 1 broadcast, i.e. all 16 registers without spills.
+// AVX2 kernel: 6 x 16 takes 12 ymm accumulators + 2 for B + 1 broadcast, the most that fits 16 registers unspilled.
 constexpr int kAvx2Mr = 6, kAvx2Nv = 2;
 
 template <int NV>
@@ -189,9 +189,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2_nv(int kc, const float* a, in
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
       const __m256i m = v == NV - 1 ? tail : all;
-      __m256 out = _mm256_mul_ps(acc[r][v], valpha);
-      if (s.beta != 0.f)
-        out = _mm256_fmadd_ps(acc[r][v], valpha, _mm256_mul_ps(vbeta, _mm256_maskload_ps(cr + v * 8, m)));
+      const __m256 out =
+          s.beta == 0.f ? _mm256_mul_ps(acc[r][v], valpha)
+                        : _mm256_fmadd_ps(acc[r][v], valpha, _mm256_mul_ps(vbeta, _mm256_maskload_ps(cr + v * 8, m)));
       _mm256_maskstore_ps(cr + v * 8, m, out);
     }
   }
@@ -217,7 +217,7 @@ const Isa& detect_isa() {
                   : std::strcmp(forced, "avx2") == 0       ? 1
                                                            : 2;
 #if GRAFTREC_X86
-  __builtin_cpu_init();
+  __builtin_cpu_init();  // in case the first GEMM runs from a static constructor, before libgcc's own init
   if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
     return kAvx512;

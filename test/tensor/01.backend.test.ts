@@ -52,6 +52,17 @@ describe('native backend', () => {
     assert.match(r.stderr, /GRAFTREC_BLAS=\/nonexistent\/libblas.so: cannot load a library exporting cblas_sgemm/);
   });
 
+  it('GRAFTREC_DETERMINISTIC=1 turns deterministic mode on (builtin GEMM), a bad value is refused', () => {
+    const script = `import('${new URL('../../src/index.js', import.meta.url).href}').then(m => console.log(JSON.stringify(m.backend().info())))`;
+    const on = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, GRAFTREC_DETERMINISTIC: '1' }, encoding: 'utf8' });
+    const info = JSON.parse(on.stdout) as { deterministic: boolean; gemmBackend: string };
+    assert.equal(info.deterministic, true);
+    assert.equal(info.gemmBackend, 'builtin');
+    const bad = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, GRAFTREC_DETERMINISTIC: 'yes' }, encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /GRAFTREC_DETERMINISTIC must be 0 or 1/);
+  });
+
   it('GRAFTREC_THREADS sets the pool size, and a bad value is refused', () => {
     const script = `import('${new URL('../../src/index.js', import.meta.url).href}').then(m => console.log(m.backend().info().threads))`;
     const ok = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, GRAFTREC_THREADS: '3' }, encoding: 'utf8' });

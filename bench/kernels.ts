@@ -56,7 +56,11 @@ function benchCallOverhead(emit: Emit): void {
   emit({ kernel: 'napiCall', calls, usPerCall: round((t.medianMs * 1000) / calls, 4) });
 }
 
-/** One NextItNet residual block: conv(d) → LN+ReLU → conv(2d) → LN+ReLU → + input. */
+/**
+ * One NextItNet residual block: conv(d) → LN+ReLU → conv(2d) → LN+ReLU → + input, on the GEMM backend in effect
+ * (run with GRAFTREC_BLAS=builtin for the builtin kernel: switching inside one process lets the other library's
+ * threads disturb the timing).
+ */
 function benchResidualBlock(emit: Emit, minSeconds: number): void {
   const [B, L, C, dilation] = [128, 50, 64, 1];
   const rng = new Rng(2);
@@ -86,7 +90,8 @@ function benchResidualBlock(emit: Emit, minSeconds: number): void {
       x.grad = null;
     }, { minSeconds });
     emit({
-      kernel: 'residualBlock', B, L, C, kernelSize: 3, dilations: [dilation, 2 * dilation], trainable: label,
+      kernel: 'residualBlock', backend: backend().info().gemmBackend, B, L, C, kernelSize: 3,
+      dilations: [dilation, 2 * dilation], trainable: label,
       forwardMs: round(fwd.medianMs, 3), forwardBackwardMs: round(fwdBwd.medianMs, 3),
     });
   };

@@ -36,19 +36,22 @@ float* scratch(int slot, int64_t n) {
 }
 
 void sum_rows_accumulate(const float* x, int64_t rows, int64_t cols, float* out) {
+  // Float partial sums within a chunk (vectorised across columns), double across chunks.
   int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
-  if (chunks <= 1) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) out[c] += x[r * cols + c];
-    return;
-  }
-  std::vector<double> partial(chunks * cols, 0.0);
-  parallel_for(chunks, [&](int64_t ch) {
-    double* p = partial.data() + ch * cols;
+  std::vector<float> partial(chunks * cols, 0.f);
+  auto sum_chunk = [&](int64_t ch) {
+    float* p = partial.data() + ch * cols;
     int64_t end = std::min(rows, (ch + 1) * kRowChunk);
-    for (int64_t r = ch * kRowChunk; r < end; ++r)
-      for (int64_t c = 0; c < cols; ++c) p[c] += x[r * cols + c];
-  });
+    for (int64_t r = ch * kRowChunk; r < end; ++r) {
+      const float* xr = x + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) p[c] += xr[c];
+    }
+  };
+  if (chunks * cols >= (1 << 15))
+    parallel_for(chunks, sum_chunk);
+  else
+    for (int64_t ch = 0; ch < chunks; ++ch) sum_chunk(ch);
   for (int64_t c = 0; c < cols; ++c) {
     double s = 0;
     for (int64_t ch = 0; ch < chunks; ++ch) s += partial[ch * cols + c];

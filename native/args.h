@@ -85,6 +85,18 @@ inline void expect_ids_in_range(const Napi::Env& env, const char* kernel, const 
                " is outside [0, " + std::to_string(rows) + ")");
 }
 
+// Class targets index `rows` classes, except rows marked with ignore_index (padding), which are skipped.
+inline void expect_targets_in_range(const Napi::Env& env, const char* kernel, const View<int32_t>& targets,
+                                    int64_t rows, int32_t ignore_index) {
+  for (size_t n = 0; n < targets.length; ++n) {
+    int32_t t = targets.data[n];
+    if (t != ignore_index && (t < 0 || t >= rows))
+      fail(env, kernel,
+           "targets[" + std::to_string(n) + "] = " + std::to_string(t) + " is outside [0, " + std::to_string(rows) +
+               ")");
+  }
+}
+
 // Registers one binding per kernel file; each file defines `void register_<family>(Napi::Env, Napi::Object)`.
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_conv1d(Napi::Env env, Napi::Object exports);

@@ -61,28 +61,15 @@ void sum_rows_accumulate(const float* x, int64_t rows, int64_t cols, float* out)
 
 namespace {
 
-// Sum of squares in double with fixed chunks (used for the global gradient norm).
-double sum_squares(const float* x, int64_t n) {
+// sum of term(x[i]) in double over fixed chunks combined in order (deterministic for any thread count).
+template <typename Term>
+double chunked_sum(const float* x, int64_t n, Term term) {
   int64_t chunks = (n + kElemChunk - 1) / kElemChunk;
   std::vector<double> partial(std::max<int64_t>(chunks, 1), 0.0);
   parallel_for(chunks, [&](int64_t ch) {
     double s = 0;
     int64_t end = std::min(n, (ch + 1) * kElemChunk);
-    for (int64_t i = ch * kElemChunk; i < end; ++i) s += static_cast<double>(x[i]) * x[i];
-    partial[ch] = s;
-  });
-  double s = 0;
-  for (double p : partial) s += p;
-  return s;
-}
-
-double sum_all(const float* x, int64_t n) {
-  int64_t chunks = (n + kElemChunk - 1) / kElemChunk;
-  std::vector<double> partial(std::max<int64_t>(chunks, 1), 0.0);
-  parallel_for(chunks, [&](int64_t ch) {
-    double s = 0;
-    int64_t end = std::min(n, (ch + 1) * kElemChunk);
-    for (int64_t i = ch * kElemChunk; i < end; ++i) s += x[i];
+    for (int64_t i = ch * kElemChunk; i < end; ++i) s += term(static_cast<double>(x[i]));
     partial[ch] = s;
   });
   double s = 0;
@@ -92,12 +79,12 @@ double sum_all(const float* x, int64_t n) {
 
 Napi::Value sum_squares_js(const Napi::CallbackInfo& info) {
   auto x = f32_arg(info, 0, "sumSquares", "x");
-  return Napi::Number::New(info.Env(), sum_squares(x.data, x.length));
+  return Napi::Number::New(info.Env(), chunked_sum(x.data, x.length, [](double v) { return v * v; }));
 }
 
 Napi::Value sum_js(const Napi::CallbackInfo& info) {
   auto x = f32_arg(info, 0, "sum", "x");
-  return Napi::Number::New(info.Env(), sum_all(x.data, x.length));
+  return Napi::Number::New(info.Env(), chunked_sum(x.data, x.length, [](double v) { return v; }));
 }
 
 // scale(x, s): x *= s

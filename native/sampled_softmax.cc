@@ -42,12 +42,7 @@ SampledArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t sh
   if (a.bias) expect_length(env, k, "bias", a.bias, a.V);
   expect_length(env, k, "targets", a.targets, a.N);
   expect_ids_in_range(env, k, "negatives", a.negatives, a.V);
-  for (int64_t n = 0; n < a.N; ++n) {
-    int32_t t = a.targets.data[n];
-    if (t != a.ignore && (t < 0 || t >= a.V))
-      fail(env, k, "targets[" + std::to_string(n) + "] = " + std::to_string(t) + " is outside [0, " +
-                       std::to_string(a.V) + ")");
-  }
+  expect_targets_in_range(env, k, a.targets, a.V, a.ignore);
   return a;
 }
 

@@ -59,12 +59,7 @@ XentArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t shape
   expect_length(env, k, "table", a.table, a.s.V * a.s.C);
   if (a.bias) expect_length(env, k, "bias", a.bias, a.s.V);
   expect_length(env, k, "targets", a.targets, a.s.N);
-  for (int64_t n = 0; n < a.s.N; ++n) {
-    int32_t t = a.targets.data[n];
-    if (t != a.s.ignore && (t < 0 || t >= a.s.V))
-      fail(env, k, "targets[" + std::to_string(n) + "] = " + std::to_string(t) + " is outside [0, " +
-                       std::to_string(a.s.V) + ")");
-  }
+  expect_targets_in_range(env, k, a.targets, a.s.V, a.s.ignore);
   return a;
 }
 

@@ -10,6 +10,8 @@
 namespace graftrec {
 namespace {
 
+thread_local bool t_inside_task = false;
+
 // Workers sleep on a condition variable between jobs; a job is published with a generation counter so a
 // worker never runs the same job twice. The caller also pulls tasks, then waits for stragglers.
 class ThreadPool {
@@ -37,7 +39,9 @@ class ThreadPool {
 
   void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     if (n_tasks <= 0) return;
-    if (workers_.empty() || n_tasks == 1) {
+    // Serial when there is nothing to share, and when called from inside a task: the pool runs one job at a
+    // time, so a nested job would wait forever for workers that are busy with the outer one.
+    if (workers_.empty() || n_tasks == 1 || t_inside_task) {
       for (int64_t t = 0; t < n_tasks; ++t) fn(t);
       return;
     }
@@ -59,11 +63,13 @@ class ThreadPool {
 
  private:
   void drain() {
+    t_inside_task = true;
     for (;;) {
       int64_t t = next_.fetch_add(1);
       if (t >= n_tasks_) break;
       (*fn_)(t);
     }
+    t_inside_task = false;
   }
 
   void worker_loop(uint64_t seen) {

@@ -11,3 +11,9 @@ export class KernelError extends GraftrecError {}
 
 /** A tensor-level misuse: incompatible shapes, backward on a non-scalar, and the like. */
 export class ShapeError extends GraftrecError {}
+
+/** Input data is unusable: a missing column, an unparsable id, an empty file, a vocabulary mismatch. */
+export class DataError extends GraftrecError {}
+
+/** A model directory or checkpoint is missing, corrupt, or does not match what it is used with. */
+export class ModelError extends GraftrecError {}

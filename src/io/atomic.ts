@@ -1,0 +1,47 @@
+/**
+ * Atomic writes: everything goes to a temporary sibling first and is renamed into place, so a crash or a bad input
+ * never leaves a half-written file or directory behind, and an existing good one survives until the new one is whole.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempSibling(path);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Builds a directory through `fill(tmpDir)` and then moves it to `path`. An existing directory at `path` is
+ * replaced only after the new one is complete (it is moved aside, the new one renamed in, the old one removed).
+ */
+export async function writeDirAtomic(path: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  const tmp = tempSibling(path);
+  await mkdir(dirname(path), { recursive: true });
+  await mkdir(tmp);
+  try {
+    await fill(tmp);
+    if (existsSync(path)) {
+      const old = tempSibling(path);
+      await rename(path, old);
+      await rename(tmp, path);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, path);
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}

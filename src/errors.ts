@@ -17,3 +17,6 @@ export class DataError extends GraftrecError {}
 
 /** A model directory or checkpoint is missing, corrupt, or does not match what it is used with. */
 export class ModelError extends GraftrecError {}
+
+/** Training cannot go on: the loss or gradients became NaN/infinite, or a resume does not match its run. */
+export class TrainingError extends GraftrecError {}

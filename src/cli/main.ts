@@ -3,6 +3,11 @@
 import { Command } from 'commander';
 import { GraftrecError } from '../errors.js';
 import { benchCommand } from './bench.js';
+import { synthCommand } from './synth.js';
+import { evaluateCommand } from './evaluate.js';
+import { ingestCommand } from './ingest.js';
+import { pretrainCommand } from './pretrain.js';
+import { recommendCommand } from './recommend.js';
 
 const program = new Command()
   .name('graftrec')
@@ -10,7 +15,12 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
+program.addCommand(ingestCommand());
+program.addCommand(pretrainCommand());
+program.addCommand(evaluateCommand());
+program.addCommand(recommendCommand());
 program.addCommand(benchCommand());
+program.addCommand(synthCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -89,6 +89,21 @@ export function backward(loss: Tensor): void {
   }
 }
 
+/**
+ * Adds `g` into t's gradient. When t is an intermediate result that has no gradient yet and `mayDonate` is set,
+ * t takes g itself instead of a zeroed copy plus an add: the caller promises g is not handed to anyone else.
+ * Returns whether g was donated. (Pass-through ops such as add and reshape use this to avoid copies.)
+ */
+export function passGradient(t: Tensor, g: Float32Array, mayDonate: boolean, axpy: (y: Float32Array, a: number, x: Float32Array) => void): boolean {
+  if (!t.requiresGrad) return false;
+  if (mayDonate && t.grad === null && t.node !== null && g.length === t.size) {
+    t.grad = g;
+    return true;
+  }
+  axpy(t.gradBuffer(), 1, g);
+  return false;
+}
+
 /** Row-sparse parameters learn which rows got a gradient, so the optimizer can update only those rows. */
 export function noteRowGradient(t: Tensor, ids: Int32Array, markRows: (ids: Int32Array, mask: Uint8Array) => void): void {
   if (t instanceof Parameter && t.touchedRows) markRows(ids, t.touchedRows);

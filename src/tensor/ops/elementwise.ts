@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, record } from '../autograd.js';
+import { gradIfNeeded, passGradient, record } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 
@@ -16,10 +16,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.zeros(a.shape);
   k.add(a.data, b.data, out.data);
   return record(out, 'add', [a, b], (g) => {
-    for (const t of [a, b]) {
-      const d = gradIfNeeded(t);
-      if (d) k.axpy(d, 1, g);
-    }
+    const donated = passGradient(a, g, true, k.axpy);
+    passGradient(b, g, !donated && a !== b, k.axpy);
   });
 }
 
@@ -31,8 +29,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const k = backend();
   const out = new Tensor(x.data, shape);
   return record(out, 'reshape', [x], (g) => {
-    const dx = gradIfNeeded(x);
-    if (dx) k.axpy(dx, 1, g);
+    passGradient(x, g, true, k.axpy);
   });
 }
 

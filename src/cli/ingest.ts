@@ -1,0 +1,73 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ingest, INGEST_DEFAULTS, INPUT_FORMATS, type IngestOptions, type IngestSummary, type InputFormat } from '../data/ingest.js';
+
+function parsePositiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function parseColumnList(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim());
+  if (names.some((s) => s === '')) throw new InvalidArgumentError('a comma-separated list of non-empty column names');
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('column names must be distinct');
+  return names;
+}
+
+interface IngestFlags {
+  out: string;
+  format?: InputFormat;
+  userCol?: string;
+  itemCol?: string;
+  timeCol?: string;
+  domainCol?: string;
+  columns?: string[];
+  header: boolean;
+  delimiter?: string;
+  attributes?: string;
+  attributeColumns?: string[];
+  attributeDelimiter?: string;
+  minUserInteractions: number;
+  minItemInteractions: number;
+  json?: boolean;
+}
+
+function describeSummary(s: IngestSummary): string {
+  const dropped = `dropped ${s.droppedUsers} users, ${s.droppedItems} items, ${s.droppedInteractions} interactions`;
+  const extras = [
+    s.domains ? `domains: ${s.domains.join(', ')}` : '',
+    s.attributes.length > 0 ? `attributes: ${s.attributes.join(', ')} (${s.usersWithoutAttributes} users without a row)` : '',
+  ].filter((x) => x !== '');
+  return [
+    `${s.input} (${s.format}) -> ${s.out}`,
+    `${s.users} users, ${s.items} items, ${s.interactions} interactions (${dropped}) in ${s.seconds.toFixed(2)} s`,
+    ...extras,
+  ].join('\n');
+}
+
+export function ingestCommand(): Command {
+  return new Command('ingest')
+    .description('Turn an interaction log (CSV, TSV, Parquet, JSON lines, RecBole .inter, PeterRec CSV) into a dataset directory')
+    .argument('<file>', 'interaction log; format from the extension (.csv .tsv .parquet .jsonl/.json/.ndjson .inter, anything else: delimited text)')
+    .requiredOption('--out <dir>', 'dataset directory to write (replaced atomically; nothing is written on error)')
+    .addOption(new Option('--format <format>', 'override the format detected from the extension').choices(INPUT_FORMATS))
+    .option('--user-col <name>', 'user id column (default: user, else user_id)')
+    .option('--item-col <name>', 'item id column (default: item, else item_id)')
+    .option('--time-col <name>', 'timestamp column, numbers or date-times (default: timestamp if present, else input order)')
+    .option('--domain-col <name>', 'domain column (default: domain if present)')
+    .option('--columns <names>', 'names of the columns in file order, for a file without a header (with --no-header)', parseColumnList)
+    .option('--no-header', 'the delimited file has no header line')
+    .option('--delimiter <char>', "field delimiter (default: sniffed; tab for .tsv/.inter); '\\t' means tab")
+    .option('--attributes <file>', 'user attribute table, joined on the user id (its --user-col column, else its first column)')
+    .option('--attribute-columns <names>', 'names of the attribute table columns in file order; the table then has no header', parseColumnList)
+    .option('--attribute-delimiter <char>', 'attribute table delimiter (default: sniffed)')
+    .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', parsePositiveInteger, INGEST_DEFAULTS.minUserInteractions)
+    .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', parsePositiveInteger, INGEST_DEFAULTS.minItemInteractions)
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (file: string, flags: IngestFlags) => {
+      const { json, ...rest } = flags;
+      const options: IngestOptions & { out: string } = { input: file, ...rest };
+      const summary = await ingest(options);
+      console.log(json ? JSON.stringify(summary) : describeSummary(summary));
+    });
+}

@@ -1,0 +1,77 @@
+import { Command } from 'commander';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { backend } from '../tensor/index.js';
+import { createProgress } from '../train/progress.js';
+import { pretrain } from '../train/pretrain.js';
+import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
+
+interface PretrainFlags {
+  data: string;
+  out: string;
+  objective: 'causal' | 'masked';
+  dim: number;
+  blocks: number;
+  kernelSize: number;
+  dilations: number[];
+  maxLen: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  negatives: number;
+  seed: number;
+  patience: number;
+  clipNorm: number;
+  weightDecay: number;
+  threads?: number;
+  resume?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function pretrainCommand(): Command {
+  return new Command('pretrain')
+    .description('Pretrain the NextItNet user model on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
+    .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
+    .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
+    .option('--objective <kind>', 'causal (next item) or masked (masked items, centred convolutions)', choiceOption('objective', ['causal', 'masked'] as const), MODEL_DEFAULTS.objective)
+    .option('--dim <n>', 'channels = embedding size', integerOption('dim'), MODEL_DEFAULTS.dim)
+    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
+    .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
+    .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), TRAIN_DEFAULTS.epochs)
+    .option('--batch <n>', 'sequences per batch', integerOption('batch'), TRAIN_DEFAULTS.batch)
+    .option('--lr <x>', 'Adam learning rate', numberOption('lr', { min: 0, exclusiveMin: true }), TRAIN_DEFAULTS.lr)
+    .option('--negatives <n>', '0 = full softmax; N = sampled softmax with N shared negatives (logQ corrected)', integerOption('negatives', 0), TRAIN_DEFAULTS.negatives)
+    .option('--seed <n>', 'random seed (same seed, same machine ⇒ same numbers)', integerOption('seed', 0), TRAIN_DEFAULTS.seed)
+    .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), TRAIN_DEFAULTS.patience)
+    .option('--clip-norm <x>', 'global gradient-norm clip (0 = off)', numberOption('clip-norm', { min: 0 }), TRAIN_DEFAULTS.clipNorm)
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay', numberOption('weight-decay', { min: 0 }), TRAIN_DEFAULTS.weightDecay)
+    .option('--threads <n>', 'kernel threads (default: GRAFTREC_THREADS or all cores)', integerOption('threads'))
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--json', 'print the result as one JSON object')
+    .option('--quiet', 'no progress output')
+    .action(async (f: PretrainFlags) => {
+      if (f.threads) backend().setThreads(f.threads);
+      const log = f.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+      const result = await pretrain({
+        data: f.data,
+        out: f.out,
+        resume: f.resume ?? false,
+        model: {
+          architecture: 'nextitnet', objective: f.objective, dim: f.dim, blocks: f.blocks, kernelSize: f.kernelSize,
+          dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
+          maskProbability: MODEL_DEFAULTS.maskProbability,
+        },
+        train: {
+          epochs: f.epochs, batch: f.batch, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
+          clipNorm: f.clipNorm, weightDecay: f.weightDecay,
+        },
+        progress: createProgress(process.stderr, f.quiet ?? false),
+        log,
+      });
+      const summary = { out: f.out, epochs: result.epochs, bestEpoch: result.bestEpoch, bestValidNDCG10: result.bestValid, stoppedEarly: result.stoppedEarly };
+      if (f.json) console.log(JSON.stringify(summary));
+      else console.log(`model written to ${f.out}: best validation NDCG@10 ${result.bestValid.toFixed(4)} at epoch ${result.bestEpoch} of ${result.epochs}${result.stoppedEarly ? ' (early stop)' : ''}`);
+    });
+}

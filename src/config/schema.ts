@@ -1,0 +1,41 @@
+/**
+ * Every default in one place. Precedence, everywhere: command-line flag > config file / API option > these defaults.
+ * The CLI builds its option defaults from these schemas, so `--help` and the code cannot disagree.
+ */
+import { z } from 'zod';
+
+export const ModelConfigSchema = z.object({
+  architecture: z.literal('nextitnet').default('nextitnet'),
+  /** causal: predict the next item at every position. masked: centred convolutions, predict masked items. */
+  objective: z.enum(['causal', 'masked']).default('causal'),
+  /** Real items; tables have numItems + 1 rows (row 0 is padding), + 1 more for the mask token when masked. */
+  numItems: z.number().int().positive(),
+  dim: z.number().int().positive().default(64),
+  blocks: z.number().int().positive().default(8),
+  kernelSize: z.number().int().positive().default(3),
+  /** Block dilations cycle through this list; each block's second conv uses twice the dilation. */
+  dilations: z.array(z.number().int().positive()).nonempty().default([1, 4]),
+  maxLen: z.number().int().min(2).default(50),
+  layerNormEps: z.number().positive().default(1e-8),
+  /** Masked objective: probability that a (non-padding) position is chosen for prediction. */
+  maskProbability: z.number().gt(0).lt(1).default(0.3),
+});
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+export const TrainConfigSchema = z.object({
+  epochs: z.number().int().positive().default(20),
+  batch: z.number().int().positive().default(128),
+  lr: z.number().positive().default(1e-3),
+  /** 0 = full softmax over all items (chunked); N > 0 = sampled softmax with N shared negatives, logQ corrected. */
+  negatives: z.number().int().min(0).default(0),
+  seed: z.number().int().default(1),
+  /** Epochs without a better validation NDCG@10 before stopping. */
+  patience: z.number().int().positive().default(3),
+  /** Global gradient-norm clip; 0 disables. */
+  clipNorm: z.number().min(0).default(0),
+  weightDecay: z.number().min(0).default(0),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export const MODEL_DEFAULTS = ModelConfigSchema.omit({ numItems: true }).parse({});
+export const TRAIN_DEFAULTS = TrainConfigSchema.parse({});

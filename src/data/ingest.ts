@@ -1,0 +1,191 @@
+/**
+ * `graftrec ingest`: an interaction log (CSV, TSV, Parquet, JSON lines, RecBole .inter, PeterRec CSV) plus an
+ * optional user attribute table becomes a dataset directory (see dataset.ts). DuckDB does the parsing, counting,
+ * numbering and sorting; JavaScript only receives finished columns. How ids are numbered and what the filters do is
+ * documented in ingest/sequences.ts.
+ */
+import { statSync } from 'node:fs';
+import { DataError } from '../errors.js';
+import { DATASET_FORMAT, DATASET_VERSION, saveDataset, type Dataset } from './dataset.js';
+import { joinUserAttributes, type UserAttributes } from './ingest/attributes.js';
+import { resolveInteractionColumns, type ColumnChoice, type InteractionColumns } from './ingest/columns.js';
+import { DuckSession } from './ingest/duckdb.js';
+import { detectFormat, normalizeDelimiter, openTableSource, rowLocator, type InputFormat } from './ingest/formats.js';
+import { loadInteractionTable, validateInteractionTable } from './ingest/interactions.js';
+import { loadPeterRec, PETERREC_DOMAINS } from './ingest/peterrec.js';
+import { filterAndIndex, pullIndexedArrays, type IndexCounts } from './ingest/sequences.js';
+
+export { INPUT_FORMATS, type InputFormat } from './ingest/formats.js';
+export { DEFAULT_COLUMN_NAMES } from './ingest/columns.js';
+
+export const INGEST_DEFAULTS = {
+  /** Below 2 a user cannot give both a training prefix and a held-out item. */
+  minUserInteractions: 2,
+  minItemInteractions: 1,
+} as const;
+
+export interface IngestOptions extends ColumnChoice {
+  input: string;
+  /** Default: from the file extension (see detectFormat). */
+  format?: InputFormat;
+  /** Column names in file order, for a header-less delimited file. */
+  columns?: string[];
+  /** Default true: the first line of a delimited file names the columns. */
+  header?: boolean;
+  /** Default: sniffed for CSV, tab for TSV and RecBole. `\t` may be written as backslash-t. */
+  delimiter?: string;
+  attributes?: string;
+  attributeColumns?: string[];
+  attributeDelimiter?: string;
+  minUserInteractions?: number;
+  minItemInteractions?: number;
+}
+
+export interface IngestSummary {
+  input: string;
+  format: InputFormat;
+  out: string | null;
+  users: number;
+  items: number;
+  interactions: number;
+  domains: string[] | null;
+  attributes: string[];
+  /** Rows read from the input (interactions before filtering). */
+  inputRows: number;
+  droppedUsers: number;
+  droppedItems: number;
+  droppedInteractions: number;
+  /** Kept users with no row in the attribute table (their attributes are null). */
+  usersWithoutAttributes: number;
+  seconds: number;
+}
+
+function requireReadableFile(file: string, role: string): void {
+  let stats;
+  try {
+    stats = statSync(file);
+  } catch {
+    throw new DataError(`${file}: no such ${role} file`);
+  }
+  if (!stats.isFile()) throw new DataError(`${file}: not a file`);
+  if (stats.size === 0) throw new DataError(`${file}: empty file`);
+}
+
+function threshold(value: number | undefined, fallback: number, flag: string): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new DataError(`--${flag} must be a positive integer, got ${value}`);
+  return n;
+}
+
+/** Loads the log into DuckDB's `raw` table and returns which columns it used. */
+async function loadLog(session: DuckSession, opts: IngestOptions, format: InputFormat): Promise<InteractionColumns | null> {
+  if (format === 'peterrec') {
+    await loadPeterRec(session, opts.input);
+    await validateInteractionTable(session, opts.input, { user: 'line number', item: 'item' }, (r) => `row ${r + 1}`);
+    return null;
+  }
+  const delimiter = normalizeDelimiter(opts.delimiter);
+  const source = await openTableSource(session, opts.input, {
+    format,
+    header: opts.header ?? true,
+    ...(opts.columns !== undefined ? { names: opts.columns } : {}),
+    ...(delimiter !== undefined ? { delimiter } : {}),
+  });
+  const columns = resolveInteractionColumns(source, opts);
+  await loadInteractionTable(session, source, columns);
+  await validateInteractionTable(session, opts.input, columns, rowLocator(source));
+  return columns;
+}
+
+/** Reads, validates, filters and numbers the log; returns the dataset without writing it. */
+export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Dataset; summary: IngestSummary }> {
+  const started = performance.now();
+  const format = opts.format ?? detectFormat(opts.input);
+  const thresholds = {
+    minUserInteractions: threshold(opts.minUserInteractions, INGEST_DEFAULTS.minUserInteractions, 'min-user-interactions'),
+    minItemInteractions: threshold(opts.minItemInteractions, INGEST_DEFAULTS.minItemInteractions, 'min-item-interactions'),
+  };
+  requireReadableFile(opts.input, 'input');
+  if (opts.attributes !== undefined) requireReadableFile(opts.attributes, 'attribute');
+
+  const session = await DuckSession.open();
+  try {
+    const columns = await loadLog(session, opts, format);
+    const hasDomain = format === 'peterrec' || columns?.domain !== undefined;
+    const counts = await filterAndIndex(session, opts.input, thresholds, hasDomain);
+    const arrays = await pullIndexedArrays(session, counts, hasDomain);
+    const attributes: UserAttributes = opts.attributes !== undefined
+      ? await joinUserAttributes(session, {
+          file: opts.attributes,
+          userColumn: opts.userCol ?? 'user',
+          ...(opts.attributeColumns !== undefined ? { columns: opts.attributeColumns } : {}),
+          ...(opts.attributeDelimiter !== undefined ? { delimiter: normalizeDelimiter(opts.attributeDelimiter)! } : {}),
+        })
+      : { names: [], values: {}, usersWithoutRow: 0 };
+
+    const dataset: Dataset = {
+      meta: {
+        format: DATASET_FORMAT,
+        version: DATASET_VERSION,
+        numUsers: counts.users,
+        numItems: counts.items,
+        numInteractions: counts.interactions,
+        domains: arrays.domainNames,
+        attributes: attributes.names,
+        source: describeSource(opts, format, columns, thresholds, counts),
+      },
+      items: arrays.items,
+      users: arrays.users,
+      sequences: arrays.sequences,
+      offsets: arrays.offsets,
+      domains: arrays.domains,
+      attributes: attributes.values,
+    };
+    const summary: IngestSummary = {
+      input: opts.input,
+      format,
+      out: null,
+      users: counts.users,
+      items: counts.items,
+      interactions: counts.interactions,
+      domains: arrays.domainNames,
+      attributes: attributes.names,
+      inputRows: counts.inputRows,
+      droppedUsers: counts.inputUsers - counts.users,
+      droppedItems: counts.inputItems - counts.items,
+      droppedInteractions: counts.inputRows - counts.interactions,
+      usersWithoutAttributes: attributes.usersWithoutRow,
+      seconds: (performance.now() - started) / 1000,
+    };
+    return { dataset, summary };
+  } finally {
+    await session.close();
+  }
+}
+
+function describeSource(
+  opts: IngestOptions,
+  format: InputFormat,
+  columns: InteractionColumns | null,
+  thresholds: { minUserInteractions: number; minItemInteractions: number },
+  counts: IndexCounts,
+): Record<string, unknown> {
+  return {
+    tool: 'graftrec ingest',
+    file: opts.input,
+    format,
+    columns: columns ?? { user: 'line number', item: 'source and target fields', domain: PETERREC_DOMAINS.join(',') },
+    timeOrder: columns?.time !== undefined ? `column ${columns.time}, ties by input order` : 'input order',
+    ...thresholds,
+    inputRows: counts.inputRows,
+    ...(opts.attributes !== undefined ? { attributesFile: opts.attributes } : {}),
+  };
+}
+
+/** Builds the dataset and writes it to `out` atomically: on any error nothing is left at `out`. */
+export async function ingest(opts: IngestOptions & { out: string }): Promise<IngestSummary> {
+  const started = performance.now();
+  const { dataset, summary } = await buildDataset(opts);
+  await saveDataset(opts.out, dataset);
+  return { ...summary, out: opts.out, seconds: (performance.now() - started) / 1000 };
+}

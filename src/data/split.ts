@@ -1,0 +1,53 @@
+/**
+ * Leave-one-out split by time, per user: the last item is the test target, the second-last the validation target,
+ * and training sees only what comes before the validation item, so neither held-out item is ever trained on.
+ */
+import { Dataset, userSequence } from './dataset.js';
+
+export interface HeldOut {
+  /** User indices that have this held-out example. */
+  users: Int32Array;
+  /** Each user's history before the target (views into the dataset, time order). */
+  histories: Int32Array[];
+  targets: Int32Array;
+}
+
+export interface LeaveOneOutSplit {
+  /** Per user, the items training may use (may be empty). */
+  train: Int32Array[];
+  /** Users with ≥ 3 items: history = all but the last two, target = the second-last. */
+  valid: HeldOut;
+  /** Users with ≥ 2 items: history = all but the last, target = the last. */
+  test: HeldOut;
+}
+
+function heldOut(ds: Dataset, dropLast: number, minLength: number): HeldOut {
+  const users: number[] = [];
+  const histories: Int32Array[] = [];
+  const targets: number[] = [];
+  for (let u = 0; u < ds.meta.numUsers; u++) {
+    const s = userSequence(ds, u);
+    if (s.length < minLength) continue;
+    const end = s.length - dropLast;
+    users.push(u);
+    histories.push(s.subarray(0, end - 1));
+    targets.push(s[end - 1]!);
+  }
+  return { users: Int32Array.from(users), histories, targets: Int32Array.from(targets) };
+}
+
+export function leaveOneOutSplit(ds: Dataset): LeaveOneOutSplit {
+  const train: Int32Array[] = [];
+  for (let u = 0; u < ds.meta.numUsers; u++) {
+    const s = userSequence(ds, u);
+    train.push(s.subarray(0, Math.max(0, s.length - 2)));
+  }
+  return { train, valid: heldOut(ds, 1, 3), test: heldOut(ds, 0, 2) };
+}
+
+/** How often each item occurs in the training part (index 0 unused): the popularity baseline and the sampler. */
+export function itemCounts(train: readonly Int32Array[], numItems: number): Float64Array {
+  const counts = new Float64Array(numItems + 1);
+  for (const s of train) for (const v of s) counts[v]!++;
+  return counts;
+}

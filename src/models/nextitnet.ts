@@ -1,0 +1,123 @@
+/**
+ * NextItNet (Yuan et al., WSDM 2019) as used by PeterRec: an item embedding, a stack of residual blocks of dilated
+ * convolutions, and a softmax over the item table. The causal variant predicts the next item at every position;
+ * the masked variant (GRec-style) uses centred convolutions and predicts masked items, with a dedicated mask token
+ * (the original reused padding id 0).
+ */
+import { ModelConfig } from '../config/schema.js';
+import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import { predictionInputs } from '../data/batches.js';
+import { Parameter, Rng, Tensor, add, backend, noGrad, reshape } from '../tensor/index.js';
+
+/**
+ * x → conv(d) → LayerNorm → ReLU → conv(2d) → LayerNorm → ReLU → + x
+ */
+export class ResidualBlock extends Module {
+  readonly conv1: DilatedConv1d;
+  readonly ln1: LayerNorm;
+  readonly conv2: DilatedConv1d;
+  readonly ln2: LayerNorm;
+
+  constructor(name: string, dim: number, kernelSize: number, dilation: number, causal: boolean, eps: number, rng: Rng) {
+    super(name);
+    this.conv1 = this.child(new DilatedConv1d(this.childName('conv1'), dim, dim, kernelSize, dilation, causal, rng));
+    this.ln1 = this.child(new LayerNorm(this.childName('ln1'), dim, eps));
+    this.conv2 = this.child(new DilatedConv1d(this.childName('conv2'), dim, dim, kernelSize, 2 * dilation, causal, rng));
+    this.ln2 = this.child(new LayerNorm(this.childName('ln2'), dim, eps));
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.ln1.forward(this.conv1.forward(x), { relu: true });
+    return add(this.ln2.forward(this.conv2.forward(h), { relu: true }), x);
+  }
+}
+
+export class NextItNet extends Module {
+  readonly config: ModelConfig;
+  readonly items: Embedding;
+  readonly blocks: ResidualBlock[];
+  /** Output (softmax) item table and bias: separate from the input embedding, as in the original code. */
+  readonly outputWeight: Parameter;
+  readonly outputBias: Parameter;
+
+  constructor(config: ModelConfig, rng: Rng) {
+    super('');
+    this.config = config;
+    const causal = config.objective === 'causal';
+    this.items = this.child(new Embedding('items', inputRows(config), config.dim, rng));
+    this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(new ResidualBlock(`block.${i}`, config.dim,
+      config.kernelSize, config.dilations[i % config.dilations.length]!, causal, config.layerNormEps, rng)));
+    const rows = config.numItems + 1;
+    this.outputWeight = this.parameter('output.weight', [rows, config.dim],
+      rng.fillTruncatedNormal(new Float32Array(rows * config.dim), INIT_STD), { rowSparse: true });
+    this.outputBias = this.parameter('output.bias', [rows], new Float32Array(rows), { rowSparse: true });
+  }
+
+  /** Id of the mask token (masked objective only). */
+  get maskToken(): number {
+    return this.config.numItems + 1;
+  }
+
+  /** Hidden states [B, L, C] for item ids [B, L] (0 = padding). */
+  hidden(ids: Int32Array, batch: number, length: number): Tensor {
+    let h = this.items.forward(ids, [batch, length]);
+    for (const block of this.blocks) h = block.forward(h);
+    return h;
+  }
+
+  /** Hidden states flattened to [B*L, C] rows, the shape the softmax heads take. */
+  hiddenRows(ids: Int32Array, batch: number, length: number): Tensor {
+    return reshape(this.hidden(ids, batch, length), [batch * length, this.config.dim]);
+  }
+}
+
+/** Scoring happens in user chunks so users x items scores never exceed this many floats. */
+const SCORE_CHUNK_FLOATS = 1 << 22;
+
+/**
+ * User representations for next-item prediction after each history: the hidden state at the last position
+ * (causal), or at the trailing mask token (masked). Returns [histories.length, dim], computed without a graph.
+ */
+export function encodeHistories(model: NextItNet, histories: readonly Int32Array[], batchSize = 256): Float32Array {
+  const { dim, maxLen } = model.config;
+  const out = new Float32Array(histories.length * dim);
+  const maskToken = model.config.objective === 'masked' ? model.maskToken : null;
+  noGrad(() => {
+    for (let start = 0; start < histories.length; start += batchSize) {
+      const chunk = histories.slice(start, start + batchSize);
+      const h = model.hidden(predictionInputs(chunk, maxLen, maskToken), chunk.length, maxLen);
+      for (let b = 0; b < chunk.length; b++) {
+        const last = (b * maxLen + maxLen - 1) * dim;
+        out.set(h.data.subarray(last, last + dim), (start + b) * dim);
+      }
+    }
+  });
+  return out;
+}
+
+/**
+ * Calls visit(row, scores) for each user vector with its scores over every output row (index 0 = padding,
+ * 1..numItems = items): score = user · output.weight[item] + output.bias[item]. The scores buffer is reused.
+ */
+export function forEachScoreRow(model: NextItNet, userVectors: Float32Array,
+  visit: (row: number, scores: Float32Array) => void): void {
+  const { dim } = model.config;
+  const V = model.outputWeight.shape[0]!;
+  const users = userVectors.length / dim;
+  const chunk = Math.max(1, Math.min(users, Math.floor(SCORE_CHUNK_FLOATS / V)));
+  const k = backend();
+  const scores = new Float32Array(chunk * V);
+  for (let start = 0; start < users; start += chunk) {
+    const n = Math.min(chunk, users - start);
+    const block = scores.subarray(0, n * V);
+    k.gemm(false, true, n, V, dim, 1, userVectors.subarray(start * dim, (start + n) * dim), dim, model.outputWeight.data, dim, 0, block, V);
+    k.addRowVector(block, model.outputBias.data, n, V);
+    for (let i = 0; i < n; i++) visit(start + i, block.subarray(i * V, (i + 1) * V));
+  }
+}
+
+/** Input table rows: padding + items (+ mask token for the masked objective). */
+export function inputRows(config: ModelConfig): number {
+  return config.numItems + 1 + (config.objective === 'masked' ? 1 : 0);
+}

@@ -1,0 +1,151 @@
+/**
+ * Model directories and resumable checkpoints.
+ *
+ *   MODEL/config.json          model + training config, dataset vocabulary fingerprint
+ *   MODEL/model.safetensors    the best weights so far (by validation NDCG@10)
+ *   MODEL/items.json           the item vocabulary (raw ids, index i + 1 = items[i])
+ *   MODEL/metrics.jsonl        one line per epoch
+ *   MODEL/checkpoint/          the latest epoch: weights, optimizer moments, trainer state (for --resume)
+ *
+ * Every file is written to a temporary name and renamed; the checkpoint directory is replaced as a whole, so a
+ * run killed at any moment leaves the previous complete checkpoint.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema } from '../config/schema.js';
+import { ModelError } from '../errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
+import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { NextItNet } from '../models/nextitnet.js';
+import { Adam, Parameter, Rng } from '../tensor/index.js';
+
+export const MODEL_FORMAT = 'graftrec-model';
+
+export interface ModelDirConfig {
+  format: typeof MODEL_FORMAT;
+  version: 1;
+  model: ModelConfig;
+  train: TrainConfig;
+  /** sha256 of the item vocabulary: a dataset must have exactly this vocabulary to be used with the model. */
+  vocabularyHash: string;
+  dataset: string;
+}
+
+export interface TrainerState {
+  /** Epochs completed. */
+  epoch: number;
+  step: number;
+  rngState: number[];
+  bestNdcg: number;
+  bestEpoch: number;
+  epochsWithoutImprovement: number;
+  trainSeconds: number;
+}
+
+export function vocabularyHash(items: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(items)).digest('hex');
+}
+
+export function parameterTensors(params: readonly Parameter[]): TensorMap {
+  return new Map(params.map((p) => [p.name, { dtype: 'F32' as const, shape: [...p.shape], data: p.data }]));
+}
+
+export async function writeModelFiles(dir: string, config: ModelDirConfig, model: NextItNet, items: readonly string[]): Promise<void> {
+  await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  await writeFileAtomic(join(dir, 'items.json'), JSON.stringify(items));
+  await writeSafetensors(join(dir, 'model.safetensors'), parameterTensors(model.parameters()), { format: 'pt' });
+}
+
+export async function writeCheckpoint(dir: string, model: NextItNet, optimizer: Adam, state: TrainerState,
+  config: ModelDirConfig): Promise<void> {
+  const opt = optimizer.state();
+  const moments: TensorMap = new Map();
+  for (const [name, m] of opt.moments) {
+    moments.set(`m.${name}`, { dtype: 'F32', shape: [m.m.length], data: m.m });
+    moments.set(`v.${name}`, { dtype: 'F32', shape: [m.v.length], data: m.v });
+  }
+  await writeDirAtomic(join(dir, 'checkpoint'), async (tmp) => {
+    await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(parameterTensors(model.parameters())));
+    await writeFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(moments, { step: String(opt.step) }));
+    await writeFile(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+    await writeFile(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  });
+}
+
+async function readJson(path: string): Promise<unknown> {
+  if (!existsSync(path)) throw new ModelError(`${path}: missing`);
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ModelError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export async function readModelDirConfig(dir: string, file = 'config.json'): Promise<ModelDirConfig> {
+  const path = join(dir, file);
+  if (!existsSync(dir)) throw new ModelError(`${dir}: no such model directory`);
+  if (!existsSync(path)) throw new ModelError(`${dir}: not a graftrec model (no ${file})`);
+  const raw = (await readJson(path)) as Partial<ModelDirConfig>;
+  if (raw.format !== MODEL_FORMAT) throw new ModelError(`${path}: not a graftrec model config (format ${String(raw.format)})`);
+  const model = ModelConfigSchema.safeParse(raw.model);
+  const train = TrainConfigSchema.safeParse(raw.train);
+  if (!model.success) throw new ModelError(`${path}: invalid model config: ${model.error.issues[0]?.message ?? ''}`);
+  if (!train.success) throw new ModelError(`${path}: invalid train config: ${train.error.issues[0]?.message ?? ''}`);
+  return { ...(raw as ModelDirConfig), model: model.data, train: train.data };
+}
+
+export interface LoadedModel {
+  config: ModelDirConfig;
+  model: NextItNet;
+  items: string[];
+}
+
+/** Loads MODEL (config, vocabulary, best weights). The model's parameters start frozen-agnostic (trainable). */
+export async function loadModelDir(dir: string): Promise<LoadedModel> {
+  const config = await readModelDirConfig(dir);
+  const items = (await readJson(join(dir, 'items.json'))) as string[];
+  if (!Array.isArray(items) || items.length !== config.model.numItems) {
+    throw new ModelError(`${join(dir, 'items.json')}: ${Array.isArray(items) ? items.length : 'no'} items, config says ${config.model.numItems}`);
+  }
+  const model = new NextItNet(config.model, new Rng(0));
+  const weightsPath = join(dir, 'model.safetensors');
+  model.loadValues(floatTensors(await readSafetensors(weightsPath), weightsPath), weightsPath);
+  return { config, model, items };
+}
+
+export interface LoadedCheckpoint {
+  state: TrainerState;
+  config: ModelDirConfig;
+}
+
+/** Restores weights and optimizer moments from MODEL/checkpoint into `model` and `optimizer`. */
+export async function loadCheckpoint(dir: string, model: NextItNet, optimizer: Adam): Promise<LoadedCheckpoint> {
+  const ckpt = join(dir, 'checkpoint');
+  if (!existsSync(ckpt)) throw new ModelError(`${dir}: no checkpoint to resume from (missing ${ckpt})`);
+  const config = await readModelDirConfig(ckpt);
+  const weightsPath = join(ckpt, 'model.safetensors');
+  model.loadValues(floatTensors(await readSafetensors(weightsPath), weightsPath), weightsPath);
+  const optPath = join(ckpt, 'optimizer.safetensors');
+  const opt = await readSafetensors(optPath);
+  const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+  for (const p of model.parameters()) {
+    const m = opt.tensors.get(`m.${p.name}`);
+    const v = opt.tensors.get(`v.${p.name}`);
+    if (!m || !v || m.dtype !== 'F32' || v.dtype !== 'F32') continue;
+    moments.set(p.name, { m: m.data, v: v.data });
+  }
+  const step = Number(opt.metadata.step);
+  if (!Number.isInteger(step) || step < 0) throw new ModelError(`${optPath}: missing optimizer step count`);
+  optimizer.loadState({ step, moments });
+  const state = (await readJson(join(ckpt, 'state.json'))) as TrainerState;
+  return { state, config };
+}
+
+/** A model can only score a dataset whose item vocabulary is exactly the one it was trained on. */
+export function assertSameVocabulary(config: ModelDirConfig, items: readonly string[], modelDir: string, dataDir: string): void {
+  if (vocabularyHash(items) !== config.vocabularyHash) {
+    throw new ModelError(`${dataDir}: its item vocabulary (${items.length} items) does not match the model in ${modelDir} (${config.model.numItems} items, trained on ${config.dataset})`);
+  }
+}

@@ -60,6 +60,11 @@ export interface IngestSummary {
   seconds: number;
 }
 
+/** Milliseconds are all a summary needs. */
+function elapsedSeconds(started: number): number {
+  return Math.round(performance.now() - started) / 1000;
+}
+
 function requireReadableFile(file: string, role: string): void {
   let stats;
   try {
@@ -155,7 +160,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
       droppedItems: counts.inputItems - counts.items,
       droppedInteractions: counts.inputRows - counts.interactions,
       usersWithoutAttributes: attributes.usersWithoutRow,
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsedSeconds(started),
     };
     return { dataset, summary };
   } finally {
@@ -187,5 +192,5 @@ export async function ingest(opts: IngestOptions & { out: string }): Promise<Ing
   const started = performance.now();
   const { dataset, summary } = await buildDataset(opts);
   await saveDataset(opts.out, dataset);
-  return { ...summary, out: opts.out, seconds: (performance.now() - started) / 1000 };
+  return { ...summary, out: opts.out, seconds: elapsedSeconds(started) };
 }

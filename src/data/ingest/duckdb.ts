@@ -9,6 +9,13 @@ import { DuckDBConnection, DuckDBInstance, quotedIdentifier, quotedString } from
 
 /** A SQL string literal; the only way a file path or other user text enters SQL. */
 export const sqlString: (text: string) => string = quotedString;
+/**
+ * A file path as a SQL literal for DuckDB's readers, which expand `*`, `?` and `[...]` as globs: each of those
+ * characters is wrapped in a one-character class so the path names exactly one file.
+ */
+export function sqlPath(file: string): string {
+  return quotedString(file.replace(/[*?[]/g, (c) => `[${c}]`));
+}
 /** A SQL identifier (double-quoted, inner quotes doubled); the only way a column name enters SQL. */
 export const sqlIdentifier: (name: string) => string = quotedIdentifier;
 

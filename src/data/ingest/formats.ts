@@ -4,7 +4,7 @@
  */
 import { extname } from 'node:path';
 import { DataError } from '../../errors.js';
-import { DuckSession, duckdbProblem, sqlIdentifier, sqlString } from './duckdb.js';
+import { DuckSession, duckdbProblem, sqlIdentifier, sqlPath, sqlString } from './duckdb.js';
 
 export const INPUT_FORMATS = ['csv', 'tsv', 'parquet', 'jsonl', 'recbole', 'peterrec'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -76,7 +76,7 @@ export function findColumn(source: TableSource, wanted: string): string | undefi
 }
 
 function delimitedRelation(file: string, opts: TableReadOptions, names: string[] | undefined): string {
-  const args = [sqlString(file), `header = ${opts.header}`, 'all_varchar = true'];
+  const args = [sqlPath(file), `header = ${opts.header}`, 'all_varchar = true'];
   const delimiter = opts.delimiter ?? (opts.format === 'tsv' || opts.format === 'recbole' ? '\t' : undefined);
   if (delimiter !== undefined) args.push(`delim = ${sqlString(delimiter)}`);
   // RecBole's own reader splits on tabs with no quoting, so a '"' inside a token is part of the token.
@@ -125,12 +125,12 @@ async function openDelimited(session: DuckSession, file: string, opts: TableRead
 }
 
 async function openParquet(session: DuckSession, file: string, opts: TableReadOptions): Promise<TableSource> {
-  const relation = `read_parquet(${sqlString(file)})`;
+  const relation = `read_parquet(${sqlPath(file)})`;
   return { file, format: opts.format, columns: await describe(session, relation), headerLines: 0, selectAsText: selectFrom(relation, (c) => c) };
 }
 
 async function openJsonLines(session: DuckSession, file: string, opts: TableReadOptions): Promise<TableSource> {
-  const columns = await describe(session, `read_json(${sqlString(file)}, format = 'auto')`);
+  const columns = await describe(session, `read_json(${sqlPath(file)}, format = 'auto')`);
   return {
     file,
     format: opts.format,
@@ -141,7 +141,7 @@ async function openJsonLines(session: DuckSession, file: string, opts: TableRead
     selectAsText: (picks) => {
       const types = picks.map((p) => `${sqlString(p.column)}: 'VARCHAR'`).join(', ');
       const list = picks.map((p) => `${sqlIdentifier(p.column)} AS ${sqlIdentifier(p.alias)}`).join(', ');
-      return `(SELECT ${list} FROM read_json(${sqlString(file)}, format = 'auto', columns = {${types}}))`;
+      return `(SELECT ${list} FROM read_json(${sqlPath(file)}, format = 'auto', columns = {${types}}))`;
     },
   };
 }

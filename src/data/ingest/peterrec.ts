@@ -7,7 +7,7 @@
  * ("source:17", "target:17") to keep the two vocabularies apart.
  */
 import { DataError } from '../../errors.js';
-import { DuckSession, duckdbProblem, sqlString } from './duckdb.js';
+import { DuckSession, duckdbProblem, sqlPath } from './duckdb.js';
 
 export const PETERREC_DOMAINS = ['source', 'target'] as const;
 
@@ -16,7 +16,7 @@ export async function loadPeterRec(session: DuckSession, file: string): Promise<
     // A NUL delimiter never occurs in text, so each line arrives whole as one column.
     await session.run(
       `CREATE TEMP TABLE peterrec_lines AS SELECT string_split(trim(line, ' \t\r'), ',') AS fields
-       FROM read_csv(${sqlString(file)}, columns = {'line': 'VARCHAR'}, header = false, delim = '\\0',
+       FROM read_csv(${sqlPath(file)}, columns = {'line': 'VARCHAR'}, header = false, delim = '\\0',
                      quote = '', escape = '', auto_detect = false)`,
     );
   } catch (err) {

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fullRank } from '../../src/eval/evaluate.js';
+import { rankingMetrics } from '../../src/eval/metrics.js';
+
+describe('ranking metrics', () => {
+  it('hand-computed HR, NDCG and MRR at k', () => {
+    const m = rankingMetrics([0, 1, 4, 30], [5]);
+    assert.equal(m['HR@5'], 3 / 4);
+    assert.ok(Math.abs(m['NDCG@5']! - (1 + 1 / Math.log2(3) + 1 / Math.log2(6)) / 4) < 1e-12);
+    assert.ok(Math.abs(m['MRR@5']! - (1 + 1 / 2 + 1 / 5) / 4) < 1e-12);
+  });
+
+  it('full ranking counts ties against the target and ignores padding', () => {
+    // index 0 is padding (its high score must not count); item 2 is the target, tied with item 3
+    const scores = Float32Array.from([99, 0.1, 0.5, 0.5, 0.9]);
+    assert.equal(fullRank(scores, 4, 2, null), 2);
+    assert.equal(fullRank(scores, 4, 4, null), 0);
+    assert.equal(fullRank(scores, 4, 1, null), 3);
+  });
+
+  it('history masking removes seen items except the target', () => {
+    const scores = Float32Array.from([0, 0.1, 0.5, 0.7, 0.9]);
+    assert.equal(fullRank(scores, 4, 2, Int32Array.from([4])), 1);
+  });
+
+  it('a NaN target score ranks last, never first', () => {
+    const scores = Float32Array.from([0, NaN, 0.5, 0.7, 0.9]);
+    assert.equal(fullRank(scores, 4, 1, null), 3);
+  });
+
+  it('all-equal scores (a collapsed model) rank every target last', () => {
+    const scores = new Float32Array(11).fill(0.3);
+    assert.equal(fullRank(scores, 10, 5, null), 9);
+    assert.equal(rankingMetrics([9], [10])['HR@10'], 1);
+    assert.equal(rankingMetrics([9], [5])['HR@5'], 0);
+  });
+});

@@ -37,14 +37,14 @@ export async function writeSyntheticLog(path: string, interactions: number): Pro
   const linesPerChunk = 200_000;
   out.write('user,item,timestamp\n');
   for (let start = 0; start < interactions; start += linesPerChunk) {
-    const lines: string[] = [];
+    let chunk = '';
     for (let r = start; r < Math.min(interactions, start + linesPerChunk); r++) {
       const user = Math.floor(random() * users);
       const item = Math.floor(random() * random() * items); // popularity skewed towards low ids
       const timestamp = 1_500_000_000 + Math.floor(random() * 100_000_000);
-      lines.push(`${user},${item},${timestamp}`);
+      chunk += user + ',' + item + ',' + timestamp + '\n';
     }
-    if (!out.write(lines.join('\n') + '\n')) await once(out, 'drain');
+    if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');

@@ -50,7 +50,7 @@ export function evaluateCommand(): Command {
       console.log(`${f.split} split: ${result.users} users, ${result.items} items; ${result.protocol}; history ${result.historyMasked ? 'masked' : 'not masked'}`);
       console.log(`${'metric'.padEnd(10)} ${'model'.padStart(8)} ${'popularity'.padStart(11)}`);
       for (const [name, v] of Object.entries(result.metrics)) {
-        console.log(`${name.padEnd(10)} ${v.toFixed(4).padStart(8)} ${result.popularity[name]!.toFixed(4).padStart(11)}`);
+        console.log(`${name.padEnd(10)} ${v.toFixed(4).padStart(8)} ${result.popularity![name]!.toFixed(4).padStart(11)}`);
       }
     });
 }

@@ -16,6 +16,8 @@ export interface EvaluateOptions {
   /** Rank among the target and this many sampled negatives instead of all items (paper comparison only). */
   sampledNegatives?: number;
   seed?: number;
+  /** Also rank with the popularity baseline (default true; the trainer skips it after the first epoch). */
+  withPopularity?: boolean;
 }
 
 export interface EvaluationResult {
@@ -24,7 +26,7 @@ export interface EvaluationResult {
   protocol: string;
   historyMasked: boolean;
   metrics: Record<string, number>;
-  popularity: Record<string, number>;
+  popularity: Record<string, number> | null;
 }
 
 /**
@@ -70,6 +72,7 @@ export function evaluateNextItem(model: NextItNet, heldOut: HeldOut, popularityC
   const { numItems } = model.config;
   const n = heldOut.targets.length;
   const modelRanks = new Int32Array(n);
+  const withPopularity = options.withPopularity ?? true;
   const popRanks = new Int32Array(n);
   const popScores = Float32Array.from(popularityCounts);
   const sampled = options.sampledNegatives ?? 0;
@@ -83,10 +86,10 @@ export function evaluateNextItem(model: NextItNet, heldOut: HeldOut, popularityC
     const excluded = options.maskHistory ? historyExclusions(heldOut.histories[i]!, target) : null;
     if (sampled > 0) {
       modelRanks[i] = sampledRank(scores, numItems, target, sampled, modelRng, excluded);
-      popRanks[i] = sampledRank(popScores, numItems, target, sampled, popRng, excluded);
+      if (withPopularity) popRanks[i] = sampledRank(popScores, numItems, target, sampled, popRng, excluded);
     } else {
       modelRanks[i] = fullRank(scores, numItems, target, excluded);
-      popRanks[i] = fullRank(popScores, numItems, target, excluded);
+      if (withPopularity) popRanks[i] = fullRank(popScores, numItems, target, excluded);
     }
   });
   return {
@@ -97,6 +100,6 @@ export function evaluateNextItem(model: NextItNet, heldOut: HeldOut, popularityC
       : 'full ranking over all items, ties counted against the target',
     historyMasked: options.maskHistory,
     metrics: rankingMetrics(modelRanks, options.ks),
-    popularity: rankingMetrics(popRanks, options.ks),
+    popularity: withPopularity ? rankingMetrics(popRanks, options.ks) : null,
   };
 }

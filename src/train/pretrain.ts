@@ -110,6 +110,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   await mkdir(options.out, { recursive: true });
 
   const history: EpochRecord[] = [];
+  let popularityNdcg: number | null = null;
   let stoppedEarly = false;
   try {
     while (state.epoch < train.epochs) {
@@ -138,7 +139,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       }
       progress.stop();
       const epochSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false });
+      const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null });
+      popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
         epoch, step: state.step, trainLoss: lossSum / Math.max(1, targetSum),
         valid: valid.metrics, epochSeconds, itemsPerSec: targetSum / epochSeconds,
@@ -158,7 +160,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       }
       await appendFile(join(options.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
       await writeCheckpoint(options.out, model, optimizer, state, config);
-      log(`epoch ${epoch}: loss ${record.trainLoss.toFixed(4)}, valid HR@10 ${valid.metrics['HR@10']!.toFixed(4)} NDCG@10 ${ndcg.toFixed(4)} (popularity NDCG@10 ${valid.popularity['NDCG@10']!.toFixed(4)}), ${Math.round(record.itemsPerSec)} items/s`);
+      log(`epoch ${epoch}: loss ${record.trainLoss.toFixed(4)}, valid HR@10 ${valid.metrics['HR@10']!.toFixed(4)} NDCG@10 ${ndcg.toFixed(4)} (popularity ${popularityNdcg.toFixed(4)}), ${Math.round(record.itemsPerSec)} items/s`);
     }
     if (state.epochsWithoutImprovement >= train.patience && state.epoch < train.epochs) stoppedEarly = true;
   } catch (err) {

@@ -35,7 +35,7 @@ describe('pretraining', () => {
     const split = leaveOneOutSplit(ds);
     const r = evaluateNextItem(loaded.model, split.test, itemCounts(split.train, ds.meta.numItems), { ks: [10], maskHistory: false });
     assert.ok(r.metrics['HR@10']! > 0.9, `model HR@10 ${r.metrics['HR@10']}`);
-    assert.ok(r.popularity['HR@10']! < 0.4, `popularity HR@10 ${r.popularity['HR@10']}`);
+    assert.ok(r.popularity!['HR@10']! < 0.4, `popularity HR@10 ${r.popularity!['HR@10']}`);
   });
 
   it('the same seed gives the same numbers; another seed gives others', async () => {

@@ -29,7 +29,7 @@ describe('synthetic data end to end (synth → ingest → pretrain → evaluate)
     const split = leaveOneOutSplit(ds);
     const r = evaluateNextItem(model, split.test, itemCounts(split.train, ds.meta.numItems), { ks: [10], maskHistory: false });
     const modelHr = r.metrics['HR@10']!;
-    const popHr = r.popularity['HR@10']!;
+    const popHr = r.popularity!['HR@10']!;
     assert.ok(modelHr > 2 * popHr && modelHr - popHr > 0.1, `model HR@10 ${modelHr.toFixed(3)} vs popularity ${popHr.toFixed(3)}`);
   });
 });

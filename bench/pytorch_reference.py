@@ -99,6 +99,11 @@ def main():
         run_auto(args)
         return
 
+    if args.threads is not None:
+        # torch.set_num_threads only sizes torch's OpenMP pool; Debian's torch calls the system BLAS (OpenBLAS),
+        # whose own thread pool defaults to every core. Cap both, as graftrec's --threads caps its pool and BLAS.
+        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+            os.environ[var] = str(args.threads)
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -240,12 +245,21 @@ def main():
     emit({
         'bench': 'train-pytorch', 'torch': torch.__version__, 'items': V, 'dim': C, 'blocks': args.blocks,
         'batch': B, 'maxLen': L, 'negatives': S, 'steps': args.steps, 'warmup': args.warmup,
-        'threads': torch.get_num_threads(),
+        'threads': torch.get_num_threads(), 'blasThreads': blas_threads(),
         'seqPerSec': round(B / ms * 1000, 1), 'msPerStep': round(ms, 2),
         'peakRssMB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         'optimizer': 'SparseAdam+Adam' if sparse else 'Adam(dense)',
         'optimizerVariant': args.optimizer if args.optimizer != 'auto' else 'sparse', 'conv': conv_kind,
     }, args.json)
+
+
+def blas_threads():
+    """OpenBLAS's thread count as torch's process sees it (None if torch does not use OpenBLAS)."""
+    import ctypes
+    try:
+        return ctypes.CDLL('libopenblas.so.0').openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return None
 
 
 def check(torch, model, make_batch, step, loss_fn, V, C, B, L, S):

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "args.h"
+#include "fast_math.h"
 #include "gemm.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -34,6 +35,12 @@ void chunk_logits(const XentShape& s, const float* h, const float* table, const 
       for (int64_t n = b; n < e; ++n)
         for (int64_t v = 0; v < cv; ++v) logits[n * cv + v] += bias[v0 + v];
     });
+}
+
+// row[v] <- scale * exp(row[v] - lse): the softmax probabilities of one row's chunk, scaled by dLoss.
+void scaled_softmax_in_place(float* __restrict row, int64_t n, float lse, float scale) {
+#pragma omp simd
+  for (int64_t v = 0; v < n; ++v) row[v] = scale * fast_exp(row[v] - lse);
 }
 
 struct XentArgs {
@@ -81,11 +88,13 @@ Napi::Value softmax_xent_forward_js(const Napi::CallbackInfo& info) {
       for (int64_t n = b; n < e; ++n) {
         const float* l = logits + n * cv;
         float m = run_max[n];
+#pragma omp simd reduction(max : m)
         for (int64_t v = 0; v < cv; ++v) m = std::max(m, l[v]);
-        double sum = run_sum[n] * std::exp(static_cast<double>(run_max[n]) - m);
-        for (int64_t v = 0; v < cv; ++v) sum += std::exp(l[v] - m);
+        float chunk_sum = 0.f;
+#pragma omp simd reduction(+ : chunk_sum)
+        for (int64_t v = 0; v < cv; ++v) chunk_sum += fast_exp(l[v] - m);
+        run_sum[n] = run_sum[n] * std::exp(static_cast<double>(run_max[n]) - m) + chunk_sum;
         run_max[n] = m;
-        run_sum[n] = sum;
       }
     });
   }
@@ -134,8 +143,7 @@ void softmax_xent_backward_js(const Napi::CallbackInfo& info) {
           std::fill(row, row + cv, 0.f);
           continue;
         }
-        float l = lse.data[n];
-        for (int64_t v = 0; v < cv; ++v) row[v] = scale * std::exp(row[v] - l);
+        scaled_softmax_in_place(row, cv, lse.data[n], scale);
         if (t >= v0 && t < v0 + cv) row[t - v0] -= scale;
       }
     });

@@ -1,21 +1,16 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { runIngestBench } from '../../bench/ingest.js';
 import { runKernelBench } from '../../bench/kernels.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
-import { integerOption } from './options.js';
+import { integerOption, numberOption } from './options.js';
 import { backend } from '../tensor/index.js';
 
-function parseThreads(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('threads must be a positive integer');
-  return n;
-}
-
-function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError('seconds must be a positive number');
-  return n;
+/** Prints one record per line: JSON with --json, else key=value pairs. */
+function printer(json: boolean | undefined): (r: Record<string, unknown>) => void {
+  return json
+    ? (r) => console.log(JSON.stringify(r))
+    : (r) => console.log(Object.entries(r).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join('  '));
 }
 
 export function benchCommand(): Command {
@@ -24,28 +19,20 @@ export function benchCommand(): Command {
     .command('kernels')
     .description('GEMM GFLOP/s per backend, N-API call cost, residual block forward/backward time')
     .option('--json', 'print one JSON object per line (default: a readable table)')
-    .option('--threads <n>', 'kernel threads (default: GRAFTREC_THREADS or all cores)', parseThreads)
-    .option('--seconds <s>', 'minimum timing per measurement', parseSeconds, 0.5)
+    .option('--threads <n>', 'kernel threads (default: GRAFTREC_THREADS or all cores)', integerOption('threads'))
+    .option('--seconds <s>', 'minimum timing per measurement', numberOption('seconds', { min: 0, exclusiveMin: true }), 0.5)
     .action((opts: { json?: boolean; threads?: number; seconds: number }) => {
       if (opts.threads) backend().setThreads(opts.threads);
-      const emit = opts.json
-        ? (r: Record<string, unknown>) => console.log(JSON.stringify(r))
-        : (r: Record<string, unknown>) =>
-            console.log(Object.entries(r).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join('  '));
-      runKernelBench(emit, { minSeconds: opts.seconds });
+      runKernelBench(printer(opts.json), { minSeconds: opts.seconds });
     });
   bench
     .command('ingest')
     .description('ingest a synthetic user,item,timestamp CSV (written to and removed from a temp dir); interactions per second')
     .option('--json', 'print one JSON object (default: key=value)')
-    .option('--interactions <n>', 'rows in the synthetic log', (value: string) => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError('interactions must be an integer >= 2');
-      return n;
-    }, 10_000_000)
+    .option('--interactions <n>', 'rows in the synthetic log', integerOption('interactions', 2), 10_000_000)
     .action(async (opts: { json?: boolean; interactions: number }) => {
       await runIngestBench(
-        (r) => console.log(opts.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}=${v}`).join('  ')),
+        printer(opts.json),
         { interactions: opts.interactions },
       );
     });
@@ -64,8 +51,9 @@ export function benchCommand(): Command {
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print one JSON object')
     .action((opts: TrainBenchOptions & { threads?: number; json?: boolean }) => {
-      if (opts.threads) backend().setThreads(opts.threads);
-      runTrainBench(opts, (r) => console.log(opts.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}=${v}`).join('  ')));
+      const { json, threads, ...benchOptions } = opts;
+      if (threads) backend().setThreads(threads);
+      runTrainBench(benchOptions, printer(json));
     });
   return bench;
 }

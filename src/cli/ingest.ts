@@ -1,18 +1,6 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integerOption, nameListOption } from './options.js';
 import { ingest, INGEST_DEFAULTS, INPUT_FORMATS, type IngestOptions, type IngestSummary, type InputFormat } from '../data/ingest.js';
-
-function parsePositiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
-
-function parseColumnList(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim());
-  if (names.some((s) => s === '')) throw new InvalidArgumentError('a comma-separated list of non-empty column names');
-  if (new Set(names).size !== names.length) throw new InvalidArgumentError('column names must be distinct');
-  return names;
-}
 
 interface IngestFlags {
   out: string;
@@ -55,14 +43,14 @@ export function ingestCommand(): Command {
     .option('--item-col <name>', 'item id column (default: item, else item_id)')
     .option('--time-col <name>', 'timestamp column, numbers or date-times (default: timestamp if present, else input order)')
     .option('--domain-col <name>', 'domain column (default: domain if present)')
-    .option('--columns <names>', 'names of the columns in file order, for a file without a header (with --no-header)', parseColumnList)
+    .option('--columns <names>', 'names of the columns in file order, for a file without a header (with --no-header)', nameListOption('columns'))
     .option('--no-header', 'the delimited file has no header line')
     .option('--delimiter <char>', "field delimiter (default: sniffed; tab for .tsv/.inter); '\\t' means tab")
     .option('--attributes <file>', 'user attribute table, joined on the user id (its --user-col column, else its first column)')
-    .option('--attribute-columns <names>', 'names of the attribute table columns in file order; the table then has no header', parseColumnList)
+    .option('--attribute-columns <names>', 'names of the attribute table columns in file order; the table then has no header', nameListOption('attribute-columns'))
     .option('--attribute-delimiter <char>', 'attribute table delimiter (default: sniffed)')
-    .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', parsePositiveInteger, INGEST_DEFAULTS.minUserInteractions)
-    .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', parsePositiveInteger, INGEST_DEFAULTS.minItemInteractions)
+    .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', integerOption('min-user-interactions'), INGEST_DEFAULTS.minUserInteractions)
+    .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', integerOption('min-item-interactions'), INGEST_DEFAULTS.minItemInteractions)
     .option('--json', 'print the summary as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
       const { json, ...rest } = flags;

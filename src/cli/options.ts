@@ -1,31 +1,51 @@
 /** Option parsers shared by the commands: each rejects bad input with a message commander prints. */
 import { InvalidArgumentError } from 'commander';
 
-export function integerOption(name: string, min = 1) {
+function range(min: number, max: number): string {
+  return max === Infinity || max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`;
+}
+
+export function integerOption(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer ${range(min, max)}, got "${value}"`);
+    }
     return n;
   };
 }
 
-export function numberOption(name: string, options: { min?: number; exclusiveMin?: boolean } = {}) {
+export function numberOption(name: string, options: { min?: number; max?: number; exclusiveMin?: boolean } = {}) {
+  const min = options.min ?? -Infinity;
+  const max = options.max ?? Infinity;
   return (value: string): number => {
-    const n = Number(value);
-    const min = options.min ?? -Infinity;
-    const ok = Number.isFinite(n) && (options.exclusiveMin ? n > min : n >= min);
-    if (!ok) throw new InvalidArgumentError(`${name} must be a number ${options.exclusiveMin ? '>' : '≥'} ${min}, got "${value}"`);
+    const n = value.trim() === '' ? NaN : Number(value);
+    const ok = Number.isFinite(n) && (options.exclusiveMin ? n > min : n >= min) && n <= max;
+    if (!ok) {
+      const bound = options.exclusiveMin ? `> ${min}` : range(min, max);
+      throw new InvalidArgumentError(`${name} must be a number ${bound}, got "${value}"`);
+    }
     return n;
   };
 }
 
 export function integerListOption(name: string) {
   return (value: string): number[] => {
-    const parts = value.split(',').map((s) => Number(s.trim()));
-    if (parts.length === 0 || parts.some((n) => !Number.isInteger(n) || n < 1)) {
+    const parts = value.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+    if (parts.some((n) => !Number.isSafeInteger(n) || n < 1)) {
       throw new InvalidArgumentError(`${name} must be a comma-separated list of positive integers, got "${value}"`);
     }
     return parts;
+  };
+}
+
+/** A comma-separated list of distinct, non-empty names (column names). */
+export function nameListOption(name: string) {
+  return (value: string): string[] => {
+    const names = value.split(',').map((s) => s.trim());
+    if (names.some((s) => s === '')) throw new InvalidArgumentError(`${name} must be a comma-separated list of non-empty names`);
+    if (new Set(names).size !== names.length) throw new InvalidArgumentError(`${name} must not repeat a name`);
+    return names;
   };
 }
 

@@ -1,36 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SYNTH_DEFAULTS, writeSynthetic } from '../data/synth.js';
-
-function parsePositiveInt(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
-function parseDomains(value: string): number {
-  if (value !== '1' && value !== '2') throw new InvalidArgumentError('domains must be 1 or 2');
-  return Number(value);
-}
-
-function parseSeed(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 0x7fffffff) throw new InvalidArgumentError('seed must be an integer in [0, 2147483647]');
-  return n;
-}
-
-function parseMeanLength(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 3) throw new InvalidArgumentError('mean length must be a number ≥ 3');
-  return n;
-}
-
-function parseFraction(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('overlap must be a fraction in [0, 1]');
-  return n;
-}
+import { integerOption, numberOption } from './options.js';
 
 interface SynthCliOptions {
   out: string;
@@ -51,12 +21,12 @@ export function synthCommand(): Command {
         'topic chain, latent user taste shared by two domains, and attributes derived from the taste',
     )
     .requiredOption('--out <dir>', 'output directory (replaced atomically; an existing non-synth directory is refused)')
-    .option('--users <n>', 'number of users', parsePositiveInt('users'), d.users)
-    .option('--items <n>', 'items per domain', parsePositiveInt('items'), d.items)
-    .option('--domains <n>', '1 (domain A only) or 2 (A = source, B = target)', parseDomains, d.domains)
-    .option('--seed <n>', 'random seed (same seed, same bytes)', parseSeed, d.seed)
-    .option('--mean-length <n>', 'mean domain-A sequence length (minimum 3)', parseMeanLength, d.meanLength)
-    .option('--overlap <fraction>', 'fraction of users who also have domain-B interactions', parseFraction, d.overlap)
+    .option('--users <n>', 'number of users', integerOption('users'), d.users)
+    .option('--items <n>', 'items per domain', integerOption('items'), d.items)
+    .option('--domains <n>', '1 (domain A only) or 2 (A = source, B = target)', integerOption('domains', 1, 2), d.domains)
+    .option('--seed <n>', 'random seed (same seed, same bytes)', integerOption('seed', 0, 0x7fffffff), d.seed)
+    .option('--mean-length <n>', 'mean domain-A sequence length (minimum 3)', numberOption('mean-length', { min: 3 }), d.meanLength)
+    .option('--overlap <fraction>', 'fraction of users who also have domain-B interactions', numberOption('overlap', { min: 0, max: 1 }), d.overlap)
     .option('--json', 'print a JSON summary')
     .action(async (opts: SynthCliOptions) => {
       const started = performance.now();

@@ -47,6 +47,15 @@ export class Tensor {
     return new Tensor(new Float32Array(sizeOf(shape)), shape, requiresGrad);
   }
 
+  /**
+   * A tensor whose contents are undefined, for op outputs a kernel overwrites completely: skips zero-filling
+   * and lets the allocator hand back recently freed memory.
+   */
+  static empty(shape: Shape): Tensor {
+    const n = sizeOf(shape);
+    return new Tensor(new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n), shape);
+  }
+
   static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {
     return new Tensor(Float32Array.from(values), shape, requiresGrad);
   }

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 
 export function relu(x: Tensor): Tensor {
   const k = backend();
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   k.reluForward(x.data, out.data);
   return record(out, 'relu', [x], (g) => {
     const dx = gradIfNeeded(x);
@@ -15,7 +15,7 @@ export function relu(x: Tensor): Tensor {
 /** GELU, tanh approximation (the form used by BERT and by PeterRec's patches). */
 export function gelu(x: Tensor): Tensor {
   const k = backend();
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   k.geluForward(x.data, out.data);
   return record(out, 'gelu', [x], (g) => {
     const dx = gradIfNeeded(x);

@@ -28,7 +28,7 @@ export function dilatedConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, op
   }
   const { dilation, causal } = options;
   const k = backend();
-  const out = Tensor.zeros([B, L, Cout]);
+  const out = Tensor.empty([B, L, Cout]);
   if (out.size === 0) return out;
   k.conv1dForward(x.data, weight.data, bias?.data ?? null, out.data, B, L, Cin, Cout, kernelSize, dilation, causal);
   const inputs = bias ? [x, weight, bias] : [x, weight];

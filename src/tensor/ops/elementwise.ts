@@ -13,7 +13,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
     throw new ShapeError(`add: shapes differ: ${shapeString(a.shape)} vs ${shapeString(b.shape)}`);
   }
   const k = backend();
-  const out = Tensor.zeros(a.shape);
+  const out = Tensor.empty(a.shape);
   k.add(a.data, b.data, out.data);
   return record(out, 'add', [a, b], (g) => {
     const donated = passGradient(a, g, true, k.axpy);

@@ -11,7 +11,7 @@ export function embedding(table: Tensor, ids: Int32Array, idsShape: Shape): Tens
   }
   const [V, C] = table.shape as [number, number];
   const k = backend();
-  const out = Tensor.zeros([...idsShape, C]);
+  const out = Tensor.empty([...idsShape, C]);
   k.embeddingForward(table.data, ids, out.data, V, C);
   return record(out, 'embedding', [table], (g) => {
     const dtable = gradIfNeeded(table);

@@ -19,7 +19,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   }
   const relu = options.relu ?? false;
   const k = backend();
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   if (rows === 0) return out;
   const mean = new Float32Array(rows);
   const rstd = new Float32Array(rows);

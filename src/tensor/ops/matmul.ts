@@ -20,7 +20,7 @@ export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB
     throw new ShapeError(`matmul: inner dimensions differ: ${shapeString(a.shape)}${ta ? 'ᵀ' : ''} @ ${shapeString(b.shape)}${tb ? 'ᵀ' : ''}`);
   }
   const k = backend();
-  const out = Tensor.zeros([M, N]);
+  const out = Tensor.empty([M, N]);
   k.gemm(ta, tb, M, N, K, 1, a.data, ac, b.data, bc, 0, out.data, N);
   return record(out, 'matmul', [a, b], (g) => {
     const da = gradIfNeeded(a);

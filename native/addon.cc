@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <string>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "args.h"
 #include "gemm.h"
 #include "thread_pool.h"
@@ -49,6 +53,17 @@ void set_gemm_backend_js(const Napi::CallbackInfo& info) {
 // Takes one typed array and does nothing: measures the cost of crossing the N-API boundary.
 void noop_js(const Napi::CallbackInfo& info) { f32_arg(info, 0, "noop", "x"); }
 
+// Activations of a few megabytes are allocated and freed on every training step. By default glibc serves each
+// from a fresh mmap, so every step pays page faults and kernel zeroing on first touch (measured: ~10% of a step).
+// Keeping blocks up to 32 MB (glibc's maximum threshold) on the heap, and not trimming it eagerly, lets freed
+// blocks be reused.
+void tune_allocator() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 void configure_from_environment(Napi::Env env) {
   const char* threads = std::getenv("GRAFTREC_THREADS");
   int n = 0;
@@ -84,6 +99,7 @@ void configure_from_environment(Napi::Env env) {
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  tune_allocator();
   configure_from_environment(env);
   exports.Set("info", Napi::Function::New(env, info_js, "info"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads_js, "setThreads"));

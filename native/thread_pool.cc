@@ -12,8 +12,21 @@ namespace {
 
 thread_local bool t_inside_task = false;
 
-// Workers sleep on a condition variable between jobs; a job is published with a generation counter so a
-// worker never runs the same job twice. The caller also pulls tasks, then waits for stragglers.
+// Spin briefly before sleeping: a training step issues hundreds of kernels, and waking a sleeping thread through
+// a condition variable costs tens of microseconds each time. Spinning is bounded, so idle workers still sleep.
+constexpr int kSpinIterations = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// A job is published with a generation counter so a worker never runs the same job twice. Workers spin on the
+// counter for a while after each job, then sleep on a condition variable. The caller also pulls tasks, then
+// waits (spinning first) for the workers to finish.
 class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
@@ -25,15 +38,15 @@ class ThreadPool {
     if (n == size()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
-    stop_ = false;
+    stop_.store(false);
     // The current generation is captured here, not read by the new thread: a job published before the thread
     // first runs must still count as new to it, or the caller would wait for it forever.
-    const uint64_t seen = generation_;
+    const uint64_t seen = generation_.load();
     for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, seen] { worker_loop(seen); });
   }
 
@@ -46,18 +59,21 @@ class ThreadPool {
       return;
     }
     std::lock_guard<std::mutex> run_lock(run_mu_);  // one job at a time
+    fn_ = &fn;
+    n_tasks_ = n_tasks;
+    next_.store(0);
+    active_workers_.store(static_cast<int>(workers_.size()));
     {
       std::lock_guard<std::mutex> lock(mu_);
-      fn_ = &fn;
-      n_tasks_ = n_tasks;
-      next_.store(0);
-      active_workers_ = static_cast<int>(workers_.size());
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     drain();
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return active_workers_ == 0; });
+    for (int i = 0; i < kSpinIterations && active_workers_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
+    if (active_workers_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [this] { return active_workers_.load() == 0; });
+    }
     fn_ = nullptr;
   }
 
@@ -74,16 +90,19 @@ class ThreadPool {
 
   void worker_loop(uint64_t seen) {
     for (;;) {
+      for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
+        cpu_relax();
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        cv_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        if (stop_.load()) return;
+        seen = generation_.load();
       }
       drain();
-      {
+      if (active_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // Take the lock so the notification cannot fall between the caller's check and its wait.
         std::lock_guard<std::mutex> lock(mu_);
-        if (--active_workers_ == 0) done_cv_.notify_one();
+        done_cv_.notify_one();
       }
     }
   }
@@ -91,12 +110,12 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
-  bool stop_ = false;
-  uint64_t generation_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t n_tasks_ = 0;
   std::atomic<int64_t> next_{0};
-  int active_workers_ = 0;
+  std::atomic<int> active_workers_{0};
 };
 
 ThreadPool& pool() {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "args.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace graftrec {
@@ -18,7 +19,8 @@ struct AdamConfig {
   float bias1, bias2;  // 1 - beta^step
 };
 
-inline void adam_span(const AdamConfig& a, float* p, float* g, float* m, float* v, int64_t n) {
+GRAFTREC_SIMD_CLONES
+void adam_span(const AdamConfig& a, float* p, float* g, float* m, float* v, int64_t n) {
   // Weight decay is folded into two coefficients so the loop has no branches and vectorises.
   const float l2 = a.decoupled ? 0.f : a.weight_decay;
   const float shrink = a.decoupled ? 1.f - a.lr * a.weight_decay : 1.f;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "args.h"
+#include "simd.h"
 #include "gemm.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -22,6 +23,12 @@ struct ConvShape {
   int64_t col_width() const { return K * Cin; }
   int64_t offset(int64_t tap) const { return causal ? (tap - (K - 1)) * dilation : (tap - (K - 1) / 2) * dilation; }
 };
+
+GRAFTREC_SIMD_CLONES
+void add_row(float* __restrict out, const float* __restrict in, int64_t n) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) out[c] += in[c];
+}
 
 void im2col(const ConvShape& s, const float* x, float* col) {
   parallel_range(s.rows(), 256, [&](int64_t begin, int64_t end) {
@@ -49,9 +56,7 @@ void col2im_accumulate(const ConvShape& s, const float* dcol, float* dx) {
         for (int64_t j = 0; j < s.K; ++j) {
           int64_t dst = t + s.offset(j);
           if (dst < 0 || dst >= s.L) continue;
-          float* o = dx + (b * s.L + dst) * s.Cin;
-          const float* g = in + j * s.Cin;
-          for (int64_t c = 0; c < s.Cin; ++c) o[c] += g[c];
+          add_row(dx + (b * s.L + dst) * s.Cin, in + j * s.Cin, s.Cin);
         }
       }
   });

@@ -7,12 +7,87 @@
 #include <vector>
 
 #include "args.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace graftrec {
 namespace {
 
 constexpr int64_t kRowChunk = 256;
+
+GRAFTREC_SIMD_CLONES
+void layernorm_forward_rows(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+                            int64_t begin, int64_t end, int64_t C, double eps, bool relu) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    // Two-pass mean/variance in float: rows are short (C channels), so the error stays far below eps scale.
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t c = 0; c < C; ++c) s += xr[c];
+    const float m = s / C;
+    float ss = 0.f;
+#pragma omp simd reduction(+ : ss)
+    for (int64_t c = 0; c < C; ++c) ss += (xr[c] - m) * (xr[c] - m);
+    const float rs = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ss) / C + eps));
+    mean[r] = m;
+    rstd[r] = rs;
+    if (relu) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) yr[c] = std::max(0.f, gamma[c] * ((xr[c] - m) * rs) + beta[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) yr[c] = gamma[c] * ((xr[c] - m) * rs) + beta[c];
+    }
+  }
+}
+
+// Rows [begin, end) of the backward pass. g and xhat are C-float scratch rows; pg (2C floats: dgamma then dbeta
+// partial sums) and dx may be null.
+GRAFTREC_SIMD_CLONES
+void layernorm_backward_rows(const float* x, const float* gamma, const float* mean, const float* rstd, const float* y,
+                             const float* dy, float* dx, float* pg, float* g, float* xhat, int64_t begin, int64_t end,
+                             int64_t C) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    const float* dyr = dy + r * C;
+    const float m = mean[r], rs = rstd[r];
+    // Separate branch-free loops: a per-element test of the ReLU mask is a coin flip the branch predictor
+    // loses half the time.
+    if (y) {
+      const float* yr = y + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = dyr[c];  // loaded unconditionally so the select vectorises
+        g[c] = yr[c] > 0.f ? d : 0.f;
+      }
+    } else {
+      std::copy(dyr, dyr + C, g);
+    }
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) xhat[c] = (xr[c] - m) * rs;
+    if (pg) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        pg[c] += g[c] * xhat[c];
+        pg[C + c] += g[c];
+      }
+    }
+    if (dx) {
+      float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+      for (int64_t c = 0; c < C; ++c) {
+        float dxhat = g[c] * gamma[c];
+        sum_dxhat += dxhat;
+        sum_dxhat_xhat += dxhat * xhat[c];
+      }
+      const float a = sum_dxhat / C, b = sum_dxhat_xhat / C;
+      float* dxr = dx + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma[c] - a - xhat[c] * b);
+    }
+  }
+}
 
 // layerNormForward(x, gamma, beta, y, mean, rstd, rows, C, eps, relu)
 void layernorm_forward_js(const Napi::CallbackInfo& info) {
@@ -35,28 +110,7 @@ void layernorm_forward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "rstd", rstd, rows);
 
   parallel_range(rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const float* xr = x.data + r * C;
-      float* yr = y.data + r * C;
-      // Two-pass mean/variance in float: rows are short (C channels), so the error stays far below eps scale.
-      float s = 0.f;
-#pragma omp simd reduction(+ : s)
-      for (int64_t c = 0; c < C; ++c) s += xr[c];
-      const float m = s / C;
-      float ss = 0.f;
-#pragma omp simd reduction(+ : ss)
-      for (int64_t c = 0; c < C; ++c) ss += (xr[c] - m) * (xr[c] - m);
-      const float rs = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ss) / C + eps));
-      mean.data[r] = m;
-      rstd.data[r] = rs;
-      if (relu) {
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) yr[c] = std::max(0.f, gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c]);
-      } else {
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) yr[c] = gamma.data[c] * ((xr[c] - m) * rs) + beta.data[c];
-      }
-    }
+    layernorm_forward_rows(x.data, gamma.data, beta.data, y.data, mean.data, rstd.data, begin, end, C, eps, relu);
   });
 }
 
@@ -92,46 +146,9 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
   parallel_for(chunks, [&](int64_t ch) {
     std::vector<float> g(C), xhat(C);
     float* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
-    int64_t end = std::min(rows, (ch + 1) * kRowChunk);
-    for (int64_t r = ch * kRowChunk; r < end; ++r) {
-      const float* xr = x.data + r * C;
-      const float* dyr = dy.data + r * C;
-      const float m = mean.data[r], rs = rstd.data[r];
-      const float* yr = y ? y.data + r * C : nullptr;
-      // Separate branch-free loops: a per-element test of the ReLU mask is a coin flip the branch predictor
-      // loses half the time.
-      if (yr) {
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) {
-          const float d = dyr[c];  // loaded unconditionally so the select vectorises
-          g[c] = yr[c] > 0.f ? d : 0.f;
-        }
-      } else {
-        std::copy(dyr, dyr + C, g.begin());
-      }
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) xhat[c] = (xr[c] - m) * rs;
-      if (pg) {
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) {
-          pg[c] += g[c] * xhat[c];
-          pg[C + c] += g[c];
-        }
-      }
-      if (dx) {
-        float sum_dxhat = 0.f, sum_dxhat_xhat = 0.f;
-#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
-        for (int64_t c = 0; c < C; ++c) {
-          float dxhat = g[c] * gamma.data[c];
-          sum_dxhat += dxhat;
-          sum_dxhat_xhat += dxhat * xhat[c];
-        }
-        const float a = sum_dxhat / C, b = sum_dxhat_xhat / C;
-        float* dxr = dx.data + r * C;
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma.data[c] - a - xhat[c] * b);
-      }
-    }
+    layernorm_backward_rows(x.data, gamma.data, mean.data, rstd.data, y ? y.data : nullptr, dy.data,
+                            dx ? dx.data : nullptr, pg, g.data(), xhat.data(), ch * kRowChunk,
+                            std::min(rows, (ch + 1) * kRowChunk), C);
   });
   if (want_params) {
     for (int64_t c = 0; c < C; ++c) {

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "args.h"
+#include "fast_math.h"
 #include "gemm.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -69,6 +70,13 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
   float* eneg = gather_negatives(a, 0);
   gemm(false, true, (int)a.N, (int)a.S, (int)a.C, 1.f, a.h.data, (int)a.C, eneg, (int)a.C, 0.f, probs.data + 1,
        (int)W);
+  // bias - logQ of each negative is the same for every row: computed once.
+  std::vector<float> neg_shift(a.S);
+  for (int64_t j = 0; j < a.S; ++j) {
+    int32_t id = a.negatives.data[j];
+    neg_shift[j] = (a.bias ? a.bias.data[id] : 0.f) - (logq ? logq.data[id] : 0.f);
+  }
+  const float neg_inf = -std::numeric_limits<float>::infinity();
   std::vector<double> row_loss(a.N, 0.0);
   parallel_range(a.N, 32, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; ++n) {
@@ -81,23 +89,26 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
       const float* hn = a.h.data + n * a.C;
       const float* et = a.table.data + static_cast<int64_t>(t) * a.C;
       float lt = 0.f;
+#pragma omp simd reduction(+ : lt)
       for (int64_t c = 0; c < a.C; ++c) lt += hn[c] * et[c];
       row[0] = lt + (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
-      for (int64_t s = 0; s < a.S; ++s) {
-        int32_t id = a.negatives.data[s];
-        if (id == t) {
-          row[s + 1] = -std::numeric_limits<float>::infinity();
-          continue;
-        }
-        row[s + 1] += (a.bias ? a.bias.data[id] : 0.f) - (logq ? logq.data[id] : 0.f);
+      float* neg = row + 1;
+      const int32_t* ids = a.negatives.data;
+#pragma omp simd
+      for (int64_t j = 0; j < a.S; ++j) {
+        const float shifted = neg[j] + neg_shift[j];
+        neg[j] = ids[j] == t ? neg_inf : shifted;  // accidental hit: the target drawn as a negative
       }
       float m = row[0];
+#pragma omp simd reduction(max : m)
       for (int64_t j = 1; j < W; ++j) m = std::max(m, row[j]);
-      double sum = 0;
-      for (int64_t j = 0; j < W; ++j) sum += std::exp(static_cast<double>(row[j]) - m);
-      double lse = m + std::log(sum);
-      row_loss[n] = lse - row[0];
-      for (int64_t j = 0; j < W; ++j) row[j] = static_cast<float>(std::exp(row[j] - lse));
+      float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < W; ++j) sum += fast_exp(row[j] - m);
+      const float lse = m + std::log(sum);
+      row_loss[n] = static_cast<double>(lse) - row[0];
+#pragma omp simd
+      for (int64_t j = 0; j < W; ++j) row[j] = fast_exp(row[j] - lse);
     }
   });
   double loss = 0;

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "fast_math.h"
+#include "simd.h"
 #include "gemm.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -38,6 +39,7 @@ void chunk_logits(const XentShape& s, const float* h, const float* table, const 
 }
 
 // row[v] <- scale * exp(row[v] - lse): the softmax probabilities of one row's chunk, scaled by dLoss.
+GRAFTREC_SIMD_CLONES
 void scaled_softmax_in_place(float* __restrict row, int64_t n, float lse, float scale) {
 #pragma omp simd
   for (int64_t v = 0; v < n; ++v) row[v] = scale * fast_exp(row[v] - lse);

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "fast_math.h"
+#include "simd.h"
 #include "gemm.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -55,6 +56,35 @@ float* gather_negatives(const SampledArgs& a, int slot) {
   return e;
 }
 
+// One row of the forward pass. On entry row[1..S] holds h·e_neg; on exit row[0..S] holds the probabilities of
+// [target, negatives]. Returns the row's loss (log-sum-exp minus the target logit).
+GRAFTREC_SIMD_CLONES
+double softmax_row(float* row, const float* h, const float* target_row, int64_t C, float target_shift,
+                   const float* neg_shift, const int32_t* ids, int32_t target, int64_t S) {
+  const int64_t W = S + 1;
+  float lt = 0.f;
+#pragma omp simd reduction(+ : lt)
+  for (int64_t c = 0; c < C; ++c) lt += h[c] * target_row[c];
+  row[0] = lt + target_shift;
+  float* neg = row + 1;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+#pragma omp simd
+  for (int64_t j = 0; j < S; ++j) {
+    const float shifted = neg[j] + neg_shift[j];
+    neg[j] = ids[j] == target ? neg_inf : shifted;  // accidental hit: the target drawn as a negative
+  }
+  float m = row[0];
+  for (int64_t j = 1; j < W; ++j) m = row[j] > m ? row[j] : m;
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < W; ++j) sum += fast_exp(row[j] - m);
+  const float lse = m + std::log(sum);
+  const double loss = static_cast<double>(lse) - row[0];
+#pragma omp simd
+  for (int64_t j = 0; j < W; ++j) row[j] = fast_exp(row[j] - lse);
+  return loss;
+}
+
 // sampledSoftmaxForward(h, table, bias|null, targets, negatives, logQ|null, probs, N, C, V, ignoreIndex)
 //   -> summed loss over rows whose target is not ignoreIndex
 Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
@@ -76,7 +106,6 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
     int32_t id = a.negatives.data[j];
     neg_shift[j] = (a.bias ? a.bias.data[id] : 0.f) - (logq ? logq.data[id] : 0.f);
   }
-  const float neg_inf = -std::numeric_limits<float>::infinity();
   std::vector<double> row_loss(a.N, 0.0);
   parallel_range(a.N, 32, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; ++n) {
@@ -86,29 +115,9 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
         std::fill(row, row + W, 0.f);
         continue;
       }
-      const float* hn = a.h.data + n * a.C;
-      const float* et = a.table.data + static_cast<int64_t>(t) * a.C;
-      float lt = 0.f;
-#pragma omp simd reduction(+ : lt)
-      for (int64_t c = 0; c < a.C; ++c) lt += hn[c] * et[c];
-      row[0] = lt + (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
-      float* neg = row + 1;
-      const int32_t* ids = a.negatives.data;
-#pragma omp simd
-      for (int64_t j = 0; j < a.S; ++j) {
-        const float shifted = neg[j] + neg_shift[j];
-        neg[j] = ids[j] == t ? neg_inf : shifted;  // accidental hit: the target drawn as a negative
-      }
-      float m = row[0];
-#pragma omp simd reduction(max : m)
-      for (int64_t j = 1; j < W; ++j) m = std::max(m, row[j]);
-      float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < W; ++j) sum += fast_exp(row[j] - m);
-      const float lse = m + std::log(sum);
-      row_loss[n] = static_cast<double>(lse) - row[0];
-#pragma omp simd
-      for (int64_t j = 0; j < W; ++j) row[j] = fast_exp(row[j] - lse);
+      const float target_shift = (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
+      row_loss[n] = softmax_row(row, a.h.data + n * a.C, a.table.data + static_cast<int64_t>(t) * a.C, a.C,
+                                target_shift, neg_shift.data(), a.negatives.data, t, a.S);
     }
   });
   double loss = 0;

@@ -55,6 +55,18 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
     }
   }
 
+  it('dilatedConv1d over many sequences (several row blocks inside the kernel)', () => {
+    const [B, L, Cin, Cout] = [30, 20, 2, 2];
+    const x = randomTensor(rng, [B, L, Cin]);
+    const w = randomTensor(rng, [3, Cin, Cout]);
+    const b = randomTensor(rng, [Cout]);
+    gradCheck(rng, {
+      inputs: [x, w, b],
+      kernel: ([x, w, b]) => dilatedConv1d(x!, w!, b!, { dilation: 4, causal: true }),
+      reference: ([x, w, b]) => conv1dRef(x!, w!, b!, B, L, Cin, Cout, 3, 4, true),
+    });
+  });
+
   for (const fuseRelu of [false, true]) {
     it(`layerNorm${fuseRelu ? ' + fused ReLU' : ''}`, () => {
       const [rows, C] = [5, 6];

@@ -97,6 +97,34 @@ inline void expect_targets_in_range(const Napi::Env& env, const char* kernel, co
   }
 }
 
+// The arguments both softmax losses share: h[N, C], table[V, C], bias[V] or null, targets[N] at positions 0-3,
+// then N, C, V, ignoreIndex from position shape_at on; all lengths and target ids checked.
+struct SoftmaxHeadArgs {
+  View<float> h, table, bias;
+  View<int32_t> targets;
+  int64_t N = 0, C = 0, V = 0;
+  int32_t ignore = 0;
+};
+
+inline SoftmaxHeadArgs read_softmax_head(const Napi::CallbackInfo& info, const char* kernel, size_t shape_at) {
+  Napi::Env env = info.Env();
+  SoftmaxHeadArgs a;
+  a.h = f32_arg(info, 0, kernel, "h");
+  a.table = f32_arg(info, 1, kernel, "table");
+  a.bias = f32_arg(info, 2, kernel, "bias", true);
+  a.targets = i32_arg(info, 3, kernel, "targets");
+  a.N = dim_arg(info, shape_at, kernel, "N");
+  a.C = dim_arg(info, shape_at + 1, kernel, "C");
+  a.V = dim_arg(info, shape_at + 2, kernel, "V");
+  a.ignore = static_cast<int32_t>(num_arg(info, shape_at + 3, kernel, "ignoreIndex"));
+  expect_length(env, kernel, "h", a.h, a.N * a.C);
+  expect_length(env, kernel, "table", a.table, a.V * a.C);
+  if (a.bias) expect_length(env, kernel, "bias", a.bias, a.V);
+  expect_length(env, kernel, "targets", a.targets, a.N);
+  expect_targets_in_range(env, kernel, a.targets, a.V, a.ignore);
+  return a;
+}
+
 // Registers one binding per kernel file; each file defines `void register_<family>(Napi::Env, Napi::Object)`.
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_conv1d(Napi::Env env, Napi::Object exports);

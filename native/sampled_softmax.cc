@@ -18,33 +18,18 @@
 namespace graftrec {
 namespace {
 
-struct SampledArgs {
-  View<float> h, table, bias;
-  View<int32_t> targets, negatives;
-  int64_t N, C, V, S;
-  int32_t ignore;
+struct SampledArgs : SoftmaxHeadArgs {
+  View<int32_t> negatives;
+  int64_t S = 0;
 };
 
 SampledArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t shape_at) {
-  Napi::Env env = info.Env();
   SampledArgs a;
-  a.h = f32_arg(info, 0, k, "h");
-  a.table = f32_arg(info, 1, k, "table");
-  a.bias = f32_arg(info, 2, k, "bias", true);
-  a.targets = i32_arg(info, 3, k, "targets");
+  static_cast<SoftmaxHeadArgs&>(a) = read_softmax_head(info, k, shape_at);
   a.negatives = i32_arg(info, 4, k, "negatives");
-  a.N = dim_arg(info, shape_at, k, "N");
-  a.C = dim_arg(info, shape_at + 1, k, "C");
-  a.V = dim_arg(info, shape_at + 2, k, "V");
-  a.ignore = static_cast<int32_t>(num_arg(info, shape_at + 3, k, "ignoreIndex"));
   a.S = static_cast<int64_t>(a.negatives.length);
-  if (a.S < 1) fail(env, k, "negatives must hold at least one id");
-  expect_length(env, k, "h", a.h, a.N * a.C);
-  expect_length(env, k, "table", a.table, a.V * a.C);
-  if (a.bias) expect_length(env, k, "bias", a.bias, a.V);
-  expect_length(env, k, "targets", a.targets, a.N);
-  expect_ids_in_range(env, k, "negatives", a.negatives, a.V);
-  expect_targets_in_range(env, k, a.targets, a.V, a.ignore);
+  if (a.S < 1) fail(info.Env(), k, "negatives must hold at least one id");
+  expect_ids_in_range(info.Env(), k, "negatives", a.negatives, a.V);
   return a;
 }
 

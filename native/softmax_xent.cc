@@ -52,24 +52,8 @@ struct XentArgs {
 };
 
 XentArgs read_common(const Napi::CallbackInfo& info, const char* k, size_t shape_at) {
-  Napi::Env env = info.Env();
-  XentArgs a;
-  a.h = f32_arg(info, 0, k, "h");
-  a.table = f32_arg(info, 1, k, "table");
-  a.bias = f32_arg(info, 2, k, "bias", true);
-  a.targets = i32_arg(info, 3, k, "targets");
-  a.s.N = dim_arg(info, shape_at, k, "N");
-  a.s.C = dim_arg(info, shape_at + 1, k, "C");
-  a.s.V = dim_arg(info, shape_at + 2, k, "V");
-  double ig = num_arg(info, shape_at + 3, k, "ignoreIndex");
-  a.s.ignore = static_cast<int32_t>(ig);
-  a.s.chunk = chunk_size(a.s.N, a.s.V);
-  expect_length(env, k, "h", a.h, a.s.N * a.s.C);
-  expect_length(env, k, "table", a.table, a.s.V * a.s.C);
-  if (a.bias) expect_length(env, k, "bias", a.bias, a.s.V);
-  expect_length(env, k, "targets", a.targets, a.s.N);
-  expect_targets_in_range(env, k, a.targets, a.s.V, a.s.ignore);
-  return a;
+  SoftmaxHeadArgs a = read_softmax_head(info, k, shape_at);
+  return {a.h, a.table, a.bias, a.targets, XentShape{a.N, a.C, a.V, chunk_size(a.N, a.V), a.ignore}};
 }
 
 // softmaxXentForward(h, table, bias|null, targets, lse, N, C, V, ignoreIndex) -> summed loss over counted rows

@@ -1,17 +1,8 @@
 import { Command } from 'commander';
-import { SYNTH_DEFAULTS, writeSynthetic } from '../data/synth.js';
+import { SYNTH_DEFAULTS, type SynthOptions, writeSynthetic } from '../data/synth.js';
 import { integerOption, numberOption } from './options.js';
 
-interface SynthCliOptions {
-  out: string;
-  users: number;
-  items: number;
-  domains: number;
-  seed: number;
-  meanLength: number;
-  overlap: number;
-  json?: boolean;
-}
+type SynthCliOptions = SynthOptions & { out: string; json?: boolean };
 
 export function synthCommand(): Command {
   const d = SYNTH_DEFAULTS;

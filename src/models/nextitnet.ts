@@ -11,6 +11,18 @@ import { predictionInputs } from '../data/batches.js';
 import { Parameter, Rng, Tensor, add, backend, noGrad, reshape } from '../tensor/index.js';
 
 /**
+ * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;
+ * the backbone only calls them). Each hook returns the tensor that continues the block.
+ */
+export interface BlockPatchHooks {
+  /** Given a convolution's output and its input, returns what goes on into the LayerNorm. */
+  afterConv1?(convOutput: Tensor, convInput: Tensor): Tensor;
+  afterConv2?(convOutput: Tensor, convInput: Tensor): Tensor;
+  /** Given the block input x and the residual branch F(x), returns the block output (default x + F(x)). */
+  residual?(x: Tensor, branch: Tensor): Tensor;
+}
+
+/**
  * x → conv(d) → LayerNorm → ReLU → conv(2d) → LayerNorm → ReLU → + x
  */
 export class ResidualBlock extends Module {
@@ -18,6 +30,8 @@ export class ResidualBlock extends Module {
   readonly ln1: LayerNorm;
   readonly conv2: DilatedConv1d;
   readonly ln2: LayerNorm;
+  /** Model-patch hooks grafted by transfer learning; null for the plain backbone. */
+  patches: BlockPatchHooks | null = null;
 
   constructor(name: string, dim: number, kernelSize: number, dilation: number, causal: boolean, eps: number, rng: Rng) {
     super(name);
@@ -28,8 +42,14 @@ export class ResidualBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.ln1.forward(this.conv1.forward(x), { relu: true });
-    return add(this.ln2.forward(this.conv2.forward(h), { relu: true }), x);
+    const p = this.patches;
+    let c1 = this.conv1.forward(x);
+    if (p?.afterConv1) c1 = p.afterConv1(c1, x);
+    const h = this.ln1.forward(c1, { relu: true });
+    let c2 = this.conv2.forward(h);
+    if (p?.afterConv2) c2 = p.afterConv2(c2, h);
+    const branch = this.ln2.forward(c2, { relu: true });
+    return p?.residual ? p.residual(x, branch) : add(branch, x);
   }
 }
 

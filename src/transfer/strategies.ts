@@ -1,0 +1,60 @@
+/**
+ * Fine-tuning strategies: which parameters train. Everything else is frozen (requiresGrad = false), which costs
+ * no gradient computation at all in the kernels.
+ *
+ *   peterrec    pretrained backbone frozen; patches + each block's second LayerNorm + the new head train
+ *   fine-all    the whole pretrained network + head (no patches)
+ *   fine-cls    the head only
+ *   fine-last1  the last residual block + head;  fine-last2: the last two blocks + head
+ *   peter-zero  the patched network from random initialisation, everything trained (what pretraining buys)
+ */
+import { NextItNet } from '../models/nextitnet.js';
+import { Parameter } from '../tensor/index.js';
+import { ModelPatch } from './patch.js';
+
+export const STRATEGIES = ['peterrec', 'fine-all', 'fine-cls', 'fine-last1', 'fine-last2', 'peter-zero'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Whether a strategy grafts patches, and whether it starts from the pretrained weights. */
+export function strategyUsesPatches(strategy: Strategy): boolean {
+  return strategy === 'peterrec' || strategy === 'peter-zero';
+}
+
+export function strategyUsesPretraining(strategy: Strategy): boolean {
+  return strategy !== 'peter-zero';
+}
+
+/** The backbone parameters a strategy trains (the softmax output table of pretraining is never used). */
+function backboneTrainable(strategy: Strategy, model: NextItNet): Parameter[] {
+  const blocks = model.blocks;
+  switch (strategy) {
+    case 'peterrec':
+      return blocks.flatMap((b) => b.ln2.parameters());
+    case 'fine-all':
+    case 'peter-zero':
+      return [...model.items.parameters(), ...blocks.flatMap((b) => b.parameters())];
+    case 'fine-cls':
+      return [];
+    case 'fine-last1':
+      return blocks.slice(-1).flatMap((b) => b.parameters());
+    case 'fine-last2':
+      return blocks.slice(-2).flatMap((b) => b.parameters());
+  }
+}
+
+/**
+ * Freezes everything, then unfreezes what `strategy` trains: backbone parameters, patches (if the strategy uses
+ * them) and the head. Returns the trainable parameters (what the optimizer gets).
+ */
+export function applyStrategy(strategy: Strategy, model: NextItNet, patches: readonly ModelPatch[],
+  head: readonly Parameter[]): Parameter[] {
+  model.setTrainable(false);
+  for (const p of patches) p.setTrainable(false);
+  const trainable = [
+    ...backboneTrainable(strategy, model),
+    ...(strategyUsesPatches(strategy) ? patches.flatMap((p) => p.parameters()) : []),
+    ...head,
+  ];
+  for (const p of trainable) p.requiresGrad = true;
+  return trainable;
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { Dataset, loadDataset } from '../../src/data/dataset.js';
+import { ingest } from '../../src/data/ingest.js';
+import { writeSynthetic } from '../../src/data/synth.js';
+import { DataError } from '../../src/errors.js';
+import { encodeHistories } from '../../src/models/nextitnet.js';
+import { loadModelDir } from '../../src/train/checkpoint.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { ClassifyOptions, finetuneClassifier } from '../../src/transfer/classify.js';
+import { userLabels } from '../../src/transfer/labels.js';
+import { tempDir } from '../helpers/datasets.js';
+
+let data: Dataset;
+let modelDir: string;
+
+before(async () => {
+  const root = tempDir();
+  await writeSynthetic(join(root, 'raw'), { users: 1000, items: 200, domains: 1, seed: 3 });
+  await ingest({ input: join(root, 'raw', 'interactions.csv'), attributes: join(root, 'raw', 'users.csv'), out: join(root, 'ds') });
+  data = await loadDataset(join(root, 'ds'));
+  modelDir = join(root, 'model');
+  await pretrain({
+    data: join(root, 'ds'), out: modelDir, model: { ...MODEL_DEFAULTS, dim: 32, blocks: 2, maxLen: 20 },
+    train: { ...TRAIN_DEFAULTS, epochs: 3, batch: 64, lr: 0.003 },
+  });
+});
+
+async function run(over: Partial<ClassifyOptions>) {
+  const { model } = await loadModelDir(modelDir);
+  return finetuneClassifier({
+    model, dataset: data, datasetName: 'synth', label: 'gender', bins: null, strategy: 'peterrec',
+    insertion: 'serial-each-conv', epochs: 10, batch: 64, lr: 0.003, patience: 3, testFraction: 0.2, seed: 1, ...over,
+  });
+}
+
+describe('attribute classification by transfer', () => {
+  it('peterrec beats the majority class, trains a small fraction of the weights, and leaves the backbone untouched', async () => {
+    const before = (await loadModelDir(modelDir)).model.parameterMap();
+    const r = await run({});
+    assert.ok(r.test.accuracy > r.test.majorityAccuracy + 0.1, JSON.stringify(r.test));
+    assert.ok(r.test.auc! > 0.6 && r.test.macroF1 > 0.5, JSON.stringify(r.test));
+    assert.ok(r.trainedParams < 0.5 * r.totalParams, `${r.trainedParams} of ${r.totalParams}`);
+    const after = (await loadModelDir(modelDir)).model; // the file on disk is never written by fine-tuning
+    for (const p of after.parameters()) assert.deepEqual(p.data, before.get(p.name)!.data, p.name);
+    const trainedNames = new Set(r.trained.map((p) => p.name));
+    assert.ok(!trainedNames.has('block.0.conv1.weight') && trainedNames.has('block.0.ln2.gamma'));
+  });
+
+  it('different histories keep different user vectors after fine-tuning (no collapse, PeterRec issue #11)', async () => {
+    const { model } = await loadModelDir(modelDir);
+    await finetuneClassifier({
+      model, dataset: data, datasetName: 'synth', label: 'life_stage', bins: null, strategy: 'peterrec',
+      insertion: 'parallel-each-conv', epochs: 2, batch: 64, lr: 0.003, patience: 3, testFraction: 0.2, seed: 2,
+    });
+    const v = encodeHistories(model, [Int32Array.from([1, 2, 3]), Int32Array.from([40, 50, 60]), Int32Array.from([7])]);
+    assert.notDeepEqual(v.subarray(0, 32), v.subarray(32, 64));
+    assert.notDeepEqual(v.subarray(32, 64), v.subarray(64, 96));
+  });
+
+  it('numeric attributes are bucketed; bad labels and bins are clear errors', () => {
+    const age = userLabels(data, 'age', [30, 45, 60], 'synth');
+    assert.deepEqual(age.classes, ['<30', '30-44', '45-59', '60+']);
+    assert.throws(() => userLabels(data, 'height', null, 'synth'), (e: unknown) => e instanceof DataError && /no attribute column "height"; the dataset has: gender, age, life_stage/.test(e.message));
+    assert.throws(() => userLabels(data, 'age', [200], 'synth'), /leave class 200\+ of "age" without users/);
+    assert.throws(() => userLabels(data, 'gender', [1, 2], 'synth'), /not a number, so it cannot be binned/);
+    const oneClass = { ...data, attributes: { ...data.attributes, gender: data.attributes.gender!.map(() => 'F') } };
+    assert.throws(() => userLabels(oneClass, 'gender', null, 'synth'), /has 1 class \(F\); a classifier needs at least 2/);
+  });
+});

@@ -5,6 +5,7 @@ import { GraftrecError } from '../errors.js';
 import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
+import { finetuneCommand } from './finetune.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
@@ -19,6 +20,7 @@ program.addCommand(ingestCommand());
 program.addCommand(pretrainCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(recommendCommand());
+program.addCommand(finetuneCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
 

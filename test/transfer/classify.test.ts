@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
@@ -14,13 +16,15 @@ import { userLabels } from '../../src/transfer/labels.js';
 import { tempDir } from '../helpers/datasets.js';
 
 let data: Dataset;
+let dataDir: string;
 let modelDir: string;
 
 before(async () => {
   const root = tempDir();
   await writeSynthetic(join(root, 'raw'), { users: 1000, items: 200, domains: 1, seed: 3 });
   await ingest({ input: join(root, 'raw', 'interactions.csv'), attributes: join(root, 'raw', 'users.csv'), out: join(root, 'ds') });
-  data = await loadDataset(join(root, 'ds'));
+  dataDir = join(root, 'ds');
+  data = await loadDataset(dataDir);
   modelDir = join(root, 'model');
   await pretrain({
     data: join(root, 'ds'), out: modelDir, model: { ...MODEL_DEFAULTS, dim: 32, blocks: 2, maxLen: 20 },
@@ -68,5 +72,28 @@ describe('attribute classification by transfer', () => {
     assert.throws(() => userLabels(data, 'gender', [1, 2], 'synth'), /not a number, so it cannot be binned/);
     const oneClass = { ...data, attributes: { ...data.attributes, gender: data.attributes.gender!.map(() => 'F') } };
     assert.throws(() => userLabels(oneClass, 'gender', null, 'synth'), /has 1 class \(F\); a classifier needs at least 2/);
+  });
+
+  it('CLI: finetune writes a patch directory with only the trained tensors and a task card; bad input leaves nothing', () => {
+    const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+    const out = join(tempDir(), 'gender-patch');
+    const r = spawnSync(process.execPath, [cli, 'finetune', '--model', modelDir, '--data', dataDir, '--task', 'gender',
+      '--label', 'gender', '--epochs', '2', '--out', out, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    for (const key of ['task', 'strategy', 'insertion', 'trainedParams', 'totalParams', 'patchBytes']) assert.ok(key in summary, key);
+    assert.equal(typeof summary.test.accuracy, 'number');
+    assert.equal(typeof summary.test.majorityAccuracy, 'number');
+    assert.equal(statSync(join(out, 'patch.safetensors')).size, summary.patchBytes);
+    const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
+    assert.equal(card.format, 'graftrec-patch');
+    assert.match(card.baseFingerprint, /^[0-9a-f]{64}$/);
+
+    const badOut = join(tempDir(), 'never');
+    const bad = spawnSync(process.execPath, [cli, 'finetune', '--model', modelDir, '--data', dataDir, '--task', 't',
+      '--label', 'shoe_size', '--out', badOut], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /no attribute column "shoe_size"/);
+    assert.equal(existsSync(badOut), false);
   });
 });

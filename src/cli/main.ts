@@ -6,6 +6,7 @@ import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
 import { finetuneCommand } from './finetune.js';
+import { predictCommand } from './predict.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
@@ -21,6 +22,7 @@ program.addCommand(pretrainCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(recommendCommand());
 program.addCommand(finetuneCommand());
+program.addCommand(predictCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
 

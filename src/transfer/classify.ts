@@ -55,6 +55,14 @@ export interface ClassifyResult {
   head: Parameter[];
 }
 
+/** The new task head: class scores = user vector · head.weight[class] + head.bias[class]. */
+export function classifierHead(classes: number, dim: number, rng: Rng): Parameter[] {
+  return [
+    new Parameter('head.weight', rng.fillTruncatedNormal(new Float32Array(classes * dim), INIT_STD), [classes, dim]),
+    new Parameter('head.bias', new Float32Array(classes), [classes]),
+  ];
+}
+
 /** Hidden state at each sequence's last position, [batch, dim], differentiable (a row gather). */
 function userVectors(model: NextItNet, histories: readonly Int32Array[]): Tensor {
   const { maxLen, dim } = model.config;
@@ -65,7 +73,7 @@ function userVectors(model: NextItNet, histories: readonly Int32Array[]): Tensor
 }
 
 /** Class probabilities [users, classes] without a graph. */
-function predictProbabilities(model: NextItNet, head: Parameter[], histories: readonly Int32Array[], classes: number): Float32Array {
+export function predictProbabilities(model: NextItNet, head: Parameter[], histories: readonly Int32Array[], classes: number): Float32Array {
   const out = new Float32Array(histories.length * classes);
   noGrad(() => {
     for (let start = 0; start < histories.length; start += 256) {
@@ -86,7 +94,7 @@ function predictProbabilities(model: NextItNet, head: Parameter[], histories: re
   return out;
 }
 
-function argmaxRows(probs: Float32Array, classes: number): Int32Array {
+export function argmaxRows(probs: Float32Array, classes: number): Int32Array {
   const n = probs.length / classes;
   return Int32Array.from({ length: n }, (_, i) => {
     let best = 0;
@@ -105,10 +113,7 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = [
-    new Parameter('head.weight', rng.fillTruncatedNormal(new Float32Array(classes.length * dim), INIT_STD), [classes.length, dim]),
-    new Parameter('head.bias', new Float32Array(classes.length), [classes.length]),
-  ];
+  const head = classifierHead(classes.length, dim, rng);
   const trained = applyStrategy(o.strategy, model, patches, head);
   const optimizer = new Adam(trained, { lr: o.lr });
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));

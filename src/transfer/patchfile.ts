@@ -8,9 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
-import { encodeSafetensors } from '../io/safetensors.js';
-import { parameterTensors } from '../train/checkpoint.js';
-import { ClassifyResult } from './classify.js';
+import { encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { Parameter, Rng } from '../tensor/index.js';
+import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
+import { ClassifyResult, classifierHead } from './classify.js';
+import { PATCH_INSERTIONS, PatchInsertion, graftPatches } from './insertion.js';
 
 export const PATCH_FORMAT = 'graftrec-patch';
 
@@ -46,4 +48,47 @@ export async function writePatchDir(dir: string, card: TaskCard, result: Classif
     await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(parameterTensors(result.trained)));
     await writeFile(join(tmp, 'task.json'), JSON.stringify(card, null, 2) + '\n');
   });
+}
+
+export interface AppliedPatch {
+  card: TaskCard;
+  head: Parameter[];
+}
+
+/**
+ * Grafts a saved task onto a loaded base model: checks the base fingerprint, rebuilds the patches and head the
+ * card describes, and loads the trained tensors into them (and into the backbone parameters the task trained).
+ */
+export async function applyPatchDir(patchDir: string, base: LoadedModel, baseDir: string): Promise<AppliedPatch> {
+  const cardPath = join(patchDir, 'task.json');
+  let card: TaskCard;
+  try {
+    card = JSON.parse(await readFile(cardPath, 'utf8')) as TaskCard;
+  } catch (err) {
+    throw new ModelError(`${cardPath}: not a readable task card (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (card.format !== PATCH_FORMAT) throw new ModelError(`${cardPath}: not a graftrec patch (format ${String(card.format)})`);
+  if (card.baseFingerprint !== (await baseFingerprint(baseDir))) {
+    throw new ModelError(`${patchDir}: this patch was trained on another base model than ${baseDir} (fingerprints differ); refusing to load it`);
+  }
+  const { model } = base;
+  const params = new Map(model.parameters().map((p) => [p.name, p]));
+  if (card.insertion !== null) {
+    if (!PATCH_INSERTIONS.includes(card.insertion as PatchInsertion)) throw new ModelError(`${cardPath}: unknown insertion ${card.insertion}`);
+    const patches = graftPatches(model, card.insertion as PatchInsertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
+    for (const p of patches.flatMap((q) => q.parameters())) params.set(p.name, p);
+  }
+  const head = classifierHead(card.classes.length, model.config.dim, new Rng(0));
+  for (const p of head) params.set(p.name, p);
+  const weightsPath = join(patchDir, 'patch.safetensors');
+  const tensors = floatTensors(await readSafetensors(weightsPath), weightsPath);
+  for (const [name, t] of tensors) {
+    const p = params.get(name);
+    if (!p) throw new ModelError(`${weightsPath}: tensor ${name} has no place in the model this card describes`);
+    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      throw new ModelError(`${weightsPath}: tensor ${name} has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+    }
+    p.data.set(t.data);
+  }
+  return { card, head };
 }

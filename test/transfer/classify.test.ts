@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
@@ -88,6 +88,27 @@ describe('attribute classification by transfer', () => {
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.format, 'graftrec-patch');
     assert.match(card.baseFingerprint, /^[0-9a-f]{64}$/);
+
+    const predict = (model: string, patch: string) => spawnSync(process.execPath, [cli, 'predict', '--model', model,
+      '--patch', patch, '--user', data.users[0]!, '--data', dataDir, '--json'], { encoding: 'utf8' });
+    const p = predict(modelDir, out);
+    assert.equal(p.status, 0, p.stderr);
+    const prediction = JSON.parse(p.stdout) as { label: string; probabilities: Record<string, number> };
+    assert.ok(card.classes.includes(prediction.label));
+    assert.ok(Math.abs(Object.values(prediction.probabilities).reduce((a, b) => a + b, 0) - 1) < 1e-5);
+
+    const otherBase = join(tempDir(), 'other-base');
+    cpSync(modelDir, otherBase, { recursive: true });
+    const weights = readFileSync(join(otherBase, 'model.safetensors'));
+    weights[weights.length - 1] ^= 1;
+    writeFileSync(join(otherBase, 'model.safetensors'), weights);
+    const refused = predict(otherBase, out);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /trained on another base model .* refusing to load it/);
+    const corrupt = join(tempDir(), 'corrupt-patch');
+    cpSync(out, corrupt, { recursive: true });
+    writeFileSync(join(corrupt, 'patch.safetensors'), Buffer.from('not safetensors'));
+    assert.match(predict(modelDir, corrupt).stderr, /not a valid safetensors file/);
 
     const badOut = join(tempDir(), 'never');
     const bad = spawnSync(process.execPath, [cli, 'finetune', '--model', modelDir, '--data', dataDir, '--task', 't',

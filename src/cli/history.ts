@@ -1,0 +1,42 @@
+/** The behaviour sequence a command scores: a known user's (--user with --data) or one given as --items. */
+import { Command } from 'commander';
+import { loadDataset, userSequence } from '../data/dataset.js';
+import { DataError } from '../errors.js';
+import { LoadedModel, assertSameVocabulary } from '../train/checkpoint.js';
+
+export interface HistoryFlags {
+  user?: string;
+  data?: string;
+  items?: string;
+  ignoreUnknown?: boolean;
+}
+
+export async function resolveHistory(f: HistoryFlags, base: LoadedModel, modelDir: string): Promise<Int32Array> {
+  if ((f.user === undefined) === (f.items === undefined)) throw new DataError('give exactly one of --user (with --data) or --items');
+  if (f.user !== undefined) {
+    if (!f.data) throw new DataError('--user needs --data, the dataset that holds the user\'s sequence');
+    const ds = await loadDataset(f.data);
+    assertSameVocabulary(base.config, ds.items, modelDir, f.data);
+    const u = ds.users.indexOf(f.user);
+    if (u < 0) throw new DataError(`${f.data}: unknown user "${f.user}"`);
+    return userSequence(ds, u);
+  }
+  const index = new Map(base.items.map((raw, i) => [raw, i + 1]));
+  const raw = f.items!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const unknown = raw.filter((r) => !index.has(r));
+  if (unknown.length > 0 && !f.ignoreUnknown) {
+    throw new DataError(`unknown item ids (not in the model's vocabulary): ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`);
+  }
+  const history = Int32Array.from(raw.filter((r) => index.has(r)), (r) => index.get(r)!);
+  if (history.length === 0) throw new DataError('no known items in --items');
+  return history;
+}
+
+/** The options resolveHistory reads, added to a command. */
+export function withHistoryOptions(command: Command): Command {
+  return command
+    .option('--user <id>', 'raw user id of a user in --data')
+    .option('--data <dir>', 'dataset holding --user\'s sequence')
+    .option('--items <list>', 'comma-separated raw item ids, oldest first')
+    .option('--ignore-unknown', 'skip --items the model does not know instead of failing');
+}

@@ -5,6 +5,7 @@ import { GraftrecError } from '../errors.js';
 import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
+import { experimentCommand } from './experiment.js';
 import { finetuneCommand } from './finetune.js';
 import { predictCommand } from './predict.js';
 import { ingestCommand } from './ingest.js';
@@ -23,6 +24,7 @@ program.addCommand(evaluateCommand());
 program.addCommand(recommendCommand());
 program.addCommand(finetuneCommand());
 program.addCommand(predictCommand());
+program.addCommand(experimentCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
 

@@ -55,3 +55,12 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
     return value as T;
   };
 }
+
+export function choiceListOption<T extends string>(name: string, choices: readonly T[]) {
+  return (value: string): T[] => {
+    const items = value.split(',').map((s) => s.trim());
+    const bad = items.filter((s) => !choices.includes(s as T));
+    if (bad.length > 0) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ')} (choose from ${choices.join(', ')})`);
+    return items as T[];
+  };
+}

@@ -12,6 +12,7 @@ import { encodeHistories } from '../../src/models/nextitnet.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { ClassifyOptions, finetuneClassifier } from '../../src/transfer/classify.js';
+import { experimentTable, runTransferExperiment } from '../../src/transfer/experiment.js';
 import { userLabels } from '../../src/transfer/labels.js';
 import { tempDir } from '../helpers/datasets.js';
 
@@ -116,5 +117,20 @@ describe('attribute classification by transfer', () => {
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /no attribute column "shoe_size"/);
     assert.equal(existsSync(badOut), false);
+  });
+
+  it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
+    const runs = await runTransferExperiment({
+      dataset: data, datasetName: 'synth', label: 'gender', bins: null, epochs: 1, batch: 128, lr: 0.003, patience: 1,
+      testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
+      seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,
+    });
+    assert.deepEqual(runs.map((r) => `${r.strategy}/${r.insertion}/${r.seed}`), [
+      'peterrec/serial-each-conv/1', 'peterrec/serial-each-conv/2', 'peterrec/residual-mixed/1',
+      'peterrec/residual-mixed/2', 'fine-cls/null/1', 'fine-cls/null/2',
+    ]);
+    const table = experimentTable(runs, data, 'gender');
+    assert.match(table, /\| peterrec \| residual-mixed \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(table, /\| fine-cls \| – \|/);
   });
 });

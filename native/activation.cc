@@ -1,9 +1,10 @@
 // Element-wise activations. GELU uses the tanh form (as in BERT / the PeterRec patches):
 //   gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 // Backward kernels accumulate (+=) into dx.
-#include <cmath>
 
 #include "args.h"
+#include "fast_math.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace graftrec {
@@ -37,23 +38,45 @@ void relu_backward_js(const Napi::CallbackInfo& info) {
     a[2].data[i] += a[0].data[i] > 0.f ? d : 0.f;
   });
 }
+// tanh through the vectorisable exp: tanh(u) = 2 / (1 + e^(-2u)) - 1 (saturates correctly at both ends).
+inline float fast_tanh(float u) { return 2.f / (1.f + fast_exp(-2.f * u)) - 1.f; }
+
+GRAFTREC_SIMD_CLONES
+void gelu_forward_span(const float* __restrict x, float* __restrict y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    y[i] = 0.5f * v * (1.f + fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+  }
+}
+
+GRAFTREC_SIMD_CLONES
+void gelu_backward_span(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float t = fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+    const float du = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
+    dx[i] += dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+  }
+}
+
 // geluForward(x, y)
 void gelu_forward_js(const Napi::CallbackInfo& info) {
-  elementwise(info, "geluForward", 2, [](View<float>* a, int64_t i) {
-    float x = a[0].data[i];
-    a[1].data[i] = 0.5f * x * (1.f + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
-  });
+  auto x = f32_arg(info, 0, "geluForward", "x");
+  auto y = f32_arg(info, 1, "geluForward", "y");
+  expect_length(info.Env(), "geluForward", "y", y, x.length);
+  parallel_range(x.length, kGrain, [&](int64_t b, int64_t e) { gelu_forward_span(x.data + b, y.data + b, e - b); });
 }
 // geluBackward(x, dy, dx)
 void gelu_backward_js(const Napi::CallbackInfo& info) {
-  elementwise(info, "geluBackward", 3, [](View<float>* a, int64_t i) {
-    float x = a[0].data[i];
-    float u = kSqrt2OverPi * (x + kGeluCubic * x * x * x);
-    float t = std::tanh(u);
-    float du = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * x * x);
-    float d = 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * du;
-    a[2].data[i] += a[1].data[i] * d;
-  });
+  const char* k = "geluBackward";
+  auto x = f32_arg(info, 0, k, "x");
+  auto dy = f32_arg(info, 1, k, "dy");
+  auto dx = f32_arg(info, 2, k, "dx");
+  expect_length(info.Env(), k, "dy", dy, x.length);
+  expect_length(info.Env(), k, "dx", dx, x.length);
+  parallel_range(x.length, kGrain, [&](int64_t b, int64_t e) { gelu_backward_span(x.data + b, dy.data + b, dx.data + b, e - b); });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { runIngestBench } from '../../bench/ingest.js';
 import { runKernelBench } from '../../bench/kernels.js';
+import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
 import { integerOption, numberOption } from './options.js';
@@ -54,6 +55,23 @@ export function benchCommand(): Command {
       const { json, threads, ...benchOptions } = opts;
       if (threads) backend().setThreads(threads);
       runTrainBench(benchOptions, printer(json));
+    });
+  bench
+    .command('finetune')
+    .description('one classification fine-tuning step per strategy (peterrec, fine-all, …) on random sequences: ms/step')
+    .option('--items <n>', 'vocabulary size', integerOption('items'), 100_000)
+    .option('--dim <n>', 'channels', integerOption('dim'), MODEL_DEFAULTS.dim)
+    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--batch <n>', 'users per step', integerOption('batch'), 64)
+    .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .option('--classes <n>', 'classes of the head', integerOption('classes', 2), 2)
+    .option('--seconds <s>', 'minimum timing per strategy', numberOption('seconds', { min: 0, exclusiveMin: true }), 2)
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--json', 'print one JSON object per line')
+    .action((opts: FinetuneBenchOptions & { threads?: number; json?: boolean }) => {
+      const { json, threads, ...benchOptions } = opts;
+      if (threads) backend().setThreads(threads);
+      runFinetuneBench(benchOptions, printer(json));
     });
   return bench;
 }

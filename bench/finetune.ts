@@ -1,0 +1,49 @@
+/**
+ * Fine-tuning step benchmark: one classification training step (forward through the patched or plain network,
+ * head loss, backward, Adam on the trainable parameters) for each strategy, on random sequences, so the cost of
+ * frozen parameters (none) and of the patches can be compared.
+ */
+import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
+import { NextItNet } from '../src/models/nextitnet.js';
+import { Adam, Rng, backend, backward, embedding, reshape, softmaxCrossEntropy } from '../src/tensor/index.js';
+import { classifierHead } from '../src/transfer/classify.js';
+import { graftPatches } from '../src/transfer/insertion.js';
+import { STRATEGIES, applyStrategy, strategyUsesPatches } from '../src/transfer/strategies.js';
+import { Emit, timeIt } from './timing.js';
+
+export interface FinetuneBenchOptions {
+  items: number;
+  dim: number;
+  blocks: number;
+  batch: number;
+  maxLen: number;
+  classes: number;
+  seconds: number;
+}
+
+export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
+  const rng = new Rng(1);
+  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: o.items, dim: o.dim, blocks: o.blocks, maxLen: o.maxLen });
+  const inputs = Int32Array.from({ length: o.batch * o.maxLen }, () => rng.int(1, o.items + 1));
+  const labels = Int32Array.from({ length: o.batch }, () => rng.int(0, o.classes));
+  const last = Int32Array.from({ length: o.batch }, (_, b) => b * o.maxLen + o.maxLen - 1);
+  const results: Record<string, number> = {};
+  for (const strategy of STRATEGIES) {
+    const model = new NextItNet(config, new Rng(2));
+    const patches = strategyUsesPatches(strategy) ? graftPatches(model, 'serial-each-conv', new Rng(3)) : [];
+    const head = classifierHead(o.classes, o.dim, new Rng(4));
+    const trainable = applyStrategy(strategy, model, patches, head);
+    const optimizer = new Adam(trainable, { lr: 1e-3 });
+    const t = timeIt(() => {
+      const h = reshape(model.hidden(inputs, o.batch, o.maxLen), [o.batch * o.maxLen, o.dim]);
+      backward(softmaxCrossEntropy(embedding(h, last, [o.batch]), head[0]!, head[1]!, labels, { ignoreIndex: -1 }));
+      optimizer.step();
+    }, { minSeconds: o.seconds });
+    results[strategy] = t.medianMs;
+    emit({
+      bench: 'finetune', strategy, ...o, threads: backend().info().threads,
+      trainedParams: trainable.reduce((n, p) => n + p.size, 0), msPerStep: Math.round(t.medianMs * 100) / 100,
+    });
+  }
+  emit({ bench: 'finetune', fineAllOverPeterrec: Math.round((results['fine-all']! / results.peterrec!) * 100) / 100 });
+}

@@ -14,6 +14,16 @@ function printer(json: boolean | undefined): (r: Record<string, unknown>) => voi
     : (r) => console.log(Object.entries(r).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`).join('  '));
 }
 
+/** Model and batch shape of the step benchmarks (random data, so only sizes matter). */
+function withModelShapeOptions(command: Command, defaultBatch: number): Command {
+  return command
+    .option('--items <n>', 'vocabulary size', integerOption('items'), 100_000)
+    .option('--dim <n>', 'channels', integerOption('dim'), MODEL_DEFAULTS.dim)
+    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--batch <n>', 'sequences per step', integerOption('batch'), defaultBatch)
+    .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen);
+}
+
 export function benchCommand(): Command {
   const bench = new Command('bench').description('Benchmarks that print one JSON object per measurement');
   bench
@@ -37,14 +47,10 @@ export function benchCommand(): Command {
         { interactions: opts.interactions },
       );
     });
-  bench
+  withModelShapeOptions(bench
     .command('train')
-    .description('one optimizer step of training (forward, loss, backward, Adam) on random sequences: seq/s, ms/step, peak RSS')
-    .option('--items <n>', 'vocabulary size', integerOption('items'), 100_000)
-    .option('--dim <n>', 'channels', integerOption('dim'), MODEL_DEFAULTS.dim)
-    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
-    .option('--batch <n>', 'sequences per step', integerOption('batch'), TRAIN_DEFAULTS.batch)
-    .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .description('one optimizer step of training (forward, loss, backward, Adam) on random sequences: seq/s, ms/step, peak RSS'),
+  TRAIN_DEFAULTS.batch)
     .option('--negatives <n>', '0 = full softmax, N = sampled softmax', integerOption('negatives', 0), 100)
     .option('--steps <n>', 'timed steps', integerOption('steps'), 20)
     .option('--warmup <n>', 'untimed steps first', integerOption('warmup', 0), 3)
@@ -56,14 +62,10 @@ export function benchCommand(): Command {
       if (threads) backend().setThreads(threads);
       runTrainBench(benchOptions, printer(json));
     });
-  bench
+  withModelShapeOptions(bench
     .command('finetune')
-    .description('one classification fine-tuning step per strategy (peterrec, fine-all, …) on random sequences: ms/step')
-    .option('--items <n>', 'vocabulary size', integerOption('items'), 100_000)
-    .option('--dim <n>', 'channels', integerOption('dim'), MODEL_DEFAULTS.dim)
-    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
-    .option('--batch <n>', 'users per step', integerOption('batch'), 64)
-    .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .description('one classification fine-tuning step per strategy (peterrec, fine-all, …) on random sequences: ms/step'),
+  64)
     .option('--classes <n>', 'classes of the head', integerOption('classes', 2), 2)
     .option('--seconds <s>', 'minimum timing per strategy', numberOption('seconds', { min: 0, exclusiveMin: true }), 2)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))

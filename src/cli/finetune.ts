@@ -3,29 +3,21 @@ import { loadDataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Rng, backend } from '../tensor/index.js';
 import { assertSameVocabulary, loadModelDir } from '../train/checkpoint.js';
-import { finetuneClassifier } from '../transfer/classify.js';
-import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
+import { ClassifyOptions, finetuneClassifier } from '../transfer/classify.js';
+import { PATCH_INSERTIONS } from '../transfer/insertion.js';
 import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
-import { STRATEGIES, Strategy, strategyUsesPretraining } from '../transfer/strategies.js';
+import { STRATEGIES, strategyUsesPretraining } from '../transfer/strategies.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
-interface FinetuneFlags {
+type TrainingFlags = Pick<ClassifyOptions, 'label' | 'strategy' | 'insertion' | 'patchDim' | 'zeroInitUp' | 'epochs' |
+  'batch' | 'lr' | 'patience' | 'testFraction' | 'seed'>;
+
+interface FinetuneFlags extends TrainingFlags {
   model: string;
   data: string;
   task: string;
   type: 'classify';
-  label: string;
   bins?: number[];
-  strategy: Strategy;
-  insertion: PatchInsertion;
-  patchDim?: number;
-  zeroInitUp?: boolean;
-  epochs: number;
-  batch: number;
-  lr: number;
-  patience: number;
-  testFraction: number;
-  seed: number;
   threads?: number;
   out: string;
   json?: boolean;

@@ -49,7 +49,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
     throw new ShapeError(`linear: bias ${shapeString(bias.shape)} does not match output size ${outDim}`);
   }
   const k = backend();
-  const out = Tensor.zeros([...x.shape.slice(0, -1), outDim]);
+  const outShape = [...x.shape.slice(0, -1), outDim];
+  const out = rows > 0 ? Tensor.empty(outShape) : Tensor.zeros(outShape);
   if (rows > 0) k.gemm(false, false, rows, outDim, inDim, 1, x.data, inDim, weight.data, outDim, 0, out.data, outDim);
   if (bias && rows > 0) k.addRowVector(out.data, bias.data, rows, outDim);
   const inputs = bias ? [x, weight, bias] : [x, weight];

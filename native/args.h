@@ -125,6 +125,25 @@ inline SoftmaxHeadArgs read_softmax_head(const Napi::CallbackInfo& info, const c
   return a;
 }
 
+// The optional gradient outputs of both softmax losses, dh[N, C], dtable[V, C], dbias[V], at first..first+2.
+struct SoftmaxHeadGrads {
+  View<float> dh, dtable, dbias;
+  bool any() const { return dh || dtable || dbias; }
+};
+
+inline SoftmaxHeadGrads read_softmax_head_grads(const Napi::CallbackInfo& info, const char* kernel, size_t first,
+                                                int64_t N, int64_t C, int64_t V) {
+  Napi::Env env = info.Env();
+  SoftmaxHeadGrads g;
+  g.dh = f32_arg(info, first, kernel, "dh", true);
+  g.dtable = f32_arg(info, first + 1, kernel, "dtable", true);
+  g.dbias = f32_arg(info, first + 2, kernel, "dbias", true);
+  if (g.dh) expect_length(env, kernel, "dh", g.dh, N * C);
+  if (g.dtable) expect_length(env, kernel, "dtable", g.dtable, V * C);
+  if (g.dbias) expect_length(env, kernel, "dbias", g.dbias, V);
+  return g;
+}
+
 // Registers one binding per kernel file; each file defines `void register_<family>(Napi::Env, Napi::Object)`.
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_conv1d(Napi::Env env, Napi::Object exports);

@@ -118,15 +118,13 @@ void sampled_softmax_backward_js(const Napi::CallbackInfo& info) {
   SampledArgs a = read_common(info, k, 10);
   auto probs = f32_arg(info, 5, k, "probs");
   float scale = static_cast<float>(num_arg(info, 6, k, "gradScale"));
-  auto dh = f32_arg(info, 7, k, "dh", true);
-  auto dtable = f32_arg(info, 8, k, "dtable", true);
-  auto dbias = f32_arg(info, 9, k, "dbias", true);
+  const SoftmaxHeadGrads grads = read_softmax_head_grads(info, k, 7, a.N, a.C, a.V);
+  const auto& dh = grads.dh;
+  const auto& dtable = grads.dtable;
+  const auto& dbias = grads.dbias;
   const int64_t W = a.S + 1;
   expect_length(env, k, "probs", probs, a.N * W);
-  if (dh) expect_length(env, k, "dh", dh, a.N * a.C);
-  if (dtable) expect_length(env, k, "dtable", dtable, a.V * a.C);
-  if (dbias) expect_length(env, k, "dbias", dbias, a.V);
-  if (!dh && !dtable && !dbias) return;
+  if (!grads.any()) return;
 
   // g = scale * (probs - onehot(column 0)); ignored rows already hold zeros in probs.
   float* g = scratch(1, a.N * W);

@@ -106,15 +106,13 @@ void softmax_xent_backward_js(const Napi::CallbackInfo& info) {
   XentArgs a = read_common(info, k, 9);
   auto lse = f32_arg(info, 4, k, "lse");
   float scale = static_cast<float>(num_arg(info, 5, k, "gradScale"));
-  auto dh = f32_arg(info, 6, k, "dh", true);
-  auto dtable = f32_arg(info, 7, k, "dtable", true);
-  auto dbias = f32_arg(info, 8, k, "dbias", true);
   const XentShape& s = a.s;
+  const SoftmaxHeadGrads grads = read_softmax_head_grads(info, k, 6, s.N, s.C, s.V);
+  const auto& dh = grads.dh;
+  const auto& dtable = grads.dtable;
+  const auto& dbias = grads.dbias;
   expect_length(env, k, "lse", lse, s.N);
-  if (dh) expect_length(env, k, "dh", dh, s.N * s.C);
-  if (dtable) expect_length(env, k, "dtable", dtable, s.V * s.C);
-  if (dbias) expect_length(env, k, "dbias", dbias, s.V);
-  if (!dh && !dtable && !dbias) return;
+  if (!grads.any()) return;
 
   float* p = scratch(0, s.N * s.chunk);
   for (int64_t v0 = 0; v0 < s.V; v0 += s.chunk) {

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
 import { backend } from '../tensor/index.js';
-import { assertSameVocabulary, loadModelDir } from '../train/checkpoint.js';
+import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
 import { choiceOption, integerListOption, integerOption } from './options.js';
 
 interface EvaluateFlags {
@@ -33,8 +32,7 @@ export function evaluateCommand(): Command {
     .action(async (f: EvaluateFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const { model, config } = await loadModelDir(f.model);
-      const ds = await loadDataset(f.data);
-      assertSameVocabulary(config, ds.items, f.model, f.data);
+      const ds = await loadDatasetFor(config, f.model, f.data);
       const split = leaveOneOutSplit(ds);
       const counts = itemCounts(split.train, config.model.numItems);
       const result = evaluateNextItem(model, f.split === 'test' ? split.test : split.valid, counts, {

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadDataset } from '../data/dataset.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
-import { assertSameVocabulary, loadModelDir } from '../train/checkpoint.js';
+import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
@@ -50,9 +49,8 @@ export function experimentCommand(): Command {
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
     .action(async (f: ExperimentFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const dataset = await loadDataset(f.data);
       const base = await loadModelDir(f.model);
-      assertSameVocabulary(base.config, dataset.items, f.model, f.data);
+      const dataset = await loadDatasetFor(base.config, f.model, f.data);
       const runs = await runTransferExperiment({
         dataset, datasetName: f.data, label: f.label, bins: f.bins ?? null, epochs: f.epochs, batch: f.batch, lr: f.lr,
         patience: f.patience, testFraction: f.testFraction, strategies: f.strategies, insertions: f.insertions,

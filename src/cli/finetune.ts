@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { loadDataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Rng, backend } from '../tensor/index.js';
-import { assertSameVocabulary, loadModelDir } from '../train/checkpoint.js';
+import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
 import { ClassifyOptions, finetuneClassifier } from '../transfer/classify.js';
 import { PATCH_INSERTIONS } from '../transfer/insertion.js';
 import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
@@ -48,8 +47,7 @@ export function finetuneCommand(): Command {
     .action(async (f: FinetuneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const base = await loadModelDir(f.model);
-      const dataset = await loadDataset(f.data);
-      assertSameVocabulary(base.config, dataset.items, f.model, f.data);
+      const dataset = await loadDatasetFor(base.config, f.model, f.data);
       const model = strategyUsesPretraining(f.strategy) ? base.model : new NextItNet(base.config.model, new Rng(f.seed));
       const result = finetuneClassifier({
         model, dataset, datasetName: f.data, label: f.label, bins: f.bins ?? null, strategy: f.strategy,

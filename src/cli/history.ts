@@ -1,8 +1,8 @@
 /** The behaviour sequence a command scores: a known user's (--user with --data) or one given as --items. */
 import { Command } from 'commander';
-import { loadDataset, userSequence } from '../data/dataset.js';
+import { userSequence } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { LoadedModel, assertSameVocabulary } from '../train/checkpoint.js';
+import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
 
 export interface HistoryFlags {
   user?: string;
@@ -15,8 +15,7 @@ export async function resolveHistory(f: HistoryFlags, base: LoadedModel, modelDi
   if ((f.user === undefined) === (f.items === undefined)) throw new DataError('give exactly one of --user (with --data) or --items');
   if (f.user !== undefined) {
     if (!f.data) throw new DataError('--user needs --data, the dataset that holds the user\'s sequence');
-    const ds = await loadDataset(f.data);
-    assertSameVocabulary(base.config, ds.items, modelDir, f.data);
+    const ds = await loadDatasetFor(base.config, modelDir, f.data);
     const u = ds.users.indexOf(f.user);
     if (u < 0) throw new DataError(`${f.data}: unknown user "${f.user}"`);
     return userSequence(ds, u);

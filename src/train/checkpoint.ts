@@ -18,6 +18,7 @@ import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema } from '
 import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { Dataset, loadDataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Adam, Parameter, Rng } from '../tensor/index.js';
 
@@ -102,7 +103,7 @@ export interface LoadedModel {
   items: string[];
 }
 
-/** Loads MODEL (config, vocabulary, best weights). The model's parameters start frozen-agnostic (trainable). */
+/** Loads MODEL (config, vocabulary, best weights); all parameters start trainable. */
 export async function loadModelDir(dir: string): Promise<LoadedModel> {
   const config = await readModelDirConfig(dir);
   const items = (await readJson(join(dir, 'items.json'))) as string[];
@@ -148,4 +149,11 @@ export function assertSameVocabulary(config: ModelDirConfig, items: readonly str
   if (vocabularyHash(items) !== config.vocabularyHash) {
     throw new ModelError(`${dataDir}: its item vocabulary (${items.length} items) does not match the model in ${modelDir} (${config.model.numItems} items, trained on ${config.dataset})`);
   }
+}
+
+/** Loads the dataset at dataDir, which must have exactly the item vocabulary of the model in modelDir. */
+export async function loadDatasetFor(config: ModelDirConfig, modelDir: string, dataDir: string): Promise<Dataset> {
+  const ds = await loadDataset(dataDir);
+  assertSameVocabulary(config, ds.items, modelDir, dataDir);
+  return ds;
 }

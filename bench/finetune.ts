@@ -6,7 +6,7 @@
 import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
 import { NextItNet } from '../src/models/nextitnet.js';
 import { Adam, Rng, backend, backward, embedding, reshape, softmaxCrossEntropy } from '../src/tensor/index.js';
-import { classifierHead } from '../src/transfer/classify.js';
+import { taskHead } from '../src/transfer/task.js';
 import { graftPatches } from '../src/transfer/insertion.js';
 import { STRATEGIES, applyStrategy, strategyUsesPatches } from '../src/transfer/strategies.js';
 import { Emit, timeIt } from './timing.js';
@@ -31,7 +31,7 @@ export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
   for (const strategy of STRATEGIES) {
     const model = new NextItNet(config, new Rng(2));
     const patches = strategyUsesPatches(strategy) ? graftPatches(model, 'serial-each-conv', new Rng(3)) : [];
-    const head = classifierHead(o.classes, o.dim, new Rng(4));
+    const head = taskHead(o.classes, o.dim, new Rng(4));
     const trainable = applyStrategy(strategy, model, patches, head);
     const optimizer = new Adam(trainable, { lr: 1e-3 });
     const t = timeIt(() => {

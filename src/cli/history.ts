@@ -1,6 +1,7 @@
 /** The behaviour sequence a command scores: a known user's (--user with --data) or one given as --items. */
 import { Command } from 'commander';
-import { userSequence } from '../data/dataset.js';
+import { loadDataset, userSequence } from '../data/dataset.js';
+import { sourceHistory } from '../transfer/crossdomain.js';
 import { DataError } from '../errors.js';
 import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
 
@@ -11,14 +12,20 @@ export interface HistoryFlags {
   ignoreUnknown?: boolean;
 }
 
-export async function resolveHistory(f: HistoryFlags, base: LoadedModel, modelDir: string): Promise<Int32Array> {
+/**
+ * The sequence to score, in the base model's item indices. With `sourceDomain` (cross-domain tasks) a --user's
+ * sequence is their items in that domain, matched to the model by raw id, so --data may be a dataset with both
+ * domains; otherwise --data must share the model's vocabulary.
+ */
+export async function resolveHistory(f: HistoryFlags, base: LoadedModel, modelDir: string,
+  sourceDomain: string | null = null): Promise<Int32Array> {
   if ((f.user === undefined) === (f.items === undefined)) throw new DataError('give exactly one of --user (with --data) or --items');
   if (f.user !== undefined) {
     if (!f.data) throw new DataError('--user needs --data, the dataset that holds the user\'s sequence');
-    const ds = await loadDatasetFor(base.config, modelDir, f.data);
+    const ds = sourceDomain === null ? await loadDatasetFor(base.config, modelDir, f.data) : await loadDataset(f.data);
     const u = ds.users.indexOf(f.user);
     if (u < 0) throw new DataError(`${f.data}: unknown user "${f.user}"`);
-    return userSequence(ds, u);
+    return sourceDomain === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain, base.items, f.data);
   }
   const index = new Map(base.items.map((raw, i) => [raw, i + 1]));
   const raw = f.items!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

@@ -1,29 +1,37 @@
 import { Command } from 'commander';
+import { DataError } from '../errors.js';
 import { loadModelDir } from '../train/checkpoint.js';
-import { argmaxRows, predictProbabilities } from '../transfer/classify.js';
-import { applyPatchDir } from '../transfer/patchfile.js';
+import { baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
+import { predictTask } from '../transfer/predict.js';
 import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
+import { integerOption } from './options.js';
 
 interface PredictFlags extends HistoryFlags {
   model: string;
   patch: string;
+  k: number;
   json?: boolean;
 }
 
 export function predictCommand(): Command {
   return withHistoryOptions(new Command('predict')
-    .description('Predict with a task patch on its base model: the label and class probabilities for a user or a sequence')
+    .description('Run a task patch on its base model for a user or a sequence: the label and class probabilities (classify), or the top-k target-domain items (recommend)')
     .requiredOption('--model <dir>', 'the base model the patch was trained on')
     .requiredOption('--patch <dir>', 'task patch directory from `graftrec finetune`'))
+    .option('--k <n>', 'recommend tasks: how many target items', integerOption('k'), 10)
     .option('--json', 'print JSON')
     .action(async (f: PredictFlags) => {
       const base = await loadModelDir(f.model);
-      const { card, head } = await applyPatchDir(f.patch, base, f.model);
-      const history = await resolveHistory(f, base, f.model);
-      const probs = predictProbabilities(base.model, head, [history], card.classes.length);
-      const label = card.classes[argmaxRows(probs, card.classes.length)[0]!]!;
-      const probabilities = Object.fromEntries(card.classes.map((c, i) => [c, probs[i]!]));
-      if (f.json) console.log(JSON.stringify({ task: card.task, label, probabilities }));
-      else console.log(`${card.task}: ${label} (${card.classes.map((c, i) => `${c} ${probs[i]!.toFixed(3)}`).join(', ')})`);
+      const task = await loadPatchDir(f.patch, base, await baseFingerprint(f.model));
+      const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
+      const history = await resolveHistory(f, base, f.model, sourceDomain);
+      if (history.length === 0) throw new DataError(`user "${f.user}" has no ${sourceDomain} items the model knows`);
+      const [answer] = predictTask(task, [history], { k: f.k });
+      if (f.json) console.log(JSON.stringify({ task: task.card.task, ...answer }));
+      else if ('label' in answer!) {
+        console.log(`${task.card.task}: ${answer.label} (${Object.entries(answer.probabilities).map(([c, p]) => `${c} ${p.toFixed(3)}`).join(', ')})`);
+      } else {
+        for (const r of answer!.recommendations) console.log(`${r.item}\t${r.score.toFixed(4)}`);
+      }
     });
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { topKIndices } from '../eval/topk.js';
 import { encodeHistories, forEachScoreRow } from '../models/nextitnet.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
@@ -26,10 +27,8 @@ export function recommendCommand(): Command {
       const vectors = encodeHistories(model, [history]);
       let top: { item: string; score: number }[] = [];
       forEachScoreRow(model, vectors, (_, scores) => {
-        const candidates: number[] = [];
-        for (let v = 1; v <= config.model.numItems; v++) if (!seen.has(v)) candidates.push(v);
-        candidates.sort((a, b) => scores[b]! - scores[a]! || a - b);
-        top = candidates.slice(0, f.k).map((v) => ({ item: items[v - 1]!, score: scores[v]! }));
+        top = Array.from(topKIndices(scores, f.k, 1, config.model.numItems + 1, (v) => !seen.has(v)),
+          (v) => ({ item: items[v - 1]!, score: scores[v]! }));
       });
       if (f.json) console.log(JSON.stringify({ recommendations: top }));
       else for (const r of top) console.log(`${r.item}\t${r.score.toFixed(4)}`);

@@ -7,8 +7,8 @@ import { Parameter, Shape, sizeOf } from '../tensor/index.js';
 
 export abstract class Module {
   readonly name: string;
-  private readonly ownParameters: Parameter[] = [];
-  private readonly children: Module[] = [];
+  private ownParameters: Parameter[] = [];
+  private children: Module[] = [];
 
   constructor(name: string) {
     this.name = name;
@@ -56,5 +56,39 @@ export abstract class Module {
       }
       p.data.set(v.data);
     }
+  }
+
+  /**
+   * A copy of this module tree that shares every parameter tensor with this one, except the parameters named in
+   * `replace`, which become new Parameters holding the given values. Many tasks can then run on one base model in
+   * memory: each task's copy costs a few objects plus the tensors its patch replaced, and per-task state such as
+   * patch hooks lives on the copy. The original tree is never modified.
+   */
+  copySharing(replace: ReadonlyMap<string, Float32Array> = new Map()): this {
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
+    // Maps each of this module's parameters/children to its counterpart in the copy, so that fields pointing at
+    // them (`this.ln2`, `this.blocks[3]`, `this.gamma`) can be redirected.
+    const counterpart = new Map<unknown, unknown>();
+    const ownParameters = this.ownParameters.map((p) => {
+      const data = replace.get(p.name);
+      if (!data) return p;
+      if (data.length !== p.size) throw new ModelError(`replacement for ${p.name} has ${data.length} values, expected ${p.size}`);
+      const q = new Parameter(p.name, data, p.shape, { rowSparse: p.rowSparse, requiresGrad: false });
+      counterpart.set(p, q);
+      return q;
+    });
+    const children = this.children.map((c) => {
+      const cc = c.copySharing(replace);
+      counterpart.set(c, cc);
+      return cc;
+    });
+    for (const [key, value] of Object.entries(this)) {
+      (copy as Record<string, unknown>)[key] = Array.isArray(value)
+        ? value.map((v: unknown) => counterpart.get(v) ?? v)
+        : counterpart.get(value) ?? value;
+    }
+    copy.ownParameters = ownParameters;
+    copy.children = children;
+    return copy;
   }
 }

@@ -5,9 +5,10 @@
 import { Dataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Rng } from '../tensor/index.js';
-import { ClassifyOptions, ClassifyResult, finetuneClassifier } from './classify.js';
 import { PatchInsertion } from './insertion.js';
 import { Strategy, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
+import { TransferOptions } from './task.js';
+import { TaskData, TaskResult, TaskSpec, headline, runTask } from './tasks.js';
 
 export interface ExperimentRun {
   strategy: Strategy;
@@ -18,10 +19,13 @@ export interface ExperimentRun {
   patchBytes: number;
   epochs: number;
   trainSeconds: number;
-  test: ClassifyResult['test'];
+  /** accuracy (classify) or NDCG@10 (recommend) */
+  headline: { name: string; value: number };
+  test: TaskResult['test'];
 }
 
-export interface ExperimentOptions extends Omit<ClassifyOptions, 'model' | 'strategy' | 'insertion' | 'seed'> {
+export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'strategy' | 'insertion' | 'seed'>, TaskData {
+  spec: TaskSpec;
   strategies: Strategy[];
   insertions: PatchInsertion[];
   seeds: number[];
@@ -38,10 +42,10 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
       for (const seed of o.seeds) {
         const base = await o.loadBase();
         const model = strategyUsesPretraining(strategy) ? base : new NextItNet(base.config, new Rng(seed));
-        const r = finetuneClassifier({ ...o, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
+        const r = runTask(o.spec, o, { ...o, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
-          patchBytes: r.patchBytes, epochs: r.epochs, trainSeconds: r.trainSeconds, test: r.test,
+          patchBytes: r.patchBytes, epochs: r.epochs, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
         };
         runs.push(run);
         o.onRun?.(run);
@@ -59,22 +63,35 @@ function meanStd(values: number[]): string {
   return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
 }
 
+/** The metric columns of the table, per task type: [header, value of a run]. */
+function metricColumns(spec: TaskSpec): [string, (r: ExperimentRun) => number][] {
+  const metric = (key: string) => (r: ExperimentRun) => Number((r.test as Record<string, unknown>)[key] ?? NaN);
+  if (spec.type === 'classify') {
+    return [['accuracy', metric('accuracy')], ['macro-F1', metric('macroF1')], ['AUC', metric('auc')], ['majority', metric('majorityAccuracy')]];
+  }
+  const popularity = (key: string) => (r: ExperimentRun) => Number((r.test as { popularity?: Record<string, number> }).popularity?.[key] ?? NaN);
+  return [['HR@10', metric('HR@10')], ['NDCG@10', metric('NDCG@10')], ['MRR@10', metric('MRR@10')],
+    ['popularity HR@10', popularity('HR@10')], ['popularity NDCG@10', popularity('NDCG@10')]];
+}
+
 /** One Markdown table row per strategy × insertion, metrics as mean ± std over seeds. */
-export function experimentTable(runs: ExperimentRun[], dataset: Dataset, task: string): string {
+export function experimentTable(runs: ExperimentRun[], dataset: Dataset, task: string, spec: TaskSpec): string {
   const groups = new Map<string, ExperimentRun[]>();
   for (const r of runs) {
     const key = `${r.strategy}|${r.insertion ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
+  const columns = metricColumns(spec);
   const lines = [
-    `Task \`${task}\` on ${dataset.meta.numUsers} users; mean ± std over seeds ${[...new Set(runs.map((r) => r.seed))].join(', ')}.`,
+    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${[...new Set(runs.map((r) => r.seed))].join(', ')}.`,
     '',
-    '| strategy | insertion | accuracy | macro-F1 | AUC | majority | trained params | % of total | patch size | train s |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| strategy | insertion | ${columns.map(([h]) => h).join(' | ')} | trained params | % of total | patch size | train s |`,
+    `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
   ];
   for (const group of groups.values()) {
     const r0 = group[0]!;
-    lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${meanStd(group.map((r) => r.test.accuracy))} | ${meanStd(group.map((r) => r.test.macroF1))} | ${meanStd(group.map((r) => r.test.auc ?? NaN))} | ${meanStd(group.map((r) => r.test.majorityAccuracy))} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
+    const cells = columns.map(([, value]) => meanStd(group.map(value)));
+    lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${cells.join(' | ')} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
   }
   return lines.join('\n') + '\n';
 }

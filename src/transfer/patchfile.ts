@@ -2,36 +2,65 @@
  * A finished task as a small directory: `patch.safetensors` holds only the tensors the task trained (patches,
  * second LayerNorms, head — or more for the fine-* strategies), and `task.json` is its card: what the task is,
  * how it was trained, and the fingerprint of the base weights it must be loaded onto.
+ *
+ * Loading a patch never modifies the base model: the task gets a copy of the base's module tree that shares
+ * every tensor the patch does not replace, so one base in memory serves any number of tasks.
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { NextItNet } from '../models/nextitnet.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
-import { ClassifyResult, classifierHead } from './classify.js';
-import { PATCH_INSERTIONS, PatchInsertion, graftPatches } from './insertion.js';
+import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
+import { STRATEGIES } from './strategies.js';
+import { taskHead } from './task.js';
 
-export const PATCH_FORMAT = 'graftrec-patch';
+export const PATCH_FORMAT = 'graftrec-patch' as const;
 
-export interface TaskCard {
-  format: typeof PATCH_FORMAT;
-  version: 1;
-  task: string;
-  type: 'classify';
-  label: string;
-  classes: string[];
-  bins: number[] | null;
-  strategy: string;
-  insertion: string | null;
-  patchDim: number | null;
+const cardCommon = {
+  format: z.literal(PATCH_FORMAT),
+  version: z.literal(1),
+  task: z.string().min(1),
+  strategy: z.enum(STRATEGIES),
+  insertion: z.enum(PATCH_INSERTIONS).nullable(),
+  patchDim: z.number().int().positive().nullable(),
   /** sha256 of the base model's weights file: a patch only loads onto the base it was trained on. */
-  baseFingerprint: string;
-  trainedParams: number;
-  totalParams: number;
-  test: ClassifyResult['test'];
+  baseFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+  trainedParams: z.number().int().nonnegative(),
+  totalParams: z.number().int().nonnegative(),
+  /** The task's test metrics as measured by `graftrec finetune` (informational). */
+  test: z.record(z.string(), z.unknown()),
+};
+
+const taskCardSchema = z.discriminatedUnion('type', [
+  z.object({
+    ...cardCommon,
+    type: z.literal('classify'),
+    label: z.string(),
+    classes: z.array(z.string()).min(2),
+    bins: z.array(z.number()).nullable(),
+  }),
+  z.object({
+    ...cardCommon,
+    type: z.literal('recommend'),
+    sourceDomain: z.string(),
+    targetDomain: z.string(),
+    /** Raw ids of the target items: row t of the head scores targetItems[t]. */
+    targetItems: z.array(z.string()).min(1),
+  }),
+]);
+
+export type TaskCard = z.infer<typeof taskCardSchema>;
+export type TaskType = TaskCard['type'];
+
+/** Rows of a task's head: one per class, or one per target item. */
+export function headRows(card: TaskCard): number {
+  return card.type === 'classify' ? card.classes.length : card.targetItems.length;
 }
 
 export async function baseFingerprint(modelDir: string): Promise<string> {
@@ -43,52 +72,85 @@ export async function baseFingerprint(modelDir: string): Promise<string> {
   }
 }
 
-export async function writePatchDir(dir: string, card: TaskCard, result: ClassifyResult): Promise<void> {
+export async function writePatchDir(dir: string, card: TaskCard, trained: readonly Parameter[]): Promise<void> {
+  taskCardSchema.parse(card);
   await writeDirAtomic(dir, async (tmp) => {
-    await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(parameterTensors(result.trained)));
+    await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(parameterTensors(trained)));
     await writeFile(join(tmp, 'task.json'), JSON.stringify(card, null, 2) + '\n');
   });
 }
 
-export interface AppliedPatch {
+/** A task ready to run: its own view of the base network (patched) and its head. */
+export interface TaskModel {
   card: TaskCard;
+  dir: string;
+  model: NextItNet;
   head: Parameter[];
 }
 
-/**
- * Grafts a saved task onto a loaded base model: checks the base fingerprint, rebuilds the patches and head the
- * card describes, and loads the trained tensors into them (and into the backbone parameters the task trained).
- */
-export async function applyPatchDir(patchDir: string, base: LoadedModel, baseDir: string): Promise<AppliedPatch> {
+export async function readTaskCard(patchDir: string): Promise<TaskCard> {
   const cardPath = join(patchDir, 'task.json');
-  let card: TaskCard;
+  let raw: unknown;
   try {
-    card = JSON.parse(await readFile(cardPath, 'utf8')) as TaskCard;
+    raw = JSON.parse(await readFile(cardPath, 'utf8'));
   } catch (err) {
     throw new ModelError(`${cardPath}: not a readable task card (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  if (card.format !== PATCH_FORMAT) throw new ModelError(`${cardPath}: not a graftrec patch (format ${String(card.format)})`);
-  if (card.baseFingerprint !== (await baseFingerprint(baseDir))) {
-    throw new ModelError(`${patchDir}: this patch was trained on another base model than ${baseDir} (fingerprints differ); refusing to load it`);
+  if ((raw as { format?: unknown } | null)?.format !== PATCH_FORMAT) {
+    throw new ModelError(`${cardPath}: not a graftrec patch (format ${String((raw as { format?: unknown } | null)?.format)})`);
   }
-  const { model } = base;
-  const params = new Map(model.parameters().map((p) => [p.name, p]));
-  if (card.insertion !== null) {
-    if (!PATCH_INSERTIONS.includes(card.insertion as PatchInsertion)) throw new ModelError(`${cardPath}: unknown insertion ${card.insertion}`);
-    const patches = graftPatches(model, card.insertion as PatchInsertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
-    for (const p of patches.flatMap((q) => q.parameters())) params.set(p.name, p);
+  const parsed = taskCardSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ModelError(`${cardPath}: invalid task card: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
-  const head = classifierHead(card.classes.length, model.config.dim, new Rng(0));
-  for (const p of head) params.set(p.name, p);
+  return parsed.data;
+}
+
+/**
+ * Loads a saved task onto a loaded base model without modifying it: checks the base fingerprint, gives the task a
+ * copy of the base network sharing every tensor the patch does not replace, grafts the patches the card
+ * describes and loads the trained tensors into them and into a new head.
+ */
+export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerprint: string): Promise<TaskModel> {
+  const card = await readTaskCard(patchDir);
+  if (card.baseFingerprint !== fingerprint) {
+    throw new ModelError(`${patchDir}: this patch was trained on another base model (fingerprints differ); refusing to load it`);
+  }
   const weightsPath = join(patchDir, 'patch.safetensors');
   const tensors = floatTensors(await readSafetensors(weightsPath), weightsPath);
-  for (const [name, t] of tensors) {
-    const p = params.get(name);
-    if (!p) throw new ModelError(`${weightsPath}: tensor ${name} has no place in the model this card describes`);
-    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new ModelError(`${weightsPath}: tensor ${name} has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+  const checkShape = (name: string, shape: readonly number[], expected: readonly number[]) => {
+    if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+      throw new ModelError(`${weightsPath}: tensor ${name} has shape [${shape.join(', ')}], expected [${expected.join(', ')}]`);
     }
+  };
+
+  // Backbone tensors the task trained replace the base's in the task's copy only.
+  const backbone = base.model.parameterMap();
+  const replaced = new Map<string, Float32Array>();
+  for (const [name, t] of tensors) {
+    const p = backbone.get(name);
+    if (!p) continue;
+    checkShape(name, t.shape, p.shape);
+    replaced.set(name, Float32Array.from(t.data));
+  }
+  const model = base.model.copySharing(replaced);
+
+  const own = new Map<string, Parameter>();
+  if (card.insertion !== null) {
+    const patches = graftPatches(model, card.insertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
+    for (const p of patches.flatMap((q) => q.parameters())) own.set(p.name, p);
+  }
+  const head = taskHead(headRows(card), model.config.dim, new Rng(0));
+  for (const p of head) own.set(p.name, p);
+  for (const [name, p] of own) {
+    const t = tensors.get(name);
+    if (!t) throw new ModelError(`${weightsPath}: missing tensor ${name}, which the task card's ${name.startsWith('head.') ? 'head' : 'patches'} need`);
+    checkShape(name, t.shape, p.shape);
     p.data.set(t.data);
   }
-  return { card, head };
+  for (const name of tensors.keys()) {
+    if (!own.has(name) && !backbone.has(name)) throw new ModelError(`${weightsPath}: tensor ${name} has no place in the model this card describes`);
+  }
+  return { card, dir: patchDir, model, head };
 }

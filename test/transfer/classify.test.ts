@@ -121,7 +121,8 @@ describe('attribute classification by transfer', () => {
 
   it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
     const runs = await runTransferExperiment({
-      dataset: data, datasetName: 'synth', label: 'gender', bins: null, epochs: 1, batch: 128, lr: 0.003, patience: 1,
+      spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
+      dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: 0.003, patience: 1,
       testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
       seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,
     });
@@ -129,7 +130,7 @@ describe('attribute classification by transfer', () => {
       'peterrec/serial-each-conv/1', 'peterrec/serial-each-conv/2', 'peterrec/residual-mixed/1',
       'peterrec/residual-mixed/2', 'fine-cls/null/1', 'fine-cls/null/2',
     ]);
-    const table = experimentTable(runs, data, 'gender');
+    const table = experimentTable(runs, data, 'gender', { type: 'classify', label: 'gender', bins: null });
     assert.match(table, /\| peterrec \| residual-mixed \| 0\.\d{4} ± 0\.\d{4} \|/);
     assert.match(table, /\| fine-cls \| – \|/);
   });

@@ -1,0 +1,60 @@
+/** The task and training options `finetune` and `experiment transfer` share, and the task spec built from them. */
+import { Command } from 'commander';
+import { Dataset, loadDataset } from '../data/dataset.js';
+import { DataError } from '../errors.js';
+import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
+import { TASK_TYPES, TaskSpec } from '../transfer/tasks.js';
+import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
+
+export interface TaskFlags {
+  type: (typeof TASK_TYPES)[number];
+  label?: string;
+  bins?: number[];
+  sourceDomain?: string;
+  targetDomain?: string;
+  negatives: number;
+  k: number[];
+  epochs: number;
+  batch: number;
+  lr: number;
+  patience: number;
+  testFraction: number;
+}
+
+export function withTaskOptions(command: Command): Command {
+  return command
+    .option('--type <type>', 'classify: predict a user attribute; recommend: cross-domain / cold-start item recommendation', choiceOption('type', TASK_TYPES), 'classify')
+    .option('--label <column>', 'classify: the attribute column to predict')
+    .option('--bins <edges>', 'classify: bucket a numeric attribute at these edges, e.g. 18,25,35,45,50,56', integerListOption('bins'))
+    .option('--source-domain <name>', 'recommend: the domain whose sequence represents the user (the base model\'s)')
+    .option('--target-domain <name>', 'recommend: the domain to recommend in (gets a new item table)')
+    .option('--negatives <n>', 'recommend: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
+    .option('--k <list>', 'recommend: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
+    .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), 20)
+    .option('--batch <n>', 'examples per batch', integerOption('batch'), 64)
+    .option('--lr <x>', 'Adam learning rate', numberOption('lr', { min: 0, exclusiveMin: true }), 1e-3)
+    .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), 3)
+    .option('--test-fraction <x>', 'fraction of users held out for testing', numberOption('test-fraction', { min: 0, max: 0.9, exclusiveMin: true }), 0.2);
+}
+
+export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
+  if (f.type === 'classify') {
+    if (f.label === undefined) throw new DataError('--type classify needs --label, the attribute column to predict');
+    return { type: 'classify', label: f.label, bins: f.bins ?? null };
+  }
+  if (f.sourceDomain === undefined || f.targetDomain === undefined) {
+    throw new DataError('--type recommend needs --source-domain and --target-domain');
+  }
+  // NDCG@10 is the validation and headline metric, so it is always reported.
+  const ks = [...new Set([...f.k, 10])].sort((a, b) => a - b);
+  return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, ks };
+}
+
+/**
+ * The task's dataset. A classification dataset must share the model's vocabulary (its sequences are read as
+ * they are); a cross-domain one is matched to the model by raw item id, so it may be a different ingest (e.g.
+ * both domains, while the model was pretrained on the source domain only).
+ */
+export async function loadTaskDataset(spec: TaskSpec, base: LoadedModel, modelDir: string, dataDir: string): Promise<Dataset> {
+  return spec.type === 'classify' ? loadDatasetFor(base.config, modelDir, dataDir) : loadDataset(dataDir);
+}

@@ -17,6 +17,7 @@ interface IngestFlags {
   attributeDelimiter?: string;
   minUserInteractions: number;
   minItemInteractions: number;
+  domain?: string;
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ export function ingestCommand(): Command {
     .option('--attribute-delimiter <char>', 'attribute table delimiter (default: sniffed)')
     .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', integerOption('min-user-interactions'), INGEST_DEFAULTS.minUserInteractions)
     .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', integerOption('min-item-interactions'), INGEST_DEFAULTS.minItemInteractions)
+    .option('--domain <name>', 'keep only this domain\'s interactions (e.g. pretrain on the source domain, keep the target domain for transfer)')
     .option('--json', 'print the summary as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
       const { json, ...rest } = flags;

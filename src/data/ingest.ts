@@ -39,6 +39,8 @@ export interface IngestOptions extends ColumnChoice {
   attributeDelimiter?: string;
   minUserInteractions?: number;
   minItemInteractions?: number;
+  /** Keep only the interactions of this domain (e.g. the source domain a base model is pretrained on). */
+  domain?: string;
 }
 
 export interface IngestSummary {
@@ -102,6 +104,14 @@ async function loadLog(session: DuckSession, opts: IngestOptions, format: InputF
   return columns;
 }
 
+/** Drops every interaction outside `domain`, keeping input order (which breaks timestamp ties). */
+async function keepOneDomain(session: DuckSession, file: string, domain: string, hasDomain: boolean): Promise<void> {
+  if (!hasDomain) throw new DataError(`${file}: --domain needs a domain column (see --domain-col)`);
+  const names = (await session.strings('SELECT DISTINCT d FROM raw ORDER BY d')).filter((d): d is string => d !== null);
+  if (!names.includes(domain)) throw new DataError(`${file}: no interactions in domain "${domain}" (domains: ${names.join(', ')})`);
+  await session.run(`CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM raw WHERE d = '${domain.replaceAll("'", "''")}' ORDER BY rowid`);
+}
+
 /** Reads, validates, filters and numbers the log; returns the dataset without writing it. */
 export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Dataset; summary: IngestSummary }> {
   const started = performance.now();
@@ -117,6 +127,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
   try {
     const columns = await loadLog(session, opts, format);
     const hasDomain = format === 'peterrec' || columns?.domain !== undefined;
+    if (opts.domain !== undefined) await keepOneDomain(session, opts.input, opts.domain, hasDomain);
     const counts = await filterAndIndex(session, opts.input, thresholds, hasDomain);
     const arrays = await pullIndexedArrays(session, counts, hasDomain);
     const attributes: UserAttributes = opts.attributes !== undefined
@@ -181,6 +192,7 @@ function describeSource(
     format,
     columns: columns ?? { user: 'line number', item: 'source and target fields', domain: PETERREC_DOMAINS.join(',') },
     timeOrder: columns?.time !== undefined ? `column ${columns.time}, ties by input order` : 'input order',
+    ...(opts.domain !== undefined ? { domain: opts.domain } : {}),
     ...thresholds,
     inputRows: counts.inputRows,
     ...(opts.attributes !== undefined ? { attributesFile: opts.attributes } : {}),

@@ -14,7 +14,7 @@ import { fullRank } from '../eval/evaluate.js';
 import { rankingMetrics } from '../eval/metrics.js';
 import { NextItNet } from '../models/nextitnet.js';
 import {
-  Parameter, Tensor, matmul, sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
+  Parameter, Tensor, embedding, matmul, sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
@@ -101,15 +101,6 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   const T = ex.targetItems.length;
   const split = splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed);
   const { model } = o;
-  // One training example per (train user, target item).
-  const pairUser: number[] = [];
-  const pairTarget: number[] = [];
-  for (const i of split.train) {
-    for (const t of ex.targets[i]!) {
-      pairUser.push(i);
-      pairTarget.push(t);
-    }
-  }
   const counts = targetCounts(ex, split.train);
   const sampler = o.negatives > 0 ? new NegativeSampler(Float64Array.from([0, ...counts])) : null;
   const logQ = sampler ? sampler.logQ.slice(1) : null;
@@ -118,13 +109,18 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
 
   const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0 }, (head, rng) => ({
-    examples: pairUser.length,
+    // One example per training user: the network runs once per user, and the user's vector is repeated for each
+    // of their target items, so the loss is the mean over (user, target item) pairs.
+    examples: split.train.length,
     loss: (batch) => {
-      const uv = userVectors(model, Array.from(batch, (p) => ex.sources[pairUser[p]!]!));
-      const targets = Int32Array.from(batch, (p) => pairTarget[p]!);
-      if (!sampler) return softmaxCrossEntropy(uv, head[0]!, head[1]!, targets, { ignoreIndex: -1 });
+      const users = Array.from(batch, (b) => split.train[b]!);
+      const uv = userVectors(model, users.map((i) => ex.sources[i]!));
+      const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
+      const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
+      const pairs = embedding(uv, rows, [rows.length]);
+      if (!sampler) return softmaxCrossEntropy(pairs, head[0]!, head[1]!, targets, { ignoreIndex: -1 });
       const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
-      return sampledSoftmaxCrossEntropy(uv, head[0]!, head[1]!, targets, negatives, { logQ, ignoreIndex: -1 });
+      return sampledSoftmaxCrossEntropy(pairs, head[0]!, head[1]!, targets, negatives, { logQ, ignoreIndex: -1 });
     },
     validate: () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!,
   }));

@@ -143,6 +143,16 @@ describe('ingest: formats', () => {
     assert.deepEqual(Array.from(ds.domains!), [0, 0, 0, 1, 0, 0, 1, 1, 0, 0]);
   });
 
+  it('--domain keeps one domain: its items get a vocabulary of their own, the rest of the log is gone', async () => {
+    const ds = await build({ input: join(FIXTURES, 'peterrec.csv'), format: 'peterrec', domain: 'source', minUserInteractions: 1 });
+    assert.deepEqual(ds.meta.domains, ['source']);
+    assert.ok(ds.items.every((i) => i.startsWith('source:')), ds.items.join(','));
+    assert.deepEqual(rawSequences(ds)[2], ['source:3', 'source:4']);
+    assert.equal(ds.meta.source.domain, 'source');
+    await assertRejects({ input: join(FIXTURES, 'peterrec.csv'), format: 'peterrec', domain: 'movies' }, /no interactions in domain "movies" \(domains: source, target\)/);
+    await assertRejects({ input: writeInput('nodomain.csv', LOG_CSV), domain: 'A' }, /--domain needs a domain column/);
+  });
+
   it('quotes and glob characters in paths and column names are taken literally', async () => {
     const input = join(tmp, `it's [1]*.csv`);
     writeFileSync(input, 'us"er,item\n1,a\n1,b\n');

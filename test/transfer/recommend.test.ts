@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { Dataset, loadDataset } from '../../src/data/dataset.js';
+import { ingest } from '../../src/data/ingest.js';
+import { writeSynthetic } from '../../src/data/synth.js';
+import { DataError } from '../../src/errors.js';
+import { loadModelDir } from '../../src/train/checkpoint.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { crossDomainExamples } from '../../src/transfer/crossdomain.js';
+import { baseFingerprint, loadPatchDir, writePatchDir } from '../../src/transfer/patchfile.js';
+import { predictTask } from '../../src/transfer/predict.js';
+import { RecommendOptions, finetuneRecommender } from '../../src/transfer/recommend.js';
+import { runTask, taskCardFor } from '../../src/transfer/tasks.js';
+import { tempDir } from '../helpers/datasets.js';
+
+const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
+let full: Dataset;
+let fullDir: string;
+let modelDir: string;
+
+/** The synthetic two-domain log in the PeterRec CSV layout: source items, an empty field, target items. */
+function toPeterRecCsv(interactionsCsv: string): string {
+  const perUser = new Map<string, { A: string[]; B: string[] }>();
+  for (const line of interactionsCsv.trim().split('\n').slice(1)) {
+    const [user, item, , domain] = line.split(',') as [string, string, string, 'A' | 'B'];
+    if (!perUser.has(user)) perUser.set(user, { A: [], B: [] });
+    perUser.get(user)![domain].push(item);
+  }
+  return [...perUser.values()].map(({ A, B }) => `${A.join(',')},,${B.length > 0 ? B.join(',') : '0'}`).join('\n') + '\n';
+}
+
+before(async () => {
+  const root = tempDir();
+  await writeSynthetic(join(root, 'raw'), { users: 900, items: 150, domains: 2, seed: 5 });
+  const csv = join(root, 'cold.csv');
+  writeFileSync(csv, toPeterRecCsv(readFileSync(join(root, 'raw', 'interactions.csv'), 'utf8')));
+  // The base model sees only the source domain; the task dataset has both.
+  await ingest({ input: csv, format: 'peterrec', domain: 'source', out: join(root, 'source') });
+  fullDir = join(root, 'full');
+  await ingest({ input: csv, format: 'peterrec', minUserInteractions: 1, out: fullDir });
+  full = await loadDataset(fullDir);
+  modelDir = join(root, 'model');
+  await pretrain({
+    data: join(root, 'source'), out: modelDir, model: { ...MODEL_DEFAULTS, dim: 32, blocks: 2, maxLen: 20 },
+    train: { ...TRAIN_DEFAULTS, epochs: 4, batch: 64, lr: 0.003 },
+  });
+});
+
+async function options(over: Partial<RecommendOptions> = {}): Promise<RecommendOptions> {
+  const base = await loadModelDir(modelDir);
+  return {
+    model: base.model, task: 'cold', dataset: full, datasetName: 'cold', baseItems: base.items, sourceDomain: 'source',
+    targetDomain: 'target', negatives: 0, ks: [5, 10], strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 8,
+    batch: 64, lr: 0.003, patience: 2, testFraction: 0.2, seed: 1, ...over,
+  };
+}
+
+describe('cross-domain (cold-start) recommendation by transfer', () => {
+  it('examples: source sequences in the base vocabulary, target items in a new one, users with both', async () => {
+    const base = await loadModelDir(modelDir);
+    const ex = crossDomainExamples(full, base.items, 'source', 'target', 'cold');
+    assert.ok(ex.targetItems.length > 50 && ex.targetItems.every((i) => i.startsWith('target:')));
+    assert.ok(ex.users.length > 300 && ex.users.length < full.meta.numUsers, `${ex.users.length} users`);
+    for (let j = 0; j < ex.users.length; j++) {
+      for (const v of ex.sources[j]!) assert.ok(base.items[v - 1]!.startsWith('source:'));
+      for (const t of ex.targets[j]!) assert.ok(t >= 0 && t < ex.targetItems.length);
+      assert.equal(new Set(ex.targets[j]).size, ex.targets[j]!.length);
+    }
+    assert.throws(() => crossDomainExamples(full, base.items, 'source', 'movies', 'cold'), (e: unknown) => e instanceof DataError && /unknown target domain "movies" \(domains: source, target\)/.test(e.message));
+    assert.throws(() => crossDomainExamples(full, ['nothing'], 'source', 'target', 'cold'), /no user has items in both the source domain "source" \(known to the model\) and the target domain "target"/);
+    assert.throws(() => crossDomainExamples({ ...full, domains: null, meta: { ...full.meta, domains: null } }, base.items, 'source', 'target', 'cold'), /has no domain column/);
+  });
+
+  it('peterrec (full and sampled softmax) beats popularity on cold-start users, full ranking over target items', async () => {
+    for (const negatives of [0, 20]) {
+      const r = finetuneRecommender(await options({ negatives }));
+      const t = r.test;
+      assert.equal(t.targetItems, r.targetItems.length);
+      assert.ok(t.queries >= t.users && t.users > 50, JSON.stringify(t));
+      assert.ok(Number(t['NDCG@10']) > t.popularity['NDCG@10']!, `negatives ${negatives}: ${JSON.stringify(t)}`);
+      assert.ok(r.trainedParams < r.totalParams);
+      assert.ok(r.trained.some((p) => p.name === 'head.weight' && p.shape[0] === r.targetItems.length));
+    }
+  });
+
+  it('patches of several tasks share one base in memory and leave it untouched', async () => {
+    const dir = tempDir();
+    const fingerprint = await baseFingerprint(modelDir);
+    for (const strategy of ['peterrec', 'fine-last1'] as const) {
+      const spec = { type: 'recommend' as const, sourceDomain: 'source', targetDomain: 'target', negatives: 0, ks: [10] };
+      const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: full.items },
+        { ...(await options({ strategy, epochs: 2 })) });
+      await writePatchDir(join(dir, strategy), taskCardFor(spec, r, fingerprint, null), r.trained);
+    }
+    const shared = await loadModelDir(modelDir);
+    const before = new Map([...shared.model.parameterMap()].map(([n, p]) => [n, Float32Array.from(p.data)]));
+    const a = await loadPatchDir(join(dir, 'peterrec'), shared, fingerprint);
+    const b = await loadPatchDir(join(dir, 'fine-last1'), shared, fingerprint);
+    for (const [name, p] of shared.model.parameterMap()) assert.deepEqual(p.data, before.get(name), name);
+    assert.ok(shared.model.blocks.every((blk) => blk.patches === null));
+    // Unreplaced tensors are the base's own objects; replaced ones are the task's.
+    assert.equal(a.model.items.weight, shared.model.items.weight);
+    assert.notEqual(a.model.blocks[0]!.ln2.gamma, shared.model.blocks[0]!.ln2.gamma);
+    assert.equal(a.model.blocks[0]!.conv1.weight, shared.model.blocks[0]!.conv1.weight);
+    assert.notEqual(b.model.blocks[1]!.conv1.weight, shared.model.blocks[1]!.conv1.weight);
+
+    const histories = [Int32Array.from([1, 2, 3]), Int32Array.from([5, 9])];
+    const together = [predictTask(a, histories, { k: 5 }), predictTask(b, histories, { k: 5 })];
+    const alone = [
+      predictTask(await loadPatchDir(join(dir, 'peterrec'), await loadModelDir(modelDir), fingerprint), histories, { k: 5 }),
+      predictTask(await loadPatchDir(join(dir, 'fine-last1'), await loadModelDir(modelDir), fingerprint), histories, { k: 5 }),
+    ];
+    assert.deepEqual(together, alone);
+    assert.notDeepEqual(together[0], together[1]);
+  });
+
+  it('CLI: finetune --type recommend prints HR/NDCG/MRR and popularity; predict recommends target items', () => {
+    const out = join(tempDir(), 'cold-patch');
+    const r = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'cold',
+      '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'target', '--epochs', '2', '--k', '5',
+      '--out', out, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    for (const key of ['HR@5', 'NDCG@5', 'MRR@5', 'HR@10', 'NDCG@10']) assert.equal(typeof summary.test[key], 'number', key);
+    assert.equal(typeof summary.test.popularity['HR@10'], 'number');
+    const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
+    assert.equal(card.type, 'recommend');
+    assert.equal(card.sourceDomain, 'source');
+
+    const user = full.users[0]!;
+    const p = spawnSync(process.execPath, [CLI, 'predict', '--model', modelDir, '--patch', out, '--user', user,
+      '--data', fullDir, '--k', '3', '--json'], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+    const recs = JSON.parse(p.stdout).recommendations as { item: string; score: number }[];
+    assert.equal(recs.length, 3);
+    assert.ok(recs.every((x) => card.targetItems.includes(x.item)));
+    assert.ok(recs[0]!.score >= recs[1]!.score && recs[1]!.score >= recs[2]!.score);
+
+    const noDomains = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'x',
+      '--type', 'recommend', '--source-domain', 'source', '--out', join(tempDir(), 'never')], { encoding: 'utf8' });
+    assert.notEqual(noDomains.status, 0);
+    assert.match(noDomains.stderr, /--type recommend needs --source-domain and --target-domain/);
+    const bad = join(tempDir(), 'never');
+    const unknown = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'x',
+      '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'books', '--out', bad], { encoding: 'utf8' });
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /unknown target domain "books"/);
+    assert.equal(existsSync(bad), false);
+  });
+});

@@ -1,7 +1,7 @@
 /** The behaviour sequence a command scores: a known user's (--user with --data) or one given as --items. */
 import { Command } from 'commander';
 import { loadDataset, userSequence } from '../data/dataset.js';
-import { sourceHistory } from '../transfer/crossdomain.js';
+import { baseItemIndex, sourceHistory } from '../transfer/crossdomain.js';
 import { DataError } from '../errors.js';
 import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
 
@@ -25,7 +25,7 @@ export async function resolveHistory(f: HistoryFlags, base: LoadedModel, modelDi
     const ds = sourceDomain === null ? await loadDatasetFor(base.config, modelDir, f.data) : await loadDataset(f.data);
     const u = ds.users.indexOf(f.user);
     if (u < 0) throw new DataError(`${f.data}: unknown user "${f.user}"`);
-    return sourceDomain === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain, base.items, f.data);
+    return sourceDomain === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain, baseItemIndex(ds, base.items), f.data);
   }
   const index = new Map(base.items.map((raw, i) => [raw, i + 1]));
   const raw = f.items!.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

@@ -11,6 +11,7 @@ import { predictCommand } from './predict.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
+import { serveCommand } from './serve.js';
 
 const program = new Command()
   .name('graftrec')
@@ -25,6 +26,7 @@ program.addCommand(recommendCommand());
 program.addCommand(finetuneCommand());
 program.addCommand(predictCommand());
 program.addCommand(experimentCommand());
+program.addCommand(serveCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
 

@@ -52,9 +52,12 @@ export function baseItemIndex(ds: Dataset, baseItems: readonly string[]): Int32A
   return index;
 }
 
-/** A user's source-domain items in the base model's vocabulary (what a cross-domain task's user vector reads). */
-export function sourceHistory(ds: Dataset, u: number, sourceDomain: string, baseItems: readonly string[], datasetName: string): Int32Array {
-  return domainItems(ds, u, domainIndex(ds, sourceDomain, 'source domain', datasetName), baseItemIndex(ds, baseItems)).kept;
+/**
+ * A user's source-domain items in the base model's vocabulary (what a cross-domain task's user vector reads);
+ * `toBase` is baseItemIndex(ds, base items).
+ */
+export function sourceHistory(ds: Dataset, u: number, sourceDomain: string, toBase: Int32Array, datasetName: string): Int32Array {
+  return domainItems(ds, u, domainIndex(ds, sourceDomain, 'source domain', datasetName), toBase).kept;
 }
 
 export function crossDomainExamples(ds: Dataset, baseItems: readonly string[], sourceDomain: string, targetDomain: string,

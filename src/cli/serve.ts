@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { createServer } from '../serve/start.js';
+import { backend } from '../tensor/index.js';
+import { choiceOption, integerOption } from './options.js';
+
+interface ServeFlags {
+  model: string;
+  patches?: string;
+  data?: string;
+  port: number;
+  host: string;
+  batchWaitMs: number;
+  maxBatch: number;
+  bodyLimit: number;
+  ignoreUnknownItems?: boolean;
+  watch?: boolean;
+  threads?: number;
+  logLevel: string;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Serve one base model and every task patch in a directory over HTTP (POST /v1/recommend, /v1/predict/:task, /v1/embed; GET /v1/tasks; OpenAPI at /docs/json)')
+    .requiredOption('--model <dir>', 'base model directory')
+    .option('--patches <dir>', 'directory of task patch directories (from graftrec finetune)')
+    .option('--data <dir>', 'dataset to look up "user" ids in')
+    .option('--port <n>', 'TCP port (0 = any free port)', integerOption('port', 0, 65535), 8080)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--batch-wait-ms <ms>', 'micro-batching window (0 = no batching)', integerOption('batch-wait-ms', 0, 1000), 2)
+    .option('--max-batch <n>', 'largest micro-batch', integerOption('max-batch', 1, 4096), 64)
+    .option('--body-limit <bytes>', 'largest request body', integerOption('body-limit', 1024), 1 << 20)
+    .option('--ignore-unknown-items', 'drop unknown item ids from "items" (and report them as ignoredItems) instead of answering 400')
+    .option('--watch', 'reload tasks when the patch directory changes (besides POST /v1/tasks/reload)')
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--log-level <level>', 'pino log level', choiceOption('log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info')
+    .action(async (f: ServeFlags) => {
+      if (f.threads) backend().setThreads(f.threads);
+      const server = await createServer({
+        model: f.model, patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
+        ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
+        bodyLimit: f.bodyLimit, logger: { level: f.logLevel },
+      });
+      const address = await server.app.listen({ port: f.port, host: f.host });
+      // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port.
+      process.stdout.write(`graftrec serving on ${address}\n`);
+      const stop = () => void server.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,61 @@
+/**
+ * Turns a request's `{"user": id}` or `{"items": [...]}` into a sequence of base-model item indices. Items are
+ * matched by raw id; unknown ones are a 400 error naming them, or, when the server runs with
+ * `ignoreUnknownItems`, dropped and reported back. A user is looked up in the server's dataset; for a
+ * cross-domain task only the user's source-domain items are used.
+ */
+import { Dataset, userSequence } from '../data/dataset.js';
+import { LoadedModel } from '../train/checkpoint.js';
+import { baseItemIndex, sourceHistory } from '../transfer/crossdomain.js';
+import { HttpError } from './http-error.js';
+
+export interface HistoryRequest {
+  user?: string;
+  items?: string[];
+}
+
+export interface ResolvedHistory {
+  history: Int32Array;
+  /** Unknown item ids dropped from `items` (only with ignoreUnknownItems). */
+  ignoredItems: string[];
+}
+
+export class HistoryResolver {
+  private readonly itemIndex: Map<string, number>;
+  private readonly userIndex: Map<string, number> | null;
+  private readonly datasetToBase: Int32Array | null;
+
+  constructor(
+    base: LoadedModel,
+    private readonly dataset: Dataset | null,
+    private readonly datasetName: string,
+    private readonly ignoreUnknownItems: boolean,
+  ) {
+    this.itemIndex = new Map(base.items.map((raw, i) => [raw, i + 1]));
+    this.userIndex = dataset ? new Map(dataset.users.map((raw, u) => [raw, u])) : null;
+    this.datasetToBase = dataset ? baseItemIndex(dataset, base.items) : null;
+  }
+
+  resolve(req: HistoryRequest, sourceDomain: string | null): ResolvedHistory {
+    if ((req.user === undefined) === (req.items === undefined)) throw new HttpError(400, 'give exactly one of "user" or "items"');
+    if (req.user !== undefined) return { history: this.userHistory(req.user, sourceDomain), ignoredItems: [] };
+    const ignoredItems = req.items!.filter((raw) => !this.itemIndex.has(raw));
+    if (ignoredItems.length > 0 && !this.ignoreUnknownItems) {
+      throw new HttpError(400, `unknown item ids (not in the model's vocabulary): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
+    }
+    const history = Int32Array.from(req.items!.filter((raw) => this.itemIndex.has(raw)), (raw) => this.itemIndex.get(raw)!);
+    if (history.length === 0) throw new HttpError(400, 'no known items in "items"');
+    return { history, ignoredItems };
+  }
+
+  private userHistory(user: string, sourceDomain: string | null): Int32Array {
+    if (!this.dataset || !this.userIndex) throw new HttpError(400, 'this server has no dataset (start it with --data) to look users up in; send "items" instead');
+    const u = this.userIndex.get(user);
+    if (u === undefined) throw new HttpError(404, `unknown user "${user}"`);
+    const history = sourceDomain !== null && this.dataset.domains
+      ? sourceHistory(this.dataset, u, sourceDomain, this.datasetToBase!, this.datasetName)
+      : Int32Array.from(Array.from(userSequence(this.dataset, u), (v) => this.datasetToBase![v]!).filter((v) => v > 0));
+    if (history.length === 0) throw new HttpError(422, `user "${user}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
+    return history;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The HTTP API (Fastify): one base model, many task patches.
+ *
+ *   POST /v1/recommend        {user | items, k?, task?, excludeSeen?} → top-k items with scores
+ *   POST /v1/predict/:task    {user | items}                         → label + class probabilities
+ *   POST /v1/embed            {user | items, task?}                  → user vector
+ *   GET  /v1/tasks                                                   → base model + loaded tasks with their cards
+ *   POST /v1/tasks/reload                                            → rescan the patch directory
+ *   GET  /healthz                                                    → liveness, task count, memory
+ *   GET  /docs/json                                                  → OpenAPI document
+ *
+ * Requests for the same network are micro-batched (see batcher.ts). Bad input is a 4xx with a JSON reason; an
+ * unexpected failure is a logged 500 for that request only — the process never exits on a request.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import { Dataset } from '../data/dataset.js';
+import { LoadedModel } from '../train/checkpoint.js';
+import { TaskModel } from '../transfer/patchfile.js';
+import { TaskAnswer } from '../transfer/predict.js';
+import { MicroBatcher } from './batcher.js';
+import { HistoryRequest, HistoryResolver } from './histories.js';
+import { HttpError } from './http-error.js';
+import { RecommendInput, ScoredItem, answerTask, embedUsers, recommendNextItems } from './inference.js';
+import { TaskRegistry } from './registry.js';
+import { embedSchema, errorBody, predictSchema, recommendSchema } from './schemas.js';
+
+export interface ServerOptions {
+  base: LoadedModel;
+  registry: TaskRegistry;
+  /** Dataset to look `user` ids up in (optional). */
+  dataset: Dataset | null;
+  datasetName: string;
+  ignoreUnknownItems: boolean;
+  /** Micro-batching window in ms (0 = no batching) and the largest batch. */
+  batchWaitMs: number;
+  maxBatch: number;
+  bodyLimit: number;
+  logger: boolean | { level: string } | FastifyBaseLogger;
+}
+
+interface RecommendBody extends HistoryRequest {
+  k: number;
+  task?: string;
+  excludeSeen: boolean;
+}
+
+/** One batcher per network and operation; a reloaded task gets fresh ones, the old ones drain. */
+class Batchers {
+  readonly next: MicroBatcher<RecommendInput, ScoredItem[]>;
+  readonly baseEmbed: MicroBatcher<Int32Array, number[]>;
+  private readonly perTask = new WeakMap<TaskModel, { answer: MicroBatcher<{ history: Int32Array; k: number }, TaskAnswer>; embed: MicroBatcher<Int32Array, number[]> }>();
+
+  constructor(base: LoadedModel, private readonly options: { waitMs: number; maxBatch: number }) {
+    this.next = new MicroBatcher((inputs) => recommendNextItems(base, inputs), options);
+    this.baseEmbed = new MicroBatcher((histories) => embedUsers(base.model, histories), options);
+  }
+
+  forTask(task: TaskModel) {
+    let b = this.perTask.get(task);
+    if (!b) {
+      b = {
+        answer: new MicroBatcher((inputs) => answerTask(task, inputs), this.options),
+        embed: new MicroBatcher((histories) => embedUsers(task.model, histories), this.options),
+      };
+      this.perTask.set(task, b);
+    }
+    return b;
+  }
+}
+
+function cardSummary(task: TaskModel): Record<string, unknown> {
+  const { card } = task;
+  if (card.type === 'recommend') {
+    const { targetItems, ...rest } = card;
+    return { ...rest, targetItemCount: targetItems.length };
+  }
+  return { ...card };
+}
+
+function withIgnored<T extends object>(body: T, ignored: string[]): T & { ignoredItems?: string[] } {
+  return ignored.length > 0 ? { ...body, ignoredItems: ignored } : body;
+}
+
+export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: o.logger as boolean,
+    bodyLimit: o.bodyLimit,
+    // Unknown fields and wrongly typed values are errors, not silently dropped or converted.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'graftrec', description: 'One pretrained user model, many task patches', version: '1' },
+    },
+  });
+  const resolver = new HistoryResolver(o.base, o.dataset, o.datasetName, o.ignoreUnknownItems);
+  const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch });
+  const task = (name: string, type?: 'classify' | 'recommend'): TaskModel => {
+    const t = o.registry.get(name);
+    if (!t) throw new HttpError(404, `unknown task "${name}" (loaded: ${o.registry.list().map((x) => x.card.task).join(', ') || 'none'})`);
+    if (type && t.card.type !== type) {
+      throw new HttpError(400, type === 'classify'
+        ? `task "${name}" is a recommend task: ask POST /v1/recommend with "task": "${name}"`
+        : `task "${name}" is a classify task: ask POST /v1/predict/${name}`);
+    }
+    return t;
+  };
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation) return reply.status(400).send({ error: 'Bad Request', message: err.message });
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      return reply.status(500).send({ error: 'Internal Server Error', message: 'the request failed inside the server; see its log' });
+    }
+    return reply.status(status).send({ error: httpReason(status), message: err.message });
+  });
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` }));
+
+  app.post<{ Body: RecommendBody }>('/v1/recommend', { schema: recommendSchema }, async (request) => {
+    const b = request.body;
+    if (b.task === undefined) {
+      const { history, ignoredItems } = resolver.resolve(b, null);
+      const recommendations = await batchers.next.submit({ history, k: b.k, excludeSeen: b.excludeSeen });
+      return withIgnored({ task: null, recommendations }, ignoredItems);
+    }
+    const t = task(b.task, 'recommend');
+    const { history, ignoredItems } = resolver.resolve(b, t.card.type === 'recommend' ? t.card.sourceDomain : null);
+    const answer = await batchers.forTask(t).answer.submit({ history, k: b.k });
+    return withIgnored({ task: b.task, recommendations: 'recommendations' in answer ? answer.recommendations : [] }, ignoredItems);
+  });
+
+  app.post<{ Params: { task: string }; Body: HistoryRequest }>('/v1/predict/:task', { schema: predictSchema }, async (request) => {
+    const t = task(request.params.task, 'classify');
+    const { history, ignoredItems } = resolver.resolve(request.body, null);
+    const answer = await batchers.forTask(t).answer.submit({ history, k: 1 });
+    if (!('label' in answer)) throw new Error('internal: a classify task answered without a label');
+    return withIgnored({ task: t.card.task, ...answer }, ignoredItems);
+  });
+
+  app.post<{ Body: HistoryRequest & { task?: string } }>('/v1/embed', { schema: embedSchema }, async (request) => {
+    const b = request.body;
+    const t = b.task === undefined ? null : task(b.task);
+    const sourceDomain = t?.card.type === 'recommend' ? t.card.sourceDomain : null;
+    const { history, ignoredItems } = resolver.resolve(b, sourceDomain);
+    const vector = await (t ? batchers.forTask(t).embed : batchers.baseEmbed).submit(history);
+    return withIgnored({ task: b.task ?? null, dim: vector.length, vector }, ignoredItems);
+  });
+
+  app.get('/v1/tasks', { schema: { summary: 'The base model and the loaded tasks with their cards' } }, async () => ({
+    base: {
+      fingerprint: o.registry.baseFingerprint, items: o.base.items.length, dim: o.base.config.model.dim,
+      blocks: o.base.config.model.blocks, maxLen: o.base.config.model.maxLen, objective: o.base.config.model.objective,
+    },
+    tasks: o.registry.list().map((t) => ({ task: t.card.task, type: t.card.type, dir: t.dir, card: cardSummary(t) })),
+  }));
+
+  app.post('/v1/tasks/reload', { schema: { summary: 'Rescan the patch directory: add new patches, drop removed ones, reload changed ones' } }, async (request) => {
+    const report = await o.registry.reload();
+    request.log.info({ report }, 'tasks reloaded');
+    return report;
+  });
+
+  app.get('/healthz', { schema: { summary: 'Liveness', response: { 500: errorBody } } }, async () => ({
+    status: 'ok', tasks: o.registry.list().length, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    uptimeSeconds: Math.round(process.uptime()),
+  }));
+
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+function httpReason(status: number): string {
+  return ({ 400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity' } as Record<number, string>)[status] ?? 'Error';
+}

@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { Dataset, loadDataset } from '../../src/data/dataset.js';
+import { ingest } from '../../src/data/ingest.js';
+import { writeSynthetic } from '../../src/data/synth.js';
+import { StartedServer, createServer } from '../../src/serve/start.js';
+import { loadModelDir } from '../../src/train/checkpoint.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { baseFingerprint, loadPatchDir, writePatchDir } from '../../src/transfer/patchfile.js';
+import { predictTask } from '../../src/transfer/predict.js';
+import { TaskSpec, runTask, taskCardFor } from '../../src/transfer/tasks.js';
+import { tempDir } from '../helpers/datasets.js';
+
+let modelDir: string;
+let dataDir: string;
+let patchesDir: string;
+let data: Dataset;
+let server: StartedServer;
+let url: string;
+
+async function makePatch(spec: TaskSpec, task: string, out: string): Promise<void> {
+  const base = await loadModelDir(modelDir);
+  const r = runTask(spec, { task, dataset: data, datasetName: 'ds', baseItems: base.items }, {
+    model: base.model, strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 1, batch: 64, lr: 0.003,
+    patience: 1, testFraction: 0.2, seed: 1,
+  });
+  await writePatchDir(out, taskCardFor(spec, r, await baseFingerprint(modelDir), null), r.trained);
+}
+
+async function start(options: { ignoreUnknownItems?: boolean; batchWaitMs?: number; watch?: boolean; bodyLimit?: number } = {}) {
+  const s = await createServer({
+    model: modelDir, patches: patchesDir, data: dataDir, watch: options.watch ?? false,
+    ignoreUnknownItems: options.ignoreUnknownItems ?? false, batchWaitMs: options.batchWaitMs ?? 2, maxBatch: 64,
+    bodyLimit: options.bodyLimit ?? 1 << 20, logger: false,
+  });
+  const address = await s.app.listen({ port: 0, host: '127.0.0.1' });
+  return { s, address };
+}
+
+async function call(method: string, path: string, body?: unknown, base = url, raw?: string) {
+  const res = await fetch(base + path, {
+    method,
+    headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+    body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+before(async () => {
+  const root = tempDir();
+  await writeSynthetic(join(root, 'raw'), { users: 500, items: 120, domains: 2, seed: 9 });
+  dataDir = join(root, 'ds');
+  await ingest({ input: join(root, 'raw', 'interactions.csv'), attributes: join(root, 'raw', 'users.csv'), out: dataDir });
+  data = await loadDataset(dataDir);
+  modelDir = join(root, 'model');
+  await pretrain({
+    data: dataDir, out: modelDir, model: { ...MODEL_DEFAULTS, dim: 16, blocks: 2, maxLen: 20 },
+    train: { ...TRAIN_DEFAULTS, epochs: 1, batch: 64 },
+  });
+  patchesDir = join(root, 'patches');
+  mkdirSync(patchesDir);
+  await makePatch({ type: 'classify', label: 'gender', bins: null }, 'gender', join(patchesDir, 'gender'));
+  await makePatch({ type: 'recommend', sourceDomain: 'A', targetDomain: 'B', negatives: 0, ks: [10] }, 'shop-b', join(patchesDir, 'shop-b'));
+  const started = await start();
+  server = started.s;
+  url = started.address;
+});
+
+after(async () => {
+  await server?.close();
+});
+
+describe('HTTP serving: one base, many patches', () => {
+  it('health, task list (cards, shared base fingerprint) and the OpenAPI document', async () => {
+    const health = await call('GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.equal(health.body.status, 'ok');
+    assert.equal(health.body.tasks, 2);
+    const tasks = await call('GET', '/v1/tasks');
+    assert.deepEqual(tasks.body.tasks.map((t: { task: string; type: string }) => `${t.task}:${t.type}`).sort(), ['gender:classify', 'shop-b:recommend']);
+    assert.equal(tasks.body.base.fingerprint, await baseFingerprint(modelDir));
+    const shop = tasks.body.tasks.find((t: { task: string }) => t.task === 'shop-b');
+    assert.ok(shop.card.targetItemCount > 10 && !('targetItems' in shop.card));
+    const docs = await call('GET', '/docs/json');
+    assert.equal(docs.status, 200);
+    for (const path of ['/v1/recommend', '/v1/predict/{task}', '/v1/embed', '/v1/tasks', '/v1/tasks/reload', '/healthz']) {
+      assert.ok(path in docs.body.paths, path);
+    }
+  });
+
+  it('predict, recommend and embed answer for a user or a sequence, and agree with direct computation', async () => {
+    const user = data.users[3]!;
+    const p = await call('POST', '/v1/predict/gender', { user });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const sum = Object.values(p.body.probabilities as Record<string, number>).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5);
+    const items = ['a1', 'a7', 'a30', 'a2'];
+    const byItems = await call('POST', '/v1/predict/gender', { items });
+    const base = await loadModelDir(modelDir);
+    const task = await loadPatchDir(join(patchesDir, 'gender'), base, await baseFingerprint(modelDir));
+    const index = new Map(base.items.map((r, i) => [r, i + 1]));
+    const [direct] = predictTask(task, [Int32Array.from(items, (r) => index.get(r)!)], { k: 1 });
+    assert.deepEqual({ label: byItems.body.label, probabilities: byItems.body.probabilities }, direct);
+
+    const next = await call('POST', '/v1/recommend', { items, k: 5 });
+    assert.equal(next.status, 200);
+    assert.equal(next.body.recommendations.length, 5);
+    assert.ok(next.body.recommendations.every((r: { item: string }) => !items.includes(r.item)));
+    const withSeen = await call('POST', '/v1/recommend', { items, k: 1000, excludeSeen: false });
+    assert.equal(withSeen.body.recommendations.length, base.items.length, 'k is capped at the catalogue');
+
+    const cross = await call('POST', '/v1/recommend', { user, task: 'shop-b', k: 4 });
+    assert.equal(cross.status, 200, JSON.stringify(cross.body));
+    assert.equal(cross.body.recommendations.length, 4);
+    assert.ok(cross.body.recommendations.every((r: { item: string }) => r.item.startsWith('b')));
+    const scores = cross.body.recommendations.map((r: { score: number }) => r.score);
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+
+    const e = await call('POST', '/v1/embed', { items });
+    assert.equal(e.body.dim, 16);
+    assert.equal(e.body.vector.length, 16);
+    const eTask = await call('POST', '/v1/embed', { items, task: 'gender' });
+    assert.notDeepEqual(eTask.body.vector, e.body.vector, 'the patched network gives its own user vector');
+  });
+
+  it('bad input is a clear 4xx, never a crash', async () => {
+    const cases: [string, string, unknown, number, RegExp][] = [
+      ['POST', '/v1/predict/gender', { items: ['a1', 'nope'] }, 400, /unknown item ids .*: nope/],
+      ['POST', '/v1/predict/gender', { items: ['a1'], user: data.users[0] }, 400, /exactly one of "user" or "items"/],
+      ['POST', '/v1/predict/gender', {}, 400, /exactly one of "user" or "items"/],
+      ['POST', '/v1/predict/gender', { items: [] }, 400, /must NOT have fewer than 1 items/],
+      ['POST', '/v1/predict/gender', { items: [3] }, 400, /must be string/],
+      ['POST', '/v1/predict/gender', { user: 'nobody' }, 404, /unknown user "nobody"/],
+      ['POST', '/v1/predict/nope', { items: ['a1'] }, 404, /unknown task "nope" \(loaded: /],
+      ['POST', '/v1/predict/shop-b', { items: ['a1'] }, 400, /is a recommend task/],
+      ['POST', '/v1/recommend', { items: ['a1'], task: 'gender' }, 400, /is a classify task/],
+      ['POST', '/v1/recommend', { items: ['a1'], k: 0 }, 400, /k must be >= 1/],
+      ['POST', '/v1/recommend', { items: ['a1'], k: 100000 }, 400, /k must be <= 1000/],
+      ['POST', '/v1/recommend', { items: ['a1'], k: '5' }, 400, /k must be integer/],
+      ['POST', '/v1/recommend', { items: ['a1'], colour: 'red' }, 400, /must NOT have additional properties/],
+      ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
+    ];
+    for (const [method, path, body, status, message] of cases) {
+      const r = await call(method, path, body);
+      assert.equal(r.status, status, `${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.message, message, JSON.stringify(body));
+      assert.equal(typeof r.body.error, 'string');
+    }
+    const broken = await call('POST', '/v1/embed', undefined, url, '{"items": [');
+    assert.equal(broken.status, 400);
+    const huge = await call('POST', '/v1/embed', { items: Array.from({ length: 200_000 }, (_, i) => `a${i}`) });
+    assert.equal(huge.status, 413);
+    assert.equal((await call('GET', '/healthz')).status, 200, 'still alive');
+  });
+
+  it('--ignore-unknown-items drops unknown ids and reports them', async () => {
+    const { s, address } = await start({ ignoreUnknownItems: true });
+    try {
+      const r = await call('POST', '/v1/predict/gender', { items: ['a1', 'zz', 'a2'] }, address);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.ignoredItems, ['zz']);
+      const none = await call('POST', '/v1/predict/gender', { items: ['zz'] }, address);
+      assert.equal(none.status, 400);
+      assert.match(none.body.message, /no known items/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('concurrent requests are micro-batched and get the same answers as one at a time', async () => {
+    const sequences = Array.from({ length: 24 }, (_, i) => [`a${1 + i}`, `a${40 + i}`, `a${80 + (i % 30)}`]);
+    const alone: unknown[] = [];
+    for (const items of sequences) alone.push((await call('POST', '/v1/predict/gender', { items })).body);
+    const together = await Promise.all(sequences.map((items) => call('POST', '/v1/predict/gender', { items })));
+    assert.deepEqual(together.map((r) => r.body), alone);
+  });
+
+  it('hot reload adds, replaces and removes patches without dropping requests in flight', async () => {
+    const copy = join(patchesDir, 'gender-copy');
+    cpSync(join(patchesDir, 'gender'), copy, { recursive: true });
+    const card = JSON.parse(readFileSync(join(copy, 'task.json'), 'utf8'));
+    writeFileSync(join(copy, 'task.json'), JSON.stringify({ ...card, task: 'gender2' }));
+    const inFlight = Array.from({ length: 30 }, (_, i) => call('POST', '/v1/predict/gender', { items: [`a${i + 1}`] }));
+    const report = await call('POST', '/v1/tasks/reload');
+    assert.deepEqual(report.body.loaded, ['gender2']);
+    assert.deepEqual(report.body.errors, []);
+    assert.ok((await Promise.all(inFlight)).every((r) => r.status === 200));
+    assert.equal((await call('POST', '/v1/predict/gender2', { items: ['a1'] })).status, 200);
+
+    // A broken patch is reported and skipped; the others stay.
+    const broken = join(patchesDir, 'broken');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'task.json'), '{"format": "graftrec-patch"}');
+    writeFileSync(join(broken, 'patch.safetensors'), 'x');
+    const withBroken = await call('POST', '/v1/tasks/reload');
+    assert.equal(withBroken.body.errors.length, 1);
+    assert.match(withBroken.body.errors[0].error, /invalid task card/);
+    rmSync(broken, { recursive: true });
+
+    rmSync(copy, { recursive: true });
+    const removed = await call('POST', '/v1/tasks/reload');
+    assert.deepEqual(removed.body.removed, ['gender2']);
+    assert.equal((await call('POST', '/v1/predict/gender2', { items: ['a1'] })).status, 404);
+  });
+
+  it('--watch picks up a patch directory moved into place', async () => {
+    const { s, address } = await start({ watch: true });
+    try {
+      const staged = join(tempDir(), 'staged');
+      cpSync(join(patchesDir, 'gender'), staged, { recursive: true });
+      const card = JSON.parse(readFileSync(join(staged, 'task.json'), 'utf8'));
+      writeFileSync(join(staged, 'task.json'), JSON.stringify({ ...card, task: 'watched' }));
+      renameSync(staged, join(patchesDir, 'watched'));
+      let seen = false;
+      for (let i = 0; i < 50 && !seen; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = (await call('GET', '/v1/tasks', undefined, address)).body.tasks.some((t: { task: string }) => t.task === 'watched');
+      }
+      assert.ok(seen, 'the watcher reloaded the tasks');
+    } finally {
+      rmSync(join(patchesDir, 'watched'), { recursive: true, force: true });
+      await s.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { runIngestBench } from '../../bench/ingest.js';
 import { runKernelBench } from '../../bench/kernels.js';
+import { ServeBenchOptions, runServeBench } from '../../bench/serve.js';
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
@@ -74,6 +75,20 @@ export function benchCommand(): Command {
       const { json, threads, ...benchOptions } = opts;
       if (threads) backend().setThreads(threads);
       runFinetuneBench(benchOptions, printer(json));
+    });
+  bench
+    .command('serve')
+    .description('a graftrec serve process (random-weight default-shape base + one patch) under autocannon on loopback: low-load latency, throughput with and without micro-batching, soak')
+    .option('--items <n>', 'vocabulary size of the base', integerOption('items'), 100_000)
+    .option('--history-length <n>', 'items per request sequence', integerOption('history-length'), 50)
+    .option('--seconds <s>', 'duration of each timed load', integerOption('seconds'), 10)
+    .option('--connections <n>', 'concurrent clients for the throughput comparison', integerOption('connections'), 64)
+    .option('--soak-requests <n>', 'mixed valid/invalid requests in the soak', integerOption('soak-requests'), 10_000)
+    .option('--threads <n>', 'kernel threads of the server', integerOption('threads'))
+    .option('--json', 'print one JSON object per line')
+    .action(async (opts: ServeBenchOptions & { json?: boolean }) => {
+      const { json, ...benchOptions } = opts;
+      await runServeBench(benchOptions, printer(json));
     });
   return bench;
 }

@@ -1,12 +1,21 @@
 /**
- * Micro-batching: requests that arrive within `waitMs` of the first queued one (or until `maxBatch` are queued)
- * go through the model together, one forward pass for the whole batch. The network's cost is dominated by
- * per-call overheads at batch size 1, so under concurrent load this multiplies throughput, at the price of at
- * most `waitMs` extra latency. waitMs = 0 runs every request on its own (no batching).
+ * Micro-batching: requests for the same network that arrive close together go through it in one forward pass.
+ * At batch size 1 the network's cost is mostly per-call overhead, so under concurrent load batching multiplies
+ * throughput.
+ *
+ * The wait is adaptive and bounded: the first queued request schedules a check after the current event-loop
+ * turn (setImmediate, i.e. after pending socket reads were parsed); while each turn brings more requests and
+ * `waitMs` has not passed since the first, it waits one more turn, otherwise it runs the batch. An idle server
+ * thus answers a lone request at once, and a loaded one collects everything that arrived meanwhile — up to
+ * `waitMs` of extra latency, or `maxBatch` requests. waitMs = 0 runs every request on its own (no batching).
  */
 export class MicroBatcher<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private deadline = 0;
+  private seen = 0;
+  /** Bumped by every flush, so a check scheduled for an already-flushed batch does nothing. */
+  private generation = 0;
 
   constructor(
     private readonly run: (inputs: In[]) => Out[],
@@ -23,15 +32,32 @@ export class MicroBatcher<In, Out> {
     }
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (this.queue.length >= this.options.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.waitMs);
+      if (this.queue.length >= this.options.maxBatch) {
+        this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        this.deadline = performance.now() + this.options.waitMs;
+        this.seen = 0;
+        const generation = this.generation;
+        setImmediate(() => this.check(generation));
+      }
     });
   }
 
-  /** Runs everything queued now (also called by the timer). */
+  private check(generation: number): void {
+    if (generation !== this.generation) return;
+    if (this.queue.length > this.seen && performance.now() < this.deadline) {
+      this.seen = this.queue.length;
+      setImmediate(() => this.check(generation));
+    } else {
+      this.flush();
+    }
+  }
+
+  /** Runs everything queued now. */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.scheduled = false;
+    this.generation++;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;

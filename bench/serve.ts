@@ -1,0 +1,185 @@
+/**
+ * Serving benchmark: a `graftrec serve` process (a random-weight base of the default shape plus one
+ * classification patch, in a temp dir) driven over loopback by autocannon:
+ *   1. low load: one connection, POST /v1/predict/:task with a 50-item sequence → latency p50 / p99 / max
+ *   2. 64 concurrent connections with micro-batching, and again against a server started with
+ *      --batch-wait-ms 0 (no batching) → requests/s and the ratio
+ *   3. soak: N mixed valid / invalid requests → status counts per kind (no 5xx allowed), server alive, RSS
+ *      before/after
+ * Weights are random because only the amount of work matters for speed.
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_DEFAULTS, ModelConfigSchema, TRAIN_DEFAULTS } from '../src/config/schema.js';
+import { NextItNet } from '../src/models/nextitnet.js';
+import { Rng } from '../src/tensor/index.js';
+import { MODEL_FORMAT, vocabularyHash, writeModelFiles } from '../src/train/checkpoint.js';
+import { graftPatches } from '../src/transfer/insertion.js';
+import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../src/transfer/patchfile.js';
+import { applyStrategy } from '../src/transfer/strategies.js';
+import { taskHead } from '../src/transfer/task.js';
+import { Emit } from './timing.js';
+
+export interface ServeBenchOptions {
+  items: number;
+  historyLength: number;
+  seconds: number;
+  connections: number;
+  soakRequests: number;
+  threads?: number;
+}
+
+const TASK = 'bench-gender';
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+async function writeFixtures(dir: string, items: number): Promise<{ model: string; patches: string; itemIds: string[] }> {
+  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items });
+  const model = new NextItNet(config, new Rng(1));
+  const itemIds = Array.from({ length: items }, (_, i) => `i${i + 1}`);
+  const modelDir = join(dir, 'model');
+  mkdirSync(modelDir);
+  await writeModelFiles(modelDir, {
+    format: MODEL_FORMAT, version: 1, model: config, train: TRAIN_DEFAULTS, vocabularyHash: vocabularyHash(itemIds), dataset: 'random (benchmark)',
+  }, model, itemIds);
+  const patches = graftPatches(model, 'serial-each-conv', new Rng(2));
+  const head = taskHead(2, config.dim, new Rng(3));
+  const trained = applyStrategy('peterrec', model, patches, head);
+  const trainedParams = trained.reduce((n, p) => n + p.size, 0);
+  const patchesDir = join(dir, 'patches');
+  mkdirSync(patchesDir);
+  await writePatchDir(join(patchesDir, TASK), {
+    format: PATCH_FORMAT, version: 1, task: TASK, type: 'classify', label: 'gender', classes: ['F', 'M'], bins: null,
+    strategy: 'peterrec', insertion: 'serial-each-conv', patchDim: null, baseFingerprint: await baseFingerprint(modelDir),
+    trainedParams, totalParams: trainedParams, test: {},
+  }, trained);
+  return { model: modelDir, patches: patchesDir, itemIds };
+}
+
+interface Server {
+  url: string;
+  process: ChildProcess;
+}
+
+function startServer(model: string, patches: string, batchWaitMs: number, threads: number | undefined): Promise<Server> {
+  const args = [CLI, 'serve', '--model', model, '--patches', patches, '--port', '0', '--log-level', 'warn',
+    '--batch-wait-ms', String(batchWaitMs), ...(threads ? ['--threads', String(threads)] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ url: m[1]!, process: child });
+    });
+    child.once('exit', (code) => reject(new Error(`graftrec serve exited with ${code} before listening`)));
+  });
+}
+
+async function stopServer(s: Server): Promise<void> {
+  if (s.process.exitCode !== null) return;
+  const exited = new Promise((r) => s.process.once('exit', r));
+  s.process.kill('SIGTERM');
+  await exited;
+}
+
+async function rssMB(url: string): Promise<number> {
+  return ((await (await fetch(`${url}/healthz`)).json()) as { rssMB: number }).rssMB;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function load(url: string, connections: number, seconds: number, body: string): Promise<autocannon.Result> {
+  return autocannon({ url: `${url}/v1/predict/${TASK}`, method: 'POST', headers: JSON_HEADERS, body, connections, duration: seconds });
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'graftrec-bench-serve-'));
+  const servers: Server[] = [];
+  try {
+    const fx = await writeFixtures(dir, o.items);
+    const rng = new Rng(7);
+    const history = Array.from({ length: o.historyLength }, () => fx.itemIds[rng.int(0, fx.itemIds.length)]!);
+    const body = JSON.stringify({ items: history });
+
+    const batched = await startServer(fx.model, fx.patches, 2, o.threads);
+    servers.push(batched);
+    await load(batched.url, 1, 1, body); // warm-up
+    const low = await load(batched.url, 1, o.seconds, body);
+    emit({
+      bench: 'serve', scenario: 'low-load', endpoint: 'POST /v1/predict/:task', historyLength: o.historyLength,
+      connections: 1, p50Ms: low.latency.p50, p99Ms: low.latency.p99, maxMs: low.latency.max,
+      requestsPerSec: round(low.requests.average, 1), non2xx: low.non2xx, errors: low.errors,
+    });
+
+    const withBatching = await load(batched.url, o.connections, o.seconds, body);
+    const unbatchedServer = await startServer(fx.model, fx.patches, 0, o.threads);
+    servers.push(unbatchedServer);
+    await load(unbatchedServer.url, o.connections, 1, body);
+    const without = await load(unbatchedServer.url, o.connections, o.seconds, body);
+    await stopServer(unbatchedServer);
+    emit({
+      bench: 'serve', scenario: 'throughput', connections: o.connections,
+      batchedRequestsPerSec: round(withBatching.requests.average, 1), batchedP50Ms: withBatching.latency.p50,
+      batchedP99Ms: withBatching.latency.p99,
+      unbatchedRequestsPerSec: round(without.requests.average, 1), unbatchedP50Ms: without.latency.p50,
+      unbatchedP99Ms: without.latency.p99,
+      batchingSpeedup: round(withBatching.requests.average / without.requests.average),
+      non2xx: withBatching.non2xx + without.non2xx, errors: withBatching.errors + without.errors,
+    });
+
+    // Soak: 6 valid and 4 invalid requests in every 10, sent by 10 concurrent fetch loops so that each response
+    // is checked against its own request (autocannon's counts go astray when the server closes a connection
+    // after a malformed body, which Fastify does).
+    type SoakRequest = { method: string; path: string; body?: string };
+    const post = (path: string, payload: string): SoakRequest => ({ method: 'POST', path, body: payload });
+    const valid: SoakRequest[] = [
+      post(`/v1/predict/${TASK}`, body),
+      post('/v1/recommend', JSON.stringify({ items: history, k: 10 })),
+      post('/v1/embed', JSON.stringify({ items: history.slice(0, 5) })),
+      post('/v1/embed', JSON.stringify({ items: history, task: TASK })),
+      { method: 'GET', path: '/v1/tasks' },
+      { method: 'GET', path: '/healthz' },
+    ];
+    const invalid: SoakRequest[] = [
+      post(`/v1/predict/${TASK}`, JSON.stringify({ items: ['no-such-item'] })),
+      post('/v1/recommend', '{"items": ['),
+      post('/v1/predict/no-such-task', body),
+      post('/v1/recommend', JSON.stringify({ items: history, k: 1e9 })),
+    ];
+    const mix = [valid[0]!, invalid[0]!, valid[1]!, invalid[1]!, valid[2]!, invalid[2]!, valid[3]!, invalid[3]!, valid[4]!, valid[5]!];
+    const rssBefore = await rssMB(batched.url);
+    const counts = { valid: {} as Record<string, number>, invalid: {} as Record<string, number> };
+    let failures = 0;
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 10 }, async () => {
+      for (let i = next++; i < o.soakRequests; i = next++) {
+        const r = mix[i % mix.length]!;
+        const kind = valid.includes(r) ? 'valid' : 'invalid';
+        try {
+          const res = await fetch(batched.url + r.path, { method: r.method, ...(r.body !== undefined ? { body: r.body, headers: JSON_HEADERS } : {}) });
+          await res.arrayBuffer();
+          counts[kind][res.status] = (counts[kind][res.status] ?? 0) + 1;
+        } catch {
+          failures++;
+        }
+      }
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    const rssAfter = await rssMB(batched.url);
+    const count5xx = (c: Record<string, number>) => Object.entries(c).filter(([code]) => Number(code) >= 500).reduce((n, [, k]) => n + k, 0);
+    emit({
+      bench: 'serve', scenario: 'soak', requests: o.soakRequests, seconds: round(seconds, 1), validStatus: counts.valid,
+      invalidStatus: counts.invalid, valid5xx: count5xx(counts.valid), invalid5xx: count5xx(counts.invalid),
+      connectionFailures: failures, serverAlive: batched.process.exitCode === null, rssBeforeMB: rssBefore, rssAfterMB: rssAfter,
+    });
+  } finally {
+    for (const s of servers) await stopServer(s);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

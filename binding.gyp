@@ -15,7 +15,8 @@
         "native/softmax_xent.cc",
         "native/sampled_softmax.cc",
         "native/adam.cc",
-        "native/reduce.cc"
+        "native/reduce.cc",
+        "native/patch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

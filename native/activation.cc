@@ -3,7 +3,7 @@
 // Backward kernels accumulate (+=) into dx.
 
 #include "args.h"
-#include "fast_math.h"
+#include "gelu.h"
 #include "simd.h"
 #include "thread_pool.h"
 
@@ -11,8 +11,6 @@ namespace graftrec {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
-constexpr float kSqrt2OverPi = 0.7978845608028654f;
-constexpr float kGeluCubic = 0.044715f;
 
 template <typename F>
 void elementwise(const Napi::CallbackInfo& info, const char* k, int n_arrays, F f) {
@@ -38,27 +36,16 @@ void relu_backward_js(const Napi::CallbackInfo& info) {
     a[2].data[i] += a[0].data[i] > 0.f ? d : 0.f;
   });
 }
-// tanh through the vectorisable exp: tanh(u) = 2 / (1 + e^(-2u)) - 1 (saturates correctly at both ends).
-inline float fast_tanh(float u) { return 2.f / (1.f + fast_exp(-2.f * u)) - 1.f; }
-
 GRAFTREC_SIMD_CLONES
 void gelu_forward_span(const float* __restrict x, float* __restrict y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    y[i] = 0.5f * v * (1.f + fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_value(x[i]);
 }
 
 GRAFTREC_SIMD_CLONES
 void gelu_backward_span(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    const float t = fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
-    const float du = kSqrt2OverPi * (1.f + 3.f * kGeluCubic * v * v);
-    dx[i] += dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
-  }
+  for (int64_t i = 0; i < n; ++i) dx[i] += dy[i] * gelu_slope(x[i]);
 }
 
 // geluForward(x, y)

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "args.h"
+#include "prefetch.h"
 #include "simd.h"
 #include "thread_pool.h"
 
@@ -70,6 +71,10 @@ void adam_step_js(const Napi::CallbackInfo& info) {
   expect_ids_in_range(env, k, "rows", rows, n / row_size);
   parallel_range(rows.length, 64, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
+      if (i + kPrefetchRows < e) {  // rows are scattered over a large table: ask for the next ones early
+        const int64_t ahead = static_cast<int64_t>(rows.data[i + kPrefetchRows]) * row_size;
+        for (float* t : {p.data, g.data, m.data, v.data}) prefetch_span(t + ahead, row_size * 4, true);
+      }
       int64_t off = static_cast<int64_t>(rows.data[i]) * row_size;
       adam_span(a, p.data + off, g.data + off, m.data + off, v.data + off, row_size);
     }

@@ -122,6 +122,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_sampled_softmax(env, exports);
   register_adam(env, exports);
   register_reduce(env, exports);
+  register_patch(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@
 // the GEMM kernel better than K separate GEMMs with inner dimension Cin; the copy is small and memory-bound.
 // Backward accumulates (+=) into whichever of dx, dw, db are given, so frozen weights cost no GEMM at all.
 #include <cstring>
+#include <vector>
 
 #include "args.h"
 #include "simd.h"
@@ -62,6 +63,20 @@ void col2im_accumulate(const ConvShape& s, const float* dcol, float* dx) {
   });
 }
 
+// With the builtin GEMM the im2col gather happens inside the kernel (gemm.h: conv_gemm_rows, conv_gemm_weight);
+// a system BLAS gets the explicit im2col copy.
+bool fused_gather() { return gemm_backend() == GemmBackend::Builtin || deterministic(); }
+
+std::vector<int64_t> offsets(const ConvShape& s, int64_t sign) {
+  std::vector<int64_t> off(s.K);
+  for (int64_t j = 0; j < s.K; ++j) off[j] = sign * s.offset(j);
+  return off;
+}
+
+ConvGather gather(const ConvShape& s, const float* src, int64_t seg, const std::vector<int64_t>& off) {
+  return ConvGather{src, s.rows(), s.L, (int)s.K, (int)seg, off.data()};
+}
+
 ConvShape read_shape(const Napi::CallbackInfo& info, size_t first, const char* k) {
   ConvShape s;
   s.B = dim_arg(info, first, k, "B");
@@ -89,6 +104,12 @@ void conv1d_forward_js(const Napi::CallbackInfo& info) {
   if (bias) expect_length(env, k, "bias", bias, s.Cout);
   expect_length(env, k, "y", y, s.rows() * s.Cout);
 
+  if (fused_gather()) {
+    const std::vector<int64_t> off = offsets(s, 1);
+    conv_gemm_rows(gather(s, x.data, s.Cin, off), (int)s.Cout, w.data, s.Cin * s.Cout, (int)s.Cout, false, 0.f,
+                   bias ? bias.data : nullptr, y.data, (int)s.Cout);
+    return;
+  }
   float* col = scratch(0, s.rows() * s.col_width());
   im2col(s, x.data, col);
   gemm(false, false, (int)s.rows(), (int)s.Cout, (int)s.col_width(), 1.f, col, (int)s.col_width(), w.data,
@@ -119,6 +140,16 @@ void conv1d_backward_js(const Napi::CallbackInfo& info) {
   if (dw) expect_length(env, k, "dweight", dw, s.K * s.Cin * s.Cout);
   if (db) expect_length(env, k, "dbias", db, s.Cout);
 
+  if (fused_gather()) {
+    const std::vector<int64_t> off = offsets(s, 1), back = offsets(s, -1);
+    if (dw) conv_gemm_weight(gather(s, x.data, s.Cin, off), dy.data, (int)s.Cout, dw.data);
+    if (db) sum_rows_accumulate(dy.data, s.rows(), s.Cout, db.data);
+    // dx[n] += sum_j dy[n - off_j] * W_j^T: the same gathered product with the offsets negated.
+    if (dx)
+      conv_gemm_rows(gather(s, dy.data, s.Cout, back), (int)s.Cin, w.data, s.Cin * s.Cout, (int)s.Cout, true, 1.f,
+                     nullptr, dx.data, (int)s.Cin);
+    return;
+  }
   if (dw) {
     float* col = scratch(0, s.rows() * s.col_width());
     im2col(s, x.data, col);

@@ -2,6 +2,7 @@
 // op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides of the stored matrices.
 // When beta == 0, C is not read (it may hold NaN).
 #pragma once
+#include <cstdint>
 
 namespace graftrec {
 
@@ -11,6 +12,26 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 // Our own blocked kernel (AVX-512 / AVX2+FMA / portable, chosen by CPU detection at first use).
 void gemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                   const float* B, int ldb, float beta, float* C, int ldc);
+// Convolution GEMMs on the builtin kernel with the im2col gather folded into the kernel: no [rows, taps * seg]
+// copy is written. The gathered matrix has, for row n and tap j, the seg floats of src row n + offset[j] when
+// 0 <= n % L + offset[j] < L (the row's position stays inside its own sequence), else zeros.
+struct ConvGather {
+  const float* src;       // [rows, seg], row-major
+  int64_t rows, L;        // rows = B * L
+  int taps, seg;
+  const int64_t* offset;  // [taps]
+};
+// C[n, :] = beta * C[n, :] + sum_j gathered(n, j) * op(B_j) (+ bias[:] when bias is not null), where
+// B_j = B + j * tap_stride and op(B_j) (seg x N) is B_j itself (row stride ldb) or, with trans_b, its transpose.
+// A tap whose rows are all out of range in a whole micro-tile is skipped (it would only add zeros). Rows never
+// depend on how the work is split, so results are the same for any thread count.
+void conv_gemm_rows(const ConvGather& g, int N, const float* B, int64_t tap_stride, int ldb, bool trans_b, float beta,
+                    const float* bias, float* C, int ldc);
+// dw[j * seg + c, o] += sum_n gathered(n, j)[c] * dy[n, o]   (dy: [rows, N], dw: [taps * seg, N]).
+// Rows are summed in fixed chunks whose partial products are combined in chunk order: deterministic for any
+// thread count.
+void conv_gemm_weight(const ConvGather& g, const float* dy, int N, float* dw);
+
 // Which instruction-set path gemm_builtin uses: "avx512", "avx2" or "portable".
 const char* gemm_builtin_isa();
 

@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "args.h"
 #include "fast_math.h"
 #include "simd.h"
 #include "gemm.h"
+#include "prefetch.h"
 #include "reduce.h"
 #include "thread_pool.h"
 
@@ -41,32 +43,43 @@ float* gather_negatives(const SampledArgs& a, int slot) {
   return e;
 }
 
-// One row of the forward pass. On entry row[1..S] holds h·e_neg; on exit row[0..S] holds the probabilities of
-// [target, negatives]. Returns the row's loss (log-sum-exp minus the target logit).
 GRAFTREC_SIMD_CLONES
-double softmax_row(float* row, const float* h, const float* target_row, int64_t C, float target_shift,
-                   const float* neg_shift, const int32_t* ids, int32_t target, int64_t S) {
+float dot(const float* a, const float* b, int64_t n) {
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) s += a[c] * b[c];
+  return s;
+}
+
+// One row of the forward pass. On entry row[0] holds the target's logit and row[1..S] holds h·e_neg; on exit
+// row[0..S] holds the probabilities of [target, negatives]. Returns the row's loss (log-sum-exp minus the target
+// logit). The row is worked on in `tmp` (Wp = S + 1 rounded up to 16 floats, the tail padded with -inf, whose
+// exp is 0), so every loop runs in whole vectors with no scalar remainder.
+GRAFTREC_SIMD_CLONES
+double softmax_row(float* row, const float* neg_shift, const int32_t* ids, int32_t target, int64_t S, float* tmp,
+                   int64_t Wp) {
   const int64_t W = S + 1;
-  float lt = 0.f;
-#pragma omp simd reduction(+ : lt)
-  for (int64_t c = 0; c < C; ++c) lt += h[c] * target_row[c];
-  row[0] = lt + target_shift;
-  float* neg = row + 1;
   const float neg_inf = -std::numeric_limits<float>::infinity();
+  tmp[0] = row[0];
+  const float* neg = row + 1;
+  float* tneg = tmp + 1;
 #pragma omp simd
   for (int64_t j = 0; j < S; ++j) {
     const float shifted = neg[j] + neg_shift[j];
-    neg[j] = ids[j] == target ? neg_inf : shifted;  // accidental hit: the target drawn as a negative
+    tneg[j] = ids[j] == target ? neg_inf : shifted;  // accidental hit: the target drawn as a negative
   }
-  float m = row[0];
-  for (int64_t j = 1; j < W; ++j) m = row[j] > m ? row[j] : m;
+  for (int64_t j = W; j < Wp; ++j) tmp[j] = neg_inf;
+  float m = tmp[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < Wp; ++j) m = std::max(m, tmp[j]);
   float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < W; ++j) sum += fast_exp(row[j] - m);
+  for (int64_t j = 0; j < Wp; ++j) sum += fast_exp(tmp[j] - m);
   const float lse = m + std::log(sum);
-  const double loss = static_cast<double>(lse) - row[0];
+  const double loss = static_cast<double>(lse) - tmp[0];
 #pragma omp simd
-  for (int64_t j = 0; j < W; ++j) row[j] = fast_exp(row[j] - lse);
+  for (int64_t j = 0; j < Wp; ++j) tmp[j] = fast_exp(tmp[j] - lse);
+  std::memcpy(row, tmp, sizeof(float) * W);
   return loss;
 }
 
@@ -93,6 +106,21 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
   }
   std::vector<double> row_loss(a.N, 0.0);
   parallel_range(a.N, 32, [&](int64_t b, int64_t e) {
+    // Target logits first, in a loop of short independent iterations with the table rows prefetched: each
+    // target row is a cache miss in a large table, which the long softmax rows would otherwise serialise.
+    for (int64_t n = b; n < e; ++n) {
+      if (n + kPrefetchRows < e) {
+        const int32_t ahead = a.targets.data[n + kPrefetchRows];
+        if (ahead != a.ignore) prefetch_span(a.table.data + static_cast<int64_t>(ahead) * a.C, a.C * 4);
+      }
+      const int32_t t = a.targets.data[n];
+      if (t == a.ignore) continue;
+      probs.data[n * W] = dot(a.h.data + n * a.C, a.table.data + static_cast<int64_t>(t) * a.C, a.C) +
+                          (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
+    }
+    const int64_t Wp = (W + 15) / 16 * 16;
+    std::vector<float> tmp_buf(Wp + 16);
+    float* tmp = tmp_buf.data() + (16 - (reinterpret_cast<uintptr_t>(tmp_buf.data()) / sizeof(float)) % 16) % 16;
     for (int64_t n = b; n < e; ++n) {
       float* row = probs.data + n * W;
       int32_t t = a.targets.data[n];
@@ -100,9 +128,7 @@ Napi::Value sampled_softmax_forward_js(const Napi::CallbackInfo& info) {
         std::fill(row, row + W, 0.f);
         continue;
       }
-      const float target_shift = (a.bias ? a.bias.data[t] : 0.f) - (logq ? logq.data[t] : 0.f);
-      row_loss[n] = softmax_row(row, a.h.data + n * a.C, a.table.data + static_cast<int64_t>(t) * a.C, a.C,
-                                target_shift, neg_shift.data(), a.negatives.data, t, a.S);
+      row_loss[n] = softmax_row(row, neg_shift.data(), a.negatives.data, t, a.S, tmp, Wp);
     }
   });
   double loss = 0;
@@ -143,6 +169,10 @@ void sampled_softmax_backward_js(const Napi::CallbackInfo& info) {
     gemm(false, false, (int)a.N, (int)a.C, (int)a.S, 1.f, g + 1, (int)W, eneg, (int)a.C, 1.f, dh.data, (int)a.C);
     parallel_range(a.N, 64, [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
+        if (n + kPrefetchRows < e) {
+          const int32_t ahead = a.targets.data[n + kPrefetchRows];
+          if (ahead != a.ignore) prefetch_span(a.table.data + static_cast<int64_t>(ahead) * a.C, a.C * 4);
+        }
         int32_t t = a.targets.data[n];
         if (t == a.ignore) continue;
         const float* et = a.table.data + static_cast<int64_t>(t) * a.C;
@@ -160,6 +190,10 @@ void sampled_softmax_backward_js(const Napi::CallbackInfo& info) {
       for (int64_t c = 0; c < a.C; ++c) dst[c] += dneg[s * a.C + c];
     }
     for (int64_t n = 0; n < a.N; ++n) {
+      if (n + kPrefetchRows < a.N) {
+        const int32_t ahead = a.targets.data[n + kPrefetchRows];
+        if (ahead != a.ignore) prefetch_span(dtable.data + static_cast<int64_t>(ahead) * a.C, a.C * 4, true);
+      }
       int32_t t = a.targets.data[n];
       if (t == a.ignore) continue;
       float* dst = dtable.data + static_cast<int64_t>(t) * a.C;

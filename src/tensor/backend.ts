@@ -61,6 +61,12 @@ export interface Kernels {
     gradScale: number, dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number,
     ignoreIndex: number): void;
 
+  patchForward(x: F32, downWeight: F32, downBias: F32 | null, upWeight: F32, upBias: F32 | null, base: F32 | null,
+    hidden: F32, y: F32, rows: number, C: number, D: number): void;
+  patchBackward(x: F32, downWeight: F32, upWeight: F32, hidden: F32, dy: F32, dx: F32 | null, dDownWeight: F32 | null,
+    dDownBias: F32 | null, dUpWeight: F32 | null, dUpBias: F32 | null, rows: number, C: number, D: number,
+    residual: boolean): void;
+
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
 

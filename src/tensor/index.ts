@@ -10,6 +10,8 @@ export { layerNorm } from './ops/layernorm.js';
 export { relu, gelu } from './ops/activation.js';
 export { add, reshape, sumProduct } from './ops/elementwise.js';
 export { embedding } from './ops/embedding.js';
+export { bottleneckPatch } from './ops/patch.js';
+export type { BottleneckWeights } from './ops/patch.js';
 export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';
 export { Adam, AdamW } from './optim/adam.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';

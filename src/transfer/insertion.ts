@@ -28,9 +28,9 @@ function hooksFor(insertion: PatchInsertion, p: BlockPatches): BlockPatchHooks {
     case 'serial-second-conv':
       return { afterConv2: (out) => p.conv2!.forward(out) };
     case 'parallel-each-conv':
-      return { afterConv1: (out, input) => add(out, p.conv1!.delta(input)), afterConv2: (out, input) => add(out, p.conv2!.delta(input)) };
+      return { afterConv1: (out, input) => p.conv1!.addDelta(out, input), afterConv2: (out, input) => p.conv2!.addDelta(out, input) };
     case 'residual-mixed':
-      return { residual: (x, branch) => add(add(x, branch), p.residual!.delta(branch)) };
+      return { residual: (x, branch) => p.residual!.addDelta(add(x, branch), branch) };
   }
 }
 

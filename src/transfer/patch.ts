@@ -7,7 +7,7 @@
  */
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { Rng, Tensor, add, gelu } from '../tensor/index.js';
+import { BottleneckWeights, Rng, Tensor, bottleneckPatch } from '../tensor/index.js';
 
 export interface PatchOptions {
   /** Bottleneck channels (default C/4). */
@@ -26,12 +26,21 @@ export class ModelPatch extends Module {
     this.up = this.child(new Linear(this.childName('up'), bottleneck, dim, rng, { zeroInit: options.zeroInitUp ?? false }));
   }
 
+  private get weights(): BottleneckWeights {
+    return { downWeight: this.down.weight, downBias: this.down.bias, upWeight: this.up.weight, upBias: this.up.bias };
+  }
+
   /** Δ(x) = Up(GELU(Down(x))): what the patch adds. */
   delta(x: Tensor): Tensor {
-    return this.up.forward(gelu(this.down.forward(x)));
+    return bottleneckPatch(x, this.weights, null);
+  }
+
+  /** base + Δ(x) in one fused op (the parallel and residual insertions). */
+  addDelta(base: Tensor, x: Tensor): Tensor {
+    return bottleneckPatch(x, this.weights, base);
   }
 
   forward(x: Tensor): Tensor {
-    return add(x, this.delta(x));
+    return bottleneckPatch(x, this.weights, x);
   }
 }

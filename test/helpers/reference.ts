@@ -105,3 +105,13 @@ export function sampledSoftmaxRef(h: F64, table: F64, bias: F64 | null, targets:
   }
   return count > 0 ? total / count : 0;
 }
+
+/** base + gelu(x Wd + bd) Wu + bu over rows of x[rows, C] (a bottleneck model patch; base null = the delta alone). */
+export function patchRef(x: F64, wd: F64, bd: F64 | null, wu: F64, bu: F64 | null, base: F64 | null, rows: number,
+  C: number, D: number): F64 {
+  const u = matmulRef(x, wd, rows, D, C, false, false);
+  if (bd) u.forEach((v, i) => { u[i] = v + bd[i % D]!; });
+  const y = matmulRef(geluRef(u), wu, rows, C, D, false, false);
+  y.forEach((v, i) => { y[i] = v + (bu ? bu[i % C]! : 0) + (base ? base[i]! : 0); });
+  return y;
+}

@@ -10,6 +10,7 @@
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,31 @@ function load(url: string, connections: number, seconds: number, body: string): 
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/**
+ * Low-load latency at sub-millisecond resolution (autocannon's histogram counts whole milliseconds): requests
+ * one after another over one keep-alive connection, each timed from send to the last byte.
+ */
+async function sequentialLatencies(url: string, path: string, body: string, seconds: number): Promise<number[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const { hostname, port } = new URL(url);
+  const once = () => new Promise<number>((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request({ hostname, port, path, method: 'POST', agent, headers: { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const times: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  while (performance.now() < until) times.push(await once());
+  agent.destroy();
+  return times.sort((a, b) => a - b);
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
 export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'graftrec-bench-serve-'));
   const servers: Server[] = [];
@@ -109,10 +135,13 @@ export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<v
     const batched = await startServer(fx.model, fx.patches, 2, o.threads);
     servers.push(batched);
     await load(batched.url, 1, 1, body); // warm-up
+    const sequential = await sequentialLatencies(batched.url, `/v1/predict/${TASK}`, body, o.seconds);
     const low = await load(batched.url, 1, o.seconds, body);
     emit({
       bench: 'serve', scenario: 'low-load', endpoint: 'POST /v1/predict/:task', historyLength: o.historyLength,
-      connections: 1, p50Ms: low.latency.p50, p99Ms: low.latency.p99, maxMs: low.latency.max,
+      connections: 1, requests: sequential.length, p50Ms: round(percentile(sequential, 50), 3),
+      p99Ms: round(percentile(sequential, 99), 3), maxMs: round(sequential[sequential.length - 1]!, 3),
+      autocannonP50Ms: low.latency.p50, autocannonP99Ms: low.latency.p99,
       requestsPerSec: round(low.requests.average, 1), non2xx: low.non2xx, errors: low.errors,
     });
 
@@ -156,9 +185,13 @@ export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<v
     const counts = { valid: {} as Record<string, number>, invalid: {} as Record<string, number> };
     let failures = 0;
     let next = 0;
+    // RSS after each fifth of the soak: flat memory means these stop growing once warm.
+    const rssSamplesMB: number[] = [];
+    let sampling: Promise<void> = Promise.resolve();
     const started = performance.now();
     await Promise.all(Array.from({ length: 10 }, async () => {
       for (let i = next++; i < o.soakRequests; i = next++) {
+        if (i > 0 && i % Math.ceil(o.soakRequests / 5) === 0) sampling = sampling.then(async () => void rssSamplesMB.push(await rssMB(batched.url)));
         const r = mix[i % mix.length]!;
         const kind = valid.includes(r) ? 'valid' : 'invalid';
         try {
@@ -171,12 +204,13 @@ export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<v
       }
     }));
     const seconds = (performance.now() - started) / 1000;
+    await sampling;
     const rssAfter = await rssMB(batched.url);
     const count5xx = (c: Record<string, number>) => Object.entries(c).filter(([code]) => Number(code) >= 500).reduce((n, [, k]) => n + k, 0);
     emit({
       bench: 'serve', scenario: 'soak', requests: o.soakRequests, seconds: round(seconds, 1), validStatus: counts.valid,
       invalidStatus: counts.invalid, valid5xx: count5xx(counts.valid), invalid5xx: count5xx(counts.invalid),
-      connectionFailures: failures, serverAlive: batched.process.exitCode === null, rssBeforeMB: rssBefore, rssAfterMB: rssAfter,
+      connectionFailures: failures, serverAlive: batched.process.exitCode === null, rssBeforeMB: rssBefore, rssSamplesMB, rssAfterMB: rssAfter,
     });
   } finally {
     for (const s of servers) await stopServer(s);

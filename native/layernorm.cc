@@ -43,11 +43,11 @@ void layernorm_forward_rows(const float* x, const float* gamma, const float* bet
 }
 
 // Rows [begin, end) of the backward pass. g and xhat are C-float scratch rows; pg (2C floats: dgamma then dbeta
-// partial sums) and dx may be null.
+// partial sums) and dx may be null. dx is accumulated into, or written when dx_overwrite is set.
 GRAFTREC_SIMD_CLONES
 void layernorm_backward_rows(const float* x, const float* gamma, const float* mean, const float* rstd, const float* y,
                              const float* dy, float* dx, float* pg, float* g, float* xhat, int64_t begin, int64_t end,
-                             int64_t C) {
+                             int64_t C, bool dx_overwrite) {
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * C;
     const float* dyr = dy + r * C;
@@ -83,8 +83,13 @@ void layernorm_backward_rows(const float* x, const float* gamma, const float* me
       }
       const float a = sum_dxhat / C, b = sum_dxhat_xhat / C;
       float* dxr = dx + r * C;
+      if (dx_overwrite) {
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma[c] - a - xhat[c] * b);
+        for (int64_t c = 0; c < C; ++c) dxr[c] = rs * (g[c] * gamma[c] - a - xhat[c] * b);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) dxr[c] += rs * (g[c] * gamma[c] - a - xhat[c] * b);
+      }
     }
   }
 }
@@ -114,8 +119,9 @@ void layernorm_forward_js(const Napi::CallbackInfo& info) {
   });
 }
 
-// layerNormBackward(x, gamma, mean, rstd, y|null, dy, dx|null, dgamma|null, dbeta|null, rows, C)
-// y is the forward output when the ReLU was fused (null otherwise). Gradients accumulate (+=).
+// layerNormBackward(x, gamma, mean, rstd, y|null, dy, dx|null, dgamma|null, dbeta|null, rows, C[, dxOverwrite])
+// y is the forward output when the ReLU was fused (null otherwise). Gradients accumulate (+=), except dx with
+// dxOverwrite, which is written (its previous contents, possibly uninitialised, are ignored).
 void layernorm_backward_js(const Napi::CallbackInfo& info) {
   const char* k = "layerNormBackward";
   Napi::Env env = info.Env();
@@ -129,6 +135,7 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
   auto dgamma = f32_arg(info, 7, k, "dgamma", true);
   auto dbeta = f32_arg(info, 8, k, "dbeta", true);
   int64_t rows = dim_arg(info, 9, k, "rows"), C = dim_arg(info, 10, k, "C");
+  const bool dx_overwrite = optional_bool_arg(info, 11, k, "dxOverwrite");
   expect_length(env, k, "x", x, rows * C);
   expect_length(env, k, "gamma", gamma, C);
   expect_length(env, k, "mean", mean, rows);
@@ -148,7 +155,7 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
     float* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
     layernorm_backward_rows(x.data, gamma.data, mean.data, rstd.data, y ? y.data : nullptr, dy.data,
                             dx ? dx.data : nullptr, pg, g.data(), xhat.data(), ch * kRowChunk,
-                            std::min(rows, (ch + 1) * kRowChunk), C);
+                            std::min(rows, (ch + 1) * kRowChunk), C, dx_overwrite);
   });
   if (want_params) {
     for (int64_t c = 0; c < C; ++c) {

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, record } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Tensor, shapeString } from '../tensor.js';
 
@@ -25,7 +25,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   const rstd = new Float32Array(rows);
   k.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, C, options.eps, relu);
   return record(out, relu ? 'layerNormRelu' : 'layerNorm', [x, gamma, beta], (g) => {
-    k.layerNormBackward(x.data, gamma.data, mean, rstd, relu ? out.data : null, g, gradIfNeeded(x),
-      gradIfNeeded(gamma), gradIfNeeded(beta), rows, C);
+    const dgamma = gradIfNeeded(gamma), dbeta = gradIfNeeded(beta);
+    const dx = gradToWrite(x);
+    k.layerNormBackward(x.data, gamma.data, mean, rstd, relu ? out.data : null, g, dx.grad, dgamma, dbeta, rows, C,
+      dx.overwrite);
   });
 }

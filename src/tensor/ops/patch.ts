@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, passGradient, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, passGradient, record } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Tensor, shapeString } from '../tensor.js';
 
@@ -47,8 +47,11 @@ export function bottleneckPatch(x: Tensor, w: BottleneckWeights, base: Tensor | 
   const inputs = [x, downWeight, upWeight, ...[downBias, upBias].filter((t): t is Tensor => t !== null)];
   if (base && !residual) inputs.push(base);
   return record(out, 'bottleneckPatch', inputs, (g) => {
-    k.patchBackward(x.data, downWeight.data, upWeight.data, hidden, g, gradIfNeeded(x), gradIfNeeded(downWeight),
-      gradIfNeeded(downBias), gradIfNeeded(upWeight), gradIfNeeded(upBias), rows, C, D, residual);
+    const dDownWeight = gradIfNeeded(downWeight), dDownBias = gradIfNeeded(downBias);
+    const dUpWeight = gradIfNeeded(upWeight), dUpBias = gradIfNeeded(upBias);
+    const dx = gradToWrite(x);
+    k.patchBackward(x.data, downWeight.data, upWeight.data, hidden, g, dx.grad, dDownWeight, dDownBias, dUpWeight,
+      dUpBias, rows, C, D, residual, dx.overwrite);
     if (base && !residual) passGradient(base, g, true, k.axpy);
   });
 }

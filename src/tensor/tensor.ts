@@ -24,7 +24,7 @@ const gradPool = new Map<number, Float32Array[]>();
 let pooledFloats = 0;
 const POOL_LIMIT_FLOATS = 64 * 1024 * 1024;
 
-/** Hands gradient buffers that nothing refers to any more back for reuse (each buffer at most once). */
+/** Hands buffers that nothing refers to any more back for reuse (each buffer at most once). */
 export function recycleGradBuffers(buffers: Iterable<Float32Array>): void {
   for (const b of buffers) {
     if (b.length === 0 || pooledFloats + b.length > POOL_LIMIT_FLOATS) continue;
@@ -43,6 +43,35 @@ function uninitialisedFloats(n: number): Float32Array {
     return b;
   }
   return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/** Buffers handed out inside the active scratch scope, returned to the pool when it ends. */
+let scopeBuffers: Float32Array[] | null = null;
+
+/**
+ * Runs fn with op outputs and op scratch buffers (`Tensor.empty`, `scratchFloats`) taken from the pool and
+ * returned to it when fn returns, so a loop of identical steps (training) stops allocating, page-faulting and
+ * garbage-collecting its activations. The caller promises that no tensor made inside is used after fn returns.
+ * Nested scopes belong to the outermost one.
+ */
+export function scratchScope<T>(fn: () => T): T {
+  if (scopeBuffers) return fn();
+  const mine: Float32Array[] = [];
+  scopeBuffers = mine;
+  try {
+    return fn();
+  } finally {
+    scopeBuffers = null;
+    recycleGradBuffers(mine);
+  }
+}
+
+/** n floats with undefined contents for a kernel that writes them all (from the pool inside a scratch scope). */
+export function scratchFloats(n: number): Float32Array {
+  if (!scopeBuffers || n === 0) return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  const b = uninitialisedFloats(n);
+  scopeBuffers.push(b);
+  return b;
 }
 
 /**
@@ -82,8 +111,7 @@ export class Tensor {
    * and lets the allocator hand back recently freed memory.
    */
   static empty(shape: Shape): Tensor {
-    const n = sizeOf(shape);
-    return new Tensor(new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n), shape);
+    return new Tensor(scratchFloats(sizeOf(shape)), shape);
   }
 
   static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {

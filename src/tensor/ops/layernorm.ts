@@ -1,7 +1,7 @@
 import { ShapeError } from '../../errors.js';
 import { gradIfNeeded, gradToWrite, record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { Tensor, shapeString } from '../tensor.js';
+import { Tensor, scratchFloats, shapeString } from '../tensor.js';
 
 export interface LayerNormOptions {
   eps: number;
@@ -21,8 +21,8 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   const k = backend();
   const out = Tensor.empty(x.shape);
   if (rows === 0) return out;
-  const mean = new Float32Array(rows);
-  const rstd = new Float32Array(rows);
+  const mean = scratchFloats(rows);
+  const rstd = scratchFloats(rows);
   k.layerNormForward(x.data, gamma.data, beta.data, out.data, mean, rstd, rows, C, options.eps, relu);
   return record(out, relu ? 'layerNormRelu' : 'layerNorm', [x, gamma, beta], (g) => {
     const dgamma = gradIfNeeded(gamma), dbeta = gradIfNeeded(beta);

@@ -1,7 +1,8 @@
 // Layer normalisation over the last dimension, optionally fused with the ReLU that follows it in every NextItNet
-// block (saves one full pass over the activations in each direction).
-//   y = act(gamma * (x - mean) * rstd + beta),  rstd = 1 / sqrt(var + eps)
-// Forward saves mean and rstd per row; backward takes the forward output y when the ReLU is fused (its mask).
+// block and with the residual add that closes the block (each saves one full pass over the activations).
+//   y = act(gamma * (x - mean) * rstd + beta) [+ residual],  rstd = 1 / sqrt(var + eps)
+// Forward saves mean and rstd per row. Backward needs the ReLU's mask: it takes the forward output y (without a
+// residual) or beta, and then recomputes gamma * xhat + beta > 0 from the x it reads anyway.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -16,8 +17,8 @@ namespace {
 constexpr int64_t kRowChunk = 256;
 
 GRAFTREC_SIMD_CLONES
-void layernorm_forward_rows(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
-                            int64_t begin, int64_t end, int64_t C, double eps, bool relu) {
+void layernorm_forward_rows(const float* x, const float* gamma, const float* beta, const float* res, float* y,
+                            float* mean, float* rstd, int64_t begin, int64_t end, int64_t C, double eps, bool relu) {
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
@@ -32,7 +33,15 @@ void layernorm_forward_rows(const float* x, const float* gamma, const float* bet
     const float rs = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ss) / C + eps));
     mean[r] = m;
     rstd[r] = rs;
-    if (relu) {
+    if (relu && res) {
+      const float* rr = res + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) yr[c] = std::max(0.f, gamma[c] * ((xr[c] - m) * rs) + beta[c]) + rr[c];
+    } else if (res) {
+      const float* rr = res + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) yr[c] = gamma[c] * ((xr[c] - m) * rs) + beta[c] + rr[c];
+    } else if (relu) {
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) yr[c] = std::max(0.f, gamma[c] * ((xr[c] - m) * rs) + beta[c]);
     } else {
@@ -46,7 +55,7 @@ void layernorm_forward_rows(const float* x, const float* gamma, const float* bet
 // partial sums) and dx may be null. dx is accumulated into, or written when dx_overwrite is set.
 GRAFTREC_SIMD_CLONES
 void layernorm_backward_rows(const float* x, const float* gamma, const float* mean, const float* rstd, const float* y,
-                             const float* dy, float* dx, float* pg, float* g, float* xhat, int64_t begin, int64_t end,
+                             const float* mask_beta, const float* dy, float* dx, float* pg, float* g, float* xhat, int64_t begin, int64_t end,
                              int64_t C, bool dx_overwrite) {
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * C;
@@ -54,7 +63,15 @@ void layernorm_backward_rows(const float* x, const float* gamma, const float* me
     const float m = mean[r], rs = rstd[r];
     // Separate branch-free loops: a per-element test of the ReLU mask is a coin flip the branch predictor
     // loses half the time.
-    if (y) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) xhat[c] = (xr[c] - m) * rs;
+    if (mask_beta) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = dyr[c];  // same expression as the forward, so the same mask
+        g[c] = gamma[c] * xhat[c] + mask_beta[c] > 0.f ? d : 0.f;
+      }
+    } else if (y) {
       const float* yr = y + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
@@ -64,8 +81,6 @@ void layernorm_backward_rows(const float* x, const float* gamma, const float* me
     } else {
       std::copy(dyr, dyr + C, g);
     }
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) xhat[c] = (xr[c] - m) * rs;
     if (pg) {
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) {
@@ -94,7 +109,7 @@ void layernorm_backward_rows(const float* x, const float* gamma, const float* me
   }
 }
 
-// layerNormForward(x, gamma, beta, y, mean, rstd, rows, C, eps, relu)
+// layerNormForward(x, gamma, beta, y, mean, rstd, rows, C, eps, relu[, residual])
 void layernorm_forward_js(const Napi::CallbackInfo& info) {
   const char* k = "layerNormForward";
   Napi::Env env = info.Env();
@@ -107,6 +122,8 @@ void layernorm_forward_js(const Napi::CallbackInfo& info) {
   int64_t rows = dim_arg(info, 6, k, "rows"), C = dim_arg(info, 7, k, "C");
   double eps = num_arg(info, 8, k, "eps");
   bool relu = bool_arg(info, 9, k, "relu");
+  auto res = f32_arg(info, 10, k, "residual", true);
+  if (res) expect_length(env, k, "residual", res, rows * C);
   expect_length(env, k, "x", x, rows * C);
   expect_length(env, k, "gamma", gamma, C);
   expect_length(env, k, "beta", beta, C);
@@ -115,12 +132,15 @@ void layernorm_forward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "rstd", rstd, rows);
 
   parallel_range(rows, 64, [&](int64_t begin, int64_t end) {
-    layernorm_forward_rows(x.data, gamma.data, beta.data, y.data, mean.data, rstd.data, begin, end, C, eps, relu);
+    layernorm_forward_rows(x.data, gamma.data, beta.data, res ? res.data : nullptr, y.data, mean.data, rstd.data,
+                           begin, end, C, eps, relu);
   });
 }
 
-// layerNormBackward(x, gamma, mean, rstd, y|null, dy, dx|null, dgamma|null, dbeta|null, rows, C[, dxOverwrite])
-// y is the forward output when the ReLU was fused (null otherwise). Gradients accumulate (+=), except dx with
+// layerNormBackward(x, gamma, mean, rstd, y|null, dy, dx|null, dgamma|null, dbeta|null, rows, C[, dxOverwrite[,
+//                   reluBeta]])
+// When the ReLU was fused, its mask comes from reluBeta (the forward's beta: the mask is recomputed) or else from
+// y, the forward output without residual; with neither, there was no ReLU. The residual's gradient is the caller's. Gradients accumulate (+=), except dx with
 // dxOverwrite, which is written (its previous contents, possibly uninitialised, are ignored).
 void layernorm_backward_js(const Napi::CallbackInfo& info) {
   const char* k = "layerNormBackward";
@@ -136,6 +156,8 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
   auto dbeta = f32_arg(info, 8, k, "dbeta", true);
   int64_t rows = dim_arg(info, 9, k, "rows"), C = dim_arg(info, 10, k, "C");
   const bool dx_overwrite = optional_bool_arg(info, 11, k, "dxOverwrite");
+  auto relu_beta = f32_arg(info, 12, k, "reluBeta", true);
+  if (relu_beta) expect_length(env, k, "reluBeta", relu_beta, C);
   expect_length(env, k, "x", x, rows * C);
   expect_length(env, k, "gamma", gamma, C);
   expect_length(env, k, "mean", mean, rows);
@@ -153,7 +175,8 @@ void layernorm_backward_js(const Napi::CallbackInfo& info) {
   parallel_for(chunks, [&](int64_t ch) {
     std::vector<float> g(C), xhat(C);
     float* pg = want_params ? partial.data() + ch * 2 * C : nullptr;
-    layernorm_backward_rows(x.data, gamma.data, mean.data, rstd.data, y ? y.data : nullptr, dy.data,
+    layernorm_backward_rows(x.data, gamma.data, mean.data, rstd.data, y ? y.data : nullptr,
+                            relu_beta ? relu_beta.data : nullptr, dy.data,
                             dx ? dx.data : nullptr, pg, g.data(), xhat.data(), ch * kRowChunk,
                             std::min(rows, (ch + 1) * kRowChunk), C, dx_overwrite);
   });

@@ -37,9 +37,10 @@ export interface Kernels {
     dxOverwrite?: boolean): void;
 
   layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, rstd: F32, rows: number, C: number,
-    eps: number, relu: boolean): void;
+    eps: number, relu: boolean, residual?: F32 | null): void;
   layerNormBackward(x: F32, gamma: F32, mean: F32, rstd: F32, y: F32 | null, dy: F32, dx: F32 | null,
-    dgamma: F32 | null, dbeta: F32 | null, rows: number, C: number, dxOverwrite?: boolean): void;
+    dgamma: F32 | null, dbeta: F32 | null, rows: number, C: number, dxOverwrite?: boolean,
+    reluBeta?: F32 | null): void;
 
   reluForward(x: F32, y: F32): void;
   reluBackward(y: F32, dy: F32, dx: F32): void;

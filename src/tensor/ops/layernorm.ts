@@ -36,9 +36,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   return record(out, (relu ? 'layerNormRelu' : 'layerNorm') + (residual ? 'Residual' : ''), inputs, (g) => {
     const dgamma = gradIfNeeded(gamma), dbeta = gradIfNeeded(beta);
     const dx = gradToWrite(x);
-    // The ReLU mask is recomputed from x and beta (read anyway) rather than read from the output.
-    k.layerNormBackward(x.data, gamma.data, mean, rstd, null, g, dx.grad, dgamma, dbeta, rows, C, dx.overwrite,
-      relu ? beta.data : null);
+    // The ReLU mask: read from the output, or, when the output includes the residual, recomputed from x and beta.
+    k.layerNormBackward(x.data, gamma.data, mean, rstd, relu && !residual ? out.data : null, g, dx.grad, dgamma, dbeta,
+      rows, C, dx.overwrite, relu && residual ? beta.data : null);
     // g has been consumed by the kernel above, so it may be handed on.
     if (residual) passGradient(residual, g, true, k.axpy);
   });

@@ -67,6 +67,12 @@ inline bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* kerne
   return info[i].As<Napi::Boolean>().Value();
 }
 
+// An optional trailing boolean: false when absent (undefined).
+inline bool optional_bool_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  if (info.Length() <= i || info[i].IsUndefined()) return false;
+  return bool_arg(info, i, kernel, name);
+}
+
 template <typename T>
 inline void expect_length(const Napi::Env& env, const char* kernel, const char* name, const View<T>& v,
                           int64_t want) {

@@ -5,6 +5,7 @@
 // Forward builds im2col rows [B*L, K*Cin] in scratch and runs ONE GEMM with inner dimension K*Cin, which uses
 // the GEMM kernel better than K separate GEMMs with inner dimension Cin; the copy is small and memory-bound.
 // Backward accumulates (+=) into whichever of dx, dw, db are given, so frozen weights cost no GEMM at all.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -122,7 +123,9 @@ void conv1d_forward_js(const Napi::CallbackInfo& info) {
   }
 }
 
-// conv1dBackward(x, w, dy, dx|null, dw|null, dbias|null, B, L, Cin, Cout, K, dilation, causal)
+// conv1dBackward(x, w, dy, dx|null, dw|null, dbias|null, B, L, Cin, Cout, K, dilation, causal[, dxOverwrite])
+// With dxOverwrite, dx is written (its previous contents, possibly uninitialised, are ignored) instead of
+// accumulated into.
 void conv1d_backward_js(const Napi::CallbackInfo& info) {
   const char* k = "conv1dBackward";
   Napi::Env env = info.Env();
@@ -133,6 +136,7 @@ void conv1d_backward_js(const Napi::CallbackInfo& info) {
   auto dw = f32_arg(info, 4, k, "dweight", true);
   auto db = f32_arg(info, 5, k, "dbias", true);
   ConvShape s = read_shape(info, 6, k);
+  const bool dx_overwrite = optional_bool_arg(info, 13, k, "dxOverwrite");
   expect_length(env, k, "x", x, s.rows() * s.Cin);
   expect_length(env, k, "weight", w, s.K * s.Cin * s.Cout);
   expect_length(env, k, "dy", dy, s.rows() * s.Cout);
@@ -146,8 +150,8 @@ void conv1d_backward_js(const Napi::CallbackInfo& info) {
     if (db) sum_rows_accumulate(dy.data, s.rows(), s.Cout, db.data);
     // dx[n] += sum_j dy[n - off_j] * W_j^T: the same gathered product with the offsets negated.
     if (dx)
-      conv_gemm_rows(gather(s, dy.data, s.Cout, back), (int)s.Cin, w.data, s.Cin * s.Cout, (int)s.Cout, true, 1.f,
-                     nullptr, dx.data, (int)s.Cin);
+      conv_gemm_rows(gather(s, dy.data, s.Cout, back), (int)s.Cin, w.data, s.Cin * s.Cout, (int)s.Cout, true,
+                     dx_overwrite ? 0.f : 1.f, nullptr, dx.data, (int)s.Cin);
     return;
   }
   if (dw) {
@@ -161,6 +165,7 @@ void conv1d_backward_js(const Napi::CallbackInfo& info) {
     float* dcol = scratch(1, s.rows() * s.col_width());
     gemm(false, true, (int)s.rows(), (int)s.col_width(), (int)s.Cout, 1.f, dy.data, (int)s.Cout, w.data,
          (int)s.Cout, 0.f, dcol, (int)s.col_width());
+    if (dx_overwrite) std::fill(dx.data, dx.data + s.rows() * s.Cin, 0.f);
     col2im_accumulate(s, dcol, dx.data);
   }
 }

@@ -121,8 +121,9 @@ void patch_forward_js(const Napi::CallbackInfo& info) {
 }
 
 // patchBackward(x, downWeight, upWeight, hidden, dy, dx|null, dDownWeight|null, dDownBias|null, dUpWeight|null,
-//               dUpBias|null, rows, C, D, residual)
-// Gradients accumulate (+=). With residual, dx also receives dy itself (the serial patch's skip, base = x); the
+//               dUpBias|null, rows, C, D, residual[, dxOverwrite])
+// Gradients accumulate (+=), except dx with dxOverwrite, which is written (its previous contents, possibly
+// uninitialised, are ignored). With residual, dx also receives dy itself (the serial patch's skip, base = x); the
 // gradient of any other base is the caller's (it is dy).
 void patch_backward_js(const Napi::CallbackInfo& info) {
   const char* k = "patchBackward";
@@ -139,6 +140,7 @@ void patch_backward_js(const Napi::CallbackInfo& info) {
   auto dbu = f32_arg(info, 9, k, "dUpBias", true);
   const PatchShape s = read_patch_shape(info, 10, k);
   const bool residual = bool_arg(info, 13, k, "residual");
+  const bool dx_overwrite = optional_bool_arg(info, 14, k, "dxOverwrite");
   expect_length(env, k, "x", x, s.rows * s.C);
   expect_length(env, k, "downWeight", wd, s.C * s.D);
   expect_length(env, k, "upWeight", wu, s.D * s.C);
@@ -180,8 +182,11 @@ void patch_backward_js(const Napi::CallbackInfo& info) {
     }
     if (dx) {
       float* dxb = dx.data + r0 * C;
-      if (residual) add_rows(dxb, nullptr, dyb, R, C);
-      gemm_builtin(false, true, R, C, D, 1.f, du, D, wd.data, D, 1.f, dxb, C);
+      float beta = 1.f;
+      if (residual && dx_overwrite) std::copy(dyb, dyb + static_cast<int64_t>(R) * C, dxb);
+      else if (residual) add_rows(dxb, nullptr, dyb, R, C);
+      else if (dx_overwrite) beta = 0.f;
+      gemm_builtin(false, true, R, C, D, 1.f, du, D, wd.data, D, beta, dxb, C);
     }
   });
   if (!want_params) return;

@@ -8,7 +8,7 @@ import { ModelConfig } from '../config/schema.js';
 import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { predictionInputs } from '../data/batches.js';
-import { Parameter, Rng, Tensor, add, backend, noGrad, reshape } from '../tensor/index.js';
+import { Parameter, Rng, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
 
 /**
  * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;
@@ -48,8 +48,8 @@ export class ResidualBlock extends Module {
     const h = this.ln1.forward(c1, { relu: true });
     let c2 = this.conv2.forward(h);
     if (p?.afterConv2) c2 = p.afterConv2(c2, h);
-    const branch = this.ln2.forward(c2, { relu: true });
-    return p?.residual ? p.residual(x, branch) : add(branch, x);
+    if (!p?.residual) return this.ln2.forward(c2, { relu: true, residual: x }); // x + F(x), the add fused
+    return p.residual(x, this.ln2.forward(c2, { relu: true }));
   }
 }
 

@@ -51,8 +51,8 @@ export class LayerNorm extends Module {
     this.beta = this.parameter('beta', [dim]);
   }
 
-  forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
-    return layerNorm(x, this.gamma, this.beta, { eps: this.eps, relu: options.relu ?? false });
+  forward(x: Tensor, options: { relu?: boolean; residual?: Tensor | null } = {}): Tensor {
+    return layerNorm(x, this.gamma, this.beta, { eps: this.eps, relu: options.relu ?? false, residual: options.residual ?? null });
   }
 }
 

@@ -5,7 +5,7 @@
  * and ops skip the kernels that would compute their gradients.
  */
 import { ShapeError } from '../errors.js';
-import { GradNode, Parameter, Tensor, shapeString } from './tensor.js';
+import { GradNode, Parameter, Tensor, recycleGradBuffers, shapeString } from './tensor.js';
 
 let noGradDepth = 0;
 
@@ -41,6 +41,16 @@ export function record(output: Tensor, op: string, inputs: readonly Tensor[], ba
 /** Gradient buffer of `t` if it needs one, else null (kernels then skip that gradient entirely). */
 export function gradIfNeeded(t: Tensor | null | undefined): Float32Array | null {
   return t?.requiresGrad ? t.gradBuffer() : null;
+}
+
+/**
+ * For kernels that produce every element of t's gradient: the buffer (null if t needs none) and whether the
+ * kernel must overwrite it (t had no gradient yet; the buffer's contents are undefined) rather than accumulate.
+ */
+export function gradToWrite(t: Tensor | null | undefined): { grad: Float32Array | null; overwrite: boolean } {
+  if (!t?.requiresGrad) return { grad: null, overwrite: false };
+  const { grad, fresh } = t.gradForWrite();
+  return { grad, overwrite: fresh };
 }
 
 function topologicalOrder(root: Tensor): Tensor[] {
@@ -81,12 +91,17 @@ export function backward(loss: Tensor): void {
     const t = order[i]!;
     if (t.node && t.grad) t.node.backward(t.grad);
   }
+  // Intermediate gradients are referred to only by their tensors (donation never reaches a leaf): once
+  // released they can be reused by the next backward.
+  const released = new Set<Float32Array>();
   for (const t of order) {
     if (t.node) {
       t.node = null;
+      if (t.grad) released.add(t.grad);
       t.grad = null;
     }
   }
+  recycleGradBuffers(released);
 }
 
 /**
@@ -100,7 +115,9 @@ export function passGradient(t: Tensor, g: Float32Array, mayDonate: boolean, axp
     t.grad = g;
     return true;
   }
-  axpy(t.gradBuffer(), 1, g);
+  const { grad, fresh } = t.gradForWrite();
+  if (fresh) grad.set(g);
+  else axpy(grad, 1, g);
   return false;
 }
 

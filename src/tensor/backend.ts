@@ -33,12 +33,14 @@ export interface Kernels {
   conv1dForward(x: F32, weight: F32, bias: F32 | null, y: F32, B: number, L: number, Cin: number, Cout: number,
     kernelSize: number, dilation: number, causal: boolean): void;
   conv1dBackward(x: F32, weight: F32, dy: F32, dx: F32 | null, dweight: F32 | null, dbias: F32 | null, B: number,
-    L: number, Cin: number, Cout: number, kernelSize: number, dilation: number, causal: boolean): void;
+    L: number, Cin: number, Cout: number, kernelSize: number, dilation: number, causal: boolean,
+    dxOverwrite?: boolean): void;
 
   layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, rstd: F32, rows: number, C: number,
-    eps: number, relu: boolean): void;
+    eps: number, relu: boolean, residual?: F32 | null): void;
   layerNormBackward(x: F32, gamma: F32, mean: F32, rstd: F32, y: F32 | null, dy: F32, dx: F32 | null,
-    dgamma: F32 | null, dbeta: F32 | null, rows: number, C: number): void;
+    dgamma: F32 | null, dbeta: F32 | null, rows: number, C: number, dxOverwrite?: boolean,
+    reluBeta?: F32 | null): void;
 
   reluForward(x: F32, y: F32): void;
   reluBackward(y: F32, dy: F32, dx: F32): void;
@@ -65,7 +67,7 @@ export interface Kernels {
     hidden: F32, y: F32, rows: number, C: number, D: number): void;
   patchBackward(x: F32, downWeight: F32, upWeight: F32, hidden: F32, dy: F32, dx: F32 | null, dDownWeight: F32 | null,
     dDownBias: F32 | null, dUpWeight: F32 | null, dUpBias: F32 | null, rows: number, C: number, D: number,
-    residual: boolean): void;
+    residual: boolean, dxOverwrite?: boolean): void;
 
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;

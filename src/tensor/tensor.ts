@@ -16,6 +16,65 @@ export function shapeString(shape: Shape): string {
 }
 
 /**
+ * Recycled gradient buffers of released graphs, by length. A training step allocates the same intermediate
+ * gradients every time (tens of MB): reusing them skips zero-filling fresh memory, its page faults and the
+ * garbage collection of the old buffers. Only `backward` returns buffers here, once nothing refers to them.
+ */
+const gradPool = new Map<number, Float32Array[]>();
+let pooledFloats = 0;
+const POOL_LIMIT_FLOATS = 64 * 1024 * 1024;
+
+/** Hands buffers that nothing refers to any more back for reuse (each buffer at most once). */
+export function recycleGradBuffers(buffers: Iterable<Float32Array>): void {
+  for (const b of buffers) {
+    if (b.length === 0 || pooledFloats + b.length > POOL_LIMIT_FLOATS) continue;
+    let list = gradPool.get(b.length);
+    if (!list) gradPool.set(b.length, (list = []));
+    list.push(b);
+    pooledFloats += b.length;
+  }
+}
+
+/** A buffer of n floats with undefined contents: recycled when one is pooled, else fresh. */
+function uninitialisedFloats(n: number): Float32Array {
+  const b = gradPool.get(n)?.pop();
+  if (b) {
+    pooledFloats -= n;
+    return b;
+  }
+  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/** Buffers handed out inside the active scratch scope, returned to the pool when it ends. */
+let scopeBuffers: Float32Array[] | null = null;
+
+/**
+ * Runs fn with op outputs and op scratch buffers (`Tensor.empty`, `scratchFloats`) taken from the pool and
+ * returned to it when fn returns, so a loop of identical steps (training) stops allocating, page-faulting and
+ * garbage-collecting its activations. The caller promises that no tensor made inside is used after fn returns.
+ * Nested scopes belong to the outermost one.
+ */
+export function scratchScope<T>(fn: () => T): T {
+  if (scopeBuffers) return fn();
+  const mine: Float32Array[] = [];
+  scopeBuffers = mine;
+  try {
+    return fn();
+  } finally {
+    scopeBuffers = null;
+    recycleGradBuffers(mine);
+  }
+}
+
+/** n floats with undefined contents for a kernel that writes them all (from the pool inside a scratch scope). */
+export function scratchFloats(n: number): Float32Array {
+  if (!scopeBuffers || n === 0) return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  const b = uninitialisedFloats(n);
+  scopeBuffers.push(b);
+  return b;
+}
+
+/**
  * How a tensor was made: the inputs it depends on and a closure that, given the gradient of the output,
  * accumulates gradients into those inputs that require them. Recorded only when some input requires grad.
  */
@@ -52,8 +111,7 @@ export class Tensor {
    * and lets the allocator hand back recently freed memory.
    */
   static empty(shape: Shape): Tensor {
-    const n = sizeOf(shape);
-    return new Tensor(new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n), shape);
+    return new Tensor(scratchFloats(sizeOf(shape)), shape);
   }
 
   static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false): Tensor {
@@ -66,8 +124,18 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) on first use. */
   gradBuffer(): Float32Array {
-    this.grad ??= new Float32Array(this.data.length);
+    this.grad ??= uninitialisedFloats(this.data.length).fill(0);
     return this.grad;
+  }
+
+  /**
+   * The gradient buffer for a writer that fills every element: when there is none yet, a new one with undefined
+   * contents and `fresh` set, so the writer overwrites it instead of accumulating into zeros.
+   */
+  gradForWrite(): { grad: Float32Array; fresh: boolean } {
+    if (this.grad) return { grad: this.grad, fresh: false };
+    this.grad = uninitialisedFloats(this.data.length);
+    return { grad: this.grad, fresh: true };
   }
 
   /** Last dimension and the number of rows before it, for kernels that work on [rows, C]. */

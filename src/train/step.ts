@@ -6,7 +6,7 @@ import { TrainingError } from '../errors.js';
 import { Batch } from '../data/batches.js';
 import { NextItNet } from '../models/nextitnet.js';
 import {
-  Adam, Rng, backward, clipGradNorm, sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
+  Adam, Rng, backward, clipGradNorm, sampledSoftmaxCrossEntropy, scratchScope, softmaxCrossEntropy,
 } from '../tensor/index.js';
 import { NegativeSampler } from './sampler.js';
 
@@ -31,6 +31,11 @@ export function countTargets(batch: Batch): number {
 }
 
 export function trainingStep(model: NextItNet, batch: Batch, optimizer: Adam, options: StepOptions): StepResult {
+  // Every tensor of the step dies with it: the next step reuses their memory.
+  return scratchScope(() => runStep(model, batch, optimizer, options));
+}
+
+function runStep(model: NextItNet, batch: Batch, optimizer: Adam, options: StepOptions): StepResult {
   const h = model.hiddenRows(batch.inputs, batch.size, batch.length);
   const loss = options.negatives > 0
     ? sampledSoftmaxCrossEntropy(h, model.outputWeight, model.outputBias, batch.targets,

@@ -82,6 +82,22 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
     });
   }
 
+  for (const fuseRelu of [false, true]) {
+    it(`layerNorm${fuseRelu ? ' + fused ReLU' : ''} + fused residual add`, () => {
+      const [rows, C] = [5, 6];
+      const x = randomTensor(rng, [rows, C]);
+      const gamma = randomTensor(rng, [C]);
+      const beta = randomTensor(rng, [C]);
+      const res = randomTensor(rng, [rows, C]);
+      gradCheck(rng, {
+        inputs: [x, gamma, beta, res],
+        kernel: ([x, g, b, r]) => layerNorm(x!, g!, b!, { eps: 1e-5, relu: fuseRelu, residual: r! }),
+        reference: ([x, g, b, r]) => layerNormRef(x!, g!, b!, rows, C, 1e-5, fuseRelu).map((v, i) => v + r![i]!),
+        kernelFiniteDifference: !fuseRelu,
+      });
+    });
+  }
+
   it('layerNorm with the paper\'s eps 1e-8', () => {
     const x = randomTensor(rng, [4, 8]);
     const gamma = randomTensor(rng, [8]);

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, record } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Tensor, shapeString } from '../tensor.js';
 
@@ -33,7 +33,9 @@ export function dilatedConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, op
   k.conv1dForward(x.data, weight.data, bias?.data ?? null, out.data, B, L, Cin, Cout, kernelSize, dilation, causal);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(out, 'dilatedConv1d', inputs, (g) => {
-    k.conv1dBackward(x.data, weight.data, g, gradIfNeeded(x), gradIfNeeded(weight), gradIfNeeded(bias), B, L, Cin,
-      Cout, kernelSize, dilation, causal);
+    const dweight = gradIfNeeded(weight), dbias = gradIfNeeded(bias);
+    const dx = gradToWrite(x);
+    k.conv1dBackward(x.data, weight.data, g, dx.grad, dweight, dbias, B, L, Cin, Cout, kernelSize, dilation, causal,
+      dx.overwrite);
   });
 }

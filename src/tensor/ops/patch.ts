@@ -1,7 +1,7 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, passGradient, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, passGradient, record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { Tensor, shapeString } from '../tensor.js';
+import { Tensor, scratchFloats, shapeString } from '../tensor.js';
 
 /** The weights of a bottleneck patch: down [C, D] (+ bias [D]), up [D, C] (+ bias [C]). */
 export interface BottleneckWeights {
@@ -39,7 +39,7 @@ export function bottleneckPatch(x: Tensor, w: BottleneckWeights, base: Tensor | 
   }
   const k = backend();
   const out = Tensor.empty(x.shape);
-  const hidden = new Float32Array(rows * D);
+  const hidden = scratchFloats(rows * D);
   if (rows === 0) return out;
   k.patchForward(x.data, downWeight.data, downBias?.data ?? null, upWeight.data, upBias?.data ?? null,
     base?.data ?? null, hidden, out.data, rows, C, D);
@@ -47,8 +47,11 @@ export function bottleneckPatch(x: Tensor, w: BottleneckWeights, base: Tensor | 
   const inputs = [x, downWeight, upWeight, ...[downBias, upBias].filter((t): t is Tensor => t !== null)];
   if (base && !residual) inputs.push(base);
   return record(out, 'bottleneckPatch', inputs, (g) => {
-    k.patchBackward(x.data, downWeight.data, upWeight.data, hidden, g, gradIfNeeded(x), gradIfNeeded(downWeight),
-      gradIfNeeded(downBias), gradIfNeeded(upWeight), gradIfNeeded(upBias), rows, C, D, residual);
+    const dDownWeight = gradIfNeeded(downWeight), dDownBias = gradIfNeeded(downBias);
+    const dUpWeight = gradIfNeeded(upWeight), dUpBias = gradIfNeeded(upBias);
+    const dx = gradToWrite(x);
+    k.patchBackward(x.data, downWeight.data, upWeight.data, hidden, g, dx.grad, dDownWeight, dDownBias, dUpWeight,
+      dUpBias, rows, C, D, residual, dx.overwrite);
     if (base && !residual) passGradient(base, g, true, k.axpy);
   });
 }

@@ -1,7 +1,7 @@
 import { ShapeError } from '../../errors.js';
 import { gradIfNeeded, noteDenseGradient, noteRowGradient, record } from '../autograd.js';
 import { backend } from '../backend.js';
-import { Tensor, shapeString } from '../tensor.js';
+import { Tensor, scratchFloats, shapeString } from '../tensor.js';
 
 export interface CrossEntropyOptions {
   /** Rows whose target equals this id (padding) are left out of the loss and its mean. Default 0. */
@@ -68,7 +68,7 @@ export function sampledSoftmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tenso
   const [N, C, V] = checkHeads('sampledSoftmaxCrossEntropy', h, table, bias, targets);
   const count = countTargets(targets, ignoreIndex);
   const k = backend();
-  const probs = new Float32Array(N * (negatives.length + 1));
+  const probs = scratchFloats(N * (negatives.length + 1));
   const logQ = options.logQ ?? null;
   const total = N > 0
     ? k.sampledSoftmaxForward(h.data, table.data, bias?.data ?? null, targets, negatives, logQ, probs, N, C, V, ignoreIndex)

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MODEL_DEFAULTS, ModelConfigSchema } from '../../src/config/schema.js';
+import { causalBatch } from '../../src/data/batches.js';
+import { NextItNet } from '../../src/models/nextitnet.js';
+import { Adam, Rng, backend } from '../../src/tensor/index.js';
+import { NegativeSampler } from '../../src/train/sampler.js';
+import { trainingStep } from '../../src/train/step.js';
+
+/** Parameters and losses after three real training steps (fused residual LayerNorm, pooled buffers, scratch scope). */
+function threeSteps(): { losses: number[]; params: Float32Array[] } {
+  const rng = new Rng(3);
+  const items = 200;
+  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 16, blocks: 2, maxLen: 13 });
+  const model = new NextItNet(config, rng);
+  const optimizer = new Adam(model.parameters(), { lr: 1e-2 });
+  const sampler = new NegativeSampler(new Float64Array(items + 1).fill(1));
+  const losses: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const batch = causalBatch(Array.from({ length: 7 }, () => Int32Array.from({ length: 14 }, () => rng.int(1, items + 1))), 13);
+    losses.push(trainingStep(model, batch, optimizer, { negatives: 9, sampler, rng, clipNorm: 1 }).loss);
+  }
+  return { losses, params: model.parameters().map((p) => Float32Array.from(p.data)) };
+}
+
+describe('training step', () => {
+  it('deterministic mode: three steps are bit-identical for 1 and 2 threads', () => {
+    const k = backend();
+    const { threads, deterministic } = k.info();
+    k.setDeterministic(true);
+    try {
+      k.setThreads(1);
+      const one = threeSteps();
+      k.setThreads(2);
+      const two = threeSteps();
+      assert.deepEqual(two.losses, one.losses);
+      one.params.forEach((p, i) => assert.deepEqual(two.params[i], p, `parameter ${i}`));
+    } finally {
+      k.setDeterministic(deterministic);
+      k.setThreads(threads);
+    }
+  });
+});

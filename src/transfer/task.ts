@@ -8,7 +8,7 @@ import { predictionInputs } from '../data/batches.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { INIT_STD } from '../nn/layers.js';
-import { Adam, Parameter, Rng, Tensor, backward, embedding, noGrad, reshape } from '../tensor/index.js';
+import { Adam, Parameter, Rng, Tensor, backward, embedding, noGrad, reshape, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { ModelPatch } from './patch.js';
@@ -107,8 +107,11 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   for (let epoch = 1; epoch <= o.epochs && stale < o.patience; epoch++) {
     rng.shuffle(order);
     for (let start = 0; start < order.length; start += o.batch) {
-      backward(loss(order.subarray(start, start + o.batch)));
-      optimizer.step();
+      // Every tensor of the step dies with it, so the next step reuses their memory (see scratchScope).
+      scratchScope(() => {
+        backward(loss(order.subarray(start, start + o.batch)));
+        optimizer.step();
+      });
     }
     epochs = epoch;
     const score = validate();

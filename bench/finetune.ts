@@ -5,7 +5,7 @@
  */
 import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
 import { NextItNet } from '../src/models/nextitnet.js';
-import { Adam, Rng, backend, backward, embedding, reshape, scratchScope, softmaxCrossEntropy } from '../src/tensor/index.js';
+import { Adam, Rng, backend, backward, scratchScope, softmaxCrossEntropy } from '../src/tensor/index.js';
 import { taskHead } from '../src/transfer/task.js';
 import { graftPatches } from '../src/transfer/insertion.js';
 import { STRATEGIES, applyStrategy, strategyUsesPatches } from '../src/transfer/strategies.js';
@@ -24,9 +24,8 @@ export interface FinetuneBenchOptions {
 export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
   const rng = new Rng(1);
   const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: o.items, dim: o.dim, blocks: o.blocks, maxLen: o.maxLen });
-  const inputs = Int32Array.from({ length: o.batch * o.maxLen }, () => rng.int(1, o.items + 1));
+  const histories = Array.from({ length: o.batch }, () => Int32Array.from({ length: o.maxLen }, () => rng.int(1, o.items + 1)));
   const labels = Int32Array.from({ length: o.batch }, () => rng.int(0, o.classes));
-  const last = Int32Array.from({ length: o.batch }, (_, b) => b * o.maxLen + o.maxLen - 1);
   const results: Record<string, number> = {};
   for (const strategy of STRATEGIES) {
     const model = new NextItNet(config, new Rng(2));
@@ -36,8 +35,7 @@ export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
     const optimizer = new Adam(trainable, { lr: 1e-3 });
     // In a scratch scope, as the fine-tuning loop (src/transfer/task.ts) runs its steps.
     const t = timeIt(() => scratchScope(() => {
-      const h = reshape(model.hidden(inputs, o.batch, o.maxLen), [o.batch * o.maxLen, o.dim]);
-      backward(softmaxCrossEntropy(embedding(h, last, [o.batch]), head[0]!, head[1]!, labels, { ignoreIndex: -1 }));
+      backward(softmaxCrossEntropy(model.userVectors(histories), head[0]!, head[1]!, labels, { ignoreIndex: -1 }));
       optimizer.step();
     }), { minSeconds: o.seconds });
     results[strategy] = t.medianMs;

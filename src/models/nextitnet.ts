@@ -8,7 +8,7 @@ import { ModelConfig } from '../config/schema.js';
 import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { predictionInputs } from '../data/batches.js';
-import { Parameter, Rng, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
+import { Parameter, Rng, Tensor, backend, embedding, noGrad, reshape } from '../tensor/index.js';
 
 /**
  * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;
@@ -90,27 +90,30 @@ export class NextItNet extends Module {
   hiddenRows(ids: Int32Array, batch: number, length: number): Tensor {
     return reshape(this.hidden(ids, batch, length), [batch * length, this.config.dim]);
   }
+
+  /**
+   * User representations after each history: the hidden state at the last position (causal), or at the trailing
+   * mask token (masked). [histories.length, dim], differentiable (a row gather), so task heads can train on it.
+   */
+  userVectors(histories: readonly Int32Array[]): Tensor {
+    const { maxLen } = this.config;
+    const maskToken = this.config.objective === 'masked' ? this.maskToken : null;
+    const h = this.hiddenRows(predictionInputs(histories, maxLen, maskToken), histories.length, maxLen);
+    const last = Int32Array.from(histories, (_, b) => b * maxLen + maxLen - 1);
+    return embedding(h, last, [histories.length]);
+  }
 }
 
 /** Scoring happens in user chunks so users x items scores never exceed this many floats. */
 const SCORE_CHUNK_FLOATS = 1 << 22;
 
-/**
- * User representations for next-item prediction after each history: the hidden state at the last position
- * (causal), or at the trailing mask token (masked). Returns [histories.length, dim], computed without a graph.
- */
+/** model.userVectors for many histories, in batches, without a graph: [histories.length, dim]. */
 export function encodeHistories(model: NextItNet, histories: readonly Int32Array[], batchSize = 256): Float32Array {
-  const { dim, maxLen } = model.config;
+  const { dim } = model.config;
   const out = new Float32Array(histories.length * dim);
-  const maskToken = model.config.objective === 'masked' ? model.maskToken : null;
   noGrad(() => {
     for (let start = 0; start < histories.length; start += batchSize) {
-      const chunk = histories.slice(start, start + batchSize);
-      const h = model.hidden(predictionInputs(chunk, maxLen, maskToken), chunk.length, maxLen);
-      for (let b = 0; b < chunk.length; b++) {
-        const last = (b * maxLen + maxLen - 1) * dim;
-        out.set(h.data.subarray(last, last + dim), (start + b) * dim);
-      }
+      out.set(model.userVectors(histories.slice(start, start + batchSize)).data, start * dim);
     }
   });
   return out;
@@ -122,8 +125,17 @@ export function encodeHistories(model: NextItNet, histories: readonly Int32Array
  */
 export function forEachScoreRow(model: NextItNet, userVectors: Float32Array,
   visit: (row: number, scores: Float32Array) => void): void {
-  const { dim } = model.config;
-  const V = model.outputWeight.shape[0]!;
+  forEachTableScoreRow(model.outputWeight, model.outputBias, userVectors, visit);
+}
+
+/**
+ * Calls visit(row, scores) for each user vector with its scores over every row of `table` [V, dim]:
+ * score = user · table[v] + bias[v] (the pretraining softmax, or a transfer task's head), in chunks of users so
+ * users × rows scores never exceed SCORE_CHUNK_FLOATS. The scores buffer is reused.
+ */
+export function forEachTableScoreRow(table: Tensor, bias: Tensor, userVectors: Float32Array,
+  visit: (row: number, scores: Float32Array) => void): void {
+  const [V, dim] = table.shape as [number, number];
   const users = userVectors.length / dim;
   const chunk = Math.max(1, Math.min(users, Math.floor(SCORE_CHUNK_FLOATS / V)));
   const k = backend();
@@ -131,8 +143,8 @@ export function forEachScoreRow(model: NextItNet, userVectors: Float32Array,
   for (let start = 0; start < users; start += chunk) {
     const n = Math.min(chunk, users - start);
     const block = scores.subarray(0, n * V);
-    k.gemm(false, true, n, V, dim, 1, userVectors.subarray(start * dim, (start + n) * dim), dim, model.outputWeight.data, dim, 0, block, V);
-    k.addRowVector(block, model.outputBias.data, n, V);
+    k.gemm(false, true, n, V, dim, 1, userVectors.subarray(start * dim, (start + n) * dim), dim, table.data, dim, 0, block, V);
+    k.addRowVector(block, bias.data, n, V);
     for (let i = 0; i < n; i++) visit(start + i, block.subarray(i * V, (i + 1) * V));
   }
 }

@@ -4,12 +4,12 @@
  * what the strategy says, early-stops on validation accuracy, and reports test accuracy, macro-F1, AUC (binary)
  * and the majority-class accuracy on the same test users.
  */
-import { NextItNet } from '../models/nextitnet.js';
+import { NextItNet, encodeHistories } from '../models/nextitnet.js';
 import { Dataset, userSequence } from '../data/dataset.js';
 import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../eval/classification.js';
 import { Parameter, softmaxCrossEntropy } from '../tensor/index.js';
 import { UserLabels, splitUsers, userLabels } from './labels.js';
-import { TransferAccounting, TransferOptions, forEachUserVectorChunk, trainTransfer, userVectors } from './task.js';
+import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 export interface ClassifyOptions extends TransferOptions {
   dataset: Dataset;
@@ -36,18 +36,17 @@ export interface ClassifyResult extends TransferAccounting {
 export function predictProbabilities(model: NextItNet, head: Parameter[], histories: readonly Int32Array[], classes: number): Float32Array {
   const out = new Float32Array(histories.length * classes);
   const dim = model.config.dim;
-  forEachUserVectorChunk(model, histories, 256, (start, uv, count) => {
-    for (let b = 0; b < count; b++) {
-      const logits = Array.from({ length: classes }, (_, c) => {
-        let s = head[1]!.data[c]!;
-        for (let k = 0; k < dim; k++) s += uv[b * dim + k]! * head[0]!.data[c * dim + k]!;
-        return s;
-      });
-      const m = Math.max(...logits);
-      const z = logits.reduce((acc, l) => acc + Math.exp(l - m), 0);
-      logits.forEach((l, c) => (out[(start + b) * classes + c] = Math.exp(l - m) / z));
-    }
-  });
+  const uv = encodeHistories(model, histories);
+  for (let b = 0; b < histories.length; b++) {
+    const logits = Array.from({ length: classes }, (_, c) => {
+      let s = head[1]!.data[c]!;
+      for (let k = 0; k < dim; k++) s += uv[b * dim + k]! * head[0]!.data[c * dim + k]!;
+      return s;
+    });
+    const m = Math.max(...logits);
+    const z = logits.reduce((acc, l) => acc + Math.exp(l - m), 0);
+    logits.forEach((l, c) => (out[b * classes + c] = Math.exp(l - m) / z));
+  }
   return out;
 }
 
@@ -71,7 +70,7 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
     examples: split.train.length,
     loss: (batch) => {
       const users = Int32Array.from(batch, (i) => split.train[i]!);
-      return softmaxCrossEntropy(userVectors(model, histories(users)), head[0]!, head[1]!, labelsOf(users), { ignoreIndex: -1 });
+      return softmaxCrossEntropy(model.userVectors(histories(users)), head[0]!, head[1]!, labelsOf(users), { ignoreIndex: -1 });
     },
     validate: () => accuracy(argmaxRows(predictProbabilities(model, head, histories(split.valid), classes.length), classes.length), labelsOf(split.valid)),
   }));

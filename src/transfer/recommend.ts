@@ -12,14 +12,12 @@
 import { Dataset } from '../data/dataset.js';
 import { fullRank } from '../eval/evaluate.js';
 import { rankingMetrics } from '../eval/metrics.js';
-import { NextItNet } from '../models/nextitnet.js';
-import {
-  Parameter, Tensor, embedding, matmul, sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
-} from '../tensor/index.js';
+import { NextItNet, encodeHistories, forEachTableScoreRow } from '../models/nextitnet.js';
+import { Parameter, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
 import { splitUsers } from './labels.js';
-import { TransferAccounting, TransferOptions, forEachUserVectorChunk, trainTransfer, userVectors } from './task.js';
+import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 export interface RecommendOptions extends TransferOptions {
   task: string;
@@ -56,20 +54,10 @@ export interface RecommendResult extends TransferAccounting {
 
 export const RANKING_PROTOCOL = 'full ranking over all target items; one query per (test user, target item), the user\'s other target items excluded from its candidates; ties counted against the target';
 
-/** Target-item scores [users, T] of the task head (no graph), in chunks bounded to a few million floats. */
+/** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
 export function forEachTargetScoreRow(model: NextItNet, head: Parameter[], histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
-  const T = head[1]!.size;
-  const chunk = Math.max(1, Math.min(256, Math.floor(4_000_000 / T)));
-  forEachUserVectorChunk(model, histories, chunk, (start, uv, count) => {
-    const scores = matmul(Tensor.from(uv, [count, model.config.dim]), head[0]!, { transB: true }).data;
-    const bias = head[1]!.data;
-    for (let b = 0; b < count; b++) {
-      const row = scores.subarray(b * T, (b + 1) * T);
-      for (let t = 0; t < T; t++) row[t]! += bias[t]!;
-      visit(start + b, row);
-    }
-  });
+  forEachTableScoreRow(head[0]!, head[1]!, encodeHistories(model, histories), visit);
 }
 
 /**
@@ -114,7 +102,7 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     examples: split.train.length,
     loss: (batch) => {
       const users = Array.from(batch, (b) => split.train[b]!);
-      const uv = userVectors(model, users.map((i) => ex.sources[i]!));
+      const uv = model.userVectors(users.map((i) => ex.sources[i]!));
       const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
       const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
       const pairs = embedding(uv, rows, [rows.length]);
@@ -126,9 +114,8 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   }));
 
   const modelRanks = rank(split.test, accounting.head);
-  const popularity = counts;
   const popRanks = queryRanks(Array.from(split.test, (i) => ex.targets[i]!), T, (visit) => {
-    split.test.forEach((_, b) => visit(b, popularity));
+    split.test.forEach((_, b) => visit(b, counts));
   });
   const test: RankingReport = {
     users: split.test.length,

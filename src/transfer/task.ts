@@ -4,11 +4,10 @@
  * account for trained / total parameters and the patch size. The tasks (classify.ts, recommend.ts) supply the
  * examples, the loss and the validation score.
  */
-import { predictionInputs } from '../data/batches.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { INIT_STD } from '../nn/layers.js';
-import { Adam, Parameter, Rng, Tensor, backward, embedding, noGrad, reshape, scratchScope } from '../tensor/index.js';
+import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { ModelPatch } from './patch.js';
@@ -51,26 +50,6 @@ export function taskHead(rows: number, dim: number, rng: Rng, options: { rowSpar
     new Parameter('head.weight', rng.fillTruncatedNormal(new Float32Array(rows * dim), INIT_STD), [rows, dim], options),
     new Parameter('head.bias', new Float32Array(rows), [rows], options),
   ];
-}
-
-/** Hidden state at each sequence's last position, [batch, dim], differentiable (a row gather). */
-export function userVectors(model: NextItNet, histories: readonly Int32Array[]): Tensor {
-  const { maxLen, dim } = model.config;
-  const maskToken = model.config.objective === 'masked' ? model.maskToken : null;
-  const h = model.hidden(predictionInputs(histories, maxLen, maskToken), histories.length, maxLen);
-  const last = Int32Array.from(histories, (_, b) => b * maxLen + maxLen - 1);
-  return embedding(reshape(h, [histories.length * maxLen, dim]), last, [histories.length]);
-}
-
-/** Calls `visit` with the user vectors of consecutive chunks of `histories`, without a graph. */
-export function forEachUserVectorChunk(model: NextItNet, histories: readonly Int32Array[], chunk: number,
-  visit: (start: number, vectors: Float32Array, count: number) => void): void {
-  noGrad(() => {
-    for (let start = 0; start < histories.length; start += chunk) {
-      const part = histories.slice(start, start + chunk);
-      visit(start, userVectors(model, part).data, part.length);
-    }
-  });
 }
 
 export interface TaskTraining {

@@ -16,7 +16,8 @@
         "native/sampled_softmax.cc",
         "native/adam.cc",
         "native/reduce.cc",
-        "native/patch.cc"
+        "native/patch.cc",
+        "native/pooling.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

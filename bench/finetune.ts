@@ -6,7 +6,7 @@
 import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
 import { NextItNet } from '../src/models/nextitnet.js';
 import { Adam, Rng, backend, backward, scratchScope, softmaxCrossEntropy } from '../src/tensor/index.js';
-import { taskHead } from '../src/transfer/task.js';
+import { taskHead } from '../src/transfer/head.js';
 import { graftPatches } from '../src/transfer/insertion.js';
 import { STRATEGIES, applyStrategy, strategyUsesPatches } from '../src/transfer/strategies.js';
 import { Emit, timeIt } from './timing.js';
@@ -31,11 +31,11 @@ export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
     const model = new NextItNet(config, new Rng(2));
     const patches = strategyUsesPatches(strategy) ? graftPatches(model, 'serial-each-conv', new Rng(3)) : [];
     const head = taskHead(o.classes, o.dim, new Rng(4));
-    const trainable = applyStrategy(strategy, model, patches, head);
+    const trainable = applyStrategy(strategy, model, patches, head.parameters());
     const optimizer = new Adam(trainable, { lr: 1e-3 });
     // In a scratch scope, as the fine-tuning loop (src/transfer/task.ts) runs its steps.
     const t = timeIt(() => scratchScope(() => {
-      backward(softmaxCrossEntropy(model.userVectors(histories), head[0]!, head[1]!, labels, { ignoreIndex: -1 }));
+      backward(softmaxCrossEntropy(head.userVectors(model, histories), head.weight, head.bias, labels, { ignoreIndex: -1 }));
       optimizer.step();
     }), { minSeconds: o.seconds });
     results[strategy] = t.medianMs;

@@ -21,7 +21,7 @@ import { MODEL_FORMAT, vocabularyHash, writeModelFiles } from '../src/train/chec
 import { graftPatches } from '../src/transfer/insertion.js';
 import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../src/transfer/patchfile.js';
 import { applyStrategy } from '../src/transfer/strategies.js';
-import { taskHead } from '../src/transfer/task.js';
+import { taskHead } from '../src/transfer/head.js';
 import { Emit } from './timing.js';
 
 export interface ServeBenchOptions {
@@ -47,14 +47,14 @@ async function writeFixtures(dir: string, items: number): Promise<{ model: strin
   }, model, itemIds);
   const patches = graftPatches(model, 'serial-each-conv', new Rng(2));
   const head = taskHead(2, config.dim, new Rng(3));
-  const trained = applyStrategy('peterrec', model, patches, head);
+  const trained = applyStrategy('peterrec', model, patches, head.parameters());
   const trainedParams = trained.reduce((n, p) => n + p.size, 0);
   const patchesDir = join(dir, 'patches');
   mkdirSync(patchesDir);
   await writePatchDir(join(patchesDir, TASK), {
     format: PATCH_FORMAT, version: 1, task: TASK, type: 'classify', label: 'gender', classes: ['F', 'M'], bins: null,
     strategy: 'peterrec', insertion: 'serial-each-conv', patchDim: null, baseFingerprint: await baseFingerprint(modelDir),
-    trainedParams, totalParams: trainedParams, test: {},
+    pooling: 'last', windows: 1, trainedParams, totalParams: trainedParams, test: {},
   }, trained);
   return { model: modelDir, patches: patchesDir, itemIds };
 }

@@ -123,6 +123,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_adam(env, exports);
   register_reduce(env, exports);
   register_patch(env, exports);
+  register_pooling(env, exports);
   return exports;
 }
 

@@ -161,5 +161,6 @@ void register_sampled_softmax(Napi::Env env, Napi::Object exports);
 void register_adam(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 void register_patch(Napi::Env env, Napi::Object exports);
+void register_pooling(Napi::Env env, Napi::Object exports);
 
 }  // namespace graftrec

@@ -8,7 +8,7 @@ import { experimentTable, runTransferExperiment } from '../transfer/experiment.j
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
-import { TaskFlags, loadTaskDataset, taskSpecFromFlags, withTaskOptions } from './task-options.js';
+import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface ExperimentFlags extends TaskFlags {
   model: string;
@@ -40,8 +40,8 @@ export function experimentCommand(): Command {
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const runs = await runTransferExperiment({
-        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, epochs: f.epochs, batch: f.batch, lr: f.lr,
-        patience: f.patience, testFraction: f.testFraction, strategies: f.strategies, insertions: f.insertions,
+        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, ...tuningFromFlags(f),
+        strategies: f.strategies, insertions: f.insertions,
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model,
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });

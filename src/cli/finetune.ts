@@ -4,10 +4,10 @@ import { Rng, backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
-import { STRATEGIES, Strategy, strategyUsesPretraining } from '../transfer/strategies.js';
+import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
 import { TaskResult, headline, runTask, taskCardFor } from '../transfer/tasks.js';
 import { choiceOption, integerOption } from './options.js';
-import { TaskFlags, loadTaskDataset, taskSpecFromFlags, withTaskOptions } from './task-options.js';
+import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface FinetuneFlags extends TaskFlags {
   model: string;
@@ -57,7 +57,7 @@ export function finetuneCommand(): Command {
       const model = strategyUsesPretraining(f.strategy) ? base.model : new NextItNet(base.config.model, new Rng(f.seed));
       const result = runTask(spec, { task: f.task, dataset, datasetName: f.data, baseItems: base.items }, {
         model, strategy: f.strategy, insertion: f.insertion, patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
-        epochs: f.epochs, batch: f.batch, lr: f.lr, patience: f.patience, testFraction: f.testFraction, seed: f.seed,
+        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
       });
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result.trained);
       const summary = {

@@ -1,5 +1,6 @@
 /** The task and training options `finetune` and `experiment transfer` share, and the task spec built from them. */
 import { Command } from 'commander';
+import { POOLINGS, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
@@ -14,11 +15,26 @@ export interface TaskFlags {
   targetDomain?: string;
   negatives: number;
   k: number[];
+  pooling: (typeof POOLINGS)[number];
+  windows: number;
   epochs: number;
   batch: number;
-  lr: number;
+  lr?: number;
+  weightDecay: number;
+  dropout: number;
+  warmup: number;
   patience: number;
   testFraction: number;
+  labelFraction: number;
+}
+
+/** The fine-tuning settings of the flags (the learning rate stays null where the strategy's default applies). */
+export function tuningFromFlags(f: TaskFlags) {
+  return {
+    reading: { pooling: f.pooling, windows: f.windows }, epochs: f.epochs, batch: f.batch, lr: f.lr ?? null,
+    weightDecay: f.weightDecay, dropout: f.dropout, warmup: f.warmup, patience: f.patience,
+    testFraction: f.testFraction, labelFraction: f.labelFraction,
+  };
 }
 
 export function withTaskOptions(command: Command): Command {
@@ -30,11 +46,17 @@ export function withTaskOptions(command: Command): Command {
     .option('--target-domain <name>', 'recommend: the domain to recommend in (gets a new item table)')
     .option('--negatives <n>', 'recommend: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
     .option('--k <list>', 'recommend: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
-    .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), 20)
-    .option('--batch <n>', 'examples per batch', integerOption('batch'), 64)
-    .option('--lr <x>', 'Adam learning rate', numberOption('lr', { min: 0, exclusiveMin: true }), 1e-3)
-    .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), 3)
-    .option('--test-fraction <x>', 'fraction of users held out for testing', numberOption('test-fraction', { min: 0, max: 0.9, exclusiveMin: true }), 0.2);
+    .option('--pooling <how>', 'user vector: last (position), mean, max or attention (a learned query) over the read positions', choiceOption('pooling', POOLINGS), TRANSFER_DEFAULTS.pooling)
+    .option('--windows <n>', 'max-len windows read from the end of each history (0 = the whole history)', integerOption('windows', 0), TRANSFER_DEFAULTS.windows)
+    .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), TRANSFER_DEFAULTS.epochs)
+    .option('--batch <n>', 'examples per batch', integerOption('batch'), TRANSFER_DEFAULTS.batch)
+    .option('--lr <x>', 'Adam learning rate (default: per strategy, see the README)', numberOption('lr', { min: 0, exclusiveMin: true }))
+    .option('--weight-decay <x>', 'AdamW weight decay on trained weight matrices', numberOption('weight-decay', { min: 0 }), TRANSFER_DEFAULTS.weightDecay)
+    .option('--dropout <x>', 'dropout on the user vector while training, in [0, 1)', numberOption('dropout', { min: 0, max: 0.999999 }), TRANSFER_DEFAULTS.dropout)
+    .option('--warmup <x>', 'share of the steps with a linear learning-rate warm-up (then linear decay), in [0, 1)', numberOption('warmup', { min: 0, max: 0.999999 }), TRANSFER_DEFAULTS.warmup)
+    .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), TRANSFER_DEFAULTS.patience)
+    .option('--test-fraction <x>', 'fraction of users held out for testing', numberOption('test-fraction', { min: 0, max: 0.9, exclusiveMin: true }), TRANSFER_DEFAULTS.testFraction)
+    .option('--label-fraction <x>', 'share of the training/validation users whose labels are used, in (0, 1]', numberOption('label-fraction', { min: 0, max: 1, exclusiveMin: true }), TRANSFER_DEFAULTS.labelFraction);
 }
 
 export function taskSpecFromFlags(f: TaskFlags): TaskSpec {

@@ -39,3 +39,29 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export const MODEL_DEFAULTS = ModelConfigSchema.omit({ numItems: true }).parse({});
 export const TRAIN_DEFAULTS = TrainConfigSchema.parse({});
+
+/** How a transfer task reads a user out of the network. */
+export const POOLINGS = ['last', 'mean', 'max', 'attention'] as const;
+
+/**
+ * Fine-tuning defaults for transfer tasks (finetune, experiment transfer, the library API). Small labelled sets
+ * overfit quickly, so the defaults regularise (user-vector dropout, weight decay, a warm-up then decaying learning
+ * rate) and stop on validation log-loss. The learning rate depends on the strategy (see transfer/strategies.ts)
+ * unless given.
+ */
+export const TransferConfigSchema = z.object({
+  pooling: z.enum(POOLINGS).default('last'),
+  /** maxLen-item windows read from the end of each history; 0 = the whole history. */
+  windows: z.number().int().min(0).default(1),
+  epochs: z.number().int().positive().default(20),
+  batch: z.number().int().positive().default(64),
+  lr: z.number().positive().nullable().default(null),
+  weightDecay: z.number().min(0).default(0),
+  dropout: z.number().min(0).lt(1).default(0),
+  warmup: z.number().min(0).lt(1).default(0),
+  patience: z.number().int().positive().default(3),
+  testFraction: z.number().gt(0).max(0.9).default(0.2),
+  labelFraction: z.number().gt(0).max(1).default(1),
+});
+export type TransferConfig = z.infer<typeof TransferConfigSchema>;
+export const TRANSFER_DEFAULTS = TransferConfigSchema.parse({});

@@ -8,7 +8,8 @@ import { ModelConfig } from '../config/schema.js';
 import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { predictionInputs } from '../data/batches.js';
-import { Parameter, Rng, Tensor, backend, embedding, noGrad, reshape } from '../tensor/index.js';
+import { Parameter, Rng, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
+import { LAST_POSITION, UserReading, poolUsers, userInputs } from './user-vectors.js';
 
 /**
  * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;
@@ -92,15 +93,16 @@ export class NextItNet extends Module {
   }
 
   /**
-   * User representations after each history: the hidden state at the last position (causal), or at the trailing
-   * mask token (masked). [histories.length, dim], differentiable (a row gather), so task heads can train on it.
+   * User representations after each history, [histories.length, dim], differentiable so task heads can train on
+   * them. By default the hidden state at the last position (causal) or at the trailing mask token (masked); other
+   * readings pool over more positions and windows (see user-vectors.ts). `query` [dim, 1]: attention pooling only.
    */
-  userVectors(histories: readonly Int32Array[]): Tensor {
+  userVectors(histories: readonly Int32Array[], reading: UserReading = LAST_POSITION, query: Tensor | null = null): Tensor {
     const { maxLen } = this.config;
     const maskToken = this.config.objective === 'masked' ? this.maskToken : null;
-    const h = this.hiddenRows(predictionInputs(histories, maxLen, maskToken), histories.length, maxLen);
-    const last = Int32Array.from(histories, (_, b) => b * maxLen + maxLen - 1);
-    return embedding(h, last, [histories.length]);
+    const room = maskToken === null ? maxLen : maxLen - 1;
+    const inputs = userInputs(histories, maxLen, room, reading, (windows) => predictionInputs(windows, maxLen, maskToken));
+    return poolUsers(this.hiddenRows(inputs.ids, inputs.rows, maxLen), inputs, reading.pooling, query);
   }
 }
 
@@ -108,12 +110,13 @@ export class NextItNet extends Module {
 const SCORE_CHUNK_FLOATS = 1 << 22;
 
 /** model.userVectors for many histories, in batches, without a graph: [histories.length, dim]. */
-export function encodeHistories(model: NextItNet, histories: readonly Int32Array[], batchSize = 256): Float32Array {
+export function encodeHistories(model: NextItNet, histories: readonly Int32Array[], reading: UserReading = LAST_POSITION,
+  query: Tensor | null = null, batchSize = 256): Float32Array {
   const { dim } = model.config;
   const out = new Float32Array(histories.length * dim);
   noGrad(() => {
     for (let start = 0; start < histories.length; start += batchSize) {
-      out.set(model.userVectors(histories.slice(start, start + batchSize)).data, start * dim);
+      out.set(model.userVectors(histories.slice(start, start + batchSize), reading, query).data, start * dim);
     }
   });
   return out;

@@ -5,6 +5,7 @@
 import { topKIndices } from '../eval/topk.js';
 import { NextItNet, encodeHistories, forEachScoreRow } from '../models/nextitnet.js';
 import { LoadedModel } from '../train/checkpoint.js';
+import { TaskHead } from '../transfer/head.js';
 import { TaskModel } from '../transfer/patchfile.js';
 import { TaskAnswer, predictTask } from '../transfer/predict.js';
 
@@ -40,9 +41,9 @@ export function answerTask(task: TaskModel, inputs: readonly { history: Int32Arr
     : a));
 }
 
-/** User vectors of the (patched, for a task) network: the hidden state at the last position. */
-export function embedUsers(model: NextItNet, histories: readonly Int32Array[]): number[][] {
+/** User vectors of the network: the base's last position, or a task's reading (pooling) of its patched network. */
+export function embedUsers(model: NextItNet, histories: readonly Int32Array[], head: TaskHead | null = null): number[][] {
   const dim = model.config.dim;
-  const vectors = encodeHistories(model, histories);
+  const vectors = head ? head.encode(model, histories) : encodeHistories(model, histories);
   return histories.map((_, b) => Array.from(vectors.subarray(b * dim, (b + 1) * dim)));
 }

@@ -61,7 +61,7 @@ class Batchers {
     if (!b) {
       b = {
         answer: new MicroBatcher((inputs) => answerTask(task, inputs), this.options),
-        embed: new MicroBatcher((histories) => embedUsers(task.model, histories), this.options),
+        embed: new MicroBatcher((histories) => embedUsers(task.model, histories, task.head), this.options),
       };
       this.perTask.set(task, b);
     }

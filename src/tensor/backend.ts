@@ -69,6 +69,14 @@ export interface Kernels {
     dDownBias: F32 | null, dUpWeight: F32 | null, dUpBias: F32 | null, rows: number, C: number, D: number,
     residual: boolean, dxOverwrite?: boolean): void;
 
+  segmentWeightedSumForward(x: F32, w: F32, offsets: I32, y: F32, N: number, C: number): void;
+  segmentWeightedSumBackward(x: F32, w: F32, offsets: I32, dy: F32, dx: F32 | null, dw: F32 | null, N: number,
+    C: number): void;
+  segmentMaxForward(x: F32, valid: Uint8Array, offsets: I32, y: F32, argmax: I32, N: number, C: number): void;
+  segmentMaxBackward(argmax: I32, dy: F32, dx: F32, S: number, C: number): void;
+  segmentSoftmaxForward(z: F32, valid: Uint8Array, offsets: I32, p: F32, N: number): void;
+  segmentSoftmaxBackward(p: F32, dp: F32, offsets: I32, dz: F32, N: number): void;
+
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
 

@@ -11,6 +11,8 @@ export { relu, gelu } from './ops/activation.js';
 export { add, reshape, sumProduct } from './ops/elementwise.js';
 export { embedding } from './ops/embedding.js';
 export { bottleneckPatch } from './ops/patch.js';
+export { segmentMax, segmentSoftmax, segmentWeightedSum } from './ops/pooling.js';
+export { dropout } from './ops/dropout.js';
 export type { BottleneckWeights } from './ops/patch.js';
 export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';
 export { Adam, AdamW } from './optim/adam.js';

@@ -1,14 +1,15 @@
 /**
  * Attribute prediction by transfer: the user's behaviour sequence goes through the (patched) pretrained network,
- * the hidden state at the last position is the user vector, and a new linear head scores the classes. Trains
- * what the strategy says, early-stops on validation accuracy, and reports test accuracy, macro-F1, AUC (binary)
- * and the majority-class accuracy on the same test users.
+ * the head reads a user vector out of it (last position by default, or pooled over positions and windows), and
+ * a new linear head scores the classes. Trains what the strategy says, early-stops on validation log-loss, and
+ * reports test accuracy, macro-F1, AUC (binary) and the majority-class accuracy on the same test users.
  */
-import { NextItNet, encodeHistories } from '../models/nextitnet.js';
+import { NextItNet } from '../models/nextitnet.js';
 import { Dataset, userSequence } from '../data/dataset.js';
 import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../eval/classification.js';
-import { Parameter, softmaxCrossEntropy } from '../tensor/index.js';
-import { UserLabels, splitUsers, userLabels } from './labels.js';
+import { dropout, softmaxCrossEntropy } from '../tensor/index.js';
+import { TaskHead } from './head.js';
+import { UserLabels, labelledSubset, splitUsers, userLabels } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 export interface ClassifyOptions extends TransferOptions {
@@ -20,6 +21,8 @@ export interface ClassifyOptions extends TransferOptions {
 
 export interface ClassificationMetrics {
   users: number;
+  /** Labelled users trained on (after --label-fraction). */
+  trainUsers: number;
   accuracy: number;
   macroF1: number;
   auc?: number;
@@ -33,14 +36,15 @@ export interface ClassifyResult extends TransferAccounting {
 }
 
 /** Class probabilities [users, classes] without a graph. */
-export function predictProbabilities(model: NextItNet, head: Parameter[], histories: readonly Int32Array[], classes: number): Float32Array {
+export function predictProbabilities(model: NextItNet, head: TaskHead, histories: readonly Int32Array[]): Float32Array {
+  const classes = head.rows;
   const out = new Float32Array(histories.length * classes);
   const dim = model.config.dim;
-  const uv = encodeHistories(model, histories);
+  const uv = head.encode(model, histories);
   for (let b = 0; b < histories.length; b++) {
     const logits = Array.from({ length: classes }, (_, c) => {
-      let s = head[1]!.data[c]!;
-      for (let k = 0; k < dim; k++) s += uv[b * dim + k]! * head[0]!.data[c * dim + k]!;
+      let s = head.bias.data[c]!;
+      for (let k = 0; k < dim; k++) s += uv[b * dim + k]! * head.weight.data[c * dim + k]!;
       return s;
     });
     const m = Math.max(...logits);
@@ -59,27 +63,37 @@ export function argmaxRows(probs: Float32Array, classes: number): Int32Array {
   });
 }
 
+/** Mean negative log-likelihood of the true classes (the early-stopping score: smoother than accuracy). */
+export function logLoss(probs: Float32Array, labels: Int32Array, classes: number): number {
+  let sum = 0;
+  labels.forEach((l, i) => (sum -= Math.log(Math.max(probs[i * classes + l]!, 1e-12))));
+  return labels.length > 0 ? sum / labels.length : 0;
+}
+
 export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
   const { labels, classes }: UserLabels = userLabels(o.dataset, o.label, o.bins, o.datasetName);
-  const split = splitUsers(labels, o.testFraction, o.seed);
+  const split = labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction);
   const { model } = o;
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);
+  const validLabels = labelsOf(split.valid);
 
-  const accounting = trainTransfer(o, { rows: classes.length }, (head) => ({
+  const accounting = trainTransfer(o, { rows: classes.length }, (head, rng) => ({
     examples: split.train.length,
     loss: (batch) => {
       const users = Int32Array.from(batch, (i) => split.train[i]!);
-      return softmaxCrossEntropy(model.userVectors(histories(users)), head[0]!, head[1]!, labelsOf(users), { ignoreIndex: -1 });
+      const uv = dropout(head.userVectors(model, histories(users)), o.dropout, rng);
+      return softmaxCrossEntropy(uv, head.weight, head.bias, labelsOf(users), { ignoreIndex: -1 });
     },
-    validate: () => accuracy(argmaxRows(predictProbabilities(model, head, histories(split.valid), classes.length), classes.length), labelsOf(split.valid)),
+    validate: () => -logLoss(predictProbabilities(model, head, histories(split.valid)), validLabels, classes.length),
   }));
 
   const testLabels = labelsOf(split.test);
-  const probs = predictProbabilities(model, accounting.head, histories(split.test), classes.length);
+  const probs = predictProbabilities(model, accounting.head, histories(split.test));
   const predicted = argmaxRows(probs, classes.length);
   const test: ClassificationMetrics = {
     users: split.test.length,
+    trainUsers: split.train.length,
     accuracy: accuracy(predicted, testLabels),
     macroF1: macroF1(predicted, testLabels, classes.length),
     majorityAccuracy: majorityAccuracy(labelsOf(split.train), testLabels, classes.length),

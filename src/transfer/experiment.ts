@@ -6,7 +6,7 @@ import { Dataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Rng } from '../tensor/index.js';
 import { PatchInsertion } from './insertion.js';
-import { Strategy, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
+import { Strategy, defaultLearningRate, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
 import { TransferOptions } from './task.js';
 import { TaskData, TaskResult, TaskSpec, headline, runTask } from './tasks.js';
 
@@ -24,7 +24,9 @@ export interface ExperimentRun {
   test: TaskResult['test'];
 }
 
-export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'strategy' | 'insertion' | 'seed'>, TaskData {
+export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'strategy' | 'insertion' | 'seed' | 'lr'>, TaskData {
+  /** null: each strategy's default learning rate. */
+  lr: number | null;
   spec: TaskSpec;
   strategies: Strategy[];
   insertions: PatchInsertion[];
@@ -42,7 +44,8 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
       for (const seed of o.seeds) {
         const base = await o.loadBase();
         const model = strategyUsesPretraining(strategy) ? base : new NextItNet(base.config, new Rng(seed));
-        const r = runTask(o.spec, o, { ...o, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
+        const lr = o.lr ?? defaultLearningRate(strategy);
+        const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,

@@ -65,3 +65,18 @@ export function splitUsers(labels: Int32Array, testFraction: number, seed: numbe
   if (rest.length - nValid < 1) throw new DataError(`only ${users.length} labelled users: too few to split into train, validation and test`);
   return { test: users.subarray(0, nTest), valid: rest.subarray(0, nValid), train: rest.subarray(nValid) };
 }
+
+/**
+ * Fewer labels: keeps the first `fraction` of the (already shuffled) training and validation users, at least one
+ * validation and two training users; the test users stay as they are, so results at different fractions compare.
+ */
+export function labelledSubset(split: UserSplit, fraction: number): UserSplit {
+  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`--label-fraction must be in (0, 1], got ${fraction}`);
+  if (fraction === 1) return split;
+  const train = split.train.subarray(0, Math.round(split.train.length * fraction));
+  const valid = split.valid.subarray(0, Math.max(1, Math.round(split.valid.length * fraction)));
+  if (train.length < 2) {
+    throw new DataError(`--label-fraction ${fraction} leaves ${train.length} labelled training user${train.length === 1 ? '' : 's'} of ${split.train.length}; need at least 2`);
+  }
+  return { train, valid, test: split.test };
+}

@@ -13,12 +13,13 @@ import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { POOLINGS } from '../config/schema.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
 import { STRATEGIES } from './strategies.js';
-import { taskHead } from './task.js';
+import { TaskHead, taskHead } from './head.js';
 
 export const PATCH_FORMAT = 'graftrec-patch' as const;
 
@@ -29,6 +30,9 @@ const cardCommon = {
   strategy: z.enum(STRATEGIES),
   insertion: z.enum(PATCH_INSERTIONS).nullable(),
   patchDim: z.number().int().positive().nullable(),
+  /** How the task reads a user (cards written before pooling existed read the last position of one window). */
+  pooling: z.enum(POOLINGS).default('last'),
+  windows: z.number().int().min(0).default(1),
   /** sha256 of the base model's weights file: a patch only loads onto the base it was trained on. */
   baseFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
   trainedParams: z.number().int().nonnegative(),
@@ -55,7 +59,8 @@ const taskCardSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-export type TaskCard = z.infer<typeof taskCardSchema>;
+export type TaskCard = z.input<typeof taskCardSchema>;
+type ParsedCard = z.infer<typeof taskCardSchema>;
 export type TaskType = TaskCard['type'];
 
 /** Rows of a task's head: one per class, or one per target item. */
@@ -82,13 +87,13 @@ export async function writePatchDir(dir: string, card: TaskCard, trained: readon
 
 /** A task ready to run: its own view of the base network (patched) and its head. */
 export interface TaskModel {
-  card: TaskCard;
+  card: ParsedCard;
   dir: string;
   model: NextItNet;
-  head: Parameter[];
+  head: TaskHead;
 }
 
-export async function readTaskCard(patchDir: string): Promise<TaskCard> {
+export async function readTaskCard(patchDir: string): Promise<ParsedCard> {
   const cardPath = join(patchDir, 'task.json');
   let raw: unknown;
   try {
@@ -141,8 +146,8 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
     const patches = graftPatches(model, card.insertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
     for (const p of patches.flatMap((q) => q.parameters())) own.set(p.name, p);
   }
-  const head = taskHead(headRows(card), model.config.dim, new Rng(0));
-  for (const p of head) own.set(p.name, p);
+  const head = taskHead(headRows(card), model.config.dim, new Rng(0), { reading: { pooling: card.pooling, windows: card.windows } });
+  for (const p of head.parameters()) own.set(p.name, p);
   for (const [name, p] of own) {
     const t = tensors.get(name);
     if (!t) throw new ModelError(`${weightsPath}: missing tensor ${name}, which the task card's ${name.startsWith('head.') ? 'head' : 'patches'} need`);

@@ -15,7 +15,7 @@ export function predictTask(task: TaskModel, histories: readonly Int32Array[], o
   const { card, model, head } = task;
   if (card.type === 'classify') {
     const C = card.classes.length;
-    const probs = predictProbabilities(model, head, histories, C);
+    const probs = predictProbabilities(model, head, histories);
     const best = argmaxRows(probs, C);
     return histories.map((_, b) => ({
       label: card.classes[best[b]!]!,

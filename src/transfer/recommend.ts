@@ -12,11 +12,12 @@
 import { Dataset } from '../data/dataset.js';
 import { fullRank } from '../eval/evaluate.js';
 import { rankingMetrics } from '../eval/metrics.js';
-import { NextItNet, encodeHistories, forEachTableScoreRow } from '../models/nextitnet.js';
-import { Parameter, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
+import { NextItNet, forEachTableScoreRow } from '../models/nextitnet.js';
+import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
-import { splitUsers } from './labels.js';
+import { TaskHead } from './head.js';
+import { labelledSubset, splitUsers } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 export interface RecommendOptions extends TransferOptions {
@@ -55,9 +56,9 @@ export interface RecommendResult extends TransferAccounting {
 export const RANKING_PROTOCOL = 'full ranking over all target items; one query per (test user, target item), the user\'s other target items excluded from its candidates; ties counted against the target';
 
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
-export function forEachTargetScoreRow(model: NextItNet, head: Parameter[], histories: readonly Int32Array[],
+export function forEachTargetScoreRow(model: NextItNet, head: TaskHead, histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
-  forEachTableScoreRow(head[0]!, head[1]!, encodeHistories(model, histories), visit);
+  forEachTableScoreRow(head.weight, head.bias, head.encode(model, histories), visit);
 }
 
 /**
@@ -87,13 +88,13 @@ function targetCounts(examples: CrossDomainExamples, users: Int32Array): Float32
 export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName);
   const T = ex.targetItems.length;
-  const split = splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed);
+  const split = labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction);
   const { model } = o;
   const counts = targetCounts(ex, split.train);
   const sampler = o.negatives > 0 ? new NegativeSampler(Float64Array.from([0, ...counts])) : null;
   const logQ = sampler ? sampler.logQ.slice(1) : null;
 
-  const rank = (users: Int32Array, head: Parameter[]) => queryRanks(Array.from(users, (i) => ex.targets[i]!), T,
+  const rank = (users: Int32Array, head: TaskHead) => queryRanks(Array.from(users, (i) => ex.targets[i]!), T,
     (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
 
   const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0 }, (head, rng) => ({
@@ -102,13 +103,13 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     examples: split.train.length,
     loss: (batch) => {
       const users = Array.from(batch, (b) => split.train[b]!);
-      const uv = model.userVectors(users.map((i) => ex.sources[i]!));
+      const uv = dropout(head.userVectors(model, users.map((i) => ex.sources[i]!)), o.dropout, rng);
       const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
       const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
       const pairs = embedding(uv, rows, [rows.length]);
-      if (!sampler) return softmaxCrossEntropy(pairs, head[0]!, head[1]!, targets, { ignoreIndex: -1 });
+      if (!sampler) return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1 });
       const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
-      return sampledSoftmaxCrossEntropy(pairs, head[0]!, head[1]!, targets, negatives, { logQ, ignoreIndex: -1 });
+      return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
     },
     validate: () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!,
   }));

@@ -58,3 +58,21 @@ export function applyStrategy(strategy: Strategy, model: NextItNet, patches: rea
   for (const p of trainable) p.requiresGrad = true;
   return trainable;
 }
+
+/**
+ * The Adam learning rate a strategy fine-tunes with unless one is given: strategies that move pretrained weights
+ * take small steps (the PeterRec authors found 1e-4 better than 1e-3 for fine-tuning the whole network); new
+ * parameters alone (patches, LayerNorms, head) and training from scratch take larger ones.
+ */
+export function defaultLearningRate(strategy: Strategy): number {
+  return LEARNING_RATES[strategy];
+}
+
+const LEARNING_RATES: Record<Strategy, number> = {
+  'peterrec': 1e-3,
+  'fine-all': 1e-3,
+  'fine-cls': 1e-3,
+  'fine-last1': 1e-3,
+  'fine-last2': 1e-3,
+  'peter-zero': 1e-3,
+};

@@ -6,9 +6,11 @@
  */
 import { encodeSafetensors } from '../io/safetensors.js';
 import { NextItNet } from '../models/nextitnet.js';
-import { INIT_STD } from '../nn/layers.js';
+import { TRANSFER_DEFAULTS } from '../config/schema.js';
+import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
+import { TaskHead, taskHead } from './head.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { ModelPatch } from './patch.js';
 import { Strategy, applyStrategy, strategyUsesPatches } from './strategies.js';
@@ -21,13 +23,32 @@ export interface TransferOptions {
   insertion: PatchInsertion;
   patchDim?: number;
   zeroInitUp?: boolean;
+  /** How the task reads a user out of the network (windows, pooling). */
+  reading: UserReading;
   epochs: number;
   batch: number;
   lr: number;
+  /** AdamW weight decay on the trained weight matrices (not on biases, LayerNorms or the attention query). */
+  weightDecay: number;
+  /** Dropout on the user vector during training. */
+  dropout: number;
+  /** Linear warm-up over this share of the maximum number of steps, then linear decay to 0 at the last one. */
+  warmup: number;
   patience: number;
   testFraction: number;
+  /** Share of the training and validation users whose labels are used (fewer labels; test users unchanged). */
+  labelFraction: number;
   seed: number;
 }
+
+/** The regularisation and reading defaults (from the config schema) in TransferOptions' shape. */
+export const TUNING_DEFAULTS: Pick<TransferOptions, 'reading' | 'weightDecay' | 'dropout' | 'warmup' | 'labelFraction'> = {
+  reading: { pooling: TRANSFER_DEFAULTS.pooling, windows: TRANSFER_DEFAULTS.windows },
+  weightDecay: TRANSFER_DEFAULTS.weightDecay,
+  dropout: TRANSFER_DEFAULTS.dropout,
+  warmup: TRANSFER_DEFAULTS.warmup,
+  labelFraction: TRANSFER_DEFAULTS.labelFraction,
+};
 
 /** What every task reports besides its own test metrics. */
 export interface TransferAccounting {
@@ -41,15 +62,19 @@ export interface TransferAccounting {
   /** The trained tensors (what a patch file stores). */
   trained: Parameter[];
   patches: ModelPatch[];
-  head: Parameter[];
+  head: TaskHead;
 }
 
-/** A task head of `rows` scored rows (classes or target items): score = user vector · weight[row] + bias[row]. */
-export function taskHead(rows: number, dim: number, rng: Rng, options: { rowSparse?: boolean } = {}): Parameter[] {
-  return [
-    new Parameter('head.weight', rng.fillTruncatedNormal(new Float32Array(rows * dim), INIT_STD), [rows, dim], options),
-    new Parameter('head.bias', new Float32Array(rows), [rows], options),
-  ];
+/** The weight matrices of the trained set: what weight decay shrinks. */
+function decayed(p: Parameter): boolean {
+  return p.shape.length >= 2 && p.name.endsWith('weight');
+}
+
+/** Learning rate at `step` (0-based) of `total`: linear warm-up, then linear decay towards 0. */
+export function scheduledLr(lr: number, step: number, total: number, warmup: number): number {
+  const warm = Math.max(1, Math.round(warmup * total));
+  if (step < warm) return (lr * (step + 1)) / warm;
+  return lr * Math.max(0.05, (total - step) / Math.max(1, total - warm));
 }
 
 export interface TaskTraining {
@@ -66,17 +91,22 @@ export interface TaskTraining {
  * test metrics, which the task computes on the model as left (at its best validation epoch).
  */
 export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean },
-  task: (head: Parameter[], rng: Rng) => TaskTraining): TransferAccounting {
+  task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting {
   const started = process.hrtime.bigint();
   const rng = new Rng(o.seed);
   const { model } = o;
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false });
-  const trained = applyStrategy(o.strategy, model, patches, head);
-  const optimizer = new Adam(trained, { lr: o.lr });
+  const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false, reading: o.reading });
+  const trained = applyStrategy(o.strategy, model, patches, head.parameters());
+  const optimizers = [
+    new Adam(trained.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }),
+    new Adam(trained.filter((p) => !decayed(p)), { lr: o.lr }),
+  ];
   const { examples, loss, validate } = task(head, rng);
+  const totalSteps = o.epochs * Math.ceil(examples / o.batch);
+  let step = 0;
 
   let best = -Infinity;
   let bestValues = trained.map((p) => Float32Array.from(p.data));
@@ -87,9 +117,13 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     rng.shuffle(order);
     for (let start = 0; start < order.length; start += o.batch) {
       // Every tensor of the step dies with it, so the next step reuses their memory (see scratchScope).
+      const lr = scheduledLr(o.lr, step++, totalSteps, o.warmup);
       scratchScope(() => {
         backward(loss(order.subarray(start, start + o.batch)));
-        optimizer.step();
+        for (const optimizer of optimizers) {
+          optimizer.lr = lr;
+          optimizer.step();
+        }
       });
     }
     epochs = epoch;
@@ -105,7 +139,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   trained.forEach((p, i) => p.data.set(bestValues[i]!));
 
   // The pretraining softmax (output table) is not part of the task network.
-  const used = [...model.parameters().filter((p) => !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()), ...head];
+  const used = [...model.parameters().filter((p) => !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()), ...head.parameters()];
   return {
     strategy: o.strategy,
     insertion: strategyUsesPatches(o.strategy) ? o.insertion : null,

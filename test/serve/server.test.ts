@@ -13,6 +13,7 @@ import { baseFingerprint, loadPatchDir, writePatchDir } from '../../src/transfer
 import { predictTask } from '../../src/transfer/predict.js';
 import { TaskSpec, runTask, taskCardFor } from '../../src/transfer/tasks.js';
 import { tempDir } from '../helpers/datasets.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 
 let modelDir: string;
 let dataDir: string;
@@ -24,7 +25,7 @@ let url: string;
 async function makePatch(spec: TaskSpec, task: string, out: string): Promise<void> {
   const base = await loadModelDir(modelDir);
   const r = runTask(spec, { task, dataset: data, datasetName: 'ds', baseItems: base.items }, {
-    model: base.model, strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 1, batch: 64, lr: 0.003,
+    ...TUNING_DEFAULTS, model: base.model, strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 1, batch: 64, lr: 0.003,
     patience: 1, testFraction: 0.2, seed: 1,
   });
   await writePatchDir(out, taskCardFor(spec, r, await baseFingerprint(modelDir), null), r.trained);

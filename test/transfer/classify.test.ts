@@ -15,6 +15,7 @@ import { ClassifyOptions, finetuneClassifier } from '../../src/transfer/classify
 import { experimentTable, runTransferExperiment } from '../../src/transfer/experiment.js';
 import { userLabels } from '../../src/transfer/labels.js';
 import { tempDir } from '../helpers/datasets.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 
 let data: Dataset;
 let dataDir: string;
@@ -36,7 +37,7 @@ before(async () => {
 async function run(over: Partial<ClassifyOptions>) {
   const { model } = await loadModelDir(modelDir);
   return finetuneClassifier({
-    model, dataset: data, datasetName: 'synth', label: 'gender', bins: null, strategy: 'peterrec',
+    ...TUNING_DEFAULTS, model, dataset: data, datasetName: 'synth', label: 'gender', bins: null, strategy: 'peterrec',
     insertion: 'serial-each-conv', epochs: 10, batch: 64, lr: 0.003, patience: 3, testFraction: 0.2, seed: 1, ...over,
   });
 }
@@ -57,7 +58,7 @@ describe('attribute classification by transfer', () => {
   it('different histories keep different user vectors after fine-tuning (no collapse, PeterRec issue #11)', async () => {
     const { model } = await loadModelDir(modelDir);
     await finetuneClassifier({
-      model, dataset: data, datasetName: 'synth', label: 'life_stage', bins: null, strategy: 'peterrec',
+      ...TUNING_DEFAULTS, model, dataset: data, datasetName: 'synth', label: 'life_stage', bins: null, strategy: 'peterrec',
       insertion: 'parallel-each-conv', epochs: 2, batch: 64, lr: 0.003, patience: 3, testFraction: 0.2, seed: 2,
     });
     const v = encodeHistories(model, [Int32Array.from([1, 2, 3]), Int32Array.from([40, 50, 60]), Int32Array.from([7])]);
@@ -121,7 +122,7 @@ describe('attribute classification by transfer', () => {
 
   it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
     const runs = await runTransferExperiment({
-      spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
+      ...TUNING_DEFAULTS, spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
       dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: 0.003, patience: 1,
       testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
       seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,

@@ -20,8 +20,9 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { finetuneClassifier } from '../../src/transfer/classify.js';
 import { graftPatches } from '../../src/transfer/insertion.js';
 import { STRATEGIES, Strategy, applyStrategy } from '../../src/transfer/strategies.js';
-import { taskHead } from '../../src/transfer/task.js';
+import { taskHead } from '../../src/transfer/head.js';
 import { tempDir } from '../helpers/datasets.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 
 let data: Dataset;
 let modelDir: string;
@@ -47,7 +48,7 @@ describe('PeterRec against the fine-tuning baselines', () => {
         const base = await loadModelDir(modelDir);
         const model = strategy === 'peter-zero' ? new NextItNet(base.config.model, new Rng(seed)) : base.model;
         sum += finetuneClassifier({
-          model, dataset: data, datasetName: 'synth', label: 'gender', bins: null, strategy, insertion: 'serial-each-conv',
+          ...TUNING_DEFAULTS, model, dataset: data, datasetName: 'synth', label: 'gender', bins: null, strategy, insertion: 'serial-each-conv',
           epochs: 10, batch: 64, lr: 0.003, patience: 3, testFraction: 0.2, seed,
         }).test.accuracy;
       }
@@ -68,7 +69,7 @@ describe('PeterRec against the fine-tuning baselines', () => {
     for (const strategy of STRATEGIES) {
       const model = new NextItNet(config, new Rng(1));
       const patches = strategy === 'peterrec' || strategy === 'peter-zero' ? graftPatches(model, 'serial-each-conv', new Rng(2)) : [];
-      trained[strategy] = applyStrategy(strategy, model, patches, taskHead(2, config.dim, new Rng(3))).reduce((n, p) => n + p.size, 0);
+      trained[strategy] = applyStrategy(strategy, model, patches, taskHead(2, config.dim, new Rng(3)).parameters()).reduce((n, p) => n + p.size, 0);
     }
     assert.ok(trained.peterrec! <= 0.1 * trained['fine-all']!, JSON.stringify(trained));
     assert.ok(trained['fine-cls']! < trained.peterrec!);

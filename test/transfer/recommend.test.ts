@@ -16,6 +16,7 @@ import { predictTask } from '../../src/transfer/predict.js';
 import { RecommendOptions, finetuneRecommender } from '../../src/transfer/recommend.js';
 import { runTask, taskCardFor } from '../../src/transfer/tasks.js';
 import { tempDir } from '../helpers/datasets.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 let full: Dataset;
@@ -53,7 +54,7 @@ before(async () => {
 async function options(over: Partial<RecommendOptions> = {}): Promise<RecommendOptions> {
   const base = await loadModelDir(modelDir);
   return {
-    model: base.model, task: 'cold', dataset: full, datasetName: 'cold', baseItems: base.items, sourceDomain: 'source',
+    ...TUNING_DEFAULTS, model: base.model, task: 'cold', dataset: full, datasetName: 'cold', baseItems: base.items, sourceDomain: 'source',
     targetDomain: 'target', negatives: 0, ks: [5, 10], strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 8,
     batch: 64, lr: 0.003, patience: 2, testFraction: 0.2, seed: 1, ...over,
   };

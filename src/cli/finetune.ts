@@ -62,7 +62,8 @@ export function finetuneCommand(): Command {
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result.trained);
       const summary = {
         task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
-        totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, test: result.test,
+        totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs,
+        ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test,
       };
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(describe(result, f.out));

@@ -32,6 +32,8 @@ export interface ClassificationMetrics {
 export interface ClassifyResult extends TransferAccounting {
   task: string;
   classes: string[];
+  /** Scores on the validation users at the kept epoch: what settings may be chosen by (never the test users). */
+  validation: { users: number; accuracy: number; logLoss: number };
   test: ClassificationMetrics;
 }
 
@@ -88,6 +90,12 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
     validate: () => -logLoss(predictProbabilities(model, head, histories(split.valid)), validLabels, classes.length),
   }));
 
+  const validProbs = predictProbabilities(model, accounting.head, histories(split.valid));
+  const validation = {
+    users: split.valid.length,
+    accuracy: accuracy(argmaxRows(validProbs, classes.length), validLabels),
+    logLoss: logLoss(validProbs, validLabels, classes.length),
+  };
   const testLabels = labelsOf(split.test);
   const probs = predictProbabilities(model, accounting.head, histories(split.test));
   const predicted = argmaxRows(probs, classes.length);
@@ -99,5 +107,5 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
     majorityAccuracy: majorityAccuracy(labelsOf(split.train), testLabels, classes.length),
   };
   if (classes.length === 2) test.auc = binaryAuc(Float32Array.from(testLabels, (_, i) => probs[i * 2 + 1]!), testLabels);
-  return { ...accounting, task: o.label, classes, test };
+  return { ...accounting, task: o.label, classes, validation, test };
 }

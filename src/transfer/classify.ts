@@ -2,21 +2,29 @@
  * Attribute prediction by transfer: the user's behaviour sequence goes through the (patched) pretrained network,
  * the hidden state at the last position is the user vector, and a new linear head scores the classes. Trains
  * what the strategy says, early-stops on validation accuracy, and reports test accuracy, macro-F1, AUC (binary)
- * and the majority-class accuracy on the same test users.
+ * and the majority-class accuracy on the same test users. The baselines (majority class, logistic regression on
+ * the bag of items) are computed apart, once per split, since they do not depend on the strategy.
  */
-import { NextItNet, encodeHistories } from '../models/nextitnet.js';
+import { ClassificationBaselines, classificationBaselines } from '../baselines/classification.js';
 import { Dataset, userSequence } from '../data/dataset.js';
+import { UserSplit, splitUsers } from '../data/split.js';
 import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../eval/classification.js';
+import { NextItNet, encodeHistories } from '../models/nextitnet.js';
 import { Parameter, softmaxCrossEntropy } from '../tensor/index.js';
-import { UserLabels, splitUsers, userLabels } from './labels.js';
+import { UserLabels, userLabels } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
-export interface ClassifyOptions extends TransferOptions {
+/** Which users a classification task has, with which labels, and how they are split. */
+export interface ClassifyData {
   dataset: Dataset;
   datasetName: string;
   label: string;
   bins: number[] | null;
+  testFraction: number;
+  seed: number;
 }
+
+export interface ClassifyOptions extends TransferOptions, ClassifyData {}
 
 export interface ClassificationMetrics {
   users: number;
@@ -59,9 +67,19 @@ export function argmaxRows(probs: Float32Array, classes: number): Int32Array {
   });
 }
 
+function labelledSplit(o: ClassifyData): UserLabels & { split: UserSplit } {
+  const { labels, classes } = userLabels(o.dataset, o.label, o.bins, o.datasetName);
+  return { labels, classes, split: splitUsers(labels, o.testFraction, o.seed) };
+}
+
+/** Majority class and bag-of-items logistic regression on the test users the task with the same data and seed has. */
+export function classifyBaselines(o: ClassifyData): ClassificationBaselines {
+  const { labels, classes, split } = labelledSplit(o);
+  return classificationBaselines(o.dataset, labels, split, classes.length);
+}
+
 export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
-  const { labels, classes }: UserLabels = userLabels(o.dataset, o.label, o.bins, o.datasetName);
-  const split = splitUsers(labels, o.testFraction, o.seed);
+  const { labels, classes, split } = labelledSplit(o);
   const { model } = o;
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);

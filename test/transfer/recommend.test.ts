@@ -118,7 +118,7 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     assert.notDeepEqual(together[0], together[1]);
   });
 
-  it('CLI: finetune --type recommend prints HR/NDCG/MRR and popularity; predict recommends target items', () => {
+  it('CLI: finetune --type recommend prints HR/NDCG/MRR and the popularity and co-occurrence baselines; predict recommends target items', () => {
     const out = join(tempDir(), 'cold-patch');
     const r = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'cold',
       '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'target', '--epochs', '2', '--k', '5',
@@ -127,6 +127,10 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const summary = JSON.parse(r.stdout);
     for (const key of ['HR@5', 'NDCG@5', 'MRR@5', 'HR@10', 'NDCG@10']) assert.equal(typeof summary.test[key], 'number', key);
     assert.equal(typeof summary.test.popularity['HR@10'], 'number');
+    assert.deepEqual(summary.baselines.popularity, summary.test.popularity, 'both rank the same test queries');
+    const cooccurrence = summary.baselines.cooccurrence;
+    for (const key of ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'shrink', 'popularityWeight']) assert.equal(typeof cooccurrence[key], 'number', key);
+    assert.ok(cooccurrence['NDCG@10'] > summary.baselines.popularity['NDCG@10'], JSON.stringify(summary.baselines));
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.type, 'recommend');
     assert.equal(card.sourceDomain, 'source');

@@ -20,6 +20,7 @@ export interface CrossDomainUsers {
   split: UserSplit;
 }
 
+/** HR@k / NDCG@k / MRR@k on the test users, and the settings validation chose. */
 export type CooccurrenceReport = Record<string, number> & CooccurrenceSettings;
 
 export interface RecommendationBaselines {
@@ -27,6 +28,7 @@ export interface RecommendationBaselines {
   cooccurrence: CooccurrenceReport;
 }
 
+/** Settings tried on the validation users; a popularity weight of 0.001 makes popularity a mere tie-breaker. */
 export const SHRINK_GRID = [0, 10, 50];
 export const POPULARITY_WEIGHT_GRID = [0.001, 0.01, 0.1, 0.3, 0.5];
 
@@ -37,6 +39,7 @@ function cooccurrenceRanks(d: CrossDomainUsers, counts: CooccurrenceCounts, user
   });
 }
 
+/** Popularity and co-occurrence (fit on the training users, tuned on the validation users) on the test users. */
 export function recommendationBaselines(d: CrossDomainUsers, ks: readonly number[]): RecommendationBaselines {
   const { split } = d;
   const counts = cooccurrenceCounts(d.sources, d.targets, split.train, d.numTargets);

@@ -118,6 +118,25 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     assert.notDeepEqual(together[0], together[1]);
   });
 
+  it('CLI: experiment transfer --type recommend writes the baselines once per seed, in results.json and as table rows', () => {
+    const out = join(tempDir(), 'experiment');
+    const r = spawnSync(process.execPath, [CLI, 'experiment', 'transfer', '--model', modelDir, '--data', fullDir, '--task', 'cold',
+      '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'target', '--strategies', 'fine-cls',
+      '--seeds', '1,2', '--epochs', '1', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    assert.deepEqual(results.baselines.map((b: { seed: number }) => b.seed), [1, 2]);
+    for (const b of results.baselines) {
+      const run = results.runs.find((x: { seed: number }) => x.seed === b.seed);
+      assert.deepEqual(b.popularity, run.test.popularity, 'the same test queries as the run of that seed');
+      assert.equal(typeof b.cooccurrence['NDCG@10'], 'number');
+    }
+    const table = readFileSync(join(out, 'results.md'), 'utf8');
+    assert.match(table, /\| baseline: popularity \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(table, /\| baseline: item co-occurrence \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(r.stderr, /baselines seed 2: popularity .* item co-occurrence/);
+  });
+
   it('CLI: finetune --type recommend prints HR/NDCG/MRR and the popularity and co-occurrence baselines; predict recommends target items', () => {
     const out = join(tempDir(), 'cold-patch');
     const r = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'cold',

@@ -8,7 +8,7 @@
 import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit } from '../data/split.js';
 import { accuracy, binaryAuc, macroF1 } from '../eval/classification.js';
-import { ITEM_WEIGHTINGS, ItemWeighting, bagOfItems, inverseDocumentFrequency } from './bag-of-items.js';
+import { ITEM_WEIGHTINGS, ItemWeighting, bagOfItems, inverseDocumentFrequency, itemColumns } from './bag-of-items.js';
 import { LogisticRegression, logisticProbabilities, trainLogisticRegression } from './logistic-regression.js';
 
 export interface ClassifierScores {
@@ -69,14 +69,14 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);
   const historiesOf = (users: Int32Array) => Array.from(users, (u) => userSequence(dataset, u));
   const [trainY, validY, testY] = [labelsOf(split.train), labelsOf(split.valid), labelsOf(split.test)];
-  const column = (item: number) => item - 1;
-  const features = dataset.meta.numItems;
+  const vocabulary = dataset.meta.numItems + 1;
+  const trainHistories = historiesOf(split.train);
+  const items = itemColumns(trainHistories, vocabulary);
 
   let best: { loss: number; l2: number; weighting: ItemWeighting; model: LogisticRegression; idf: Float64Array | null } | null = null;
   for (const weighting of ITEM_WEIGHTINGS) {
-    const idf = weighting === 'tfidf' ? inverseDocumentFrequency(historiesOf(split.train), features, column) : null;
-    const rows = (users: Int32Array) => bagOfItems(historiesOf(users), features, column, idf);
-    const [trainX, validX] = [rows(split.train), rows(split.valid)];
+    const idf = weighting === 'tfidf' ? inverseDocumentFrequency(trainHistories, vocabulary) : null;
+    const [trainX, validX] = [bagOfItems(trainHistories, items, idf), bagOfItems(historiesOf(split.valid), items, idf)];
     let model: LogisticRegression | null = null;
     let bestHere = Infinity;
     let stale = 0;
@@ -91,7 +91,7 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
     }
   }
   const chosen = best!;
-  const testX = bagOfItems(historiesOf(split.test), features, column, chosen.idf);
+  const testX = bagOfItems(historiesOf(split.test), items, chosen.idf);
   return {
     majority: classifierScores(majorityProbabilities(trainY, testY.length, classes), testY, classes),
     logisticRegression: {

@@ -35,56 +35,61 @@ function maxAbs(a: Float64Array): number {
   return m;
 }
 
-/** −H·g with H the L-BFGS inverse-Hessian estimate from the remembered (s, y) pairs, oldest first. */
-function searchDirection(g: Float64Array, s: Float64Array[], y: Float64Array[]): Float64Array {
-  const q = Float64Array.from(g);
-  const n = q.length;
-  const alpha = new Float64Array(s.length);
-  const rho = Float64Array.from(s, (si, i) => 1 / dot(y[i]!, si));
-  for (let i = s.length - 1; i >= 0; i--) {
-    const si = s[i]!;
-    const yi = y[i]!;
-    const a = (alpha[i] = rho[i]! * dot(si, q));
-    for (let j = 0; j < n; j++) q[j] -= a * yi[j]!;
+/** A remembered step: s = x_{k+1} − x_k, y = g_{k+1} − g_k, rho = 1 / s·y. */
+interface CurvaturePair {
+  s: Float64Array;
+  y: Float64Array;
+  rho: number;
+}
+
+/** Writes −H·g into `d`, H the L-BFGS inverse-Hessian estimate from the remembered pairs (oldest first). */
+function searchDirection(g: Float64Array, pairs: CurvaturePair[], alpha: Float64Array, d: Float64Array): void {
+  const n = d.length;
+  d.set(g);
+  for (let i = pairs.length - 1; i >= 0; i--) {
+    const { s, y, rho } = pairs[i]!;
+    const a = (alpha[i] = rho * dot(s, d));
+    for (let j = 0; j < n; j++) d[j] -= a * y[j]!;
   }
   // Initial Hessian scale: s'y / y'y of the newest pair, or a unit-length first step.
-  const last = s.length - 1;
-  const gamma = last >= 0 ? 1 / (rho[last]! * dot(y[last]!, y[last]!)) : 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
-  for (let j = 0; j < n; j++) q[j] *= gamma;
-  for (let i = 0; i < s.length; i++) {
-    const si = s[i]!;
-    const b = alpha[i]! - rho[i]! * dot(y[i]!, q);
-    for (let j = 0; j < n; j++) q[j] += b * si[j]!;
+  const newest = pairs[pairs.length - 1];
+  const gamma = newest ? 1 / (newest.rho * dot(newest.y, newest.y)) : 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
+  for (let j = 0; j < n; j++) d[j] *= gamma;
+  for (let i = 0; i < pairs.length; i++) {
+    const { s, y, rho } = pairs[i]!;
+    const b = alpha[i]! - rho * dot(y, d);
+    for (let j = 0; j < n; j++) d[j] += b * s[j]!;
   }
-  for (let j = 0; j < n; j++) q[j] = -q[j]!;
-  return q;
+  for (let j = 0; j < n; j++) d[j] = -d[j]!;
 }
 
 export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: LbfgsOptions = {}): LbfgsResult {
   const { maxIterations = 500, memory = 10, gradientTolerance = 1e-6, relativeDecrease = 1e-10 } = options;
+  const n = x0.length;
+  // Every buffer is allocated once: the parameter vectors can be large (items × classes).
   let x = Float64Array.from(x0);
-  let g = new Float64Array(x.length);
+  let g = new Float64Array(n);
+  let xNext = new Float64Array(n);
+  let gNext = new Float64Array(n);
+  const d = new Float64Array(n);
+  const alpha = new Float64Array(memory);
+  const pairs: CurvaturePair[] = [];
   let f = objective(x, g);
-  const s: Float64Array[] = [];
-  const y: Float64Array[] = [];
   let iterations = 0;
   while (iterations < maxIterations && maxAbs(g) > gradientTolerance) {
     iterations++;
-    let d = searchDirection(g, s, y);
+    searchDirection(g, pairs, alpha, d);
     let slope = dot(g, d);
     if (!(slope < 0)) {
       // The curvature memory no longer gives a descent direction: forget it and go downhill.
-      s.length = 0;
-      y.length = 0;
-      d = searchDirection(g, s, y);
+      pairs.length = 0;
+      searchDirection(g, pairs, alpha, d);
       slope = dot(g, d);
     }
-    const xNext = new Float64Array(x.length);
-    const gNext = new Float64Array(x.length);
     let fNext = Infinity;
     let accepted = false;
     for (let t = 1, tries = 0; tries < 40; t *= 0.5, tries++) {
-      for (let j = 0; j < x.length; j++) xNext[j] = x[j]! + t * d[j]!;
+      for (let j = 0; j < n; j++) xNext[j] = x[j]! + t * d[j]!;
       fNext = objective(xNext, gNext);
       if (fNext <= f + 1e-4 * t * slope) {
         accepted = true;
@@ -92,23 +97,20 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
       }
     }
     if (!accepted) break; // no decrease possible at float64 precision: x is as good as it gets
-    const step = new Float64Array(x.length);
-    const change = new Float64Array(x.length);
-    for (let j = 0; j < x.length; j++) {
-      step[j] = xNext[j]! - x[j]!;
-      change[j] = gNext[j]! - g[j]!;
-    }
-    if (dot(step, change) > 1e-12) {
-      s.push(step);
-      y.push(change);
-      if (s.length > memory) {
-        s.shift();
-        y.shift();
+    let sy = 0;
+    for (let j = 0; j < n; j++) sy += (xNext[j]! - x[j]!) * (gNext[j]! - g[j]!);
+    if (sy > 1e-12) {
+      const pair = pairs.length === memory ? pairs.shift()! : { s: new Float64Array(n), y: new Float64Array(n), rho: 0 };
+      for (let j = 0; j < n; j++) {
+        pair.s[j] = xNext[j]! - x[j]!;
+        pair.y[j] = gNext[j]! - g[j]!;
       }
+      pair.rho = 1 / sy;
+      pairs.push(pair);
     }
     const decrease = f - fNext;
-    x = xNext;
-    g = gNext;
+    [x, xNext] = [xNext, x];
+    [g, gNext] = [gNext, g];
     f = fNext;
     if (decrease <= relativeDecrease * Math.max(1, Math.abs(f))) break;
   }

@@ -1,29 +1,38 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SparseRows, bagOfItems, inverseDocumentFrequency } from '../../src/baselines/bag-of-items.js';
+import { SparseRows, bagOfItems, inverseDocumentFrequency, itemColumns } from '../../src/baselines/bag-of-items.js';
 import { minimizeLbfgs } from '../../src/baselines/lbfgs.js';
 import { logisticLoss, logisticProbabilities, trainLogisticRegression } from '../../src/baselines/logistic-regression.js';
 
-const column = (item: number) => item - 1;
 function assertClose(actual: ArrayLike<number>, expected: number[], tolerance = 1e-12): void {
   assert.equal(actual.length, expected.length);
   expected.forEach((e, i) => assert.ok(Math.abs(actual[i]! - e) < tolerance, `[${i}] ${actual[i]} ≠ ${e}`));
 }
 
-const rows = (histories: number[][], idf: Float64Array | null = null) => bagOfItems(histories.map((h) => Int32Array.from(h)), 3, column, idf);
+const ints = (rows: number[][]) => rows.map((r) => Int32Array.from(r));
 
 describe('bag of items', () => {
-  it('one L2-normalised row per user, each item once; idf from the given users, smoothed as scikit-learn', () => {
-    const x = rows([[1, 1, 2], [3]]);
+  it('one L2-normalised row per user, each item once, columns for the training items only', () => {
+    const train = ints([[1, 1, 2], [4]]);
+    const items = itemColumns(train, 5);
+    assert.deepEqual(Array.from(items.column), [-1, 0, 1, -1, 2]);
+    const x = bagOfItems(train, items, null);
     assert.deepEqual(Array.from(x.indptr), [0, 2, 3]);
     assert.deepEqual(Array.from(x.indices), [0, 1, 2]);
     assertClose(x.values, [Math.SQRT1_2, Math.SQRT1_2, 1]);
-    const idf = inverseDocumentFrequency([[1, 2], [2, 2]].map((h) => Int32Array.from(h)), 3, column);
-    assertClose(idf, [Math.log(3 / 2) + 1, 1, Math.log(3) + 1]);
-    const weighted = rows([[1, 2]], idf);
-    const norm = Math.hypot(idf[0]!, idf[1]!);
-    assertClose(weighted.values, [idf[0]! / norm, idf[1]! / norm]);
-    assert.throws(() => rows([[4]]), /item column 3 outside 0\.\.2/);
+    // Item 3 has no column but still counts in the norm: the row is the full-vocabulary row minus an empty column.
+    const unseen = bagOfItems(ints([[4, 3]]), items, null);
+    assert.deepEqual(Array.from(unseen.indices), [2]);
+    assertClose(unseen.values, [Math.SQRT1_2]);
+  });
+
+  it('tf-idf: idf from the given users, smoothed as scikit-learn', () => {
+    const train = ints([[1, 2], [2, 2]]);
+    const idf = inverseDocumentFrequency(train, 4);
+    assertClose(idf, [Math.log(3) + 1, Math.log(3 / 2) + 1, 1, Math.log(3) + 1]);
+    const x = bagOfItems(ints([[1, 2, 3]]), itemColumns(train, 4), idf);
+    const norm = Math.hypot(idf[1]!, idf[2]!, idf[3]!);
+    assertClose(x.values, [idf[1]! / norm, idf[2]! / norm]);
   });
 });
 
@@ -59,7 +68,8 @@ describe('multinomial logistic regression', () => {
   });
 
   it('the gradient agrees with finite differences at a random point with three classes', () => {
-    const x3 = rows([[1, 2], [2, 3], [3], [1, 3]]);
+    const histories = ints([[1, 2], [2, 3], [3], [1, 3]]);
+    const x3 = bagOfItems(histories, itemColumns(histories, 4), null);
     const y = Int32Array.from([0, 1, 2, 1]);
     const at = Float64Array.from({ length: 12 }, (_, i) => Math.sin(3 * i + 1));
     const grad = new Float64Array(12);

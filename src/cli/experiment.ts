@@ -7,6 +7,7 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
+import { describeBaselines } from '../transfer/tasks.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -39,15 +40,16 @@ export function experimentCommand(): Command {
       const spec = taskSpecFromFlags(f);
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
-      const runs = await runTransferExperiment({
+      const result = await runTransferExperiment({
         spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, ...tuningFromFlags(f),
         strategies: f.strategies, insertions: f.insertions,
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model,
+        onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
-      const table = experimentTable(runs, dataset, f.task, spec);
+      const table = experimentTable(result, dataset, f.task, spec);
       await writeDirAtomic(f.out, async (tmp) => {
-        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, runs }, null, 2) + '\n');
+        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result }, null, 2) + '\n');
         await writeFile(join(tmp, 'results.md'), table);
       });
       process.stdout.write(table);

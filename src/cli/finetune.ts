@@ -5,7 +5,7 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
-import { TaskResult, headline, runTask, taskCardFor } from '../transfer/tasks.js';
+import { TaskBaselines, TaskResult, describeBaselines, headline, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
 import { choiceOption, integerOption } from './options.js';
 import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -23,16 +23,16 @@ interface FinetuneFlags extends TaskFlags {
   json?: boolean;
 }
 
-function describe(r: TaskResult, out: string): string {
+function describe(r: TaskResult, baselines: TaskBaselines, out: string): string {
   const trained = `trained ${r.trainedParams} of ${r.totalParams} parameters; patch written to ${out} (${r.patchBytes} bytes)`;
   if (r.type === 'classify') {
     const t = r.test;
-    return `${r.task} (${r.strategy}): test accuracy ${t.accuracy.toFixed(4)} (majority ${t.majorityAccuracy.toFixed(4)}), macro-F1 ${t.macroF1.toFixed(4)}${t.auc !== undefined ? `, AUC ${t.auc.toFixed(4)}` : ''}; ${trained}`;
+    return `${r.task} (${r.strategy}): test accuracy ${t.accuracy.toFixed(4)}, macro-F1 ${t.macroF1.toFixed(4)}${t.auc !== undefined ? `, AUC ${t.auc.toFixed(4)}` : ''}; ` +
+      `baselines: ${describeBaselines(baselines)}; ${trained}`;
   }
   const t = r.test;
-  const pop = t.popularity;
   return `${r.task} (${r.strategy}): ${t.queries} test queries of ${t.users} cold-start users over ${t.targetItems} target items: ` +
-    `HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ${headline(r).value.toFixed(4)} (popularity ${pop['HR@10']!.toFixed(4)} / ${pop['NDCG@10']!.toFixed(4)}); ${trained}`;
+    `HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ${headline(r).value.toFixed(4)}; baselines: ${describeBaselines(baselines)}; ${trained}`;
 }
 
 export function finetuneCommand(): Command {
@@ -55,17 +55,19 @@ export function finetuneCommand(): Command {
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const model = strategyUsesPretraining(f.strategy) ? base.model : new NextItNet(base.config.model, new Rng(f.seed));
-      const result = runTask(spec, { task: f.task, dataset, datasetName: f.data, baseItems: base.items }, {
+      const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items };
+      const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion, patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
         ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
       });
+      const baselines = runTaskBaselines(spec, data, { testFraction: f.testFraction, labelFraction: f.labelFraction, seed: f.seed });
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result.trained);
       const summary = {
         task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
         totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs,
-        ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test,
+        ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
       };
       if (f.json) console.log(JSON.stringify(summary));
-      else console.log(describe(result, f.out));
+      else console.log(describe(result, baselines, f.out));
     });
 }

@@ -1,7 +1,11 @@
 /**
  * Leave-one-out split by time, per user: the last item is the test target, the second-last the validation target,
  * and training sees only what comes before the validation item, so neither held-out item is ever trained on.
+ * And the user-level random split of transfer tasks: a user is in exactly one of train / validation / test
+ * (unlike the original PeterRec per-example split).
  */
+import { DataError } from '../errors.js';
+import { Rng } from '../tensor/index.js';
 import { Dataset, userSequence } from './dataset.js';
 
 export interface HeldOut {
@@ -50,4 +54,35 @@ export function itemCounts(train: readonly Int32Array[], numItems: number): Floa
   const counts = new Float64Array(numItems + 1);
   for (const s of train) for (const v of s) counts[v]!++;
   return counts;
+}
+
+export interface UserSplit {
+  train: Int32Array;
+  valid: Int32Array;
+  test: Int32Array;
+}
+
+/** Shuffles the labelled users (label ≥ 0) with `seed`; testFraction of them are test users, 10% of the rest validation. */
+export function splitUsers(labels: Int32Array, testFraction: number, seed: number): UserSplit {
+  const users = new Rng(seed).shuffle(Int32Array.from(Array.from(labels.keys()).filter((u) => labels[u]! >= 0)));
+  const nTest = Math.max(1, Math.round(users.length * testFraction));
+  const rest = users.subarray(nTest);
+  const nValid = Math.max(1, Math.round(rest.length * 0.1));
+  if (rest.length - nValid < 1) throw new DataError(`only ${users.length} labelled users: too few to split into train, validation and test`);
+  return { test: users.subarray(0, nTest), valid: rest.subarray(0, nValid), train: rest.subarray(nValid) };
+}
+
+/**
+ * Fewer labels: keeps the first `fraction` of the (already shuffled) training and validation users, at least one
+ * validation and two training users; the test users stay as they are, so results at different fractions compare.
+ */
+export function labelledSubset(split: UserSplit, fraction: number): UserSplit {
+  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`--label-fraction must be in (0, 1], got ${fraction}`);
+  if (fraction === 1) return split;
+  const train = split.train.subarray(0, Math.round(split.train.length * fraction));
+  const valid = split.valid.subarray(0, Math.max(1, Math.round(split.valid.length * fraction)));
+  if (train.length < 2) {
+    throw new DataError(`--label-fraction ${fraction} leaves ${train.length} labelled training user${train.length === 1 ? '' : 's'} of ${split.train.length}; need at least 2`);
+  }
+  return { train, valid, test: split.test };
 }

@@ -2,22 +2,33 @@
  * Attribute prediction by transfer: the user's behaviour sequence goes through the (patched) pretrained network,
  * the head reads a user vector out of it (last position by default, or pooled over positions and windows), and
  * a new linear head scores the classes. Trains what the strategy says, early-stops on validation log-loss, and
- * reports test accuracy, macro-F1, AUC (binary) and the majority-class accuracy on the same test users.
+ * reports test accuracy, macro-F1, AUC (binary)
+ * and the majority-class accuracy on the same test users. The baselines (majority class, logistic regression on
+ * the bag of items) are computed apart, once per split, since they do not depend on the strategy.
  */
-import { NextItNet } from '../models/nextitnet.js';
+import { ClassificationBaselines, classificationBaselines } from '../baselines/classification.js';
 import { Dataset, userSequence } from '../data/dataset.js';
+import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../eval/classification.js';
+import { NextItNet } from '../models/nextitnet.js';
 import { dropout, softmaxCrossEntropy } from '../tensor/index.js';
 import { TaskHead } from './head.js';
-import { UserLabels, labelledSubset, splitUsers, userLabels } from './labels.js';
+import { UserLabels, userLabels } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
-export interface ClassifyOptions extends TransferOptions {
+/** Which users a classification task has, with which labels, and how they are split. */
+export interface ClassifyData {
   dataset: Dataset;
   datasetName: string;
   label: string;
   bins: number[] | null;
+  testFraction: number;
+  /** Share of the training and validation users whose labels are used (fewer labels; test users unchanged). */
+  labelFraction: number;
+  seed: number;
 }
+
+export interface ClassifyOptions extends TransferOptions, ClassifyData {}
 
 export interface ClassificationMetrics {
   users: number;
@@ -72,9 +83,19 @@ export function logLoss(probs: Float32Array, labels: Int32Array, classes: number
   return labels.length > 0 ? sum / labels.length : 0;
 }
 
+function labelledSplit(o: ClassifyData): UserLabels & { split: UserSplit } {
+  const { labels, classes } = userLabels(o.dataset, o.label, o.bins, o.datasetName);
+  return { labels, classes, split: labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction) };
+}
+
+/** Majority class and bag-of-items logistic regression on the test users the task with the same data and seed has. */
+export function classifyBaselines(o: ClassifyData): ClassificationBaselines {
+  const { labels, classes, split } = labelledSplit(o);
+  return classificationBaselines(o.dataset, labels, split, classes.length);
+}
+
 export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
-  const { labels, classes }: UserLabels = userLabels(o.dataset, o.label, o.bins, o.datasetName);
-  const split = labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction);
+  const { labels, classes, split } = labelledSplit(o);
   const { model } = o;
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);

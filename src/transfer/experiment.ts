@@ -1,6 +1,8 @@
 /**
  * The PeterRec comparison on any dataset: every strategy (× insertion variant, for the patched ones) × seed,
  * aggregated as mean ± standard deviation over seeds, with trained parameters, patch size and training time.
+ * The baselines are computed once per seed (the seed draws the user split; the strategy does not matter to
+ * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
@@ -8,7 +10,7 @@ import { Rng } from '../tensor/index.js';
 import { PatchInsertion } from './insertion.js';
 import { Strategy, defaultLearningRate, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
 import { TransferOptions } from './task.js';
-import { TaskData, TaskResult, TaskSpec, headline, runTask } from './tasks.js';
+import { TaskBaselines, TaskData, TaskResult, TaskSpec, headline, runTask, runTaskBaselines } from './tasks.js';
 
 export interface ExperimentRun {
   strategy: Strategy;
@@ -34,9 +36,23 @@ export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'stra
   /** A fresh copy of the pretrained model for each run (fine-tuning changes weights). */
   loadBase: () => Promise<NextItNet>;
   onRun?: (run: ExperimentRun) => void;
+  onBaselines?: (baselines: SeedBaselines) => void;
 }
 
-export async function runTransferExperiment(o: ExperimentOptions): Promise<ExperimentRun[]> {
+export type SeedBaselines = { seed: number } & TaskBaselines;
+
+export interface ExperimentResult {
+  runs: ExperimentRun[];
+  baselines: SeedBaselines[];
+}
+
+export async function runTransferExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  const baselines: SeedBaselines[] = [];
+  for (const seed of o.seeds) {
+    const b: SeedBaselines = { seed, ...runTaskBaselines(o.spec, o, { testFraction: o.testFraction, labelFraction: o.labelFraction, seed }) };
+    baselines.push(b);
+    o.onBaselines?.(b);
+  }
   const runs: ExperimentRun[] = [];
   for (const strategy of o.strategies) {
     const insertions: (PatchInsertion | null)[] = strategyUsesPatches(strategy) ? o.insertions : [null];
@@ -55,7 +71,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
       }
     }
   }
-  return runs;
+  return { runs, baselines };
 }
 
 function meanStd(values: number[]): string {
@@ -66,34 +82,47 @@ function meanStd(values: number[]): string {
   return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
 }
 
-/** The metric columns of the table, per task type: [header, value of a run]. */
-function metricColumns(spec: TaskSpec): [string, (r: ExperimentRun) => number][] {
-  const metric = (key: string) => (r: ExperimentRun) => Number((r.test as Record<string, unknown>)[key] ?? NaN);
-  if (spec.type === 'classify') {
-    return [['accuracy', metric('accuracy')], ['macro-F1', metric('macroF1')], ['AUC', metric('auc')], ['majority', metric('majorityAccuracy')]];
-  }
-  const popularity = (key: string) => (r: ExperimentRun) => Number((r.test as { popularity?: Record<string, number> }).popularity?.[key] ?? NaN);
-  return [['HR@10', metric('HR@10')], ['NDCG@10', metric('NDCG@10')], ['MRR@10', metric('MRR@10')],
-    ['popularity HR@10', popularity('HR@10')], ['popularity NDCG@10', popularity('NDCG@10')]];
+/** The metric columns of the table, per task type: [header, key in a run's test metrics and in each baseline]. */
+function metricColumns(spec: TaskSpec): [string, string][] {
+  return spec.type === 'classify'
+    ? [['accuracy', 'accuracy'], ['macro-F1', 'macroF1'], ['AUC', 'auc']]
+    : [['HR@10', 'HR@10'], ['NDCG@10', 'NDCG@10'], ['MRR@10', 'MRR@10']];
 }
 
-/** One Markdown table row per strategy × insertion, metrics as mean ± std over seeds. */
-export function experimentTable(runs: ExperimentRun[], dataset: Dataset, task: string, spec: TaskSpec): string {
+/** The baseline rows of the table, per task type: [row name, its metrics in a seed's baselines]. */
+function baselineRows(spec: TaskSpec): [string, (b: SeedBaselines) => object | undefined][] {
+  return spec.type === 'classify'
+    ? [['majority class', (b) => ('majority' in b ? b.majority : undefined)],
+      ['logistic regression on items', (b) => ('logisticRegression' in b ? b.logisticRegression : undefined)]]
+    : [['popularity', (b) => ('popularity' in b ? b.popularity : undefined)],
+      ['item co-occurrence', (b) => ('cooccurrence' in b ? b.cooccurrence : undefined)]];
+}
+
+const metric = (metrics: object | undefined, key: string) => Number((metrics as Record<string, unknown> | undefined)?.[key] ?? NaN);
+
+/** One Markdown table row per baseline, then one per strategy × insertion; metrics as mean ± std over seeds. */
+export function experimentTable(result: ExperimentResult, dataset: Dataset, task: string, spec: TaskSpec): string {
+  const { runs, baselines } = result;
   const groups = new Map<string, ExperimentRun[]>();
   for (const r of runs) {
     const key = `${r.strategy}|${r.insertion ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const columns = metricColumns(spec);
+  const seeds = [...new Set([...baselines.map((b) => b.seed), ...runs.map((r) => r.seed)])];
   const lines = [
-    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${[...new Set(runs.map((r) => r.seed))].join(', ')}.`,
+    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}.`,
     '',
     `| strategy | insertion | ${columns.map(([h]) => h).join(' | ')} | trained params | % of total | patch size | train s |`,
     `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
   ];
+  for (const [label, metricsOf] of baselineRows(spec)) {
+    const cells = columns.map(([, key]) => meanStd(baselines.map((b) => metric(metricsOf(b), key))));
+    lines.push(`| baseline: ${label} | – | ${cells.join(' | ')} | – | – | – | – |`);
+  }
   for (const group of groups.values()) {
     const r0 = group[0]!;
-    const cells = columns.map(([, value]) => meanStd(group.map(value)));
+    const cells = columns.map(([, key]) => meanStd(group.map((r) => metric(r.test, key))));
     lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${cells.join(' | ')} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
   }
   return lines.join('\n') + '\n';

@@ -1,12 +1,11 @@
 /**
  * Attribute labels for classification tasks, from the attribute table attached at ingest: categorical values
  * become classes in sorted order; numeric values are bucketed by `bins` (edges), e.g. 18,25,35 → <18, 18-24,
- * 25-34, 35+. Users without a value are left out. Plus the user-level random split (a user is in exactly one of
- * train / validation / test, unlike the original per-example split).
+ * 25-34, 35+. Users without a value are left out; the users with a value are then split user-level (splitUsers in
+ * data/split.ts).
  */
 import { Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { Rng } from '../tensor/index.js';
 
 export interface UserLabels {
   /** Class index per user, -1 where the user has no value. */
@@ -48,35 +47,4 @@ export function userLabels(ds: Dataset, label: string, bins: readonly number[] |
   }
   if (classes.length < 2) throw new DataError(`${source}: attribute "${label}" has ${classes.length} class${classes.length === 1 ? ` (${classes[0]})` : 'es'}; a classifier needs at least 2`);
   return { labels, classes };
-}
-
-export interface UserSplit {
-  train: Int32Array;
-  valid: Int32Array;
-  test: Int32Array;
-}
-
-/** Shuffles the labelled users with `seed`; testFraction of them are test users, 10% of the rest validation. */
-export function splitUsers(labels: Int32Array, testFraction: number, seed: number): UserSplit {
-  const users = new Rng(seed).shuffle(Int32Array.from(Array.from(labels.keys()).filter((u) => labels[u]! >= 0)));
-  const nTest = Math.max(1, Math.round(users.length * testFraction));
-  const rest = users.subarray(nTest);
-  const nValid = Math.max(1, Math.round(rest.length * 0.1));
-  if (rest.length - nValid < 1) throw new DataError(`only ${users.length} labelled users: too few to split into train, validation and test`);
-  return { test: users.subarray(0, nTest), valid: rest.subarray(0, nValid), train: rest.subarray(nValid) };
-}
-
-/**
- * Fewer labels: keeps the first `fraction` of the (already shuffled) training and validation users, at least one
- * validation and two training users; the test users stay as they are, so results at different fractions compare.
- */
-export function labelledSubset(split: UserSplit, fraction: number): UserSplit {
-  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`--label-fraction must be in (0, 1], got ${fraction}`);
-  if (fraction === 1) return split;
-  const train = split.train.subarray(0, Math.round(split.train.length * fraction));
-  const valid = split.valid.subarray(0, Math.max(1, Math.round(split.valid.length * fraction)));
-  if (train.length < 2) {
-    throw new DataError(`--label-fraction ${fraction} leaves ${train.length} labelled training user${train.length === 1 ? '' : 's'} of ${split.train.length}; need at least 2`);
-  }
-  return { train, valid, test: split.test };
 }

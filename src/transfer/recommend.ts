@@ -7,30 +7,42 @@
  *
  * Evaluation is full ranking over every target item. Each of a test user's target items is one query; the user's
  * other target items are removed from that query's candidates (they are correct answers too), ties count against
- * the target. The popularity baseline (target-item counts over training users) is ranked the same way.
+ * the target. The popularity baseline (target-item counts over training users) is ranked the same way; the
+ * baselines proper (popularity, item co-occurrence) are computed apart, once per split, since they do not depend
+ * on the strategy.
  */
+import { targetPopularity } from '../baselines/popularity.js';
+import { RecommendationBaselines, recommendationBaselines } from '../baselines/recommendation.js';
 import { Dataset } from '../data/dataset.js';
-import { fullRank } from '../eval/evaluate.js';
+import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { rankingMetrics } from '../eval/metrics.js';
+import { ScoreRows, TARGET_SET_PROTOCOL, targetSetRanks } from '../eval/target-sets.js';
 import { NextItNet, forEachTableScoreRow } from '../models/nextitnet.js';
 import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
 import { TaskHead } from './head.js';
-import { labelledSubset, splitUsers } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
-export interface RecommendOptions extends TransferOptions {
-  task: string;
+/** Which users a cross-domain task has, with which source and target items, and how they are split. */
+export interface RecommendData {
   dataset: Dataset;
   datasetName: string;
   /** The base model's item vocabulary (raw ids), to read source sequences in it. */
   baseItems: readonly string[];
   sourceDomain: string;
   targetDomain: string;
+  ks: number[];
+  testFraction: number;
+  /** Share of the training and validation users used (fewer target-domain users; test users unchanged). */
+  labelFraction: number;
+  seed: number;
+}
+
+export interface RecommendOptions extends TransferOptions, RecommendData {
+  task: string;
   /** 0: full softmax over the target items; N: sampled softmax with N shared negatives per batch. */
   negatives: number;
-  ks: number[];
 }
 
 export interface RankingReport {
@@ -53,48 +65,32 @@ export interface RecommendResult extends TransferAccounting {
   test: RankingReport;
 }
 
-export const RANKING_PROTOCOL = 'full ranking over all target items; one query per (test user, target item), the user\'s other target items excluded from its candidates; ties counted against the target';
-
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
 export function forEachTargetScoreRow(model: NextItNet, head: TaskHead, histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
   forEachTableScoreRow(head.weight, head.bias, head.encode(model, histories), visit);
 }
 
-/**
- * Ranks of every (user, target) query, for the model (scores from `scoreRows`) or for fixed scores. Scores are
- * placed at 1..T of a scratch row so the shared full-ranking rule (index 0 = padding, skipped) applies.
- */
-function queryRanks(targets: readonly Int32Array[], T: number, forEachRow: (visit: (user: number, scores: Float32Array) => void) => void): Int32Array {
-  const ranks: number[] = [];
-  const scratch = new Float32Array(T + 1);
-  forEachRow((u, scores) => {
-    scratch.set(scores, 1);
-    const mine = targets[u]!;
-    for (const t of mine) {
-      const others = Int32Array.from(mine.filter((o) => o !== t), (o) => o + 1);
-      ranks.push(fullRank(scratch, T, t + 1, others));
-    }
-  });
-  return Int32Array.from(ranks);
+function splitExamples(o: RecommendData): { ex: CrossDomainExamples; split: UserSplit } {
+  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName);
+  return { ex, split: labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction) };
 }
 
-function targetCounts(examples: CrossDomainExamples, users: Int32Array): Float32Array {
-  const counts = new Float32Array(examples.targetItems.length);
-  for (const i of users) for (const t of examples.targets[i]!) counts[t]!++;
-  return counts;
+/** Popularity and item co-occurrence on the test users the task with the same data and seed has. */
+export function recommendBaselines(o: RecommendData): RecommendationBaselines {
+  const { ex, split } = splitExamples(o);
+  return recommendationBaselines({ sources: ex.sources, targets: ex.targets, numTargets: ex.targetItems.length, split }, o.ks);
 }
 
 export function finetuneRecommender(o: RecommendOptions): RecommendResult {
-  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName);
+  const { ex, split } = splitExamples(o);
   const T = ex.targetItems.length;
-  const split = labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction);
   const { model } = o;
-  const counts = targetCounts(ex, split.train);
+  const counts = targetPopularity(ex.targets, split.train, T);
   const sampler = o.negatives > 0 ? new NegativeSampler(Float64Array.from([0, ...counts])) : null;
   const logQ = sampler ? sampler.logQ.slice(1) : null;
 
-  const rank = (users: Int32Array, head: TaskHead) => queryRanks(Array.from(users, (i) => ex.targets[i]!), T,
+  const rank = (users: Int32Array, head: TaskHead) => targetSetRanks(Array.from(users, (i) => ex.targets[i]!), T,
     (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
 
   const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0 }, (head, rng) => ({
@@ -115,14 +111,13 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   }));
 
   const modelRanks = rank(split.test, accounting.head);
-  const popRanks = queryRanks(Array.from(split.test, (i) => ex.targets[i]!), T, (visit) => {
-    split.test.forEach((_, b) => visit(b, counts));
-  });
+  const popularityRows: ScoreRows = (visit) => split.test.forEach((_, b) => visit(b, counts));
+  const popRanks = targetSetRanks(Array.from(split.test, (i) => ex.targets[i]!), T, popularityRows);
   const test: RankingReport = {
     users: split.test.length,
     queries: modelRanks.length,
     targetItems: T,
-    protocol: RANKING_PROTOCOL,
+    protocol: TARGET_SET_PROTOCOL,
     ...rankingMetrics(modelRanks, o.ks),
     popularity: rankingMetrics(popRanks, o.ks),
   };

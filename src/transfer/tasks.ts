@@ -1,11 +1,13 @@
 /**
  * The downstream task types behind one interface, so `finetune` and the experiment runner treat them alike:
- * what to train (a spec), how to train it, what its card says, and its headline metric.
+ * what to train (a spec), how to train it, its baselines, what its card says, and its headline metric.
  */
+import { ClassificationBaselines } from '../baselines/classification.js';
+import { RecommendationBaselines } from '../baselines/recommendation.js';
 import { Dataset } from '../data/dataset.js';
-import { ClassifyResult, finetuneClassifier } from './classify.js';
+import { ClassifyResult, classifyBaselines, finetuneClassifier } from './classify.js';
 import { TaskCard, PATCH_FORMAT } from './patchfile.js';
-import { RecommendResult, finetuneRecommender } from './recommend.js';
+import { RecommendResult, finetuneRecommender, recommendBaselines } from './recommend.js';
 import { TransferOptions } from './task.js';
 
 export const TASK_TYPES = ['classify', 'recommend'] as const;
@@ -36,6 +38,15 @@ export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): Tas
   };
 }
 
+/** majority + logisticRegression (classify) or popularity + cooccurrence (recommend), each a metrics object. */
+export type TaskBaselines = ClassificationBaselines | RecommendationBaselines;
+
+/** The baselines on the test users that runTask with the same data, test fraction and seed evaluates on. */
+export function runTaskBaselines(spec: TaskSpec, data: TaskData, split: { testFraction: number; labelFraction: number; seed: number }): TaskBaselines {
+  if (spec.type === 'classify') return classifyBaselines({ ...data, ...split, label: spec.label, bins: spec.bins });
+  return recommendBaselines({ ...data, ...split, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, ks: spec.ks });
+}
+
 /** The card stored beside a finished task's tensors. */
 export function taskCardFor(spec: TaskSpec, r: TaskResult, fingerprint: string, patchDim: number | null): TaskCard {
   const common = {
@@ -57,4 +68,15 @@ export function headline(r: TaskResult): { name: string; value: number } {
   return r.type === 'classify'
     ? { name: 'accuracy', value: r.test.accuracy }
     : { name: 'NDCG@10', value: Number(r.test['NDCG@10'] ?? NaN) };
+}
+
+/** One human-readable line of a task's baselines: accuracy, or HR@10 / NDCG@10, with the settings chosen on validation. */
+export function describeBaselines(b: TaskBaselines): string {
+  if ('majority' in b) {
+    const lr = b.logisticRegression;
+    return `majority class ${b.majority.accuracy.toFixed(4)}, logistic regression on items ${lr.accuracy.toFixed(4)} (${lr.weighting}, l2 ${lr.l2.toPrecision(2)})`;
+  }
+  const c = b.cooccurrence;
+  return `popularity ${b.popularity['HR@10']!.toFixed(4)} / ${b.popularity['NDCG@10']!.toFixed(4)}, item co-occurrence ` +
+    `${c['HR@10']!.toFixed(4)} / ${c['NDCG@10']!.toFixed(4)} (shrink ${c.shrink}, popularity weight ${c.popularityWeight}) HR@10 / NDCG@10`;
 }

@@ -86,6 +86,10 @@ describe('attribute classification by transfer', () => {
     for (const key of ['task', 'strategy', 'insertion', 'trainedParams', 'totalParams', 'patchBytes']) assert.ok(key in summary, key);
     assert.equal(typeof summary.test.accuracy, 'number');
     assert.equal(typeof summary.test.majorityAccuracy, 'number');
+    assert.equal(summary.baselines.majority.accuracy, summary.test.majorityAccuracy, 'both measure the same test users');
+    const lr = summary.baselines.logisticRegression;
+    assert.ok(lr.accuracy > summary.baselines.majority.accuracy + 0.1, JSON.stringify(summary.baselines));
+    assert.ok(lr.l2 > 0 && ['binary', 'tfidf'].includes(lr.weighting) && lr.auc > 0.6, JSON.stringify(lr));
     assert.equal(statSync(join(out, 'patch.safetensors')).size, summary.patchBytes);
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.format, 'graftrec-patch');
@@ -121,18 +125,28 @@ describe('attribute classification by transfer', () => {
   });
 
   it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
-    const runs = await runTransferExperiment({
+    const result = await runTransferExperiment({
       ...TUNING_DEFAULTS, spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
       dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: 0.003, patience: 1,
       testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
       seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,
     });
-    assert.deepEqual(runs.map((r) => `${r.strategy}/${r.insertion}/${r.seed}`), [
+    assert.deepEqual(result.runs.map((r) => `${r.strategy}/${r.insertion}/${r.seed}`), [
       'peterrec/serial-each-conv/1', 'peterrec/serial-each-conv/2', 'peterrec/residual-mixed/1',
       'peterrec/residual-mixed/2', 'fine-cls/null/1', 'fine-cls/null/2',
     ]);
-    const table = experimentTable(runs, data, 'gender', { type: 'classify', label: 'gender', bins: null });
+    // Baselines once per seed (not per strategy), on the split that seed draws: the same test users as the runs.
+    assert.deepEqual(result.baselines.map((b) => b.seed), [1, 2]);
+    for (const b of result.baselines) {
+      assert.ok('majority' in b);
+      const run = result.runs.find((r) => r.seed === b.seed)!;
+      assert.equal(b.majority.accuracy, (run.test as { majorityAccuracy: number }).majorityAccuracy);
+      assert.ok(b.logisticRegression.accuracy > b.majority.accuracy, JSON.stringify(b));
+    }
+    const table = experimentTable(result, data, 'gender', { type: 'classify', label: 'gender', bins: null });
     assert.match(table, /\| peterrec \| residual-mixed \| 0\.\d{4} ± 0\.\d{4} \|/);
     assert.match(table, /\| fine-cls \| – \|/);
+    assert.match(table, /\| baseline: majority class \| – \| 0\.\d{4} ± 0\.\d{4} \| 0\.\d{4} ± 0\.\d{4} \| 0\.5000 ± 0\.0000 \| – \|/);
+    assert.match(table, /\| baseline: logistic regression on items \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
   });
 });

@@ -119,7 +119,26 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     assert.notDeepEqual(together[0], together[1]);
   });
 
-  it('CLI: finetune --type recommend prints HR/NDCG/MRR and popularity; predict recommends target items', () => {
+  it('CLI: experiment transfer --type recommend writes the baselines once per seed, in results.json and as table rows', () => {
+    const out = join(tempDir(), 'experiment');
+    const r = spawnSync(process.execPath, [CLI, 'experiment', 'transfer', '--model', modelDir, '--data', fullDir, '--task', 'cold',
+      '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'target', '--strategies', 'fine-cls',
+      '--seeds', '1,2', '--epochs', '1', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    assert.deepEqual(results.baselines.map((b: { seed: number }) => b.seed), [1, 2]);
+    for (const b of results.baselines) {
+      const run = results.runs.find((x: { seed: number }) => x.seed === b.seed);
+      assert.deepEqual(b.popularity, run.test.popularity, 'the same test queries as the run of that seed');
+      assert.equal(typeof b.cooccurrence['NDCG@10'], 'number');
+    }
+    const table = readFileSync(join(out, 'results.md'), 'utf8');
+    assert.match(table, /\| baseline: popularity \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(table, /\| baseline: item co-occurrence \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(r.stderr, /baselines seed 2: popularity .* item co-occurrence/);
+  });
+
+  it('CLI: finetune --type recommend prints HR/NDCG/MRR and the popularity and co-occurrence baselines; predict recommends target items', () => {
     const out = join(tempDir(), 'cold-patch');
     const r = spawnSync(process.execPath, [CLI, 'finetune', '--model', modelDir, '--data', fullDir, '--task', 'cold',
       '--type', 'recommend', '--source-domain', 'source', '--target-domain', 'target', '--epochs', '2', '--k', '5',
@@ -128,6 +147,10 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const summary = JSON.parse(r.stdout);
     for (const key of ['HR@5', 'NDCG@5', 'MRR@5', 'HR@10', 'NDCG@10']) assert.equal(typeof summary.test[key], 'number', key);
     assert.equal(typeof summary.test.popularity['HR@10'], 'number');
+    assert.deepEqual(summary.baselines.popularity, summary.test.popularity, 'both rank the same test queries');
+    const cooccurrence = summary.baselines.cooccurrence;
+    for (const key of ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'shrink', 'popularityWeight']) assert.equal(typeof cooccurrence[key], 'number', key);
+    assert.ok(cooccurrence['NDCG@10'] > summary.baselines.popularity['NDCG@10'], JSON.stringify(summary.baselines));
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.type, 'recommend');
     assert.equal(card.sourceDomain, 'source');

@@ -1,0 +1,103 @@
+/**
+ * The comparison rows of an attribute-prediction result, on the same train / validation / test users as the
+ * transferred model: the majority class of the training users, and a multinomial logistic regression on the
+ * bag of items of each user's whole history. The regression's L2 strength and item weighting (binary or tf-idf)
+ * are chosen on the validation users (lowest mean log-loss; it varies smoothly where accuracy on a few hundred
+ * users ties), then the model fit on the training users alone is scored on the test users.
+ */
+import { Dataset, userSequence } from '../data/dataset.js';
+import { UserSplit } from '../data/split.js';
+import { accuracy, binaryAuc, macroF1 } from '../eval/classification.js';
+import { ITEM_WEIGHTINGS, ItemWeighting, bagOfItems, inverseDocumentFrequency, itemColumns } from './bag-of-items.js';
+import { LogisticRegression, logisticProbabilities, trainLogisticRegression } from './logistic-regression.js';
+
+export interface ClassifierScores {
+  accuracy: number;
+  macroF1: number;
+  /** Binary tasks only: area under the ROC curve of the second class's probability. */
+  auc?: number;
+}
+
+export interface ClassificationBaselines {
+  majority: ClassifierScores;
+  logisticRegression: ClassifierScores & { l2: number; weighting: ItemWeighting };
+}
+
+/**
+ * L2 strengths tried, as l2 × training users (scikit-learn's 1/C, so the grid means the same at any data size),
+ * strongest first so each fit warm-starts the next.
+ */
+export const PENALTY_GRID = [100, 30, 10, 3, 1, 0.3, 0.1, 0.03];
+/** Stop going down the grid once validation log-loss has not improved for this many strengths in a row. */
+const PATIENCE = 2;
+/** Looser than the optimiser's default: predictions stop changing long before the gradient reaches 1e-6. */
+const LBFGS = { gradientTolerance: 1e-5, relativeDecrease: 1e-9 };
+
+/** Accuracy, macro-F1 and (binary) AUC of class probabilities [users × classes]. */
+export function classifierScores(probs: Float64Array, labels: Int32Array, classes: number): ClassifierScores {
+  const predicted = Int32Array.from(labels, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c]! > probs[i * classes + best]!) best = c;
+    return best;
+  });
+  const scores: ClassifierScores = { accuracy: accuracy(predicted, labels), macroF1: macroF1(predicted, labels, classes) };
+  if (classes === 2) scores.auc = binaryAuc(Float64Array.from(labels, (_, i) => probs[i * 2 + 1]!), labels);
+  return scores;
+}
+
+/** Always the most frequent training class (ties: the lower class index), as probabilities. */
+function majorityProbabilities(train: Int32Array, users: number, classes: number): Float64Array {
+  const counts = new Array<number>(classes).fill(0);
+  for (const y of train) counts[y]!++;
+  const majority = counts.indexOf(Math.max(...counts));
+  const probs = new Float64Array(users * classes);
+  for (let i = 0; i < users; i++) probs[i * classes + majority] = 1;
+  return probs;
+}
+
+function meanLogLoss(probs: Float64Array, labels: Int32Array, classes: number): number {
+  let s = 0;
+  labels.forEach((y, i) => (s -= Math.log(Math.max(probs[i * classes + y]!, 1e-300))));
+  return s / labels.length;
+}
+
+/**
+ * Majority and bag-of-items logistic regression on the test users of `split`; `labels[u]` is user u's class
+ * (users outside the split are ignored). Deterministic: the fits are full-batch and start from zero.
+ */
+export function classificationBaselines(dataset: Dataset, labels: Int32Array, split: UserSplit, classes: number): ClassificationBaselines {
+  const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);
+  const historiesOf = (users: Int32Array) => Array.from(users, (u) => userSequence(dataset, u));
+  const [trainY, validY, testY] = [labelsOf(split.train), labelsOf(split.valid), labelsOf(split.test)];
+  const vocabulary = dataset.meta.numItems + 1;
+  const trainHistories = historiesOf(split.train);
+  const items = itemColumns(trainHistories, vocabulary);
+
+  let best: { loss: number; l2: number; weighting: ItemWeighting; model: LogisticRegression; idf: Float64Array | null } | null = null;
+  for (const weighting of ITEM_WEIGHTINGS) {
+    const idf = weighting === 'tfidf' ? inverseDocumentFrequency(trainHistories, vocabulary) : null;
+    const [trainX, validX] = [bagOfItems(trainHistories, items, idf), bagOfItems(historiesOf(split.valid), items, idf)];
+    let model: LogisticRegression | null = null;
+    let bestHere = Infinity;
+    let stale = 0;
+    for (const penalty of PENALTY_GRID) {
+      const l2 = penalty / trainY.length;
+      model = trainLogisticRegression(trainX, trainY, classes, l2, model, LBFGS);
+      const loss = meanLogLoss(logisticProbabilities(model, validX), validY, classes);
+      if (!best || loss < best.loss) best = { loss, l2, weighting, model, idf };
+      stale = loss < bestHere ? 0 : stale + 1;
+      bestHere = Math.min(bestHere, loss);
+      if (stale >= PATIENCE) break;
+    }
+  }
+  const chosen = best!;
+  const testX = bagOfItems(historiesOf(split.test), items, chosen.idf);
+  return {
+    majority: classifierScores(majorityProbabilities(trainY, testY.length, classes), testY, classes),
+    logisticRegression: {
+      ...classifierScores(logisticProbabilities(chosen.model, testX), testY, classes),
+      l2: chosen.l2,
+      weighting: chosen.weighting,
+    },
+  };
+}

@@ -130,8 +130,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const windows = trainingWindows(split.train, masked ? modelConfig.maxLen - 1 : modelConfig.maxLen);
   const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
   const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
-  // Contrastive learning alone leaves the output layer untrained: validation NDCG says nothing, keep the latest.
-  const selectsByValidation = objective !== 'contrastive';
+  // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
+  // is kept), and throughput counts the items read rather than the items predicted.
+  const trainsOutputLayer = objective !== 'contrastive';
   if (windows.length === 0) throw new TrainingError(`${options.data}: no user has enough items to train on (need ≥ 4 per user)`);
   if (split.valid.targets.length === 0) throw new TrainingError(`${options.data}: no user has ≥ 3 items, so there is no validation set`);
   const rng = new Rng({ state: state.rngState });
@@ -153,13 +154,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       progress.start(`epoch ${epoch}/${train.epochs}`, batches);
       const started = process.hrtime.bigint();
       const epochLoss = new EpochLoss(terms.map((t) => ({ name: t.name, weight: t.weight })));
-      // Throughput counts predicted items, or, for contrastive learning alone, the items read.
       let itemSum = 0;
       for (let b = 0; b < batches; b++) {
         const chosen = Array.from(order.subarray(b * train.batch, (b + 1) * train.batch), (i) => windows[i]!);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
         epochLoss.add(r.terms);
-        itemSum += selectsByValidation ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);
+        itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);
         state.step++;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         progress.update(b + 1, { loss: epochLoss.total(), itemsPerSec: itemSum / Math.max(seconds, 1e-9) });
@@ -177,7 +177,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       state.trainSeconds += epochSeconds;
       state.rngState = rng.state();
       const ndcg = valid.metrics['NDCG@10']!;
-      if (ndcg > state.bestNdcg || !selectsByValidation) {
+      if (ndcg > state.bestNdcg || !trainsOutputLayer) {
         state.bestNdcg = ndcg;
         state.bestEpoch = epoch;
         state.epochsWithoutImprovement = 0;

@@ -17,7 +17,8 @@
         "native/adam.cc",
         "native/reduce.cc",
         "native/patch.cc",
-        "native/pooling.cc"
+        "native/pooling.cc",
+        "native/contrastive.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

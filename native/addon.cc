@@ -124,6 +124,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_reduce(env, exports);
   register_patch(env, exports);
   register_pooling(env, exports);
+  register_contrastive(env, exports);
   return exports;
 }
 

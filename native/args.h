@@ -162,5 +162,6 @@ void register_adam(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 void register_patch(Napi::Env env, Napi::Object exports);
 void register_pooling(Napi::Env env, Napi::Object exports);
+void register_contrastive(Napi::Env env, Napi::Object exports);
 
 }  // namespace graftrec

@@ -15,14 +15,17 @@ export function integerOption(name: string, min = 1, max = Number.MAX_SAFE_INTEG
   };
 }
 
-export function numberOption(name: string, options: { min?: number; max?: number; exclusiveMin?: boolean } = {}) {
+export function numberOption(name: string,
+  options: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}) {
   const min = options.min ?? -Infinity;
   const max = options.max ?? Infinity;
   return (value: string): number => {
     const n = value.trim() === '' ? NaN : Number(value);
-    const ok = Number.isFinite(n) && (options.exclusiveMin ? n > min : n >= min) && n <= max;
+    const ok = Number.isFinite(n) && (options.exclusiveMin ? n > min : n >= min) && (options.exclusiveMax ? n < max : n <= max);
     if (!ok) {
-      const bound = options.exclusiveMin ? `> ${min}` : range(min, max);
+      const bound = max === Infinity
+        ? (options.exclusiveMin ? `> ${min}` : range(min, max))
+        : `in ${options.exclusiveMin ? '(' : '['}${min}, ${max}${options.exclusiveMax ? ')' : ']'}`;
       throw new InvalidArgumentError(`${name} must be a number ${bound}, got "${value}"`);
     }
     return n;

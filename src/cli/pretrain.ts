@@ -1,14 +1,21 @@
 import { Command } from 'commander';
-import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
+import { networkObjective } from '../train/objectives.js';
 import { pretrain } from '../train/pretrain.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
 interface PretrainFlags {
   data: string;
   out: string;
-  objective: 'causal' | 'masked';
+  objective: Objective;
+  contrastiveWeight: number;
+  temperature: number;
+  projectionDim: number;
+  crop: number;
+  maskRate: number;
+  reorder: number;
   dim: number;
   blocks: number;
   kernelSize: number;
@@ -28,12 +35,21 @@ interface PretrainFlags {
   quiet?: boolean;
 }
 
+const C = TRAIN_DEFAULTS.contrastive;
+
 export function pretrainCommand(): Command {
   return new Command('pretrain')
     .description('Pretrain the NextItNet user model on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
     .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
     .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
-    .option('--objective <kind>', 'causal (next item) or masked (masked items, centred convolutions)', choiceOption('objective', ['causal', 'masked'] as const), MODEL_DEFAULTS.objective)
+    .option('--objective <kind>', 'causal (next item), masked (masked items, centred convolutions), contrastive (two augmented views per user, InfoNCE; causal network), causal+contrastive or masked+contrastive',
+      choiceOption('objective', OBJECTIVES), MODEL_DEFAULTS.objective)
+    .option('--contrastive-weight <λ>', 'weight of the contrastive loss next to the sequence loss (joint objectives)', numberOption('contrastive-weight', { min: 0 }), C.weight)
+    .option('--temperature <τ>', 'InfoNCE temperature', numberOption('temperature', { min: 0, exclusiveMin: true }), C.temperature)
+    .option('--projection-dim <n>', 'output size of the contrastive projection head (not saved with the model)', integerOption('projection-dim'), C.projectionDim)
+    .option('--crop <η>', 'view augmentation: share of the sequence a crop keeps (1 = no crop)', numberOption('crop', { min: 0, max: 1, exclusiveMin: true }), C.crop)
+    .option('--mask-rate <γ>', 'view augmentation: share of items an item mask drops (0 = no mask)', numberOption('mask-rate', { min: 0, max: 1, exclusiveMax: true }), C.maskRate)
+    .option('--reorder <β>', 'view augmentation: share of the sequence a local reorder shuffles (0 = no reorder)', numberOption('reorder', { min: 0, max: 1 }), C.reorder)
     .option('--dim <n>', 'channels = embedding size', integerOption('dim'), MODEL_DEFAULTS.dim)
     .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
@@ -59,13 +75,17 @@ export function pretrainCommand(): Command {
         out: f.out,
         resume: f.resume ?? false,
         model: {
-          architecture: 'nextitnet', objective: f.objective, dim: f.dim, blocks: f.blocks, kernelSize: f.kernelSize,
+          architecture: 'nextitnet', objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, kernelSize: f.kernelSize,
           dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
           maskProbability: MODEL_DEFAULTS.maskProbability,
         },
         train: {
           epochs: f.epochs, batch: f.batch, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
-          clipNorm: f.clipNorm, weightDecay: f.weightDecay,
+          clipNorm: f.clipNorm, weightDecay: f.weightDecay, objective: f.objective,
+          contrastive: {
+            weight: f.contrastiveWeight, temperature: f.temperature, projectionDim: f.projectionDim, crop: f.crop,
+            maskRate: f.maskRate, reorder: f.reorder,
+          },
         },
         progress: createProgress(process.stderr, f.quiet ?? false),
         log,

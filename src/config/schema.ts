@@ -22,7 +22,35 @@ export const ModelConfigSchema = z.object({
 });
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
+/**
+ * Pretraining objectives: a sequence objective (next item, or masked items), a sequence-level contrastive one
+ * (CLUE: two augmented views of each user, InfoNCE with in-batch negatives), or their weighted sum. The network
+ * follows the sequence objective (causal or centred convolutions); contrastive alone trains the causal network.
+ */
+export const OBJECTIVES = ['causal', 'masked', 'contrastive', 'causal+contrastive', 'masked+contrastive'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+
+/** The contrastive loss term: its weight in a joint objective, InfoNCE temperature, projection head, view augmentation. */
+export const ContrastiveConfigSchema = z.object({
+  /** λ: the term's weight next to the sequence loss (weight 1); contrastive alone uses weight 1. */
+  weight: z.number().min(0).default(0.1),
+  /** τ: similarities are divided by it before the softmax over the batch's views. */
+  temperature: z.number().positive().default(0.5),
+  /** Output size of the projection head (Linear–ReLU–Linear) between the pooled user vector and the loss. */
+  projectionDim: z.number().int().positive().default(64),
+  /** Crop: a view keeps a random contiguous share η of the sequence (1 = never crop). */
+  crop: z.number().gt(0).max(1).default(0.6),
+  /** Item mask: a view drops this share γ of the items (0 = never mask). */
+  maskRate: z.number().min(0).lt(1).default(0.3),
+  /** Local reorder: a view shuffles a random contiguous share β of the sequence (0 = never reorder). */
+  reorder: z.number().min(0).max(1).default(0.3),
+});
+export type ContrastiveConfig = z.infer<typeof ContrastiveConfigSchema>;
+
 export const TrainConfigSchema = z.object({
+  /** The loss terms trained; null = the model's own sequence objective alone (model.objective). */
+  objective: z.enum(OBJECTIVES).nullable().default(null),
+  contrastive: ContrastiveConfigSchema.prefault({}),
   epochs: z.number().int().positive().default(20),
   batch: z.number().int().positive().default(128),
   lr: z.number().positive().default(1e-3),

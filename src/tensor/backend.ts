@@ -77,6 +77,11 @@ export interface Kernels {
   segmentSoftmaxForward(z: F32, valid: Uint8Array, offsets: I32, p: F32, N: number): void;
   segmentSoftmaxBackward(p: F32, dp: F32, offsets: I32, dz: F32, N: number): void;
 
+  l2NormalizeForward(x: F32, y: F32, norms: F32, rows: number, C: number, eps: number): void;
+  l2NormalizeBackward(y: F32, norms: F32, dy: F32, dx: F32, rows: number, C: number, eps: number): void;
+  infoNceForward(sim: F32, positives: I32, probs: F32, N: number, temperature: number): number;
+  infoNceBackward(probs: F32, positives: I32, gradScale: number, dsim: F32, N: number, temperature: number): void;
+
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
 

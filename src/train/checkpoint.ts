@@ -5,7 +5,9 @@
  *   MODEL/model.safetensors    the best weights so far (by validation NDCG@10)
  *   MODEL/items.json           the item vocabulary (raw ids, index i + 1 = items[i])
  *   MODEL/metrics.jsonl        one line per epoch
- *   MODEL/checkpoint/          the latest epoch: weights, optimizer moments, trainer state (for --resume)
+ *   MODEL/checkpoint/          the latest epoch: weights, optimizer moments, trainer state (for --resume); its
+ *                              weights include training-only modules (a contrastive projection head), which the
+ *                              base model in MODEL/model.safetensors leaves out
  *
  * Every file is written to a temporary name and renamed; the checkpoint directory is replaced as a whole, so a
  * run killed at any moment leaves the previous complete checkpoint.
@@ -20,6 +22,7 @@ import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { NextItNet } from '../models/nextitnet.js';
+import { Module } from '../nn/module.js';
 import { Adam, Parameter, Rng } from '../tensor/index.js';
 
 export const MODEL_FORMAT = 'graftrec-model';
@@ -59,7 +62,8 @@ export async function writeModelFiles(dir: string, config: ModelDirConfig, model
   await writeSafetensors(join(dir, 'model.safetensors'), parameterTensors(model.parameters()), { format: 'pt' });
 }
 
-export async function writeCheckpoint(dir: string, model: NextItNet, optimizer: Adam, state: TrainerState,
+/** `modules`: everything being trained (the model, and any training-only module such as a projection head). */
+export async function writeCheckpoint(dir: string, modules: readonly Module[], optimizer: Adam, state: TrainerState,
   config: ModelDirConfig): Promise<void> {
   const opt = optimizer.state();
   const moments: TensorMap = new Map();
@@ -68,7 +72,7 @@ export async function writeCheckpoint(dir: string, model: NextItNet, optimizer: 
     moments.set(`v.${name}`, { dtype: 'F32', shape: [m.v.length], data: m.v });
   }
   await writeDirAtomic(join(dir, 'checkpoint'), async (tmp) => {
-    await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(parameterTensors(model.parameters())));
+    await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(parameterTensors(modules.flatMap((m) => m.parameters()))));
     await writeFile(join(tmp, 'optimizer.safetensors'), encodeSafetensors(moments, { step: String(opt.step) }));
     await writeFile(join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
     await writeFile(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
@@ -121,17 +125,18 @@ export interface LoadedCheckpoint {
   config: ModelDirConfig;
 }
 
-/** Restores weights and optimizer moments from MODEL/checkpoint into `model` and `optimizer`. */
-export async function loadCheckpoint(dir: string, model: NextItNet, optimizer: Adam): Promise<LoadedCheckpoint> {
+/** Restores weights and optimizer moments from MODEL/checkpoint into `modules` (as written) and `optimizer`. */
+export async function loadCheckpoint(dir: string, modules: readonly Module[], optimizer: Adam): Promise<LoadedCheckpoint> {
   const ckpt = join(dir, 'checkpoint');
   if (!existsSync(ckpt)) throw new ModelError(`${dir}: no checkpoint to resume from (missing ${ckpt})`);
   const config = await readModelDirConfig(ckpt);
   const weightsPath = join(ckpt, 'model.safetensors');
-  model.loadValues(floatTensors(await readSafetensors(weightsPath), weightsPath), weightsPath);
+  const weights = floatTensors(await readSafetensors(weightsPath), weightsPath);
+  for (const m of modules) m.loadValues(weights, weightsPath);
   const optPath = join(ckpt, 'optimizer.safetensors');
   const opt = await readSafetensors(optPath);
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
-  for (const p of model.parameters()) {
+  for (const p of modules.flatMap((module) => module.parameters())) {
     const m = opt.tensors.get(`m.${p.name}`);
     const v = opt.tensors.get(`v.${p.name}`);
     if (!m || !v || m.dtype !== 'F32' || v.dtype !== 'F32') continue;

@@ -2,18 +2,21 @@
  * Pretraining the user model on a dataset: leave-one-out split, shuffled windows, validation (full-ranking
  * NDCG@10) after every epoch with early stopping, the best weights kept in MODEL/, the latest state in
  * MODEL/checkpoint/ for --resume, and one metrics line per epoch. Same seed, same machine ⇒ same numbers.
+ * The objective is a list of weighted loss terms (objectives.ts); with contrastive learning alone the output layer
+ * is not trained, so validation NDCG cannot pick an epoch and the latest epoch is kept instead.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelConfig, ModelConfigSchema, TrainConfig } from '../config/schema.js';
-import { Batch, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
+import { ModelConfig, ModelConfigSchema, Objective, TrainConfig } from '../config/schema.js';
+import { trainingWindows } from '../data/batches.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { ModelError, TrainingError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
 import { NextItNet } from '../models/nextitnet.js';
+import { Module } from '../nn/module.js';
 import { Adam, Rng } from '../tensor/index.js';
 import {
   MODEL_FORMAT, ModelDirConfig, TrainerState, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
@@ -21,12 +24,14 @@ import {
 } from './checkpoint.js';
 import { Progress, createProgress } from './progress.js';
 import { NegativeSampler } from './sampler.js';
+import { ProjectionHead } from './contrastive.js';
+import { LossName, lossTerms, networkObjective } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
   data: string;
   out: string;
-  /** Model hyperparameters (numItems comes from the dataset). */
+  /** Model hyperparameters (numItems comes from the dataset; the objective from train.objective when that is set). */
   model: Omit<ModelConfig, 'numItems'>;
   train: TrainConfig;
   resume?: boolean;
@@ -37,7 +42,10 @@ export interface PretrainOptions {
 export interface EpochRecord {
   epoch: number;
   step: number;
+  /** The weighted sum of the terms' epoch means. */
   trainLoss: number;
+  /** Each loss term's mean over the epoch. */
+  trainLosses: Partial<Record<LossName, number>>;
   valid: Record<string, number>;
   epochSeconds: number;
   itemsPerSec: number;
@@ -51,9 +59,19 @@ export interface PretrainResult {
   history: EpochRecord[];
 }
 
-/** The separate stream for shuffling, masking and negatives: init uses `seed`, training `seed + 1`. */
+/** The separate stream for shuffling, masking, negatives and views: init uses `seed`, training `seed + 1`. */
 function trainingRng(seed: number): Rng {
   return new Rng(seed + 1);
+}
+
+/** The projection head's initial weights have their own stream, so the backbone starts the same with or without it. */
+function projectionHeadRng(seed: number): Rng {
+  return new Rng(seed + 2);
+}
+
+/** What a run trains: train.objective, or (when unset) the model's own sequence objective alone. */
+export function pretrainingObjective(model: Pick<ModelConfig, 'objective'>, train: Pick<TrainConfig, 'objective'>): Objective {
+  return train.objective ?? model.objective;
 }
 
 function isNonEmptyDir(path: string): boolean {
@@ -80,21 +98,29 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     config = {
       format: MODEL_FORMAT,
       version: 1,
-      model: ModelConfigSchema.parse({ ...options.model, numItems: ds.meta.numItems }),
-      train: options.train,
+      model: ModelConfigSchema.parse({
+        ...options.model, numItems: ds.meta.numItems,
+        objective: networkObjective(pretrainingObjective(options.model, options.train)),
+      }),
+      train: { ...options.train, objective: pretrainingObjective(options.model, options.train) },
       vocabularyHash: vocabHash,
       dataset: options.data,
     };
   }
   const { model: modelConfig, train } = config;
+  const objective = pretrainingObjective(modelConfig, train);
   const model = new NextItNet(modelConfig, new Rng(train.seed));
-  const optimizer = new Adam(model.parameters(), { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });
+  const head = objective.endsWith('contrastive')
+    ? new ProjectionHead(modelConfig.dim, train.contrastive.projectionDim, projectionHeadRng(train.seed))
+    : null;
+  const trained: Module[] = head ? [model, head] : [model];
+  const optimizer = new Adam(trained.flatMap((m) => m.parameters()), { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });
   let state: TrainerState = {
     epoch: 0, step: 0, rngState: trainingRng(train.seed).state(), bestNdcg: -1, bestEpoch: 0,
     epochsWithoutImprovement: 0, trainSeconds: 0,
   };
   if (options.resume) {
-    state = (await loadCheckpoint(options.out, model, optimizer)).state;
+    state = (await loadCheckpoint(options.out, trained, optimizer)).state;
     log(`resuming from epoch ${state.epoch} (step ${state.step})`);
   }
 
@@ -102,9 +128,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const counts = itemCounts(split.train, modelConfig.numItems);
   const masked = modelConfig.objective === 'masked';
   const windows = trainingWindows(split.train, masked ? modelConfig.maxLen - 1 : modelConfig.maxLen);
+  const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
+  const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
+  // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
+  // is kept), and throughput counts the items read rather than the items predicted.
+  const trainsOutputLayer = objective !== 'contrastive';
   if (windows.length === 0) throw new TrainingError(`${options.data}: no user has enough items to train on (need ≥ 4 per user)`);
   if (split.valid.targets.length === 0) throw new TrainingError(`${options.data}: no user has ≥ 3 items, so there is no validation set`);
-  const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
   const rng = new Rng({ state: state.rngState });
   const createdOut = !existsSync(options.out);
   await mkdir(options.out, { recursive: true });
@@ -123,34 +153,31 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       const batches = Math.ceil(windows.length / train.batch);
       progress.start(`epoch ${epoch}/${train.epochs}`, batches);
       const started = process.hrtime.bigint();
-      let lossSum = 0;
-      let targetSum = 0;
+      const epochLoss = new EpochLoss(terms.map((t) => ({ name: t.name, weight: t.weight })));
+      let itemSum = 0;
       for (let b = 0; b < batches; b++) {
         const chosen = Array.from(order.subarray(b * train.batch, (b + 1) * train.batch), (i) => windows[i]!);
-        const batch: Batch = masked
-          ? maskedBatch(chosen, modelConfig.maxLen, { probability: modelConfig.maskProbability, maskToken: model.maskToken, numItems: modelConfig.numItems }, rng)
-          : causalBatch(chosen, modelConfig.maxLen);
-        const r = trainingStep(model, batch, optimizer, { negatives: train.negatives, sampler, rng, clipNorm: train.clipNorm });
-        lossSum += r.loss * r.targets;
-        targetSum += r.targets;
+        const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
+        epochLoss.add(r.terms);
+        itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);
         state.step++;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        progress.update(b + 1, { loss: lossSum / Math.max(1, targetSum), itemsPerSec: targetSum / Math.max(seconds, 1e-9) });
+        progress.update(b + 1, { loss: epochLoss.total(), itemsPerSec: itemSum / Math.max(seconds, 1e-9) });
       }
       progress.stop();
       const epochSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null });
       popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
-        epoch, step: state.step, trainLoss: lossSum / Math.max(1, targetSum),
-        valid: valid.metrics, epochSeconds, itemsPerSec: targetSum / epochSeconds,
+        epoch, step: state.step, trainLoss: epochLoss.total(), trainLosses: epochLoss.means(),
+        valid: valid.metrics, epochSeconds, itemsPerSec: itemSum / epochSeconds,
       };
       history.push(record);
       state.epoch = epoch;
       state.trainSeconds += epochSeconds;
       state.rngState = rng.state();
       const ndcg = valid.metrics['NDCG@10']!;
-      if (ndcg > state.bestNdcg) {
+      if (ndcg > state.bestNdcg || !trainsOutputLayer) {
         state.bestNdcg = ndcg;
         state.bestEpoch = epoch;
         state.epochsWithoutImprovement = 0;
@@ -159,8 +186,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         state.epochsWithoutImprovement++;
       }
       await appendFile(join(options.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-      await writeCheckpoint(options.out, model, optimizer, state, config);
-      log(`epoch ${epoch}: loss ${record.trainLoss.toFixed(4)}, valid HR@10 ${valid.metrics['HR@10']!.toFixed(4)} NDCG@10 ${ndcg.toFixed(4)} (popularity ${popularityNdcg.toFixed(4)}), ${Math.round(record.itemsPerSec)} items/s`);
+      await writeCheckpoint(options.out, trained, optimizer, state, config);
+      log(`epoch ${epoch}: loss ${record.trainLoss.toFixed(4)}${epochLoss.describeTerms()}, valid HR@10 ${valid.metrics['HR@10']!.toFixed(4)} NDCG@10 ${ndcg.toFixed(4)} (popularity ${popularityNdcg.toFixed(4)}), ${Math.round(record.itemsPerSec)} items/s`);
     }
     if (state.epochsWithoutImprovement >= train.patience && state.epoch < train.epochs) stoppedEarly = true;
   } catch (err) {
@@ -174,4 +201,37 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   }
   await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
   return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history };
+}
+
+/** Each loss term's mean over an epoch (weighted by what each batch's loss averaged over) and their weighted sum. */
+class EpochLoss {
+  private readonly sums: number[];
+  private readonly counts: number[];
+
+  constructor(private readonly terms: readonly { name: LossName; weight: number }[]) {
+    this.sums = terms.map(() => 0);
+    this.counts = terms.map(() => 0);
+  }
+
+  add(results: readonly { loss: number; count: number }[]): void {
+    results.forEach((r, i) => {
+      this.sums[i]! += r.loss * r.count;
+      this.counts[i]! += r.count;
+    });
+  }
+
+  means(): Partial<Record<LossName, number>> {
+    return Object.fromEntries(this.terms.map((t, i) => [t.name, this.sums[i]! / Math.max(1, this.counts[i]!)]));
+  }
+
+  total(): number {
+    return this.terms.reduce((s, t, i) => s + t.weight * (this.sums[i]! / Math.max(1, this.counts[i]!)), 0);
+  }
+
+  /** " (next-item 5.1234, contrastive 3.2100)" when there is more than one term, else "". */
+  describeTerms(): string {
+    if (this.terms.length < 2) return '';
+    const means = this.means();
+    return ` (${this.terms.map((t) => `${t.name} ${means[t.name]!.toFixed(4)}`).join(', ')})`;
+  }
 }

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATASET_FORMAT, DATASET_VERSION, Dataset, saveDataset } from '../../src/data/dataset.js';
+import { Rng } from '../../src/tensor/index.js';
 
 export function tempDir(prefix = 'graftrec-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -40,4 +41,28 @@ export async function savedCyclicDataset(users = 120, items = 30, length = 12): 
   const dir = join(tempDir(), 'ds');
   await saveDataset(dir, datasetFromSequences(cyclicSequences(users, items, length), items));
   return dir;
+}
+
+/**
+ * Users whose trait (user index mod 2) shows only across the whole sequence. Items sit in `clusters` clusters of
+ * two types with `perType` items each; a user walks the clusters in a ring (next cluster = this one + 1, with
+ * probability `stay`, else a random one), so the next item's cluster follows from the current item alone. In each
+ * cluster the user picks an item of their trait's type with probability `tilt`. Predicting the next item needs
+ * the current cluster; telling the trait needs the type balance over many items.
+ */
+export function traitSequences(users: number, length: number, seed: number,
+  shape = { clusters: 10, perType: 5, tilt: 0.7, stay: 0.9 }): { sequences: number[][]; traits: number[]; numItems: number } {
+  const { clusters, perType, tilt, stay } = shape;
+  const rng = new Rng(seed);
+  const traits = Array.from({ length: users }, (_, u) => u % 2);
+  const sequences = traits.map((trait) => {
+    let cluster = rng.int(0, clusters);
+    return Array.from({ length }, () => {
+      const type = rng.uniform() < tilt ? trait : 1 - trait;
+      const item = (cluster * 2 + type) * perType + rng.int(0, perType) + 1;
+      cluster = rng.uniform() < stay ? (cluster + 1) % clusters : rng.int(0, clusters);
+      return item;
+    });
+  });
+  return { sequences, traits, numItems: clusters * 2 * perType };
 }

@@ -14,6 +14,7 @@ import { NextItNet } from '../../src/models/nextitnet.js';
 import { ModelConfigSchema } from '../../src/config/schema.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
+import { sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
 import { cyclicSequences, datasetFromSequences, savedCyclicDataset, tempDir } from '../helpers/datasets.js';
 
@@ -79,7 +80,7 @@ describe('pretraining', () => {
     const m = new NextItNet(config, new Rng(1));
     m.outputBias.data[3] = NaN;
     const batch = causalBatch([Int32Array.from([1, 2, 3])], 4);
-    assert.throws(() => trainingStep(m, batch, new Adam(m.parameters(), { lr: 0.01 }), { negatives: 0, sampler: null, rng: new Rng(1), clipNorm: 0 }),
+    assert.throws(() => trainingStep([sequenceLoss(m, batch, { negatives: 0, sampler: null }, new Rng(1))], new Adam(m.parameters(), { lr: 0.01 }), { clipNorm: 0 }),
       (e: unknown) => e instanceof TrainingError && /loss became NaN/.test(e.message));
   });
 

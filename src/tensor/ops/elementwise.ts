@@ -47,3 +47,23 @@ export function sumProduct(x: Tensor, weights: Float32Array): Tensor {
     if (dx) k.axpy(dx, g[0]!, weights);
   });
 }
+
+/** Σ weights[i] · xs[i] for tensors of one shape: the total of a training step's weighted loss terms. */
+export function weightedSum(xs: readonly Tensor[], weights: readonly number[]): Tensor {
+  if (xs.length === 0 || xs.length !== weights.length) {
+    throw new ShapeError(`weightedSum: ${xs.length} tensors for ${weights.length} weights (need the same number, at least one)`);
+  }
+  const shape = xs[0]!.shape;
+  for (const x of xs) {
+    if (!sameShape(x.shape, shape)) throw new ShapeError(`weightedSum: shapes differ: ${shapeString(shape)} vs ${shapeString(x.shape)}`);
+  }
+  const k = backend();
+  const out = Tensor.zeros(shape);
+  xs.forEach((x, i) => k.axpy(out.data, weights[i]!, x.data));
+  return record(out, 'weightedSum', xs, (g) => {
+    xs.forEach((x, i) => {
+      const dx = gradIfNeeded(x);
+      if (dx) k.axpy(dx, weights[i]!, g);
+    });
+  });
+}

@@ -75,19 +75,20 @@ export const POOLINGS = ['last', 'mean', 'max', 'attention'] as const;
  * Fine-tuning defaults for transfer tasks (finetune, experiment transfer, the library API). Small labelled sets
  * overfit quickly, so the defaults regularise (user-vector dropout, weight decay, a warm-up then decaying learning
  * rate) and stop on validation log-loss. The learning rate depends on the strategy (see transfer/strategies.ts)
- * unless given.
+ * unless given. The defaults were chosen on the validation users of a real movie log with user demographics
+ * (ml-100k gender, 3 seeds): reading the whole history with mean pooling had the lowest validation log-loss.
  */
 export const TransferConfigSchema = z.object({
-  pooling: z.enum(POOLINGS).default('last'),
+  pooling: z.enum(POOLINGS).default('mean'),
   /** maxLen-item windows read from the end of each history; 0 = the whole history. */
-  windows: z.number().int().min(0).default(1),
-  epochs: z.number().int().positive().default(20),
+  windows: z.number().int().min(0).default(0),
+  epochs: z.number().int().positive().default(40),
   batch: z.number().int().positive().default(64),
   lr: z.number().positive().nullable().default(null),
-  weightDecay: z.number().min(0).default(0),
-  dropout: z.number().min(0).lt(1).default(0),
+  weightDecay: z.number().min(0).default(0.01),
+  dropout: z.number().min(0).lt(1).default(0.3),
   warmup: z.number().min(0).lt(1).default(0),
-  patience: z.number().int().positive().default(3),
+  patience: z.number().int().positive().default(5),
   testFraction: z.number().gt(0).max(0.9).default(0.2),
   labelFraction: z.number().gt(0).max(1).default(1),
 });

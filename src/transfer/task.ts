@@ -92,6 +92,7 @@ export interface TaskTraining {
  */
 export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean },
   task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting {
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new RangeError(`learning rate must be a positive number, got ${o.lr}`);
   const started = process.hrtime.bigint();
   const rng = new Rng(o.seed);
   const { model } = o;

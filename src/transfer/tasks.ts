@@ -28,12 +28,12 @@ export interface TaskData {
 
 export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): TaskResult {
   if (spec.type === 'classify') {
-    return { type: 'classify', ...finetuneClassifier({ ...o, ...data, label: spec.label, bins: spec.bins }), task: data.task };
+    return { type: 'classify', ...finetuneClassifier({ ...data, ...o, label: spec.label, bins: spec.bins }), task: data.task };
   }
   return {
     type: 'recommend',
     ...finetuneRecommender({
-      ...o, ...data, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, negatives: spec.negatives, ks: spec.ks,
+      ...data, ...o, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, negatives: spec.negatives, ks: spec.ks,
     }),
   };
 }

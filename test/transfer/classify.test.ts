@@ -127,7 +127,7 @@ describe('attribute classification by transfer', () => {
   it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
     const result = await runTransferExperiment({
       ...TUNING_DEFAULTS, spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
-      dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: 0.003, patience: 1,
+      dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: null, patience: 1,
       testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
       seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,
     });

@@ -50,6 +50,17 @@ void set_gemm_backend_js(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value pool_stats_js(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  PoolStats s = pool_stats();
+  o.Set("sharedJobs", static_cast<double>(s.shared_jobs));
+  o.Set("sharedTasks", static_cast<double>(s.shared_tasks));
+  o.Set("workerTasks", static_cast<double>(s.worker_tasks));
+  return o;
+}
+
+void reset_pool_stats_js(const Napi::CallbackInfo&) { reset_pool_stats(); }
+
 // Takes one typed array and does nothing: measures the cost of crossing the N-API boundary.
 void noop_js(const Napi::CallbackInfo& info) { f32_arg(info, 0, "noop", "x"); }
 
@@ -113,6 +124,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setDeterministic", Napi::Function::New(env, set_deterministic_js, "setDeterministic"));
   exports.Set("setGemmBackend", Napi::Function::New(env, set_gemm_backend_js, "setGemmBackend"));
   exports.Set("noop", Napi::Function::New(env, noop_js, "noop"));
+  exports.Set("poolStats", Napi::Function::New(env, pool_stats_js, "poolStats"));
+  exports.Set("resetPoolStats", Napi::Function::New(env, reset_pool_stats_js, "resetPoolStats"));
   register_gemm(env, exports);
   register_conv1d(env, exports);
   register_layernorm(env, exports);

@@ -11,6 +11,10 @@ namespace graftrec {
 namespace {
 
 thread_local bool t_inside_task = false;
+thread_local bool t_is_worker = false;
+
+// Debug counters (see pool_stats): jobs handed to the workers, their tasks, and the tasks a worker ran.
+std::atomic<int64_t> g_shared_jobs{0}, g_shared_tasks{0}, g_worker_tasks{0};
 
 // Spin briefly before sleeping: a training step issues hundreds of kernels, and waking a sleeping thread through
 // a condition variable costs tens of microseconds each time. Spinning is bounded, so idle workers still sleep.
@@ -59,6 +63,8 @@ class ThreadPool {
       return;
     }
     std::lock_guard<std::mutex> run_lock(run_mu_);  // one job at a time
+    g_shared_jobs.fetch_add(1, std::memory_order_relaxed);
+    g_shared_tasks.fetch_add(n_tasks, std::memory_order_relaxed);
     fn_ = &fn;
     n_tasks_ = n_tasks;
     next_.store(0);
@@ -84,11 +90,13 @@ class ThreadPool {
       int64_t t = next_.fetch_add(1);
       if (t >= n_tasks_) break;
       (*fn_)(t);
+      if (t_is_worker) g_worker_tasks.fetch_add(1, std::memory_order_relaxed);
     }
     t_inside_task = false;
   }
 
   void worker_loop(uint64_t seen) {
+    t_is_worker = true;
     for (;;) {
       for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
         cpu_relax();
@@ -153,6 +161,14 @@ void parallel_range(int64_t n, int64_t grain, const std::function<void(int64_t, 
     int64_t b = t * chunk, e = std::min(n, b + chunk);
     if (b < e) fn(b, e);
   });
+}
+
+PoolStats pool_stats() { return {g_shared_jobs.load(), g_shared_tasks.load(), g_worker_tasks.load()}; }
+
+void reset_pool_stats() {
+  g_shared_jobs.store(0);
+  g_shared_tasks.store(0);
+  g_worker_tasks.store(0);
 }
 
 bool deterministic() { return g_deterministic.load(); }

@@ -20,12 +20,24 @@ export interface BackendInfo {
   deterministic: boolean;
 }
 
+/** Thread-pool counters since the last reset: work that was really split across threads. */
+export interface PoolStats {
+  /** Jobs handed to the pool's workers (kernels below their thresholds run serially and do not count). */
+  sharedJobs: number;
+  /** Tasks of those jobs. */
+  sharedTasks: number;
+  /** Tasks a worker thread (not the calling thread) ran. */
+  workerTasks: number;
+}
+
 export interface Kernels {
   info(): BackendInfo;
   setThreads(threads: number): void;
   setDeterministic(on: boolean): void;
   setGemmBackend(backend: 'blas' | 'builtin'): void;
   noop(x: F32): void;
+  poolStats(): PoolStats;
+  resetPoolStats(): void;
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
     B: F32, ldb: number, beta: number, C: F32, ldc: number): void;

@@ -1,8 +1,13 @@
-// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS / GRAFTREC_DETERMINISTIC once at load, exposes run-time settings, and registers
-// every kernel family. Each kernel binding validates its arguments (see args.h) before touching memory.
+// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS / GRAFTREC_DETERMINISTIC once per process, exposes run-time
+// settings, and registers every kernel family. Each kernel binding validates its arguments (see args.h) before
+// touching memory. The addon is loaded once per Node environment (the main thread and every worker_threads
+// worker): the settings are process-wide, so only the first load applies them, and later loads leave the thread
+// pool, the BLAS and the GEMM backend as the process has set them.
 #include <napi.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 
 #ifdef __GLIBC__
@@ -75,14 +80,15 @@ void tune_allocator() {
 #endif
 }
 
-void configure_from_environment(Napi::Env env) {
+// Reads the environment; throws std::runtime_error on an invalid setting.
+void configure_from_environment() {
   const char* threads = std::getenv("GRAFTREC_THREADS");
   int n = 0;
   if (threads && *threads) {
     char* end = nullptr;
     long v = std::strtol(threads, &end, 10);
     if (*end != '\0' || v < 1 || v > 1024)
-      throw Napi::Error::New(env, std::string("GRAFTREC_THREADS must be a positive integer, got \"") + threads + "\"");
+      throw std::runtime_error(std::string("GRAFTREC_THREADS must be a positive integer, got \"") + threads + "\"");
     n = static_cast<int>(v);
   }
   set_num_threads(n);
@@ -91,7 +97,7 @@ void configure_from_environment(Napi::Env env) {
   if (det && *det) {
     std::string d = det;
     if (d != "0" && d != "1")
-      throw Napi::Error::New(env, "GRAFTREC_DETERMINISTIC must be 0 or 1, got \"" + d + "\"");
+      throw std::runtime_error("GRAFTREC_DETERMINISTIC must be 0 or 1, got \"" + d + "\"");
     set_deterministic(d == "1");
   }
 
@@ -106,7 +112,7 @@ void configure_from_environment(Napi::Env env) {
   const char* loaded = blas_load(mode == "blas" ? "auto" : mode.c_str());
   if (loaded[0] == '\0') {
     if (mode == "auto") return;  // no system BLAS: the builtin kernel serves
-    throw Napi::Error::New(env, "GRAFTREC_BLAS=" + mode + ": cannot load a library exporting cblas_sgemm" +
+    throw std::runtime_error("GRAFTREC_BLAS=" + mode + ": cannot load a library exporting cblas_sgemm" +
                                     (mode == "blas" ? " (none of the usual names found)" : " from it"));
   }
   blas_set_threads(num_threads());
@@ -114,11 +120,26 @@ void configure_from_environment(Napi::Env env) {
   set_gemm_backend(mode == "auto" && builtin_has_simd ? GemmBackend::Builtin : GemmBackend::Blas);
 }
 
+// Process-wide set-up, run by the first environment that loads the addon; an invalid setting fails every load.
+const std::string& process_setup_error() {
+  static std::once_flag once;
+  static std::string error;
+  std::call_once(once, [] {
+    tune_allocator();
+    try {
+      configure_from_environment();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  return error;
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  tune_allocator();
-  configure_from_environment(env);
+  const std::string& error = process_setup_error();
+  if (!error.empty()) throw Napi::Error::New(env, error);
   exports.Set("info", Napi::Function::New(env, info_js, "info"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads_js, "setThreads"));
   exports.Set("setDeterministic", Napi::Function::New(env, set_deterministic_js, "setDeterministic"));

@@ -35,10 +35,13 @@ class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return n_workers_.load() + 1; }
 
+  // Takes the job lock, so a resize from one thread (e.g. a worker_threads environment) waits for a job another
+  // thread is running instead of joining the workers under it.
   void resize(int n) {
     if (n < 1) n = 1;
+    std::lock_guard<std::mutex> run_lock(run_mu_);
     if (n == size()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -47,22 +50,29 @@ class ThreadPool {
     cv_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
+    n_workers_.store(0);
     stop_.store(false);
     // The current generation is captured here, not read by the new thread: a job published before the thread
     // first runs must still count as new to it, or the caller would wait for it forever.
     const uint64_t seen = generation_.load();
     for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, seen] { worker_loop(seen); });
+    n_workers_.store(n - 1);
   }
 
   void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     if (n_tasks <= 0) return;
     // Serial when there is nothing to share, and when called from inside a task: the pool runs one job at a
     // time, so a nested job would wait forever for workers that are busy with the outer one.
-    if (workers_.empty() || n_tasks == 1 || t_inside_task) {
-      for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+    if (n_workers_.load() == 0 || n_tasks == 1 || t_inside_task) {
+      run_serially(n_tasks, fn);
       return;
     }
-    std::lock_guard<std::mutex> run_lock(run_mu_);  // one job at a time
+    std::unique_lock<std::mutex> run_lock(run_mu_);  // one job at a time
+    if (workers_.empty()) {  // resized meanwhile
+      run_lock.unlock();
+      run_serially(n_tasks, fn);
+      return;
+    }
     g_shared_jobs.fetch_add(1, std::memory_order_relaxed);
     g_shared_tasks.fetch_add(n_tasks, std::memory_order_relaxed);
     fn_ = &fn;
@@ -84,6 +94,10 @@ class ThreadPool {
   }
 
  private:
+  static void run_serially(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+  }
+
   void drain() {
     t_inside_task = true;
     for (;;) {
@@ -116,6 +130,7 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
+  std::atomic<int> n_workers_{0};
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
   std::atomic<bool> stop_{false};

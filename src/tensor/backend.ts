@@ -87,6 +87,10 @@ export interface Kernels {
   sumSquares(x: F32): number;
   sum(x: F32): number;
   scale(x: F32, s: number): void;
+  /** Sum of squares over the rows of x (mask.length rows of rowSize) whose mask byte is set. */
+  sumSquaresRows(x: F32, mask: Uint8Array, rowSize: number): number;
+  /** x[r, :] *= s for the rows whose mask byte is set. */
+  scaleRows(x: F32, mask: Uint8Array, rowSize: number, s: number): void;
   axpy(y: F32, a: number, x: F32): void;
   add(a: F32, b: F32, out: F32): void;
   addRowVector(y: F32, v: F32, rows: number, cols: number): void;

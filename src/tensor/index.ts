@@ -1,4 +1,4 @@
-export { Tensor, Parameter, sizeOf, shapeString, scratchScope } from './tensor.js';
+export { Tensor, Parameter, sizeOf, shapeString, scratchScope, setDebugMode, isDebugMode } from './tensor.js';
 export type { Shape, GradNode } from './tensor.js';
 export { backward, noGrad, isGradEnabled, needsGrad } from './autograd.js';
 export { backend } from './backend.js';

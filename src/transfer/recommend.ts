@@ -54,6 +54,12 @@ export interface RecommendResult extends TransferAccounting {
 
 export const RANKING_PROTOCOL = 'full ranking over all target items; one query per (test user, target item), the user\'s other target items excluded from its candidates; ties counted against the target';
 
+/** The protocol, with a warning when the base model saw target-domain items (so it is not a cold start). */
+function coldStartProtocol(known: number, T: number): string {
+  return known === 0 ? RANKING_PROTOCOL
+    : `${RANKING_PROTOCOL}; NOT a cold start: the base model's vocabulary holds ${known} of the ${T} target items (it was pretrained on target-domain interactions)`;
+}
+
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
 export function forEachTargetScoreRow(model: NextItNet, head: Parameter[], histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
@@ -85,7 +91,7 @@ function targetCounts(examples: CrossDomainExamples, users: Int32Array): Float32
 }
 
 export function finetuneRecommender(o: RecommendOptions): RecommendResult {
-  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName);
+  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName, o.model.config.numItems);
   const T = ex.targetItems.length;
   const split = splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed);
   const { model } = o;
@@ -121,7 +127,8 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     users: split.test.length,
     queries: modelRanks.length,
     targetItems: T,
-    protocol: RANKING_PROTOCOL,
+    protocol: coldStartProtocol(ex.targetItemsKnownToBase, T),
+    targetItemsKnownToBase: ex.targetItemsKnownToBase,
     ...rankingMetrics(modelRanks, o.ks),
     popularity: rankingMetrics(popRanks, o.ks),
   };

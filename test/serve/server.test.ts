@@ -84,6 +84,9 @@ describe('HTTP serving: one base, many patches', () => {
     assert.equal(tasks.body.base.fingerprint, await baseFingerprint(modelDir));
     const shop = tasks.body.tasks.find((t: { task: string }) => t.task === 'shop-b');
     assert.ok(shop.card.targetItemCount > 10 && !('targetItems' in shop.card));
+    // This base was pretrained on both domains: the card says the task is not a cold start.
+    assert.ok(shop.card.test.targetItemsKnownToBase > 0);
+    assert.match(shop.card.test.protocol, /NOT a cold start/);
     const docs = await call('GET', '/docs/json');
     assert.equal(docs.status, 200);
     for (const path of ['/v1/recommend', '/v1/predict/{task}', '/v1/embed', '/v1/tasks', '/v1/tasks/reload', '/healthz']) {

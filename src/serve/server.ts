@@ -23,7 +23,7 @@ import { Dataset } from '../data/dataset.js';
 import { LoadedModel } from '../train/checkpoint.js';
 import { TaskModel } from '../transfer/patchfile.js';
 import { TaskAnswer } from '../transfer/predict.js';
-import { MicroBatcher } from './batcher.js';
+import { BatchStats, MicroBatcher, emptyBatchStats } from './batcher.js';
 import { HistoryRequest, HistoryResolver } from './histories.js';
 import { HttpError } from './http-error.js';
 import { RecommendInput, ScoredItem, answerTask, embedUsers, recommendNextItems } from './inference.js';
@@ -57,8 +57,11 @@ class Batchers {
   readonly next: MicroBatcher<RecommendInput, ScoredItem[]>;
   readonly baseEmbed: MicroBatcher<Int32Array, number[]>;
   private readonly perTask = new WeakMap<TaskModel, { answer: MicroBatcher<{ history: Int32Array; k: number }, TaskAnswer>; embed: MicroBatcher<Int32Array, number[]> }>();
+  /** Over every batcher: how many forward passes ran, for how many requests, and the largest batch. */
+  readonly stats: BatchStats;
 
-  constructor(base: LoadedModel, private readonly options: { waitMs: number; maxBatch: number }) {
+  constructor(base: LoadedModel, private readonly options: { waitMs: number; maxBatch: number; stats: BatchStats }) {
+    this.stats = options.stats;
     this.next = new MicroBatcher((inputs) => recommendNextItems(base, inputs), options);
     this.baseEmbed = new MicroBatcher((histories) => embedUsers(base.model, histories), options);
   }
@@ -102,7 +105,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     },
   });
   const resolver = new HistoryResolver(o.base, o.dataset, o.datasetName, o.ignoreUnknownItems);
-  const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch });
+  const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch, stats: emptyBatchStats() });
   const task = (name: string, type?: 'classify' | 'recommend'): TaskModel => {
     const t = o.registry.get(name);
     if (!t) throw new HttpError(404, `unknown task "${name}" (loaded: ${o.registry.list().map((x) => x.card.task).join(', ') || 'none'})`);
@@ -173,7 +176,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 500: errorBody } } }, async () => ({
     status: 'ok', tasks: o.registry.list().length, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    uptimeSeconds: Math.round(process.uptime()),
+    uptimeSeconds: Math.round(process.uptime()), batching: { ...batchers.stats },
   }));
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());

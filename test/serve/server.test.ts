@@ -199,8 +199,13 @@ describe('HTTP serving: one base, many patches', () => {
     const sequences = Array.from({ length: 24 }, (_, i) => [`a${1 + i}`, `a${40 + i}`, `a${80 + (i % 30)}`]);
     const alone: unknown[] = [];
     for (const items of sequences) alone.push((await call('POST', '/v1/predict/gender', { items })).body);
+    const before = (await call('GET', '/healthz')).body.batching;
     const together = await Promise.all(sequences.map((items) => call('POST', '/v1/predict/gender', { items })));
     assert.deepEqual(together.map((r) => r.body), alone);
+    const after = (await call('GET', '/healthz')).body.batching;
+    assert.equal(after.requests - before.requests, sequences.length);
+    assert.ok(after.largest > 1, `a batch of more than one request formed: ${JSON.stringify(after)}`);
+    assert.ok(after.batches - before.batches < sequences.length, `${after.batches - before.batches} forward passes for ${sequences.length} requests`);
   });
 
   it('hot reload adds, replaces and removes patches without dropping requests in flight', async () => {

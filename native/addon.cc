@@ -34,7 +34,8 @@ Napi::Value info_js(const Napi::CallbackInfo& info) {
 }
 
 void set_threads_js(const Napi::CallbackInfo& info) {
-  int64_t n = dim_arg(info, 0, "setThreads", "threads", true);
+  // 0 means one per hardware thread; the bound matches GRAFTREC_THREADS (a typo must not spawn a million threads).
+  int64_t n = int_arg(info, 0, "setThreads", "threads", 0, 1024);
   set_num_threads(static_cast<int>(n));
   blas_set_threads(num_threads());
 }

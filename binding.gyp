@@ -1,4 +1,5 @@
 {
+  "variables": {"sanitize%": 0},
   "targets": [
     {
       "target_name": "graftrec",
@@ -26,6 +27,12 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fexceptions", "-Wall", "-Wno-unused-parameter"],
       "libraries": ["-ldl", "-lpthread"],
+      "conditions": [
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined,float-cast-overflow", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined,float-cast-overflow"]
+        }]
+      ],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

@@ -1,8 +1,13 @@
-// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS / GRAFTREC_DETERMINISTIC once at load, exposes run-time settings, and registers
-// every kernel family. Each kernel binding validates its arguments (see args.h) before touching memory.
+// Addon entry: reads GRAFTREC_BLAS / GRAFTREC_THREADS / GRAFTREC_DETERMINISTIC once per process, exposes run-time
+// settings, and registers every kernel family. Each kernel binding validates its arguments (see args.h) before
+// touching memory. The addon is loaded once per Node environment (the main thread and every worker_threads
+// worker): the settings are process-wide, so only the first load applies them, and later loads leave the thread
+// pool, the BLAS and the GEMM backend as the process has set them.
 #include <napi.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 
 #ifdef __GLIBC__
@@ -29,7 +34,8 @@ Napi::Value info_js(const Napi::CallbackInfo& info) {
 }
 
 void set_threads_js(const Napi::CallbackInfo& info) {
-  int64_t n = dim_arg(info, 0, "setThreads", "threads", true);
+  // 0 means one per hardware thread; the bound matches GRAFTREC_THREADS (a typo must not spawn a million threads).
+  int64_t n = int_arg(info, 0, "setThreads", "threads", 0, 1024);
   set_num_threads(static_cast<int>(n));
   blas_set_threads(num_threads());
 }
@@ -50,6 +56,17 @@ void set_gemm_backend_js(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value pool_stats_js(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  PoolStats s = pool_stats();
+  o.Set("sharedJobs", static_cast<double>(s.shared_jobs));
+  o.Set("sharedTasks", static_cast<double>(s.shared_tasks));
+  o.Set("workerTasks", static_cast<double>(s.worker_tasks));
+  return o;
+}
+
+void reset_pool_stats_js(const Napi::CallbackInfo&) { reset_pool_stats(); }
+
 // Takes one typed array and does nothing: measures the cost of crossing the N-API boundary.
 void noop_js(const Napi::CallbackInfo& info) { f32_arg(info, 0, "noop", "x"); }
 
@@ -64,14 +81,15 @@ void tune_allocator() {
 #endif
 }
 
-void configure_from_environment(Napi::Env env) {
+// Reads the environment; throws std::runtime_error on an invalid setting.
+void configure_from_environment() {
   const char* threads = std::getenv("GRAFTREC_THREADS");
   int n = 0;
   if (threads && *threads) {
     char* end = nullptr;
     long v = std::strtol(threads, &end, 10);
     if (*end != '\0' || v < 1 || v > 1024)
-      throw Napi::Error::New(env, std::string("GRAFTREC_THREADS must be a positive integer, got \"") + threads + "\"");
+      throw std::runtime_error(std::string("GRAFTREC_THREADS must be a positive integer, got \"") + threads + "\"");
     n = static_cast<int>(v);
   }
   set_num_threads(n);
@@ -80,7 +98,7 @@ void configure_from_environment(Napi::Env env) {
   if (det && *det) {
     std::string d = det;
     if (d != "0" && d != "1")
-      throw Napi::Error::New(env, "GRAFTREC_DETERMINISTIC must be 0 or 1, got \"" + d + "\"");
+      throw std::runtime_error("GRAFTREC_DETERMINISTIC must be 0 or 1, got \"" + d + "\"");
     set_deterministic(d == "1");
   }
 
@@ -95,7 +113,7 @@ void configure_from_environment(Napi::Env env) {
   const char* loaded = blas_load(mode == "blas" ? "auto" : mode.c_str());
   if (loaded[0] == '\0') {
     if (mode == "auto") return;  // no system BLAS: the builtin kernel serves
-    throw Napi::Error::New(env, "GRAFTREC_BLAS=" + mode + ": cannot load a library exporting cblas_sgemm" +
+    throw std::runtime_error("GRAFTREC_BLAS=" + mode + ": cannot load a library exporting cblas_sgemm" +
                                     (mode == "blas" ? " (none of the usual names found)" : " from it"));
   }
   blas_set_threads(num_threads());
@@ -103,16 +121,33 @@ void configure_from_environment(Napi::Env env) {
   set_gemm_backend(mode == "auto" && builtin_has_simd ? GemmBackend::Builtin : GemmBackend::Blas);
 }
 
+// Process-wide set-up, run by the first environment that loads the addon; an invalid setting fails every load.
+const std::string& process_setup_error() {
+  static std::once_flag once;
+  static std::string error;
+  std::call_once(once, [] {
+    tune_allocator();
+    try {
+      configure_from_environment();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  return error;
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  tune_allocator();
-  configure_from_environment(env);
+  const std::string& error = process_setup_error();
+  if (!error.empty()) throw Napi::Error::New(env, error);
   exports.Set("info", Napi::Function::New(env, info_js, "info"));
   exports.Set("setThreads", Napi::Function::New(env, set_threads_js, "setThreads"));
   exports.Set("setDeterministic", Napi::Function::New(env, set_deterministic_js, "setDeterministic"));
   exports.Set("setGemmBackend", Napi::Function::New(env, set_gemm_backend_js, "setGemmBackend"));
   exports.Set("noop", Napi::Function::New(env, noop_js, "noop"));
+  exports.Set("poolStats", Napi::Function::New(env, pool_stats_js, "poolStats"));
+  exports.Set("resetPoolStats", Napi::Function::New(env, reset_pool_stats_js, "resetPoolStats"));
   register_gemm(env, exports);
   register_conv1d(env, exports);
   register_layernorm(env, exports);

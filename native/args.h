@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -52,11 +53,23 @@ inline double num_arg(const Napi::CallbackInfo& info, size_t i, const char* kern
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+// An integer in [lo, hi]. NaN, infinities and out-of-range values are rejected before any cast: converting
+// them to an integer type is undefined behaviour.
+inline int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name, double lo,
+                       double hi) {
+  double d = num_arg(info, i, kernel, name);
+  if (!(d >= lo && d <= hi) || std::trunc(d) != d)
+    fail(info.Env(), kernel,
+         std::string(name) + " must be an integer in [" + std::to_string(static_cast<int64_t>(lo)) + ", " +
+             std::to_string(static_cast<int64_t>(hi)) + "], got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
 // Dimensions are positive (or non-negative with allow_zero) integers that fit comfortably in int32.
 inline int64_t dim_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name,
                        bool allow_zero = false) {
   double d = num_arg(info, i, kernel, name);
-  if (d != static_cast<double>(static_cast<int64_t>(d)) || d < (allow_zero ? 0 : 1) || d > 2147483647.0)
+  if (!(d >= (allow_zero ? 0 : 1) && d <= 2147483647.0) || std::trunc(d) != d)
     fail(info.Env(), kernel,
          std::string(name) + " must be an integer " + (allow_zero ? ">= 0" : ">= 1") + ", got " + std::to_string(d));
   return static_cast<int64_t>(d);
@@ -122,7 +135,7 @@ inline SoftmaxHeadArgs read_softmax_head(const Napi::CallbackInfo& info, const c
   a.N = dim_arg(info, shape_at, kernel, "N");
   a.C = dim_arg(info, shape_at + 1, kernel, "C");
   a.V = dim_arg(info, shape_at + 2, kernel, "V");
-  a.ignore = static_cast<int32_t>(num_arg(info, shape_at + 3, kernel, "ignoreIndex"));
+  a.ignore = static_cast<int32_t>(int_arg(info, shape_at + 3, kernel, "ignoreIndex", -2147483648.0, 2147483647.0));
   expect_length(env, kernel, "h", a.h, a.N * a.C);
   expect_length(env, kernel, "table", a.table, a.V * a.C);
   if (a.bias) expect_length(env, kernel, "bias", a.bias, a.V);

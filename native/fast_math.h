@@ -27,7 +27,8 @@ inline float fast_exp(float x) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.f;
-  const int32_t bits = (n + 127) << 23;
+  // Shifted as unsigned: for a NaN input n is far out of range, and a signed shift that overflows is undefined.
+  const uint32_t bits = static_cast<uint32_t>(n + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return x < lo ? 0.f : y * scale;  // exp(-inf) and anything this small is 0, as masked logits need

@@ -87,6 +87,55 @@ Napi::Value sum_js(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), chunked_sum(x.data, x.length, [](double v) { return v; }));
 }
 
+// The rows of x (rows of row_size floats) whose mask byte is set, in fixed chunks of rows: a row-sparse gradient
+// is zero outside the rows a step touched, so its norm and its scaling need only those.
+constexpr int64_t kMaskRowChunk = 4096;
+
+struct MaskedRows {
+  View<float> x;
+  View<uint8_t> mask;
+  int64_t row_size;
+};
+
+MaskedRows read_masked_rows(const Napi::CallbackInfo& info, const char* k) {
+  MaskedRows a{f32_arg(info, 0, k, "x"), u8_arg(info, 1, k, "mask"), dim_arg(info, 2, k, "rowSize")};
+  expect_length(info.Env(), k, "x", a.x, static_cast<int64_t>(a.mask.length) * a.row_size);
+  return a;
+}
+
+// sumSquaresRows(x, mask, rowSize): sum of squares over the marked rows (double, deterministic order).
+Napi::Value sum_squares_rows_js(const Napi::CallbackInfo& info) {
+  MaskedRows a = read_masked_rows(info, "sumSquaresRows");
+  const int64_t rows = a.mask.length;
+  const int64_t chunks = (rows + kMaskRowChunk - 1) / kMaskRowChunk;
+  std::vector<double> partial(std::max<int64_t>(chunks, 1), 0.0);
+  parallel_for(chunks, [&](int64_t ch) {
+    double s = 0;
+    for (int64_t r = ch * kMaskRowChunk, end = std::min(rows, (ch + 1) * kMaskRowChunk); r < end; ++r) {
+      if (!a.mask.data[r]) continue;
+      const float* xr = a.x.data + r * a.row_size;
+      for (int64_t c = 0; c < a.row_size; ++c) s += static_cast<double>(xr[c]) * xr[c];
+    }
+    partial[ch] = s;
+  });
+  double s = 0;
+  for (double p : partial) s += p;
+  return Napi::Number::New(info.Env(), s);
+}
+
+// scaleRows(x, mask, rowSize, s): x[r, :] *= s for the marked rows.
+void scale_rows_js(const Napi::CallbackInfo& info) {
+  MaskedRows a = read_masked_rows(info, "scaleRows");
+  float s = static_cast<float>(num_arg(info, 3, "scaleRows", "s"));
+  parallel_range(a.mask.length, kMaskRowChunk, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      if (!a.mask.data[r]) continue;
+      float* xr = a.x.data + r * a.row_size;
+      for (int64_t c = 0; c < a.row_size; ++c) xr[c] *= s;
+    }
+  });
+}
+
 // scale(x, s): x *= s
 void scale_js(const Napi::CallbackInfo& info) {
   auto x = f32_arg(info, 0, "scale", "x");
@@ -152,6 +201,8 @@ void register_reduce(Napi::Env env, Napi::Object exports) {
   exports.Set("sumSquares", Napi::Function::New(env, sum_squares_js, "sumSquares"));
   exports.Set("sum", Napi::Function::New(env, sum_js, "sum"));
   exports.Set("scale", Napi::Function::New(env, scale_js, "scale"));
+  exports.Set("sumSquaresRows", Napi::Function::New(env, sum_squares_rows_js, "sumSquaresRows"));
+  exports.Set("scaleRows", Napi::Function::New(env, scale_rows_js, "scaleRows"));
   exports.Set("axpy", Napi::Function::New(env, axpy_js, "axpy"));
   exports.Set("add", Napi::Function::New(env, add_js, "add"));
   exports.Set("addRowVector", Napi::Function::New(env, add_row_vector_js, "addRowVector"));

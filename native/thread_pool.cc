@@ -11,6 +11,10 @@ namespace graftrec {
 namespace {
 
 thread_local bool t_inside_task = false;
+thread_local bool t_is_worker = false;
+
+// Debug counters (see pool_stats): jobs handed to the workers, their tasks, and the tasks a worker ran.
+std::atomic<int64_t> g_shared_jobs{0}, g_shared_tasks{0}, g_worker_tasks{0};
 
 // Spin briefly before sleeping: a training step issues hundreds of kernels, and waking a sleeping thread through
 // a condition variable costs tens of microseconds each time. Spinning is bounded, so idle workers still sleep.
@@ -31,10 +35,13 @@ class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return n_workers_.load() + 1; }
 
+  // Takes the job lock, so a resize from one thread (e.g. a worker_threads environment) waits for a job another
+  // thread is running instead of joining the workers under it.
   void resize(int n) {
     if (n < 1) n = 1;
+    std::lock_guard<std::mutex> run_lock(run_mu_);
     if (n == size()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -43,22 +50,31 @@ class ThreadPool {
     cv_.notify_all();
     for (auto& w : workers_) w.join();
     workers_.clear();
+    n_workers_.store(0);
     stop_.store(false);
     // The current generation is captured here, not read by the new thread: a job published before the thread
     // first runs must still count as new to it, or the caller would wait for it forever.
     const uint64_t seen = generation_.load();
     for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, seen] { worker_loop(seen); });
+    n_workers_.store(n - 1);
   }
 
   void run(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
     if (n_tasks <= 0) return;
     // Serial when there is nothing to share, and when called from inside a task: the pool runs one job at a
     // time, so a nested job would wait forever for workers that are busy with the outer one.
-    if (workers_.empty() || n_tasks == 1 || t_inside_task) {
-      for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+    if (n_workers_.load() == 0 || n_tasks == 1 || t_inside_task) {
+      run_serially(n_tasks, fn);
       return;
     }
-    std::lock_guard<std::mutex> run_lock(run_mu_);  // one job at a time
+    std::unique_lock<std::mutex> run_lock(run_mu_);  // one job at a time
+    if (workers_.empty()) {  // resized meanwhile
+      run_lock.unlock();
+      run_serially(n_tasks, fn);
+      return;
+    }
+    g_shared_jobs.fetch_add(1, std::memory_order_relaxed);
+    g_shared_tasks.fetch_add(n_tasks, std::memory_order_relaxed);
     fn_ = &fn;
     n_tasks_ = n_tasks;
     next_.store(0);
@@ -78,17 +94,23 @@ class ThreadPool {
   }
 
  private:
+  static void run_serially(int64_t n_tasks, const std::function<void(int64_t)>& fn) {
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t);
+  }
+
   void drain() {
     t_inside_task = true;
     for (;;) {
       int64_t t = next_.fetch_add(1);
       if (t >= n_tasks_) break;
       (*fn_)(t);
+      if (t_is_worker) g_worker_tasks.fetch_add(1, std::memory_order_relaxed);
     }
     t_inside_task = false;
   }
 
   void worker_loop(uint64_t seen) {
+    t_is_worker = true;
     for (;;) {
       for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++i)
         cpu_relax();
@@ -108,6 +130,7 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
+  std::atomic<int> n_workers_{0};
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
   std::atomic<bool> stop_{false};
@@ -153,6 +176,14 @@ void parallel_range(int64_t n, int64_t grain, const std::function<void(int64_t, 
     int64_t b = t * chunk, e = std::min(n, b + chunk);
     if (b < e) fn(b, e);
   });
+}
+
+PoolStats pool_stats() { return {g_shared_jobs.load(), g_shared_tasks.load(), g_worker_tasks.load()}; }
+
+void reset_pool_stats() {
+  g_shared_jobs.store(0);
+  g_shared_tasks.store(0);
+  g_worker_tasks.store(0);
 }
 
 bool deterministic() { return g_deterministic.load(); }

@@ -20,3 +20,6 @@ export class ModelError extends GraftrecError {}
 
 /** Training cannot go on: the loss or gradients became NaN/infinite, or a resume does not match its run. */
 export class TrainingError extends GraftrecError {}
+
+/** A tensor or graph used after it was released: backward twice through one graph, a tensor outliving its scope. */
+export class AutogradError extends GraftrecError {}

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { DataError } from '../errors.js';
 import { createServer } from '../serve/start.js';
 import { backend } from '../tensor/index.js';
 import { choiceOption, integerOption } from './options.js';
@@ -16,6 +17,7 @@ interface ServeFlags {
   watch?: boolean;
   threads?: number;
   logLevel: string;
+  adminToken?: string;
 }
 
 export function serveCommand(): Command {
@@ -32,13 +34,16 @@ export function serveCommand(): Command {
     .option('--ignore-unknown-items', 'drop unknown item ids from "items" (and report them as ignoredItems) instead of answering 400')
     .option('--watch', 'reload tasks when the patch directory changes (besides POST /v1/tasks/reload)')
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--admin-token <token>', 'enable the admin routes (POST /v1/tasks/reload) for requests with "Authorization: Bearer <token>"; default: GRAFTREC_ADMIN_TOKEN, else admin routes are off')
     .option('--log-level <level>', 'pino log level', choiceOption('log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info')
     .action(async (f: ServeFlags) => {
       if (f.threads) backend().setThreads(f.threads);
+      const adminToken = f.adminToken ?? process.env.GRAFTREC_ADMIN_TOKEN ?? null;
+      if (adminToken !== null && adminToken.length < 16) throw new DataError('--admin-token (or GRAFTREC_ADMIN_TOKEN) must be at least 16 characters');
       const server = await createServer({
         model: f.model, patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
         ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
-        bodyLimit: f.bodyLimit, logger: { level: f.logLevel },
+        bodyLimit: f.bodyLimit, logger: { level: f.logLevel }, adminToken,
       });
       const address = await server.app.listen({ port: f.port, host: f.host });
       // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port.

@@ -31,16 +31,24 @@ export interface EvaluationResult {
 
 /**
  * Pessimistic rank of the target over items 1..numItems, skipping `excluded` items (distinct, not the target).
- * scores[0] (padding) is ignored.
+ * scores[0] (padding) is ignored. A NaN score on any candidate means the model is broken: the target then ranks
+ * last, so a NaN can never flatter a model (a NaN compares false with everything, so it would otherwise rank below
+ * the target).
  */
 export function fullRank(scores: Float32Array, numItems: number, target: number, excluded: Int32Array | null): number {
   const st = scores[target]!;
-  if (Number.isNaN(st)) return numItems - 1;
   let rank = 0;
-  for (let v = 1; v <= numItems; v++) if (scores[v]! >= st) rank++;
-  rank--; // the target itself
-  if (excluded) for (const v of excluded) if (scores[v]! >= st) rank--;
-  return rank;
+  let nan = false;
+  for (let v = 1; v <= numItems; v++) {
+    const s = scores[v]!;
+    if (s >= st) rank++;
+    else if (s !== s) nan = true;
+  }
+  rank--; // the target itself (or, for a NaN target, not counted above: rank is then replaced below)
+  if (excluded) {
+    for (const v of excluded) if (scores[v]! >= st) rank--;
+  }
+  return nan || st !== st ? numItems - 1 - (excluded?.length ?? 0) : rank;
 }
 
 /** Items of the history other than the target, each once: the candidates history masking removes. */
@@ -60,8 +68,9 @@ function sampledRank(scores: Float32Array, numItems: number, target: number, neg
     const v = rng.int(1, numItems + 1);
     if (!banned.has(v)) chosen.add(v);
   }
+  // A NaN score anywhere in the row (sampled or not) means the model is broken: the target ranks last (see fullRank).
+  for (let v = 1; v <= numItems; v++) if (Number.isNaN(scores[v])) return want;
   const st = scores[target]!;
-  if (Number.isNaN(st)) return want;
   let rank = 0;
   for (const v of chosen) if (scores[v]! >= st) rank++;
   return rank;

@@ -9,6 +9,17 @@
  * thus answers a lone request at once, and a loaded one collects everything that arrived meanwhile — up to
  * `waitMs` of extra latency, or `maxBatch` requests. waitMs = 0 runs every request on its own (no batching).
  */
+/** Counts over every batch a group of batchers ran: how much batching actually happened. */
+export interface BatchStats {
+  batches: number;
+  requests: number;
+  largest: number;
+}
+
+export function emptyBatchStats(): BatchStats {
+  return { batches: 0, requests: 0, largest: 0 };
+}
+
 export class MicroBatcher<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
@@ -19,12 +30,21 @@ export class MicroBatcher<In, Out> {
 
   constructor(
     private readonly run: (inputs: In[]) => Out[],
-    private readonly options: { waitMs: number; maxBatch: number },
+    private readonly options: { waitMs: number; maxBatch: number; stats?: BatchStats },
   ) {}
+
+  private count(size: number): void {
+    const stats = this.options.stats;
+    if (!stats) return;
+    stats.batches++;
+    stats.requests += size;
+    stats.largest = Math.max(stats.largest, size);
+  }
 
   submit(input: In): Promise<Out> {
     if (this.options.waitMs <= 0) {
       try {
+        this.count(1);
         return Promise.resolve(this.run([input])[0]!);
       } catch (err) {
         return Promise.reject(err);
@@ -61,6 +81,7 @@ export class MicroBatcher<In, Out> {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    this.count(batch.length);
     let outputs: Out[];
     try {
       outputs = this.run(batch.map((q) => q.input));

@@ -1,8 +1,13 @@
 /**
  * The tasks a server answers: one base model loaded once, and every patch directory under `patchesDir` loaded
  * onto it as a task sharing the base's tensors. `reload()` rescans the directory: new patches are added, removed
- * ones dropped, changed ones (newer files) reloaded, and the task map is swapped in one assignment — requests
- * already holding a task keep using it until they finish, so nothing in flight is dropped.
+ * ones dropped, changed ones reloaded, and the task map is swapped in one assignment — requests already holding a
+ * task keep using it until they finish, so nothing in flight is dropped.
+ *
+ * A patch has changed when any of its files has another inode, size, modification or status-change time (in
+ * nanoseconds): a copy that keeps the old mtime (`cp -p`, rsync) or a rewrite within the same second still
+ * changes the status-change time, which no tool can set. Hidden directories (`.name.tmp-*`, where the atomic
+ * writer stages a patch before renaming it into place) are not patches.
  */
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -20,18 +25,21 @@ export interface ReloadReport {
 
 interface Entry {
   task: TaskModel;
-  /** Newest modification time of the patch's files when loaded. */
-  version: number;
+  /** The identity of the patch's files when loaded (see patchVersion). */
+  version: string;
 }
 
-async function patchVersion(dir: string): Promise<number> {
-  const times = await Promise.all(['task.json', 'patch.safetensors'].map(async (f) => (await stat(join(dir, f))).mtimeMs));
-  return Math.max(...times);
+/** Device, inode, size, mtime and ctime (ns) of every file of a patch: equal only if no file was replaced or written. */
+async function patchVersion(dir: string): Promise<string> {
+  const stats = await Promise.all(['task.json', 'patch.safetensors'].map((f) => stat(join(dir, f), { bigint: true })));
+  return stats.map((s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`).join('/');
 }
 
 export class TaskRegistry {
   private entries = new Map<string, Entry>();
-  private reloading: Promise<ReloadReport> | null = null;
+  /** The scan running now, and the one queued to run after it (shared by every reload() made meanwhile). */
+  private running: Promise<ReloadReport> | null = null;
+  private queued: Promise<ReloadReport> | null = null;
 
   constructor(
     readonly base: LoadedModel,
@@ -47,17 +55,28 @@ export class TaskRegistry {
     return [...this.entries.values()].map((e) => e.task);
   }
 
-  /** Rescans the patch directory; concurrent calls share one scan. */
+  /**
+   * Rescans the patch directory. A scan that is already running may have listed the directory before the
+   * caller's change, so a call made meanwhile gets the next scan, which starts when that one ends (all such calls
+   * share it).
+   */
   reload(): Promise<ReloadReport> {
-    this.reloading ??= this.scan().finally(() => (this.reloading = null));
-    return this.reloading;
+    if (!this.running) {
+      this.running = this.scan().finally(() => (this.running = null));
+      return this.running;
+    }
+    this.queued ??= this.running.then(() => undefined, () => undefined).then(() => {
+      this.queued = null;
+      return this.reload();
+    });
+    return this.queued;
   }
 
   private async scan(): Promise<ReloadReport> {
     const report: ReloadReport = { loaded: [], reloaded: [], removed: [], errors: [] };
     if (this.patchesDir === null) return report;
     const dirs = (await readdir(this.patchesDir, { withFileTypes: true }))
-      .filter((d) => d.isDirectory() && existsSync(join(this.patchesDir!, d.name, 'task.json')))
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.') && existsSync(join(this.patchesDir!, d.name, 'task.json')))
       .map((d) => join(this.patchesDir!, d.name))
       .sort();
     const next = new Map<string, Entry>();

@@ -5,20 +5,25 @@
  *   POST /v1/predict/:task    {user | items}                         → label + class probabilities
  *   POST /v1/embed            {user | items, task?}                  → user vector
  *   GET  /v1/tasks                                                   → base model + loaded tasks with their cards
- *   POST /v1/tasks/reload                                            → rescan the patch directory
+ *   POST /v1/tasks/reload                                            → rescan the patch directory (admin)
  *   GET  /healthz                                                    → liveness, task count, memory
  *   GET  /docs/json                                                  → OpenAPI document
  *
  * Requests for the same network are micro-batched (see batcher.ts). Bad input is a 4xx with a JSON reason; an
  * unexpected failure is a logged 500 for that request only — the process never exits on a request.
+ *
+ * Admin routes (they act on the server's files) are off unless the server has an admin token, and then answer only
+ * requests that carry it as `Authorization: Bearer <token>`. The other routes are open to every client that can
+ * reach the port: serve on a non-loopback address only behind something that authenticates.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { Dataset } from '../data/dataset.js';
 import { LoadedModel } from '../train/checkpoint.js';
 import { TaskModel } from '../transfer/patchfile.js';
 import { TaskAnswer } from '../transfer/predict.js';
-import { MicroBatcher } from './batcher.js';
+import { BatchStats, MicroBatcher, emptyBatchStats } from './batcher.js';
 import { HistoryRequest, HistoryResolver } from './histories.js';
 import { HttpError } from './http-error.js';
 import { RecommendInput, ScoredItem, answerTask, embedUsers, recommendNextItems } from './inference.js';
@@ -37,6 +42,8 @@ export interface ServerOptions {
   maxBatch: number;
   bodyLimit: number;
   logger: boolean | { level: string } | FastifyBaseLogger;
+  /** Bearer token the admin routes require; null turns them off. */
+  adminToken: string | null;
 }
 
 interface RecommendBody extends HistoryRequest {
@@ -50,8 +57,11 @@ class Batchers {
   readonly next: MicroBatcher<RecommendInput, ScoredItem[]>;
   readonly baseEmbed: MicroBatcher<Int32Array, number[]>;
   private readonly perTask = new WeakMap<TaskModel, { answer: MicroBatcher<{ history: Int32Array; k: number }, TaskAnswer>; embed: MicroBatcher<Int32Array, number[]> }>();
+  /** Over every batcher: how many forward passes ran, for how many requests, and the largest batch. */
+  readonly stats: BatchStats;
 
-  constructor(base: LoadedModel, private readonly options: { waitMs: number; maxBatch: number }) {
+  constructor(base: LoadedModel, private readonly options: { waitMs: number; maxBatch: number; stats: BatchStats }) {
+    this.stats = options.stats;
     this.next = new MicroBatcher((inputs) => recommendNextItems(base, inputs), options);
     this.baseEmbed = new MicroBatcher((histories) => embedUsers(base.model, histories), options);
   }
@@ -95,7 +105,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     },
   });
   const resolver = new HistoryResolver(o.base, o.dataset, o.datasetName, o.ignoreUnknownItems);
-  const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch });
+  const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch, stats: emptyBatchStats() });
   const task = (name: string, type?: 'classify' | 'recommend'): TaskModel => {
     const t = o.registry.get(name);
     if (!t) throw new HttpError(404, `unknown task "${name}" (loaded: ${o.registry.list().map((x) => x.card.task).join(', ') || 'none'})`);
@@ -156,7 +166,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     tasks: o.registry.list().map((t) => ({ task: t.card.task, type: t.card.type, dir: t.dir, card: cardSummary(t) })),
   }));
 
-  app.post('/v1/tasks/reload', { schema: { summary: 'Rescan the patch directory: add new patches, drop removed ones, reload changed ones' } }, async (request) => {
+  const authorised = adminCheck(o.adminToken);
+  app.post('/v1/tasks/reload', { schema: { summary: 'Rescan the patch directory: add new patches, drop removed ones, reload changed ones (admin: needs the server\'s admin token as a bearer token)' } }, async (request) => {
+    authorised(request.headers.authorization);
     const report = await o.registry.reload();
     request.log.info({ report }, 'tasks reloaded');
     return report;
@@ -164,13 +176,31 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 500: errorBody } } }, async () => ({
     status: 'ok', tasks: o.registry.list().length, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    uptimeSeconds: Math.round(process.uptime()),
+    uptimeSeconds: Math.round(process.uptime()), batching: { ...batchers.stats },
   }));
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
 
+/**
+ * The admin check: throws 403 when admin routes are off, 401 without the right bearer token. Tokens are compared
+ * as SHA-256 digests in constant time, so neither their content nor their length leaks through timing.
+ */
+function adminCheck(token: string | null): (authorization: string | undefined) => void {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const expected = token === null ? null : digest(token);
+  return (authorization) => {
+    if (expected === null) {
+      throw new HttpError(403, 'admin routes are off: start the server with --admin-token (or GRAFTREC_ADMIN_TOKEN) to use them');
+    }
+    const given = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      throw new HttpError(401, 'this admin route needs the server\'s admin token: Authorization: Bearer <token>');
+    }
+  };
+}
+
 function httpReason(status: number): string {
-  return ({ 400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity' } as Record<number, string>)[status] ?? 'Error';
+  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity' } as Record<number, string>)[status] ?? 'Error';
 }

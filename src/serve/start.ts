@@ -11,11 +11,13 @@ import { baseFingerprint } from '../transfer/patchfile.js';
 import { TaskRegistry } from './registry.js';
 import { ServerOptions, buildServer } from './server.js';
 
-export interface StartOptions extends Pick<ServerOptions, 'ignoreUnknownItems' | 'batchWaitMs' | 'maxBatch' | 'bodyLimit' | 'logger'> {
+export interface StartOptions extends Pick<ServerOptions, 'ignoreUnknownItems' | 'batchWaitMs' | 'maxBatch' | 'bodyLimit' | 'logger' | 'adminToken'> {
   model: string;
   patches: string | null;
   data: string | null;
   watch: boolean;
+  /** With watch: how long the directory must stay quiet before a reload (default 200 ms). */
+  watchDebounceMs?: number;
 }
 
 export interface StartedServer {
@@ -43,8 +45,8 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
   app.log.info(`base ${o.model} (${base.items.length} items); tasks: ${registry.list().map((t) => t.card.task).join(', ') || 'none'}`);
 
   let watcher: FSWatcher | null = null;
+  let pending: NodeJS.Timeout | null = null;
   if (o.watch && o.patches !== null) {
-    let pending: NodeJS.Timeout | null = null;
     watcher = watch(o.patches, () => {
       if (pending) clearTimeout(pending);
       pending = setTimeout(() => {
@@ -53,7 +55,7 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
           (r) => app.log.info({ report: r }, 'patch directory changed: tasks reloaded'),
           (err: Error) => app.log.error({ err }, 'reloading tasks failed'),
         );
-      }, 200);
+      }, o.watchDebounceMs ?? 200);
     });
   }
   return {
@@ -61,6 +63,9 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
     registry,
     close: async () => {
       watcher?.close();
+      // A change seen just before closing must not reload a closed server.
+      if (pending) clearTimeout(pending);
+      pending = null;
       await app.close();
     },
   };

@@ -4,8 +4,8 @@
  * a scalar in reverse topological order. Frozen tensors (requiresGrad=false) are never given gradient buffers,
  * and ops skip the kernels that would compute their gradients.
  */
-import { ShapeError } from '../errors.js';
-import { GradNode, Parameter, Tensor, recycleGradBuffers, shapeString } from './tensor.js';
+import { AutogradError, ShapeError } from '../errors.js';
+import { GradNode, Parameter, Tensor, currentScratchScope, recycleGradBuffers, shapeString } from './tensor.js';
 
 let noGradDepth = 0;
 
@@ -34,12 +34,30 @@ export function needsGrad(...inputs: readonly (Tensor | null | undefined)[]): bo
 export function record(output: Tensor, op: string, inputs: readonly Tensor[], backward: (g: Float32Array) => void): Tensor {
   if (!needsGrad(...inputs)) return output;
   output.requiresGrad = true;
-  output.node = { op, inputs, backward } satisfies GradNode;
+  output.node = { op, inputs, scope: currentScratchScope(), backward } satisfies GradNode;
   return output;
 }
 
-/** Gradient buffer of `t` if it needs one, else null (kernels then skip that gradient entirely). */
+/**
+ * A row-sparse parameter given a gradient by an op that does not say which rows it touched gets a dense update:
+ * otherwise the optimizer, seeing no marked rows, would skip it while its gradient accumulated forever.
+ */
+function noteUnknownRows(t: Tensor): void {
+  if (t instanceof Parameter && t.rowSparse) t.allRowsTouched = true;
+}
+
+/**
+ * Gradient buffer of `t` if it needs one, else null (kernels then skip that gradient entirely). The gradient may
+ * touch any row (see rowGradIfNeeded for ops that record their rows).
+ */
 export function gradIfNeeded(t: Tensor | null | undefined): Float32Array | null {
+  if (!t?.requiresGrad) return null;
+  noteUnknownRows(t);
+  return t.gradBuffer();
+}
+
+/** gradIfNeeded for ops that report the rows they write with noteRowGradient or noteDenseGradient. */
+export function rowGradIfNeeded(t: Tensor | null | undefined): Float32Array | null {
   return t?.requiresGrad ? t.gradBuffer() : null;
 }
 
@@ -49,6 +67,7 @@ export function gradIfNeeded(t: Tensor | null | undefined): Float32Array | null 
  */
 export function gradToWrite(t: Tensor | null | undefined): { grad: Float32Array | null; overwrite: boolean } {
   if (!t?.requiresGrad) return { grad: null, overwrite: false };
+  noteUnknownRows(t);
   const { grad, fresh } = t.gradForWrite();
   return { grad, overwrite: fresh };
 }
@@ -66,6 +85,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
     if (i < inputs.length) {
       top[1]++;
       const next = inputs[i]!;
+      if (next.graphReleased) throw releasedGraphError(next);
       if (!visited.has(next) && next.requiresGrad) {
         visited.add(next);
         stack.push([next, 0]);
@@ -78,14 +98,28 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order;
 }
 
+function releasedGraphError(t: Tensor): AutogradError {
+  return new AutogradError(`backward() through a ${shapeString(t.shape)} tensor whose graph an earlier backward() `
+    + 'released; compute it again (or sum the losses and call backward() once)');
+}
+
 /**
  * Backpropagates from a single-element tensor. Gradients accumulate into leaf tensors' `grad`; intermediate
- * gradients and the graph are released afterwards so memory does not grow across steps.
+ * gradients and the graph are released afterwards so memory does not grow across steps. A second backward()
+ * through a released graph, or through one whose scratchScope has ended, throws: it would silently give no (or
+ * wrong) gradients.
  */
 export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new ShapeError(`backward() needs a scalar loss, got shape ${shapeString(loss.shape)}`);
+  if (loss.graphReleased) throw releasedGraphError(loss);
   if (!loss.requiresGrad) throw new ShapeError('backward() on a tensor that does not require grad');
   const order = topologicalOrder(loss);
+  for (const t of order) {
+    if (t.node?.scope?.ended) {
+      throw new AutogradError(`backward() through ${t.node.op}, recorded inside a scratchScope that has ended (its `
+        + 'buffers were recycled); call backward() inside the scope');
+    }
+  }
   loss.gradBuffer()[0] = 1;
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i]!;
@@ -97,6 +131,7 @@ export function backward(loss: Tensor): void {
   for (const t of order) {
     if (t.node) {
       t.node = null;
+      t.graphReleased = true;
       if (t.grad) released.add(t.grad);
       t.grad = null;
     }

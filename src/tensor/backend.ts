@@ -20,12 +20,24 @@ export interface BackendInfo {
   deterministic: boolean;
 }
 
+/** Thread-pool counters since the last reset: work that was really split across threads. */
+export interface PoolStats {
+  /** Jobs handed to the pool's workers (kernels below their thresholds run serially and do not count). */
+  sharedJobs: number;
+  /** Tasks of those jobs. */
+  sharedTasks: number;
+  /** Tasks a worker thread (not the calling thread) ran. */
+  workerTasks: number;
+}
+
 export interface Kernels {
   info(): BackendInfo;
   setThreads(threads: number): void;
   setDeterministic(on: boolean): void;
   setGemmBackend(backend: 'blas' | 'builtin'): void;
   noop(x: F32): void;
+  poolStats(): PoolStats;
+  resetPoolStats(): void;
 
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
     B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
@@ -88,6 +100,10 @@ export interface Kernels {
   sumSquares(x: F32): number;
   sum(x: F32): number;
   scale(x: F32, s: number): void;
+  /** Sum of squares over the rows of x (mask.length rows of rowSize) whose mask byte is set. */
+  sumSquaresRows(x: F32, mask: Uint8Array, rowSize: number): number;
+  /** x[r, :] *= s for the rows whose mask byte is set. */
+  scaleRows(x: F32, mask: Uint8Array, rowSize: number, s: number): void;
   axpy(y: F32, a: number, x: F32): void;
   add(a: F32, b: F32, out: F32): void;
   addRowVector(y: F32, v: F32, rows: number, cols: number): void;

@@ -1,8 +1,8 @@
-export { Tensor, Parameter, sizeOf, shapeString, scratchScope } from './tensor.js';
+export { Tensor, Parameter, sizeOf, shapeString, scratchScope, setDebugMode, isDebugMode } from './tensor.js';
 export type { Shape, GradNode } from './tensor.js';
 export { backward, noGrad, isGradEnabled, needsGrad } from './autograd.js';
 export { backend } from './backend.js';
-export type { Kernels, BackendInfo } from './backend.js';
+export type { Kernels, BackendInfo, PoolStats } from './backend.js';
 export { matmul, linear } from './ops/matmul.js';
 export { dilatedConv1d } from './ops/conv1d.js';
 export type { Conv1dOptions } from './ops/conv1d.js';

@@ -1,4 +1,4 @@
-import { ShapeError } from '../errors.js';
+import { AutogradError, ShapeError } from '../errors.js';
 
 export type Shape = readonly number[];
 
@@ -16,6 +16,25 @@ export function shapeString(shape: Shape): string {
 }
 
 /**
+ * Debug mode (GRAFTREC_DEBUG=1, or setDebugMode): recycled buffers are filled with NaN, and a tensor whose buffer
+ * was recycled (it escaped its scratchScope, or it belonged to a released graph) throws when its data is read,
+ * instead of silently sharing memory with whatever reuses the buffer. Costs a fill per recycled buffer and a check
+ * per data access; the test suite runs with it.
+ */
+let debugMode = process.env.GRAFTREC_DEBUG === '1';
+
+export function setDebugMode(on: boolean): void {
+  debugMode = on;
+}
+
+export function isDebugMode(): boolean {
+  return debugMode;
+}
+
+/** Debug mode: how many times each buffer has been recycled; a tensor remembers the count it was made at. */
+const bufferGenerations = new WeakMap<Float32Array, number>();
+
+/**
  * Recycled gradient buffers of released graphs, by length. A training step allocates the same intermediate
  * gradients every time (tens of MB): reusing them skips zero-filling fresh memory, its page faults and the
  * garbage collection of the old buffers. Only `backward` returns buffers here, once nothing refers to them.
@@ -27,6 +46,10 @@ const POOL_LIMIT_FLOATS = 64 * 1024 * 1024;
 /** Hands buffers that nothing refers to any more back for reuse (each buffer at most once). */
 export function recycleGradBuffers(buffers: Iterable<Float32Array>): void {
   for (const b of buffers) {
+    if (debugMode) {
+      b.fill(Number.NaN);
+      bufferGenerations.set(b, (bufferGenerations.get(b) ?? 0) + 1);
+    }
     if (b.length === 0 || pooledFloats + b.length > POOL_LIMIT_FLOATS) continue;
     let list = gradPool.get(b.length);
     if (!list) gradPool.set(b.length, (list = []));
@@ -45,32 +68,59 @@ function uninitialisedFloats(n: number): Float32Array {
   return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
 }
 
-/** Buffers handed out inside the active scratch scope, returned to the pool when it ends. */
-let scopeBuffers: Float32Array[] | null = null;
+/** The active scratch scope: buffers handed out inside it, returned to the pool when it ends. */
+export interface ScratchScope {
+  buffers: Float32Array[];
+  /** Set when the scope has ended: graphs recorded inside it can no longer be differentiated. */
+  ended: boolean;
+}
+
+let activeScope: ScratchScope | null = null;
+
+/** The scope whose buffers an op's scratch comes from (null outside any scope). */
+export function currentScratchScope(): ScratchScope | null {
+  return activeScope;
+}
+
+/** Tensors in a scope's return value (a tensor, or an array or plain object of them, one level deep). */
+function returnedTensors(value: unknown): Tensor[] {
+  if (value instanceof Tensor) return [value];
+  if (Array.isArray(value)) return value.filter((v): v is Tensor => v instanceof Tensor);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.values(value).filter((v): v is Tensor => v instanceof Tensor);
+  }
+  return [];
+}
 
 /**
  * Runs fn with op outputs and op scratch buffers (`Tensor.empty`, `scratchFloats`) taken from the pool and
  * returned to it when fn returns, so a loop of identical steps (training) stops allocating, page-faulting and
- * garbage-collecting its activations. The caller promises that no tensor made inside is used after fn returns.
- * Nested scopes belong to the outermost one.
+ * garbage-collecting its activations. Tensors fn returns (directly, or in an array or plain object) keep their
+ * memory; any other tensor made inside must not be used after fn returns (debug mode throws if one is), and a
+ * graph recorded inside cannot be differentiated afterwards (its scratch is gone). Nested scopes belong to the
+ * outermost one.
  */
 export function scratchScope<T>(fn: () => T): T {
-  if (scopeBuffers) return fn();
-  const mine: Float32Array[] = [];
-  scopeBuffers = mine;
+  if (activeScope) return fn();
+  const mine: ScratchScope = { buffers: [], ended: false };
+  activeScope = mine;
+  let result: T | undefined;
   try {
-    return fn();
+    result = fn();
+    return result;
   } finally {
-    scopeBuffers = null;
-    recycleGradBuffers(mine);
+    activeScope = null;
+    mine.ended = true;
+    const kept = new Set(returnedTensors(result).map((t) => t.data));
+    recycleGradBuffers(kept.size > 0 ? mine.buffers.filter((b) => !kept.has(b)) : mine.buffers);
   }
 }
 
 /** n floats with undefined contents for a kernel that writes them all (from the pool inside a scratch scope). */
 export function scratchFloats(n: number): Float32Array {
-  if (!scopeBuffers || n === 0) return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  if (!activeScope || n === 0) return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   const b = uninitialisedFloats(n);
-  scopeBuffers.push(b);
+  activeScope.buffers.push(b);
   return b;
 }
 
@@ -81,6 +131,8 @@ export function scratchFloats(n: number): Float32Array {
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
+  /** The scratch scope the op's buffers came from (null outside any). */
+  readonly scope: ScratchScope | null;
   backward(gradOutput: Float32Array): void;
 }
 
@@ -91,6 +143,8 @@ export class Tensor {
   requiresGrad: boolean;
   grad: Float32Array | null = null;
   node: GradNode | null = null;
+  /** Set when a backward pass released this tensor's graph: it cannot be differentiated through again. */
+  graphReleased = false;
 
   constructor(data: Float32Array, shape: Shape, requiresGrad = false) {
     const n = sizeOf(shape);
@@ -100,6 +154,7 @@ export class Tensor {
     this.data = data;
     this.shape = [...shape];
     this.requiresGrad = requiresGrad;
+    if (debugMode) guardData(this, data);
   }
 
   static zeros(shape: Shape, requiresGrad = false): Tensor {
@@ -148,6 +203,21 @@ export class Tensor {
     if (this.size !== 1) throw new ShapeError(`item() needs a single-element tensor, got ${shapeString(this.shape)}`);
     return this.data[0]!;
   }
+}
+
+/** Debug mode: reading t.data throws once its buffer has been recycled since t was made. */
+function guardData(t: Tensor, data: Float32Array): void {
+  const lease = bufferGenerations.get(data) ?? 0;
+  Object.defineProperty(t, 'data', {
+    enumerable: true,
+    get(): Float32Array {
+      if ((bufferGenerations.get(data) ?? 0) !== lease) {
+        throw new AutogradError(`a tensor of shape ${shapeString(t.shape)} was used after its buffer was recycled `
+          + '(it escaped the scratchScope that made it, or its graph was released); return it from the scope or copy it');
+      }
+      return data;
+    },
+  });
 }
 
 /**

@@ -19,6 +19,11 @@ export interface CrossDomainExamples {
   targets: Int32Array[];
   /** Source-domain interactions with items the base model does not know (dropped). */
   unknownSourceInteractions: number;
+  /**
+   * Target items the base model's vocabulary holds: the base saw target-domain interactions in pretraining, so the
+   * task is not a cold start (0 in the PeterRec setting, where the base is pretrained on the source domain only).
+   */
+  targetItemsKnownToBase: number;
 }
 
 function domainIndex(ds: Dataset, name: string, flag: string, datasetName: string): number {
@@ -60,8 +65,17 @@ export function sourceHistory(ds: Dataset, u: number, sourceDomain: string, toBa
   return domainItems(ds, u, domainIndex(ds, sourceDomain, 'source domain', datasetName), toBase).kept;
 }
 
+/**
+ * `baseItems` must be the base model's own vocabulary (its items file) and `modelItems` the number of items its
+ * embedding table holds: source ids are looked up in that table, so a vocabulary of another ingest (one that
+ * happens to number items the same way, or not) is refused.
+ */
 export function crossDomainExamples(ds: Dataset, baseItems: readonly string[], sourceDomain: string, targetDomain: string,
-  datasetName: string): CrossDomainExamples {
+  datasetName: string, modelItems: number): CrossDomainExamples {
+  if (baseItems.length !== modelItems) {
+    throw new DataError(`${datasetName}: the base vocabulary given has ${baseItems.length} items but the base model has `
+      + `${modelItems}; pass the base model's own item list`);
+  }
   const source = domainIndex(ds, sourceDomain, 'source domain', datasetName);
   const target = domainIndex(ds, targetDomain, 'target domain', datasetName);
   if (source === target) throw new DataError(`source and target domain are both "${sourceDomain}"`);
@@ -91,6 +105,9 @@ export function crossDomainExamples(ds: Dataset, baseItems: readonly string[], s
     unknownSourceInteractions += src.dropped;
     const tgt = Int32Array.from(new Set(domainItems(ds, u, target, targetRow).kept));
     if (src.kept.length === 0 || tgt.length === 0) continue;
+    for (const v of src.kept) {
+      if (v < 1 || v > modelItems) throw new Error(`internal: source item ${v} outside the base vocabulary 1..${modelItems}`);
+    }
     users.push(u);
     sources.push(src.kept);
     targets.push(tgt);
@@ -98,5 +115,10 @@ export function crossDomainExamples(ds: Dataset, baseItems: readonly string[], s
   if (users.length === 0) {
     throw new DataError(`${datasetName}: no user has items in both the source domain "${sourceDomain}" (known to the model) and the target domain "${targetDomain}"`);
   }
-  return { sourceDomain, targetDomain, targetItems, users: Int32Array.from(users), sources, targets, unknownSourceInteractions };
+  const known = new Set(baseItems);
+  const targetItemsKnownToBase = targetItems.reduce((n, raw) => n + (known.has(raw) ? 1 : 0), 0);
+  return {
+    sourceDomain, targetDomain, targetItems, users: Int32Array.from(users), sources, targets, unknownSourceInteractions,
+    targetItemsKnownToBase,
+  };
 }

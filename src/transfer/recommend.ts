@@ -65,6 +65,12 @@ export interface RecommendResult extends TransferAccounting {
   test: RankingReport;
 }
 
+/** The protocol, with a warning when the base model saw target-domain items (so it is not a cold start). */
+function coldStartProtocol(known: number, T: number): string {
+  return known === 0 ? TARGET_SET_PROTOCOL
+    : `${TARGET_SET_PROTOCOL}; NOT a cold start: the base model's vocabulary holds ${known} of the ${T} target items (it was pretrained on target-domain interactions)`;
+}
+
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
 export function forEachTargetScoreRow(model: NextItNet, head: TaskHead, histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
@@ -72,7 +78,7 @@ export function forEachTargetScoreRow(model: NextItNet, head: TaskHead, historie
 }
 
 function splitExamples(o: RecommendData): { ex: CrossDomainExamples; split: UserSplit } {
-  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName);
+  const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName, o.baseItems.length);
   return { ex, split: labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction) };
 }
 
@@ -117,7 +123,8 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     users: split.test.length,
     queries: modelRanks.length,
     targetItems: T,
-    protocol: TARGET_SET_PROTOCOL,
+    protocol: coldStartProtocol(ex.targetItemsKnownToBase, T),
+    targetItemsKnownToBase: ex.targetItemsKnownToBase,
     ...rankingMetrics(modelRanks, o.ks),
     popularity: rankingMetrics(popRanks, o.ks),
   };

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fullRank } from '../../src/eval/evaluate.js';
+import { MODEL_DEFAULTS, ModelConfigSchema } from '../../src/config/schema.js';
+import { evaluateNextItem, fullRank } from '../../src/eval/evaluate.js';
 import { rankingMetrics } from '../../src/eval/metrics.js';
+import { NextItNet } from '../../src/models/nextitnet.js';
+import { Rng } from '../../src/tensor/index.js';
 
 describe('ranking metrics', () => {
   it('hand-computed HR, NDCG and MRR at k', () => {
@@ -27,6 +30,28 @@ describe('ranking metrics', () => {
   it('a NaN target score ranks last, never first', () => {
     const scores = Float32Array.from([0, NaN, 0.5, 0.7, 0.9]);
     assert.equal(fullRank(scores, 4, 1, null), 3);
+  });
+
+  it('a NaN score on any other item ranks the target last: a broken model is never flattered', () => {
+    const scores = Float32Array.from([0, 0.1, NaN, 0.7, 0.9]);
+    assert.equal(fullRank(scores, 4, 4, null), 3, 'the best score does not win when another score is NaN');
+    assert.equal(fullRank(scores, 4, 4, Int32Array.from([1])), 2, 'last among the candidates left after masking');
+  });
+
+  it('evaluation of a model that scores one item NaN gives zero hits, full and sampled', () => {
+    const items = 30;
+    const model = new NextItNet(ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 8, blocks: 1, maxLen: 5 }), new Rng(1));
+    model.outputBias.data[7] = Number.NaN;
+    model.outputBias.data[3] = 100; // item 3 is everyone's top item, and the target
+    // Item 7 is NaN for every user: with 5 sampled negatives it is rarely among them, yet the target must rank last.
+    const heldOut = { users: Int32Array.from([0, 1]), histories: [Int32Array.from([1, 2]), Int32Array.from([5])], targets: Int32Array.from([3, 3]) };
+    for (const sampledNegatives of [0, 5]) {
+      const r = evaluateNextItem(model, heldOut, new Float64Array(items + 1), { ks: [5], maskHistory: false, sampledNegatives });
+      assert.equal(r.metrics['HR@5'], 0, `sampled ${sampledNegatives}: ${JSON.stringify(r.metrics)}`);
+    }
+    model.outputBias.data[7] = 0;
+    const healthy = evaluateNextItem(model, heldOut, new Float64Array(items + 1), { ks: [5], maskHistory: false });
+    assert.equal(healthy.metrics['HR@5'], 1);
   });
 
   it('all-equal scores (a collapsed model) rank every target last', () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync, constants, cpSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
@@ -21,6 +24,8 @@ let patchesDir: string;
 let data: Dataset;
 let server: StartedServer;
 let url: string;
+const ADMIN_TOKEN = 'test-admin-token-0123456789';
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 async function makePatch(spec: TaskSpec, task: string, out: string): Promise<void> {
   const base = await loadModelDir(modelDir);
@@ -31,23 +36,40 @@ async function makePatch(spec: TaskSpec, task: string, out: string): Promise<voi
   await writePatchDir(out, taskCardFor(spec, r, await baseFingerprint(modelDir), null), r.trained);
 }
 
-async function start(options: { ignoreUnknownItems?: boolean; batchWaitMs?: number; watch?: boolean; bodyLimit?: number } = {}) {
+async function start(options: {
+  ignoreUnknownItems?: boolean; batchWaitMs?: number; watch?: boolean; watchDebounceMs?: number; bodyLimit?: number;
+  adminToken?: string | null;
+} = {}) {
   const s = await createServer({
     model: modelDir, patches: patchesDir, data: dataDir, watch: options.watch ?? false,
-    ignoreUnknownItems: options.ignoreUnknownItems ?? false, batchWaitMs: options.batchWaitMs ?? 2, maxBatch: 64,
-    bodyLimit: options.bodyLimit ?? 1 << 20, logger: false,
+    watchDebounceMs: options.watchDebounceMs, ignoreUnknownItems: options.ignoreUnknownItems ?? false,
+    batchWaitMs: options.batchWaitMs ?? 2, maxBatch: 64, bodyLimit: options.bodyLimit ?? 1 << 20, logger: false,
+    adminToken: options.adminToken === undefined ? ADMIN_TOKEN : options.adminToken,
   });
   const address = await s.app.listen({ port: 0, host: '127.0.0.1' });
   return { s, address };
 }
 
-async function call(method: string, path: string, body?: unknown, base = url, raw?: string) {
+async function call(method: string, path: string, body?: unknown, base = url, raw?: string, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, {
     method,
-    headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+    headers: { ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+const reload = (base = url) => call('POST', '/v1/tasks/reload', undefined, base, undefined, ADMIN);
+
+/** A copy of the gender patch under another task name, staged outside `dir` and moved in as `dir/name`. */
+function copyGenderPatch(dir: string, name: string, task = name): string {
+  const staged = join(tempDir(), 'staged');
+  cpSync(join(patchesDir, 'gender'), staged, { recursive: true });
+  const card = JSON.parse(readFileSync(join(staged, 'task.json'), 'utf8'));
+  writeFileSync(join(staged, 'task.json'), JSON.stringify({ ...card, task }));
+  const target = join(dir, name);
+  renameSync(staged, target);
+  return target;
 }
 
 before(async () => {
@@ -85,6 +107,9 @@ describe('HTTP serving: one base, many patches', () => {
     assert.equal(tasks.body.base.fingerprint, await baseFingerprint(modelDir));
     const shop = tasks.body.tasks.find((t: { task: string }) => t.task === 'shop-b');
     assert.ok(shop.card.targetItemCount > 10 && !('targetItems' in shop.card));
+    // This base was pretrained on both domains: the card says the task is not a cold start.
+    assert.ok(shop.card.test.targetItemsKnownToBase > 0);
+    assert.match(shop.card.test.protocol, /NOT a cold start/);
     const docs = await call('GET', '/docs/json');
     assert.equal(docs.status, 200);
     for (const path of ['/v1/recommend', '/v1/predict/{task}', '/v1/embed', '/v1/tasks', '/v1/tasks/reload', '/healthz']) {
@@ -175,46 +200,136 @@ describe('HTTP serving: one base, many patches', () => {
     const sequences = Array.from({ length: 24 }, (_, i) => [`a${1 + i}`, `a${40 + i}`, `a${80 + (i % 30)}`]);
     const alone: unknown[] = [];
     for (const items of sequences) alone.push((await call('POST', '/v1/predict/gender', { items })).body);
+    const before = (await call('GET', '/healthz')).body.batching;
     const together = await Promise.all(sequences.map((items) => call('POST', '/v1/predict/gender', { items })));
     assert.deepEqual(together.map((r) => r.body), alone);
+    const after = (await call('GET', '/healthz')).body.batching;
+    assert.equal(after.requests - before.requests, sequences.length);
+    assert.ok(after.largest > 1, `a batch of more than one request formed: ${JSON.stringify(after)}`);
+    assert.ok(after.batches - before.batches < sequences.length, `${after.batches - before.batches} forward passes for ${sequences.length} requests`);
   });
 
   it('hot reload adds, replaces and removes patches without dropping requests in flight', async () => {
-    const copy = join(patchesDir, 'gender-copy');
-    cpSync(join(patchesDir, 'gender'), copy, { recursive: true });
-    const card = JSON.parse(readFileSync(join(copy, 'task.json'), 'utf8'));
-    writeFileSync(join(copy, 'task.json'), JSON.stringify({ ...card, task: 'gender2' }));
+    const copy = copyGenderPatch(patchesDir, 'gender-copy', 'gender2');
     const inFlight = Array.from({ length: 30 }, (_, i) => call('POST', '/v1/predict/gender', { items: [`a${i + 1}`] }));
-    const report = await call('POST', '/v1/tasks/reload');
+    const report = await reload();
+    assert.equal(report.status, 200, JSON.stringify(report.body));
     assert.deepEqual(report.body.loaded, ['gender2']);
+    assert.deepEqual(report.body.reloaded, []);
     assert.deepEqual(report.body.errors, []);
     assert.ok((await Promise.all(inFlight)).every((r) => r.status === 200));
-    assert.equal((await call('POST', '/v1/predict/gender2', { items: ['a1'] })).status, 200);
+    const firstAnswer = await call('POST', '/v1/predict/gender2', { items: ['a1'] });
+    assert.equal(firstAnswer.status, 200);
+
+    // Replaced: another patch's files copied over it keeping their old modification times (as `cp -p` and rsync
+    // do), so only inode, size or status-change time tell. The card keeps the task name.
+    const unchanged = await reload();
+    assert.deepEqual([unchanged.body.loaded, unchanged.body.reloaded, unchanged.body.removed], [[], [], []]);
+    const other = join(tempDir(), 'other-gender');
+    await makePatch({ type: 'classify', label: 'gender', bins: null }, 'gender2', other);
+    const times = tempDir();
+    for (const f of ['task.json', 'patch.safetensors']) {
+      // touch -r keeps the nanoseconds, as cp -p and rsync -t do.
+      writeFileSync(join(times, f), '');
+      assert.equal(spawnSync('touch', ['-r', join(copy, f), join(times, f)]).status, 0);
+      cpSync(join(other, f), join(copy, f));
+      assert.equal(spawnSync('touch', ['-r', join(times, f), join(copy, f)]).status, 0);
+      assert.equal(statSync(join(copy, f), { bigint: true }).mtimeNs, statSync(join(times, f), { bigint: true }).mtimeNs);
+    }
+    const replaced = await reload();
+    assert.deepEqual(replaced.body.reloaded, ['gender2'], JSON.stringify(replaced.body));
+    assert.deepEqual(replaced.body.loaded, []);
 
     // A broken patch is reported and skipped; the others stay.
     const broken = join(patchesDir, 'broken');
     mkdirSync(broken);
     writeFileSync(join(broken, 'task.json'), '{"format": "graftrec-patch"}');
     writeFileSync(join(broken, 'patch.safetensors'), 'x');
-    const withBroken = await call('POST', '/v1/tasks/reload');
+    const withBroken = await reload();
     assert.equal(withBroken.body.errors.length, 1);
     assert.match(withBroken.body.errors[0].error, /invalid task card/);
     rmSync(broken, { recursive: true });
 
     rmSync(copy, { recursive: true });
-    const removed = await call('POST', '/v1/tasks/reload');
+    const removed = await reload();
     assert.deepEqual(removed.body.removed, ['gender2']);
     assert.equal((await call('POST', '/v1/predict/gender2', { items: ['a1'] })).status, 404);
+  });
+
+  it('a patch staged in a hidden .name.tmp-* directory (the atomic writer\'s) is not loaded', async () => {
+    const hidden = copyGenderPatch(patchesDir, '.hidden.tmp-123', 'hidden');
+    try {
+      const r = await reload();
+      assert.deepEqual([r.body.loaded, r.body.errors], [[], []], JSON.stringify(r.body));
+      assert.equal((await call('POST', '/v1/predict/hidden', { items: ['a1'] })).status, 404);
+    } finally {
+      rmSync(hidden, { recursive: true });
+    }
+  });
+
+  it('a reload asked for while a scan runs gets a scan that starts after it, so a patch dropped meanwhile is seen', async () => {
+    // Every scan blocks reading the card of "aaa-slow" (a FIFO, listed first) until a writer comes: the first
+    // scan is held after it listed the directory.
+    const slow = join(patchesDir, 'aaa-slow');
+    mkdirSync(slow);
+    const fifo = join(slow, 'task.json');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    writeFileSync(join(slow, 'patch.safetensors'), 'x');
+    // Feeds the FIFO (an invalid card: reported, skipped) to every scan that opens it until `scan` settles.
+    const feedUntil = async <T>(scan: Promise<T>): Promise<T> => {
+      let settled = false;
+      void scan.finally(() => (settled = true)).catch(() => undefined);
+      while (!settled) {
+        try {
+          const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+          writeSync(fd, '{}');
+          closeSync(fd);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err; // ENXIO: no scan is reading it yet
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return scan;
+    };
+    try {
+      const first = server.registry.reload();
+      await new Promise((r) => setTimeout(r, 100));
+      const late = copyGenderPatch(patchesDir, 'late');
+      const second = server.registry.reload();
+      const a = await feedUntil(first);
+      const b = await feedUntil(second);
+      assert.ok(!a.loaded.includes('late'), 'the first scan listed the directory before the patch arrived');
+      assert.deepEqual(b.loaded, ['late'], JSON.stringify(b));
+      rmSync(late, { recursive: true });
+    } finally {
+      rmSync(slow, { recursive: true, force: true });
+      await server.registry.reload();
+    }
+  });
+
+  it('POST /v1/tasks/reload needs the admin token, and is off without one', async () => {
+    const none = await call('POST', '/v1/tasks/reload');
+    assert.equal(none.status, 401);
+    assert.match(none.body.message, /needs the server's admin token/);
+    for (const authorization of [`Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(1)}`, ADMIN_TOKEN, 'Bearer ']) {
+      const wrong = await call('POST', '/v1/tasks/reload', undefined, url, undefined, { authorization });
+      assert.equal(wrong.status, 401, authorization);
+    }
+    assert.equal((await reload()).status, 200);
+    const { s, address } = await start({ adminToken: null });
+    try {
+      const off = await call('POST', '/v1/tasks/reload', undefined, address, undefined, ADMIN);
+      assert.equal(off.status, 403);
+      assert.match(off.body.message, /admin routes are off: start the server with --admin-token/);
+    } finally {
+      await s.close();
+    }
   });
 
   it('--watch picks up a patch directory moved into place', async () => {
     const { s, address } = await start({ watch: true });
     try {
-      const staged = join(tempDir(), 'staged');
-      cpSync(join(patchesDir, 'gender'), staged, { recursive: true });
-      const card = JSON.parse(readFileSync(join(staged, 'task.json'), 'utf8'));
-      writeFileSync(join(staged, 'task.json'), JSON.stringify({ ...card, task: 'watched' }));
-      renameSync(staged, join(patchesDir, 'watched'));
+      copyGenderPatch(patchesDir, 'watched');
       let seen = false;
       for (let i = 0; i < 50 && !seen; i++) {
         await new Promise((r) => setTimeout(r, 100));
@@ -225,5 +340,39 @@ describe('HTTP serving: one base, many patches', () => {
       rmSync(join(patchesDir, 'watched'), { recursive: true, force: true });
       await s.close();
     }
+  });
+
+  it('close() cancels a pending watcher reload', async () => {
+    const { s } = await start({ watch: true, watchDebounceMs: 400 });
+    let reloads = 0;
+    s.registry.reload = async () => {
+      reloads++;
+      return { loaded: [], reloaded: [], removed: [], errors: [] };
+    };
+    writeFileSync(join(patchesDir, 'touch'), 'x');
+    await new Promise((r) => setTimeout(r, 150)); // the change is seen; its reload waits for the quiet period
+    await s.close();
+    await new Promise((r) => setTimeout(r, 600));
+    rmSync(join(patchesDir, 'touch'));
+    assert.equal(reloads, 0, 'no reload after close');
+  });
+
+  it('hostile bodies are refused cleanly', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const cases: [string, unknown, string | undefined, number][] = [
+      ['/v1/predict/gender', undefined, '{"items": ["a1"], "__proto__": {"polluted": true}}', 400],
+      ['/v1/predict/gender', undefined, '{"items": ["a1"], "constructor": {"prototype": {"polluted": true}}}', 400],
+      ['/v1/embed', undefined, `{"items": ${deep}}`, 400],
+      ['/v1/predict/gender', undefined, '{"items": ["a1", "\\ud800"]}', 400],
+      ['/v1/predict/gender', { items: Array.from({ length: 10_001 }, () => 'a1') }, undefined, 400],
+      ['/v1/recommend', undefined, '{"items": ["a1"], "k": 1e308}', 400],
+    ];
+    for (const [path, body, raw, status] of cases) {
+      const r = await call('POST', path, body, url, raw);
+      assert.equal(r.status, status, `${raw ?? 'body'}: ${JSON.stringify(r.body)}`);
+      assert.equal(typeof r.body.message, 'string');
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was polluted');
+    assert.equal((await call('GET', '/healthz')).status, 200, 'still alive');
   });
 });

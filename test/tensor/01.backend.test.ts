@@ -43,6 +43,18 @@ describe('native backend', () => {
       2, 1, false), /centred convolution needs an odd kernel size/);
   });
 
+  it('rejects NaN, infinite and out-of-range integers before converting them (no undefined behaviour)', () => {
+    for (const bad of [Number.NaN, Infinity, -Infinity, 1e300, -1e300, 2 ** 31, 2 ** 63]) {
+      assert.throws(() => k.sumRows(new Float32Array(4), bad, 2, new Float32Array(2)), /rows must be an integer >= 1/, String(bad));
+    }
+    const call = (ignoreIndex: number) => k.softmaxXentForward(new Float32Array(2), new Float32Array(4), null,
+      Int32Array.from([1]), new Float32Array(1), 1, 2, 2, ignoreIndex);
+    assert.equal(typeof call(-1), 'number');
+    for (const bad of [Number.NaN, Infinity, 2 ** 31, -(2 ** 31) - 1, 0.5, 1e300]) {
+      assert.throws(() => call(bad), /ignoreIndex must be an integer in \[-2147483648, 2147483647\]/, String(bad));
+    }
+  });
+
   it('GRAFTREC_BLAS naming a missing library fails at load with a clear message', () => {
     const script = `import('${new URL('../../src/index.js', import.meta.url).href}').then(m => m.backend().info())`;
     const r = spawnSync(process.execPath, ['-e', script], {

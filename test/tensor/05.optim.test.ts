@@ -95,4 +95,14 @@ describe('optimizers', () => {
     b.gradBuffer()[0] = NaN;
     assert.ok(Number.isNaN(clipGradNorm([a, b], 1)));
   });
+
+  it('clipGradNorm reads and scales only the touched rows of a row-sparse table', () => {
+    const table = new Parameter('table', new Rng(4).fillUniform(new Float32Array(5 * 2), -1, 1), [5, 2], { rowSparse: true });
+    backward(sumProduct(embedding(table, Int32Array.from([1, 3]), [2]), Float32Array.from([3, 0, 0, 4])));
+    // An untouched row holds garbage: a dense pass would read it.
+    table.grad![0] = Number.NaN;
+    assert.ok(Math.abs(clipGradNorm([table], 1) - 5) < 1e-9);
+    assert.ok(Math.abs(Math.hypot(table.grad![2]!, table.grad![7]!) - 1) < 1e-5);
+    assert.ok(Number.isNaN(table.grad![0]!), 'untouched rows are not scaled');
+  });
 });

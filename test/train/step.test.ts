@@ -8,17 +8,21 @@ import { NegativeSampler } from '../../src/train/sampler.js';
 import { sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
 
-/** Parameters and losses after three real training steps (fused residual LayerNorm, pooled buffers, scratch scope). */
+/**
+ * Parameters and losses after three real training steps (fused residual LayerNorm, pooled buffers, scratch scope),
+ * at a batch of 32 x 40 positions and 64 channels: above the kernels' parallel thresholds, so two threads really
+ * split the work.
+ */
 function threeSteps(): { losses: number[]; params: Float32Array[] } {
   const rng = new Rng(3);
-  const items = 200;
-  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 16, blocks: 2, maxLen: 13 });
+  const items = 2000;
+  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 64, blocks: 2, maxLen: 40 });
   const model = new NextItNet(config, rng);
   const optimizer = new Adam(model.parameters(), { lr: 1e-2 });
   const sampler = new NegativeSampler(new Float64Array(items + 1).fill(1));
   const losses: number[] = [];
   for (let s = 0; s < 3; s++) {
-    const batch = causalBatch(Array.from({ length: 7 }, () => Int32Array.from({ length: 14 }, () => rng.int(1, items + 1))), 13);
+    const batch = causalBatch(Array.from({ length: 32 }, () => Int32Array.from({ length: 41 }, () => rng.int(1, items + 1))), 40);
     losses.push(trainingStep([sequenceLoss(model, batch, { negatives: 9, sampler }, rng)], optimizer, { clipNorm: 1 }).loss);
   }
   return { losses, params: model.parameters().map((p) => Float32Array.from(p.data)) };
@@ -33,7 +37,10 @@ describe('training step', () => {
       k.setThreads(1);
       const one = threeSteps();
       k.setThreads(2);
+      k.resetPoolStats();
       const two = threeSteps();
+      const { sharedTasks } = k.poolStats();
+      assert.ok(sharedTasks > 1, `only ${sharedTasks} pool task(s) ran at 2 threads`);
       assert.deepEqual(two.losses, one.losses);
       one.params.forEach((p, i) => assert.deepEqual(two.params[i], p, `parameter ${i}`));
     } finally {

@@ -44,15 +44,25 @@ async function run(over: Partial<ClassifyOptions>) {
 
 describe('attribute classification by transfer', () => {
   it('peterrec beats the majority class, trains a small fraction of the weights, and leaves the backbone untouched', async () => {
-    const before = (await loadModelDir(modelDir)).model.parameterMap();
-    const r = await run({});
+    const { model } = await loadModelDir(modelDir);
+    const before = new Map(model.parameters().map((p) => [p.name, Float32Array.from(p.data)]));
+    const r = await run({ model });
     assert.ok(r.test.accuracy > r.test.majorityAccuracy + 0.1, JSON.stringify(r.test));
     assert.ok(r.test.auc! > 0.6 && r.test.macroF1 > 0.5, JSON.stringify(r.test));
     assert.ok(r.trainedParams < 0.5 * r.totalParams, `${r.trainedParams} of ${r.totalParams}`);
-    const after = (await loadModelDir(modelDir)).model; // the file on disk is never written by fine-tuning
-    for (const p of after.parameters()) assert.deepEqual(p.data, before.get(p.name)!.data, p.name);
     const trainedNames = new Set(r.trained.map((p) => p.name));
     assert.ok(!trainedNames.has('block.0.conv1.weight') && trainedNames.has('block.0.ln2.gamma'));
+    // The network fine-tuning ran on, in memory: every frozen tensor holds exactly its pretrained values, and the
+    // trained backbone tensors (the second LayerNorms) did move.
+    let frozen = 0;
+    for (const p of model.parameters()) {
+      if (trainedNames.has(p.name)) continue;
+      assert.deepEqual(p.data, before.get(p.name), `frozen ${p.name} changed`);
+      frozen++;
+    }
+    assert.ok(frozen >= 10, `${frozen} frozen tensors checked`);
+    assert.ok(model.parameters().some((p) => trainedNames.has(p.name) && !p.data.every((v, i) => v === before.get(p.name)![i])),
+      'the trained LayerNorms moved');
   });
 
   it('different histories keep different user vectors after fine-tuning (no collapse, PeterRec issue #11)', async () => {

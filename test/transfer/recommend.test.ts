@@ -63,7 +63,8 @@ async function options(over: Partial<RecommendOptions> = {}): Promise<RecommendO
 describe('cross-domain (cold-start) recommendation by transfer', () => {
   it('examples: source sequences in the base vocabulary, target items in a new one, users with both', async () => {
     const base = await loadModelDir(modelDir);
-    const ex = crossDomainExamples(full, base.items, 'source', 'target', 'cold');
+    const modelItems = base.model.config.numItems;
+    const ex = crossDomainExamples(full, base.items, 'source', 'target', 'cold', modelItems);
     assert.ok(ex.targetItems.length > 50 && ex.targetItems.every((i) => i.startsWith('target:')));
     assert.ok(ex.users.length > 300 && ex.users.length < full.meta.numUsers, `${ex.users.length} users`);
     for (let j = 0; j < ex.users.length; j++) {
@@ -71,9 +72,17 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
       for (const t of ex.targets[j]!) assert.ok(t >= 0 && t < ex.targetItems.length);
       assert.equal(new Set(ex.targets[j]).size, ex.targets[j]!.length);
     }
-    assert.throws(() => crossDomainExamples(full, base.items, 'source', 'movies', 'cold'), (e: unknown) => e instanceof DataError && /unknown target domain "movies" \(domains: source, target\)/.test(e.message));
-    assert.throws(() => crossDomainExamples(full, ['nothing'], 'source', 'target', 'cold'), /no user has items in both the source domain "source" \(known to the model\) and the target domain "target"/);
-    assert.throws(() => crossDomainExamples({ ...full, domains: null, meta: { ...full.meta, domains: null } }, base.items, 'source', 'target', 'cold'), /has no domain column/);
+    assert.equal(ex.targetItemsKnownToBase, 0, 'the base was pretrained on the source domain only: a real cold start');
+    // The task dataset's vocabulary (both domains) is not the base model's: refused, not silently misread.
+    assert.ok(full.items.length > modelItems);
+    assert.throws(() => crossDomainExamples(full, full.items, 'source', 'target', 'cold', modelItems),
+      (e: unknown) => e instanceof DataError && /has \d+ items but the base model has \d+; pass the base model's own item list/.test(e.message));
+    // A base whose vocabulary holds the target items saw target-domain interactions: flagged.
+    const seen = crossDomainExamples(full, full.items, 'source', 'target', 'cold', full.items.length);
+    assert.equal(seen.targetItemsKnownToBase, seen.targetItems.length);
+    assert.throws(() => crossDomainExamples(full, base.items, 'source', 'movies', 'cold', modelItems), (e: unknown) => e instanceof DataError && /unknown target domain "movies" \(domains: source, target\)/.test(e.message));
+    assert.throws(() => crossDomainExamples(full, ['nothing'], 'source', 'target', 'cold', 1), /no user has items in both the source domain "source" \(known to the model\) and the target domain "target"/);
+    assert.throws(() => crossDomainExamples({ ...full, domains: null, meta: { ...full.meta, domains: null } }, base.items, 'source', 'target', 'cold', modelItems), /has no domain column/);
   });
 
   it('peterrec (full and sampled softmax) beats popularity on cold-start users, full ranking over target items', async () => {
@@ -81,6 +90,8 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
       const r = finetuneRecommender(await options({ negatives }));
       const t = r.test;
       assert.equal(t.targetItems, r.targetItems.length);
+      assert.equal(t.targetItemsKnownToBase, 0);
+      assert.doesNotMatch(t.protocol, /NOT a cold start/);
       assert.ok(t.queries >= t.users && t.users > 50, JSON.stringify(t));
       assert.ok(Number(t['NDCG@10']) > t.popularity['NDCG@10']!, `negatives ${negatives}: ${JSON.stringify(t)}`);
       assert.ok(r.trainedParams < r.totalParams);
@@ -93,7 +104,7 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const fingerprint = await baseFingerprint(modelDir);
     for (const strategy of ['peterrec', 'fine-last1'] as const) {
       const spec = { type: 'recommend' as const, sourceDomain: 'source', targetDomain: 'target', negatives: 0, ks: [10] };
-      const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: full.items },
+      const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: (await loadModelDir(modelDir)).items },
         { ...(await options({ strategy, epochs: 2 })) });
       await writePatchDir(join(dir, strategy), taskCardFor(spec, r, fingerprint, null), r.trained);
     }

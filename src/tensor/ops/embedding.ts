@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, noteRowGradient, record } from '../autograd.js';
+import { noteRowGradient, record, rowGradIfNeeded } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 
@@ -14,7 +14,7 @@ export function embedding(table: Tensor, ids: Int32Array, idsShape: Shape): Tens
   const out = Tensor.empty([...idsShape, C]);
   k.embeddingForward(table.data, ids, out.data, V, C);
   return record(out, 'embedding', [table], (g) => {
-    const dtable = gradIfNeeded(table);
+    const dtable = rowGradIfNeeded(table);
     if (!dtable) return;
     k.embeddingBackward(ids, g, dtable, V, C);
     noteRowGradient(table, ids, k.markRows);

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, noteDenseGradient, noteRowGradient, record } from '../autograd.js';
+import { gradIfNeeded, noteDenseGradient, noteRowGradient, record, rowGradIfNeeded } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Tensor, scratchFloats, shapeString } from '../tensor.js';
 
@@ -77,8 +77,8 @@ export function sampledSoftmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tenso
   if (count === 0) return out;
   const inputs = bias ? [h, table, bias] : [h, table];
   return record(out, 'sampledSoftmaxCrossEntropy', inputs, (g) => {
-    const dtable = gradIfNeeded(table);
-    const dbias = gradIfNeeded(bias);
+    const dtable = rowGradIfNeeded(table);
+    const dbias = rowGradIfNeeded(bias);
     k.sampledSoftmaxBackward(h.data, table.data, bias?.data ?? null, targets, negatives, probs, g[0]! / count,
       gradIfNeeded(h), dtable, dbias, N, C, V, ignoreIndex);
     const counted = targets.filter((t) => t !== ignoreIndex);

@@ -1,5 +1,6 @@
 import { backend } from '../backend.js';
-import { Parameter } from '../tensor.js';
+import { AutogradError } from '../../errors.js';
+import { Parameter, isDebugMode } from '../tensor.js';
 
 export interface AdamOptions {
   lr: number;
@@ -75,6 +76,11 @@ export class Adam {
           rows = null;
           p.allRowsTouched = false;
         } else if (rows.length === 0) {
+          // Every op that writes a row-sparse gradient marks its rows (or all rows), so none marked means none
+          // written; debug mode checks that promise.
+          if (isDebugMode() && k.sumSquares(p.grad) !== 0) {
+            throw new AutogradError(`${p.name}: row-sparse gradient is non-zero but no rows are marked; an op wrote it without marking its rows`);
+          }
           continue;
         }
       }

@@ -45,6 +45,9 @@ const value = () => {
 // so the checks deep in a kernel (ids, lengths against every shape argument) are reached, not only the first one.
 const F = (n) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rand() * 2 - 1; return a; };
 const I = (n, hi) => Int32Array.from({ length: n }, () => Math.floor(rand() * hi));
+// Segment offsets of S segments of R rows each, and a validity mask.
+const O = (S, R) => Int32Array.from({ length: S + 1 }, (_, s) => s * R);
+const U = (n) => Uint8Array.from({ length: n }, () => (rand() < 0.7 ? 1 : 0));
 const templates = {
   gemm: (M, N, K) => [false, rand() < 0.5, M, N, K, 1, F(M * K), K, F(N * K), K, 0, F(M * N), N],
   conv1dForward: (B, L, C) => [F(B * L * C), F(3 * C * C), F(C), F(B * L * C), B, L, C, C, 3, 2, rand() < 0.5],
@@ -65,6 +68,16 @@ const templates = {
   adamStep: (R, C) => [F(R * C), F(R * C), F(R * C), F(R * C), rand() < 0.5 ? I(2, R) : null, C, 1e-3, 0.9, 0.999, 1e-8, 0, rand() < 0.5, 1],
   sumSquares: (n) => [F(n)], sum: (n) => [F(n)], scale: (n) => [F(n), 0.5], axpy: (n) => [F(n), 2, F(n)], add: (n) => [F(n), F(n), F(n)],
   addRowVector: (R, C) => [F(R * C), F(C), R, C], sumRows: (R, C) => [F(R * C), R, C, F(C)],
+  segmentWeightedSumForward: (S, R, C) => [F(S * R * C), F(S * R), O(S, R), F(S * C), S * R, C],
+  segmentWeightedSumBackward: (S, R, C) => [F(S * R * C), F(S * R), O(S, R), F(S * C), F(S * R * C), F(S * R), S * R, C],
+  segmentMaxForward: (S, R, C) => [F(S * R * C), U(S * R), O(S, R), F(S * C), new Int32Array(S * C), S * R, C],
+  segmentMaxBackward: (S, R, C) => [I(S * C, S * R), F(S * C), F(S * R * C), S, C],
+  segmentSoftmaxForward: (S, R) => [F(S * R), U(S * R), O(S, R), F(S * R), S * R],
+  segmentSoftmaxBackward: (S, R) => [F(S * R), F(S * R), O(S, R), F(S * R), S * R],
+  l2NormalizeForward: (R, C) => [F(R * C), F(R * C), F(R), R, C, 1e-12],
+  l2NormalizeBackward: (R, C) => [F(R * C), F(R), F(R * C), F(R * C), R, C, 1e-12],
+  infoNceForward: (N) => [F(2 * N * 2 * N), I(2 * N, 2 * N), F(2 * N * 2 * N), 2 * N, 0.5],
+  infoNceBackward: (N) => [F(2 * N * 2 * N), I(2 * N, 2 * N), 0.5, F(2 * N * 2 * N), 2 * N, 0.5],
   sumSquaresRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C], scaleRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C, 2],
 };
 const nearValid = (name) => {

@@ -89,10 +89,14 @@ describe('segment pooling ops', () => {
     const w = randomTensor(rng, [S * L], false);
     const run = (threads: number) => {
       k.setThreads(threads);
-      return Float32Array.from(segmentWeightedSum(x, w, off).data);
+      k.resetPoolStats();
+      const y = Float32Array.from(segmentWeightedSum(x, w, off).data);
+      return { y, shared: k.poolStats().sharedTasks };
     };
     try {
-      assert.deepEqual(run(1), run(2));
+      const [one, two] = [run(1), run(2)];
+      assert.deepEqual(one.y, two.y);
+      assert.ok(two.shared > 1, `two threads shared ${two.shared} pool tasks: the work was not split`);
     } finally {
       k.setThreads(before);
     }

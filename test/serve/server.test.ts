@@ -202,7 +202,12 @@ describe('HTTP serving: one base, many patches', () => {
     for (const items of sequences) alone.push((await call('POST', '/v1/predict/gender', { items })).body);
     const before = (await call('GET', '/healthz')).body.batching;
     const together = await Promise.all(sequences.map((items) => call('POST', '/v1/predict/gender', { items })));
-    assert.deepEqual(together.map((r) => r.body), alone);
+    // Same labels, same probabilities up to float32 rounding: a system BLAS may block a batched GEMM differently.
+    together.forEach((r, i) => {
+      const one = alone[i] as { label: string; probabilities: Record<string, number> };
+      assert.equal(r.body.label, one.label);
+      for (const [c, p] of Object.entries(one.probabilities)) assert.ok(Math.abs(r.body.probabilities[c] - p) < 1e-5, `${c}: ${r.body.probabilities[c]} vs ${p}`);
+    });
     const after = (await call('GET', '/healthz')).body.batching;
     assert.equal(after.requests - before.requests, sequences.length);
     assert.ok(after.largest > 1, `a batch of more than one request formed: ${JSON.stringify(after)}`);

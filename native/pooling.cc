@@ -15,8 +15,8 @@
 namespace graftrec {
 namespace {
 
-// Segment offsets must start at 0, never decrease, and end at the row count.
-void expect_offsets(const Napi::Env& env, const char* k, const View<int32_t>& offsets, int64_t rows) {
+// Segment offsets must start at 0, never decrease, and end at the row count. Returns the number of segments.
+int64_t expect_offsets(const Napi::Env& env, const char* k, const View<int32_t>& offsets, int64_t rows) {
   if (offsets.length < 1) fail(env, k, "offsets must have at least one element");
   if (offsets.data[0] != 0) fail(env, k, "offsets[0] must be 0, got " + std::to_string(offsets.data[0]));
   for (size_t s = 1; s < offsets.length; ++s)
@@ -26,6 +26,7 @@ void expect_offsets(const Napi::Env& env, const char* k, const View<int32_t>& of
   if (offsets.data[offsets.length - 1] != rows)
     fail(env, k, "offsets end at " + std::to_string(offsets.data[offsets.length - 1]) + ", expected " +
                      std::to_string(rows) + " rows");
+  return static_cast<int64_t>(offsets.length) - 1;
 }
 
 template <typename Fn>
@@ -46,8 +47,7 @@ void weighted_sum_forward_js(const Napi::CallbackInfo& info) {
   int64_t N = dim_arg(info, 4, k, "N", true), C = dim_arg(info, 5, k, "C");
   expect_length(env, k, "x", x, N * C);
   expect_length(env, k, "w", w, N);
-  expect_offsets(env, k, offsets, N);
-  int64_t S = static_cast<int64_t>(offsets.length) - 1;
+  int64_t S = expect_offsets(env, k, offsets, N);
   expect_length(env, k, "y", y, S * C);
   for_segments(S, N * C, [&](int64_t s) {
     float* out = y.data + s * C;
@@ -74,8 +74,7 @@ void weighted_sum_backward_js(const Napi::CallbackInfo& info) {
   int64_t N = dim_arg(info, 6, k, "N", true), C = dim_arg(info, 7, k, "C");
   expect_length(env, k, "x", x, N * C);
   expect_length(env, k, "w", w, N);
-  expect_offsets(env, k, offsets, N);
-  int64_t S = static_cast<int64_t>(offsets.length) - 1;
+  int64_t S = expect_offsets(env, k, offsets, N);
   expect_length(env, k, "dy", dy, S * C);
   if (dx) expect_length(env, k, "dx", dx, N * C);
   if (dw) expect_length(env, k, "dw", dw, N);
@@ -109,8 +108,7 @@ void max_forward_js(const Napi::CallbackInfo& info) {
   int64_t N = dim_arg(info, 5, k, "N", true), C = dim_arg(info, 6, k, "C");
   expect_length(env, k, "x", x, N * C);
   expect_length(env, k, "valid", valid, N);
-  expect_offsets(env, k, offsets, N);
-  int64_t S = static_cast<int64_t>(offsets.length) - 1;
+  int64_t S = expect_offsets(env, k, offsets, N);
   expect_length(env, k, "y", y, S * C);
   expect_length(env, k, "argmax", argmax, S * C);
   for_segments(S, N * C, [&](int64_t s) {
@@ -169,8 +167,7 @@ void softmax_forward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "z", z, N);
   expect_length(env, k, "valid", valid, N);
   expect_length(env, k, "p", p, N);
-  expect_offsets(env, k, offsets, N);
-  int64_t S = static_cast<int64_t>(offsets.length) - 1;
+  int64_t S = expect_offsets(env, k, offsets, N);
   for_segments(S, N, [&](int64_t s) {
     int64_t b = offsets.data[s], e = offsets.data[s + 1];
     float m = -std::numeric_limits<float>::infinity();
@@ -198,8 +195,7 @@ void softmax_backward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "p", p, N);
   expect_length(env, k, "dp", dp, N);
   expect_length(env, k, "dz", dz, N);
-  expect_offsets(env, k, offsets, N);
-  int64_t S = static_cast<int64_t>(offsets.length) - 1;
+  int64_t S = expect_offsets(env, k, offsets, N);
   for_segments(S, N, [&](int64_t s) {
     int64_t b = offsets.data[s], e = offsets.data[s + 1];
     double dot = 0.0;

@@ -7,16 +7,9 @@
  */
 import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit } from '../data/split.js';
-import { accuracy, binaryAuc, macroF1 } from '../eval/classification.js';
+import { ClassifierScores, classifierScores, logLoss } from '../eval/classification.js';
 import { ITEM_WEIGHTINGS, ItemWeighting, bagOfItems, inverseDocumentFrequency, itemColumns } from './bag-of-items.js';
 import { LogisticRegression, logisticProbabilities, trainLogisticRegression } from './logistic-regression.js';
-
-export interface ClassifierScores {
-  accuracy: number;
-  macroF1: number;
-  /** Binary tasks only: area under the ROC curve of the second class's probability. */
-  auc?: number;
-}
 
 export interface ClassificationBaselines {
   majority: ClassifierScores;
@@ -33,18 +26,6 @@ const PATIENCE = 2;
 /** Looser than the optimiser's default: predictions stop changing long before the gradient reaches 1e-6. */
 const LBFGS = { gradientTolerance: 1e-5, relativeDecrease: 1e-9 };
 
-/** Accuracy, macro-F1 and (binary) AUC of class probabilities [users × classes]. */
-export function classifierScores(probs: Float64Array, labels: Int32Array, classes: number): ClassifierScores {
-  const predicted = Int32Array.from(labels, (_, i) => {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (probs[i * classes + c]! > probs[i * classes + best]!) best = c;
-    return best;
-  });
-  const scores: ClassifierScores = { accuracy: accuracy(predicted, labels), macroF1: macroF1(predicted, labels, classes) };
-  if (classes === 2) scores.auc = binaryAuc(Float64Array.from(labels, (_, i) => probs[i * 2 + 1]!), labels);
-  return scores;
-}
-
 /** Always the most frequent training class (ties: the lower class index), as probabilities. */
 function majorityProbabilities(train: Int32Array, users: number, classes: number): Float64Array {
   const counts = new Array<number>(classes).fill(0);
@@ -53,12 +34,6 @@ function majorityProbabilities(train: Int32Array, users: number, classes: number
   const probs = new Float64Array(users * classes);
   for (let i = 0; i < users; i++) probs[i * classes + majority] = 1;
   return probs;
-}
-
-function meanLogLoss(probs: Float64Array, labels: Int32Array, classes: number): number {
-  let s = 0;
-  labels.forEach((y, i) => (s -= Math.log(Math.max(probs[i * classes + y]!, 1e-300))));
-  return s / labels.length;
 }
 
 /**
@@ -83,7 +58,7 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
     for (const penalty of PENALTY_GRID) {
       const l2 = penalty / trainY.length;
       model = trainLogisticRegression(trainX, trainY, classes, l2, model, LBFGS);
-      const loss = meanLogLoss(logisticProbabilities(model, validX), validY, classes);
+      const loss = logLoss(logisticProbabilities(model, validX), validY, classes);
       if (!best || loss < best.loss) best = { loss, l2, weighting, model, idf };
       stale = loss < bestHere ? 0 : stale + 1;
       bestHere = Math.min(bestHere, loss);

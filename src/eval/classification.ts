@@ -50,3 +50,34 @@ export function majorityAccuracy(train: ArrayLike<number>, test: ArrayLike<numbe
   const majority = counts.indexOf(Math.max(...counts));
   return accuracy(new Array(test.length).fill(majority), test);
 }
+
+/** The most probable class of each row of class probabilities [rows × classes] (ties: the lower class index). */
+export function argmaxRows(probs: ArrayLike<number>, classes: number): Int32Array {
+  return Int32Array.from({ length: probs.length / classes }, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c]! > probs[i * classes + best]!) best = c;
+    return best;
+  });
+}
+
+/** Mean negative log-likelihood of the true classes; a probability of 0 counts as 1e-12 so one row stays finite. */
+export function logLoss(probs: ArrayLike<number>, labels: Int32Array, classes: number): number {
+  let sum = 0;
+  labels.forEach((l, i) => (sum -= Math.log(Math.max(probs[i * classes + l]!, 1e-12))));
+  return labels.length > 0 ? sum / labels.length : 0;
+}
+
+export interface ClassifierScores {
+  accuracy: number;
+  macroF1: number;
+  /** Binary tasks only: area under the ROC curve of the second class's probability. */
+  auc?: number;
+}
+
+/** Accuracy, macro-F1 and (binary) AUC of class probabilities [rows × classes]. */
+export function classifierScores(probs: ArrayLike<number>, labels: Int32Array, classes: number): ClassifierScores {
+  const predicted = argmaxRows(probs, classes);
+  const scores: ClassifierScores = { accuracy: accuracy(predicted, labels), macroF1: macroF1(predicted, labels, classes) };
+  if (classes === 2) scores.auc = binaryAuc(Float64Array.from(labels, (_, i) => probs[i * 2 + 1]!), labels);
+  return scores;
+}

@@ -9,7 +9,7 @@
 import { ClassificationBaselines, classificationBaselines } from '../baselines/classification.js';
 import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
-import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../eval/classification.js';
+import { ClassifierScores, accuracy, argmaxRows, classifierScores, logLoss, majorityAccuracy } from '../eval/classification.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { dropout, softmaxCrossEntropy } from '../tensor/index.js';
 import { TaskHead } from './head.js';
@@ -30,13 +30,10 @@ export interface ClassifyData {
 
 export interface ClassifyOptions extends TransferOptions, ClassifyData {}
 
-export interface ClassificationMetrics {
+export interface ClassificationMetrics extends ClassifierScores {
   users: number;
   /** Labelled users trained on (after --label-fraction). */
   trainUsers: number;
-  accuracy: number;
-  macroF1: number;
-  auc?: number;
   majorityAccuracy: number;
 }
 
@@ -65,22 +62,6 @@ export function predictProbabilities(model: NextItNet, head: TaskHead, histories
     logits.forEach((l, c) => (out[b * classes + c] = Math.exp(l - m) / z));
   }
   return out;
-}
-
-export function argmaxRows(probs: Float32Array, classes: number): Int32Array {
-  const n = probs.length / classes;
-  return Int32Array.from({ length: n }, (_, i) => {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (probs[i * classes + c]! > probs[i * classes + best]!) best = c;
-    return best;
-  });
-}
-
-/** Mean negative log-likelihood of the true classes (the early-stopping score: smoother than accuracy). */
-export function logLoss(probs: Float32Array, labels: Int32Array, classes: number): number {
-  let sum = 0;
-  labels.forEach((l, i) => (sum -= Math.log(Math.max(probs[i * classes + l]!, 1e-12))));
-  return labels.length > 0 ? sum / labels.length : 0;
 }
 
 function labelledSplit(o: ClassifyData): UserLabels & { split: UserSplit } {
@@ -119,14 +100,11 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
   };
   const testLabels = labelsOf(split.test);
   const probs = predictProbabilities(model, accounting.head, histories(split.test));
-  const predicted = argmaxRows(probs, classes.length);
   const test: ClassificationMetrics = {
     users: split.test.length,
     trainUsers: split.train.length,
-    accuracy: accuracy(predicted, testLabels),
-    macroF1: macroF1(predicted, testLabels, classes.length),
+    ...classifierScores(probs, testLabels, classes.length),
     majorityAccuracy: majorityAccuracy(labelsOf(split.train), testLabels, classes.length),
   };
-  if (classes.length === 2) test.auc = binaryAuc(Float32Array.from(testLabels, (_, i) => probs[i * 2 + 1]!), testLabels);
   return { ...accounting, task: o.label, classes, validation, test };
 }

@@ -3,7 +3,8 @@
  * (classify), or the top-k target items with scores (recommend). Used by `graftrec predict` and the server.
  */
 import { topKIndices } from '../eval/topk.js';
-import { argmaxRows, predictProbabilities } from './classify.js';
+import { argmaxRows } from '../eval/classification.js';
+import { predictProbabilities } from './classify.js';
 import { TaskModel } from './patchfile.js';
 import { forEachTargetScoreRow } from './recommend.js';
 

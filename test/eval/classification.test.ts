@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accuracy, binaryAuc, macroF1, majorityAccuracy } from '../../src/eval/classification.js';
+import { accuracy, argmaxRows, binaryAuc, classifierScores, logLoss, macroF1, majorityAccuracy } from '../../src/eval/classification.js';
 
 describe('classification metrics', () => {
   it('hand-computed accuracy and macro-F1', () => {
@@ -21,5 +21,17 @@ describe('classification metrics', () => {
 
   it('majority-class accuracy uses the training labels', () => {
     assert.equal(majorityAccuracy([1, 1, 0], [1, 0, 0, 0], 2), 0.25);
+  });
+
+  it('argmax of class probabilities (ties: the lower class), log-loss and the scores of a probability table', () => {
+    const probs = [0.2, 0.8, 0.5, 0.5, 0.9, 0.1, 0, 1];
+    assert.deepEqual(Array.from(argmaxRows(probs, 2)), [1, 0, 0, 1]);
+    const labels = Int32Array.from([1, 1, 0, 0]);
+    const expected = -(Math.log(0.8) + Math.log(0.5) + Math.log(0.9) + Math.log(1e-12)) / 4;
+    assert.ok(Math.abs(logLoss(probs, labels, 2) - expected) < 1e-12, 'a probability of 0 counts as 1e-12');
+    const scores = classifierScores(probs, labels, 2);
+    assert.equal(scores.accuracy, 0.5);
+    assert.equal(scores.macroF1, macroF1([1, 0, 0, 1], labels, 2));
+    assert.equal(scores.auc, binaryAuc([0.8, 0.5, 0.1, 1], labels));
   });
 });

@@ -53,3 +53,13 @@ export function bagOfItems(histories: readonly Int32Array[], items: { column: In
   });
   return { rows: histories.length, columns: items.columns, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
 }
+
+/**
+ * The binary bag rows of `histories` over the whole vocabulary (item index = column), as flat item indices,
+ * their weights and per-history offsets: what a model sums learned per-item vectors over (segment layout).
+ */
+export function itemBagRows(histories: readonly Int32Array[], vocabulary: number): { indices: Int32Array; weights: Float32Array; offsets: Int32Array } {
+  const identity = { column: Int32Array.from({ length: vocabulary }, (_, i) => i), columns: vocabulary };
+  const rows = bagOfItems(histories, identity, null);
+  return { indices: rows.indices, weights: Float32Array.from(rows.values), offsets: rows.indptr };
+}

@@ -7,13 +7,13 @@
  */
 import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit } from '../data/split.js';
-import { ClassifierScores, classifierScores, logLoss } from '../eval/classification.js';
+import { ClassifierScores, accuracy, argmaxRows, classifierScores, logLoss } from '../eval/classification.js';
 import { ITEM_WEIGHTINGS, ItemWeighting, bagOfItems, inverseDocumentFrequency, itemColumns } from './bag-of-items.js';
 import { LogisticRegression, logisticProbabilities, trainLogisticRegression } from './logistic-regression.js';
 
 export interface ClassificationBaselines {
   majority: ClassifierScores;
-  logisticRegression: ClassifierScores & { l2: number; weighting: ItemWeighting };
+  logisticRegression: ClassifierScores & { l2: number; weighting: ItemWeighting; validation: { accuracy: number; logLoss: number } };
 }
 
 /**
@@ -48,7 +48,7 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
   const trainHistories = historiesOf(split.train);
   const items = itemColumns(trainHistories, vocabulary);
 
-  let best: { loss: number; l2: number; weighting: ItemWeighting; model: LogisticRegression; idf: Float64Array | null } | null = null;
+  let best: { loss: number; accuracy: number; l2: number; weighting: ItemWeighting; model: LogisticRegression; idf: Float64Array | null } | null = null;
   for (const weighting of ITEM_WEIGHTINGS) {
     const idf = weighting === 'tfidf' ? inverseDocumentFrequency(trainHistories, vocabulary) : null;
     const [trainX, validX] = [bagOfItems(trainHistories, items, idf), bagOfItems(historiesOf(split.valid), items, idf)];
@@ -58,8 +58,9 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
     for (const penalty of PENALTY_GRID) {
       const l2 = penalty / trainY.length;
       model = trainLogisticRegression(trainX, trainY, classes, l2, model, LBFGS);
-      const loss = logLoss(logisticProbabilities(model, validX), validY, classes);
-      if (!best || loss < best.loss) best = { loss, l2, weighting, model, idf };
+      const validProbs = logisticProbabilities(model, validX);
+      const loss = logLoss(validProbs, validY, classes);
+      if (!best || loss < best.loss) best = { loss, accuracy: accuracy(argmaxRows(validProbs, classes), validY), l2, weighting, model, idf };
       stale = loss < bestHere ? 0 : stale + 1;
       bestHere = Math.min(bestHere, loss);
       if (stale >= PATIENCE) break;
@@ -73,6 +74,7 @@ export function classificationBaselines(dataset: Dataset, labels: Int32Array, sp
       ...classifierScores(logisticProbabilities(chosen.model, testX), testY, classes),
       l2: chosen.l2,
       weighting: chosen.weighting,
+      validation: { accuracy: chosen.accuracy, logLoss: chosen.loss },
     },
   };
 }

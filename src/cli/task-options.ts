@@ -17,6 +17,7 @@ export interface TaskFlags {
   k: number[];
   pooling: (typeof POOLINGS)[number];
   windows: number;
+  itemBag: boolean;
   epochs: number;
   batch: number;
   lr?: number;
@@ -31,7 +32,7 @@ export interface TaskFlags {
 /** The fine-tuning settings of the flags (the learning rate stays null where the strategy's default applies). */
 export function tuningFromFlags(f: TaskFlags) {
   return {
-    reading: { pooling: f.pooling, windows: f.windows }, epochs: f.epochs, batch: f.batch, lr: f.lr ?? null,
+    reading: { pooling: f.pooling, windows: f.windows, itemBag: f.itemBag }, epochs: f.epochs, batch: f.batch, lr: f.lr ?? null,
     weightDecay: f.weightDecay, dropout: f.dropout, warmup: f.warmup, patience: f.patience,
     testFraction: f.testFraction, labelFraction: f.labelFraction,
   };
@@ -48,6 +49,8 @@ export function withTaskOptions(command: Command): Command {
     .option('--k <list>', 'recommend: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
     .option('--pooling <how>', 'user vector: last (position), mean, max or attention (a learned query) over the read positions', choiceOption('pooling', POOLINGS), TRANSFER_DEFAULTS.pooling)
     .option('--windows <n>', 'max-len windows read from the end of each history (0 = the whole history)', integerOption('windows', 0), TRANSFER_DEFAULTS.windows)
+    .option('--item-bag', 'add a learned vector per item, averaged over the whole history, to the user vector', TRANSFER_DEFAULTS.itemBag)
+    .option('--no-item-bag', 'the user vector is the network\'s reading alone')
     .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), TRANSFER_DEFAULTS.epochs)
     .option('--batch <n>', 'examples per batch', integerOption('batch'), TRANSFER_DEFAULTS.batch)
     .option('--lr <x>', 'Adam learning rate (default: per strategy, see the README)', numberOption('lr', { min: 0, exclusiveMin: true }))

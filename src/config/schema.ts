@@ -82,6 +82,8 @@ export const TransferConfigSchema = z.object({
   pooling: z.enum(POOLINGS).default('mean'),
   /** maxLen-item windows read from the end of each history; 0 = the whole history. */
   windows: z.number().int().min(0).default(0),
+  /** Add a learned per-item vector, averaged over the whole history, to the user vector (see transfer/head.ts). */
+  itemBag: z.boolean().default(false),
   epochs: z.number().int().positive().default(40),
   batch: z.number().int().positive().default(64),
   lr: z.number().positive().nullable().default(null),

@@ -8,8 +8,8 @@ import { ModelConfig } from '../config/schema.js';
 import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { predictionInputs } from '../data/batches.js';
-import { Parameter, Rng, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
-import { LAST_POSITION, UserReading, poolUsers, userInputs } from './user-vectors.js';
+import { Parameter, Rng, Tensor, backend, reshape } from '../tensor/index.js';
+import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, userInputs } from './user-vectors.js';
 
 /**
  * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;
@@ -112,14 +112,7 @@ const SCORE_CHUNK_FLOATS = 1 << 22;
 /** model.userVectors for many histories, in batches, without a graph: [histories.length, dim]. */
 export function encodeHistories(model: NextItNet, histories: readonly Int32Array[], reading: UserReading = LAST_POSITION,
   query: Tensor | null = null, batchSize = 256): Float32Array {
-  const { dim } = model.config;
-  const out = new Float32Array(histories.length * dim);
-  noGrad(() => {
-    for (let start = 0; start < histories.length; start += batchSize) {
-      out.set(model.userVectors(histories.slice(start, start + batchSize), reading, query).data, start * dim);
-    }
-  });
-  return out;
+  return encodeInBatches(histories, model.config.dim, (batch) => model.userVectors(batch, reading, query), batchSize);
 }
 
 /**

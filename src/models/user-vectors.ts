@@ -14,7 +14,7 @@
  */
 import { POOLINGS } from '../config/schema.js';
 import { DataError } from '../errors.js';
-import { Tensor, matmul, segmentMax, segmentSoftmax, segmentWeightedSum } from '../tensor/index.js';
+import { Tensor, matmul, noGrad, segmentMax, segmentSoftmax, segmentWeightedSum } from '../tensor/index.js';
 
 export { POOLINGS };
 export type Pooling = (typeof POOLINGS)[number];
@@ -23,6 +23,11 @@ export interface UserReading {
   pooling: Pooling;
   /** How many maxLen-item windows from the end of the history are read; 0 = the whole history. */
   windows: number;
+  /**
+   * Whether the task adds a learned vector per item, averaged over the user's whole history, to the pooled
+   * network output (the task head owns that table; see transfer/head.ts). Absent = no.
+   */
+  itemBag?: boolean;
 }
 
 export const LAST_POSITION: UserReading = { pooling: 'last', windows: 1 };
@@ -62,6 +67,21 @@ export function userInputs(histories: readonly Int32Array[], length: number, roo
   const valid = Uint8Array.from(ids, (id) => (id !== 0 ? 1 : 0));
   const last = Int32Array.from(histories, (_, u) => offsets[u + 1]! - 1);
   return { ids, rows: windows.length, offsets, valid, last };
+}
+
+/**
+ * Rows of `dim` floats for many histories without a graph, `batchSize` histories per call of `encodeBatch`
+ * (which returns [batch, dim]): bounded memory for any number of users.
+ */
+export function encodeInBatches(histories: readonly Int32Array[], dim: number,
+  encodeBatch: (batch: readonly Int32Array[]) => Tensor, batchSize = 256): Float32Array {
+  const out = new Float32Array(histories.length * dim);
+  noGrad(() => {
+    for (let start = 0; start < histories.length; start += batchSize) {
+      out.set(encodeBatch(histories.slice(start, start + batchSize)).data, start * dim);
+    }
+  });
+  return out;
 }
 
 /** Pools hidden rows [positions, C] into one vector per user: [users, C]. `query` [C, 1] is needed for attention. */

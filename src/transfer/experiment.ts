@@ -21,6 +21,8 @@ export interface ExperimentRun {
   patchBytes: number;
   epochs: number;
   trainSeconds: number;
+  /** Scores on the validation users at the kept epoch (what settings may be chosen by). */
+  validation: Record<string, number>;
   /** accuracy (classify) or NDCG@10 (recommend) */
   headline: { name: string; value: number };
   test: TaskResult['test'];
@@ -65,6 +67,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
+          validation: r.type === 'classify' ? { ...r.validation } : { 'NDCG@10': r.validationScore },
         };
         runs.push(run);
         o.onRun?.(run);

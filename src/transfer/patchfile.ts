@@ -14,7 +14,7 @@ import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { POOLINGS } from '../config/schema.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { NextItNet, inputRows } from '../models/nextitnet.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
@@ -33,6 +33,8 @@ const cardCommon = {
   /** How the task reads a user (cards written before pooling existed read the last position of one window). */
   pooling: z.enum(POOLINGS).default('last'),
   windows: z.number().int().min(0).default(1),
+  /** Whether the head adds a learned per-item vector averaged over the history (cards before it: no). */
+  itemBag: z.boolean().default(false),
   /** sha256 of the base model's weights file: a patch only loads onto the base it was trained on. */
   baseFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
   trainedParams: z.number().int().nonnegative(),
@@ -146,7 +148,9 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
     const patches = graftPatches(model, card.insertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
     for (const p of patches.flatMap((q) => q.parameters())) own.set(p.name, p);
   }
-  const head = taskHead(headRows(card), model.config.dim, new Rng(0), { reading: { pooling: card.pooling, windows: card.windows } });
+  const head = taskHead(headRows(card), model.config.dim, new Rng(0), {
+    reading: { pooling: card.pooling, windows: card.windows, itemBag: card.itemBag }, inputRows: inputRows(model.config),
+  });
   for (const p of head.parameters()) own.set(p.name, p);
   for (const [name, p] of own) {
     const t = tensors.get(name);

@@ -5,7 +5,7 @@
  * examples, the loss and the validation score.
  */
 import { encodeSafetensors } from '../io/safetensors.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { NextItNet, inputRows } from '../models/nextitnet.js';
 import { TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
@@ -43,7 +43,7 @@ export interface TransferOptions {
 
 /** The regularisation and reading defaults (from the config schema) in TransferOptions' shape. */
 export const TUNING_DEFAULTS: Pick<TransferOptions, 'reading' | 'weightDecay' | 'dropout' | 'warmup' | 'labelFraction'> = {
-  reading: { pooling: TRANSFER_DEFAULTS.pooling, windows: TRANSFER_DEFAULTS.windows },
+  reading: { pooling: TRANSFER_DEFAULTS.pooling, windows: TRANSFER_DEFAULTS.windows, itemBag: TRANSFER_DEFAULTS.itemBag },
   weightDecay: TRANSFER_DEFAULTS.weightDecay,
   dropout: TRANSFER_DEFAULTS.dropout,
   warmup: TRANSFER_DEFAULTS.warmup,
@@ -58,6 +58,8 @@ export interface TransferAccounting {
   totalParams: number;
   patchBytes: number;
   epochs: number;
+  /** The task's validation score at the kept epoch (higher is better: −log-loss, or NDCG@10). */
+  validationScore: number;
   trainSeconds: number;
   /** The trained tensors (what a patch file stores). */
   trained: Parameter[];
@@ -99,7 +101,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false, reading: o.reading });
+  const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config) });
   const trained = applyStrategy(o.strategy, model, patches, head.parameters());
   const optimizers = [
     new Adam(trained.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }),
@@ -148,6 +150,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     totalParams: used.reduce((n, p) => n + p.size, 0),
     patchBytes: encodeSafetensors(parameterTensors(trained)).length,
     epochs,
+    validationScore: best,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     trained,
     patches,

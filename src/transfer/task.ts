@@ -67,6 +67,15 @@ export interface TransferAccounting {
   head: TaskHead;
 }
 
+/**
+ * The item-bag table (see head.ts) learns at this multiple of the task's learning rate. It starts at zero and
+ * reaches the scores only through the head's weights, and each item's row gets a gradient only in the few
+ * batches that hold a user with that item, so at the network's fine-tuning rate it barely moves in the epochs a
+ * small labelled set allows: on ml-100k gender (validation and test alike) a frozen network plus the bag stayed
+ * at the majority class with the shared rate and reached the bag-of-items regression's accuracy with 10×.
+ */
+export const ITEM_BAG_LR_SCALE = 10;
+
 /** The weight matrices of the trained set: what weight decay shrinks. */
 function decayed(p: Parameter): boolean {
   return p.shape.length >= 2 && p.name.endsWith('weight');
@@ -103,9 +112,13 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     : [];
   const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config) });
   const trained = applyStrategy(o.strategy, model, patches, head.parameters());
-  const optimizers = [
-    new Adam(trained.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }),
-    new Adam(trained.filter((p) => !decayed(p)), { lr: o.lr }),
+  const bag = head.itemBag;
+  const rest = trained.filter((p) => p !== bag);
+  // Each optimizer with the multiple of the scheduled learning rate it steps with.
+  const optimizers: [Adam, number][] = [
+    [new Adam(rest.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), 1],
+    [new Adam(rest.filter((p) => !decayed(p)), { lr: o.lr }), 1],
+    ...(bag ? [[new Adam([bag], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), ITEM_BAG_LR_SCALE] as [Adam, number]] : []),
   ];
   const { examples, loss, validate } = task(head, rng);
   const totalSteps = o.epochs * Math.ceil(examples / o.batch);
@@ -123,8 +136,8 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
       const lr = scheduledLr(o.lr, step++, totalSteps, o.warmup);
       scratchScope(() => {
         backward(loss(order.subarray(start, start + o.batch)));
-        for (const optimizer of optimizers) {
-          optimizer.lr = lr;
+        for (const [optimizer, scale] of optimizers) {
+          optimizer.lr = lr * scale;
           optimizer.step();
         }
       });

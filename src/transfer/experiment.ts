@@ -103,6 +103,13 @@ function baselineRows(spec: TaskSpec): [string, (b: SeedBaselines) => object | u
 
 const metric = (metrics: object | undefined, key: string) => Number((metrics as Record<string, unknown> | undefined)?.[key] ?? NaN);
 
+/** The validation score settings are chosen by, per task type: [header, key in a run's or baseline's validation]. */
+function validationColumn(spec: TaskSpec): [string, string] {
+  return spec.type === 'classify' ? ['valid. log-loss', 'logLoss'] : ['valid. NDCG@10', 'NDCG@10'];
+}
+
+const validationOf = (metrics: object | undefined) => (metrics as { validation?: object } | undefined)?.validation;
+
 /** One Markdown table row per baseline, then one per strategy × insertion; metrics as mean ± std over seeds. */
 export function experimentTable(result: ExperimentResult, dataset: Dataset, task: string, spec: TaskSpec): string {
   const { runs, baselines } = result;
@@ -112,21 +119,24 @@ export function experimentTable(result: ExperimentResult, dataset: Dataset, task
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const columns = metricColumns(spec);
+  const [validHeader, validKey] = validationColumn(spec);
   const seeds = [...new Set([...baselines.map((b) => b.seed), ...runs.map((r) => r.seed)])];
   const lines = [
     `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}.`,
     '',
-    `| strategy | insertion | ${columns.map(([h]) => h).join(' | ')} | trained params | % of total | patch size | train s |`,
-    `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
+    `| strategy | insertion | ${columns.map(([h]) => h).join(' | ')} | ${validHeader} | trained params | % of total | patch size | train s |`,
+    `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: |`,
   ];
   for (const [label, metricsOf] of baselineRows(spec)) {
     const cells = columns.map(([, key]) => meanStd(baselines.map((b) => metric(metricsOf(b), key))));
-    lines.push(`| baseline: ${label} | – | ${cells.join(' | ')} | – | – | – | – |`);
+    const valid = meanStd(baselines.map((b) => metric(validationOf(metricsOf(b)), validKey)));
+    lines.push(`| baseline: ${label} | – | ${cells.join(' | ')} | ${valid} | – | – | – | – |`);
   }
   for (const group of groups.values()) {
     const r0 = group[0]!;
     const cells = columns.map(([, key]) => meanStd(group.map((r) => metric(r.test, key))));
-    lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${cells.join(' | ')} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
+    const valid = meanStd(group.map((r) => metric(r.validation, validKey)));
+    lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${cells.join(' | ')} | ${valid} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
   }
   return lines.join('\n') + '\n';
 }

@@ -158,5 +158,9 @@ describe('attribute classification by transfer', () => {
     assert.match(table, /\| fine-cls \| – \|/);
     assert.match(table, /\| baseline: majority class \| – \| 0\.\d{4} ± 0\.\d{4} \| 0\.\d{4} ± 0\.\d{4} \| 0\.5000 ± 0\.0000 \| – \|/);
     assert.match(table, /\| baseline: logistic regression on items \| – \| 0\.\d{4} ± 0\.\d{4} \|/);
+    // The validation column: the score settings are chosen by (runs and the regression; majority has none).
+    assert.match(table, /\| valid\. log-loss \|/);
+    assert.match(table, /\| baseline: logistic regression on items \| – \|(?: [^|]+ \|){3} \d\.\d{4} ± \d\.\d{4} \|/);
+    for (const r of result.runs) assert.ok(r.validation.logLoss! > 0 && r.validation.accuracy! >= 0, JSON.stringify(r.validation));
   });
 });

@@ -76,14 +76,19 @@ export const POOLINGS = ['last', 'mean', 'max', 'attention'] as const;
  * overfit quickly, so the defaults regularise (user-vector dropout, weight decay, a warm-up then decaying learning
  * rate) and stop on validation log-loss. The learning rate depends on the strategy (see transfer/strategies.ts)
  * unless given. The defaults were chosen on the validation users of a real movie log with user demographics
- * (ml-100k gender, 3 seeds): reading the whole history with mean pooling had the lowest validation log-loss.
+ * (ml-100k gender, 3 seeds): reading the whole history with mean pooling, plus the item bag, had the lowest
+ * validation log-loss.
  */
 export const TransferConfigSchema = z.object({
   pooling: z.enum(POOLINGS).default('mean'),
   /** maxLen-item windows read from the end of each history; 0 = the whole history. */
   windows: z.number().int().min(0).default(0),
-  /** Add a learned per-item vector, averaged over the whole history, to the user vector (see transfer/head.ts). */
-  itemBag: z.boolean().default(false),
+  /**
+   * Add a learned per-item vector, averaged over the whole history, to the user vector (see transfer/head.ts).
+   * On ml-100k gender it lowered the validation log-loss of every strategy (peterrec 0.611 → 0.468, fine-cls
+   * 0.622 → 0.486, fine-all 0.550 → 0.513; seeds 1–3).
+   */
+  itemBag: z.boolean().default(true),
   epochs: z.number().int().positive().default(40),
   batch: z.number().int().positive().default(64),
   lr: z.number().positive().nullable().default(null),

@@ -108,8 +108,12 @@ export class NextItNet extends Module {
     const { maxLen } = this.config;
     const maskToken = this.config.objective === 'masked' ? this.maskToken : null;
     const room = maskToken === null ? maxLen : maxLen - 1;
-    const inputs = userInputs(histories, maxLen, room, reading, (windows) => predictionInputs(windows, maxLen, maskToken));
-    return poolUsers(this.hiddenRows(inputs.ids, inputs.rows, maxLen), inputs, reading.pooling, query);
+    // Rows as long as the longest window here, not maxLen: padding reads as zeros, so the result is the same.
+    let longest = 1;
+    for (const h of histories) longest = Math.max(longest, Math.min(room, h.length));
+    const length = longest + (maskToken === null ? 0 : 1);
+    const inputs = userInputs(histories, length, room, reading, (windows) => predictionInputs(windows, length, maskToken));
+    return poolUsers(this.hiddenRows(inputs.ids, inputs.rows, length), inputs, reading.pooling, query);
   }
 }
 

@@ -26,7 +26,7 @@ import {
 import { Progress, createProgress } from './progress.js';
 import { NegativeSampler } from './sampler.js';
 import { ProjectionHead } from './contrastive.js';
-import { LossName, PreparedLoss, lossTerms, networkObjective } from './objectives.js';
+import { LossName, lossTerms, networkObjective } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
@@ -157,12 +157,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       const started = process.hrtime.bigint();
       const epochLoss = new EpochLoss(terms.map((t) => ({ name: t.name, weight: t.weight })));
       let itemSum = 0;
-      const meanPositions = windowLengths.reduce((n, l) => n + l, 0) / batches.length;
       for (let b = 0; b < batches.length; b++) {
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
-        const share = batches[b]!.reduce((n, i) => n + windowLengths[i]!, 0) / meanPositions;
-        const prepared = terms.map((t) => weightedByShare(t.prepare(chosen, rng), share));
-        const r = trainingStep(prepared, optimizer, { clipNorm: train.clipNorm });
+        const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
         epochLoss.add(r.terms);
         itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);
         state.step++;
@@ -206,16 +203,6 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   }
   await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
   return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history };
-}
-
-/**
- * A sequence loss is the mean over its batch's predicted positions, and batches of similar-length windows hold
- * very different numbers of them (128 windows of one item, or of fifty). Weighting each batch's sequence loss by
- * its share of the epoch's positions (its positions / the mean per batch) makes every predicted position weigh
- * the same over an epoch, as it does in random batches. The contrastive term is a mean over sequences and stays.
- */
-function weightedByShare(loss: PreparedLoss, share: number): PreparedLoss {
-  return loss.name === 'contrastive' ? loss : { ...loss, weight: loss.weight * share };
 }
 
 /** Each loss term's mean over an epoch (weighted by what each batch's loss averaged over) and their weighted sum. */

@@ -1,13 +1,19 @@
 /**
- * Training-step benchmark: random full-length sequences through exactly the step training runs (forward,
- * softmax loss, backward, Adam), on a synthetic vocabulary. Prints sequences/s, ms per step and peak RSS.
+ * Training-step benchmark: exactly the step training runs (forward, softmax loss, backward, Adam). Without a
+ * dataset it times random full-length sequences on a synthetic vocabulary; with `data` it times real batches the
+ * way pretraining makes them (leave-one-out training part, windows, length-bucketed batches each padded to its own
+ * longest window, the dataset's vocabulary). Prints sequences/s, real items/s (predicted positions per second),
+ * the share of batch positions that are padding, ms per step and peak RSS.
  */
 import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
-import { causalBatch } from '../src/data/batches.js';
+import { epochBatches } from '../src/data/batch-plan.js';
+import { batchLength, causalBatch, trainingWindows } from '../src/data/batches.js';
+import { loadDataset } from '../src/data/dataset.js';
+import { itemCounts, leaveOneOutSplit } from '../src/data/split.js';
 import { NextItNet } from '../src/models/nextitnet.js';
 import { Adam, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
-import { sequenceLoss } from '../src/train/objectives.js';
+import { countTargets, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
 import { Emit } from './timing.js';
 
@@ -21,35 +27,86 @@ export interface TrainBenchOptions {
   steps: number;
   warmup: number;
   seed: number;
+  /** A dataset directory: time real batches instead of random full-length ones (items is then its vocabulary). */
+  data?: string;
+  batchTokens: number;
+  lengthBuckets: boolean;
 }
 
-export function runTrainBench(options: TrainBenchOptions, emit: Emit): void {
+/** Where the timed steps' windows come from, and the vocabulary they index. */
+interface WindowSource {
+  numItems: number;
+  /** Item counts for the sampled softmax's proposal (index 0 = padding). */
+  counts: Float64Array;
+  next(rng: Rng): Int32Array[];
+}
+
+function randomWindows(options: TrainBenchOptions): WindowSource {
+  return {
+    numItems: options.items,
+    counts: new Float64Array(options.items + 1).fill(1),
+    next: (rng) => Array.from({ length: options.batch },
+      () => Int32Array.from({ length: options.maxLen + 1 }, () => rng.int(1, options.items + 1))),
+  };
+}
+
+/** The batches of pretraining epochs on the dataset, in order (a new epoch's plan when one runs out). */
+async function datasetWindows(dir: string, options: TrainBenchOptions): Promise<WindowSource> {
+  const ds = await loadDataset(dir);
+  const split = leaveOneOutSplit(ds);
+  const windows = trainingWindows(split.train, options.maxLen);
+  const lengths = Int32Array.from(windows, (w) => w.length - 1);
+  const plan = { batch: options.batch, tokens: options.batchTokens, lengthBuckets: options.lengthBuckets };
+  let batches: Int32Array[] = [];
+  return {
+    numItems: ds.meta.numItems,
+    counts: itemCounts(split.train, ds.meta.numItems),
+    next: (rng) => {
+      if (batches.length === 0) batches = epochBatches(lengths, plan, rng).reverse();
+      return Array.from(batches.pop()!, (i) => windows[i]!);
+    },
+  };
+}
+
+export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Promise<void> {
   const rng = new Rng(options.seed);
+  const source = options.data ? await datasetWindows(options.data, options) : randomWindows(options);
   const config = ModelConfigSchema.parse({
-    ...MODEL_DEFAULTS, numItems: options.items, dim: options.dim, blocks: options.blocks, maxLen: options.maxLen,
+    ...MODEL_DEFAULTS, numItems: source.numItems, dim: options.dim, blocks: options.blocks, maxLen: options.maxLen,
   });
   const model = new NextItNet(config, rng);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
-  const counts = new Float64Array(options.items + 1).fill(1);
-  const sampler = options.negatives > 0 ? new NegativeSampler(counts) : null;
-  const makeBatch = () => causalBatch(Array.from({ length: options.batch },
-    () => Int32Array.from({ length: options.maxLen + 1 }, () => rng.int(1, options.items + 1))), options.maxLen);
+  const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
+  const makeBatch = () => {
+    const windows = source.next(rng);
+    return causalBatch(windows, batchLength(windows, 'causal', options.maxLen));
+  };
   const step = () => trainingStep([sequenceLoss(model, makeBatch(), softmax, rng)], optimizer, { clipNorm: 0 });
   for (let i = 0; i < options.warmup; i++) step();
   let stepNs = 0n;
+  let sequences = 0, targets = 0, positions = 0;
   for (let i = 0; i < options.steps; i++) {
     // batch assembly (and drawing negatives) is data loading, not the step: keep it out of the timing
-    const losses = [sequenceLoss(model, makeBatch(), softmax, rng)];
+    const batch = makeBatch();
+    const losses = [sequenceLoss(model, batch, softmax, rng)];
+    sequences += batch.size;
+    targets += countTargets(batch);
+    positions += batch.size * batch.length;
     const t0 = process.hrtime.bigint();
     trainingStep(losses, optimizer, { clipNorm: 0 });
     stepNs += process.hrtime.bigint() - t0;
   }
-  const msPerStep = Number(stepNs) / 1e6 / options.steps;
+  const seconds = Number(stepNs) / 1e9;
+  const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+  const { data, ...shape } = options;
   emit({
-    bench: 'train', ...options, threads: backend().info().threads, gemmBackend: backend().info().gemmBackend,
-    seqPerSec: Math.round((options.batch / msPerStep) * 1000 * 10) / 10,
-    msPerStep: Math.round(msPerStep * 100) / 100,
+    bench: 'train', ...shape, ...(data ? { data, items: source.numItems } : {}),
+    threads: backend().info().threads, gemmBackend: backend().info().gemmBackend,
+    seqPerSec: round(sequences / seconds, 1),
+    realItemsPerSec: round(targets / seconds, 1),
+    paddingShare: round(1 - targets / positions, 4),
+    msPerStep: round((seconds * 1000) / options.steps, 2),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   });
 }

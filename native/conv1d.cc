@@ -5,6 +5,9 @@
 // Forward builds im2col rows [B*L, K*Cin] in scratch and runs ONE GEMM with inner dimension K*Cin, which uses
 // the GEMM kernel better than K separate GEMMs with inner dimension Cin; the copy is small and memory-bound.
 // Backward accumulates (+=) into whichever of dx, dw, db are given, so frozen weights cost no GEMM at all.
+// Optional starts[B]: sequence b's first real position; the positions before it are left padding, which reads as
+// zeros and whose outputs are the bias alone (their rows are not computed), so a sequence's real outputs are the
+// same whatever its padding — a batch can be padded to its own longest sequence instead of a fixed length.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -21,9 +24,11 @@ namespace {
 struct ConvShape {
   int64_t B, L, Cin, Cout, K, dilation;
   bool causal;
+  const int32_t* start = nullptr;  // [B] first real position of each sequence, or null (no padding)
   int64_t rows() const { return B * L; }
   int64_t col_width() const { return K * Cin; }
   int64_t offset(int64_t tap) const { return causal ? (tap - (K - 1)) * dilation : (tap - (K - 1) / 2) * dilation; }
+  int64_t first(int64_t b) const { return start ? start[b] : 0; }
 };
 
 GRAFTREC_SIMD_CLONES
@@ -35,11 +40,11 @@ void add_row(float* __restrict out, const float* __restrict in, int64_t n) {
 void im2col(const ConvShape& s, const float* x, float* col) {
   parallel_range(s.rows(), 256, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
-      int64_t b = n / s.L, t = n % s.L;
+      int64_t b = n / s.L, t = n % s.L, first = s.first(b);
       float* out = col + n * s.col_width();
       for (int64_t j = 0; j < s.K; ++j) {
         int64_t src = t + s.offset(j);
-        if (src >= 0 && src < s.L)
+        if (t >= first && src >= first && src < s.L)
           std::memcpy(out + j * s.Cin, x + (b * s.L + src) * s.Cin, sizeof(float) * s.Cin);
         else
           std::memset(out + j * s.Cin, 0, sizeof(float) * s.Cin);
@@ -53,11 +58,11 @@ void im2col(const ConvShape& s, const float* x, float* col) {
 void col2im_accumulate(const ConvShape& s, const float* dcol, float* dx) {
   parallel_range(s.B, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b)
-      for (int64_t t = 0; t < s.L; ++t) {
+      for (int64_t t = s.first(b); t < s.L; ++t) {
         const float* in = dcol + (b * s.L + t) * s.col_width();
         for (int64_t j = 0; j < s.K; ++j) {
           int64_t dst = t + s.offset(j);
-          if (dst < 0 || dst >= s.L) continue;
+          if (dst < s.first(b) || dst >= s.L) continue;
           add_row(dx + (b * s.L + dst) * s.Cin, in + j * s.Cin, s.Cin);
         }
       }
@@ -75,7 +80,7 @@ std::vector<int64_t> offsets(const ConvShape& s, int64_t sign) {
 }
 
 ConvGather gather(const ConvShape& s, const float* src, int64_t seg, const std::vector<int64_t>& off) {
-  return ConvGather{src, s.rows(), s.L, (int)s.K, (int)seg, off.data()};
+  return ConvGather{src, s.rows(), s.L, (int)s.K, (int)seg, off.data(), s.start};
 }
 
 ConvShape read_shape(const Napi::CallbackInfo& info, size_t first, const char* k) {
@@ -88,10 +93,16 @@ ConvShape read_shape(const Napi::CallbackInfo& info, size_t first, const char* k
   s.dilation = dim_arg(info, first + 5, k, "dilation");
   s.causal = bool_arg(info, first + 6, k, "causal");
   if (!s.causal && s.K % 2 == 0) fail(info.Env(), k, "a centred convolution needs an odd kernel size");
+  auto starts = i32_arg(info, first + 7, k, "starts", true);
+  if (starts) {
+    expect_length(info.Env(), k, "starts", starts, s.B);
+    expect_ids_in_range(info.Env(), k, "starts", starts, s.L + 1);
+    s.start = starts.data;
+  }
   return s;
 }
 
-// conv1dForward(x, w, bias|null, y, B, L, Cin, Cout, K, dilation, causal)
+// conv1dForward(x, w, bias|null, y, B, L, Cin, Cout, K, dilation, causal[, starts|null])
 void conv1d_forward_js(const Napi::CallbackInfo& info) {
   const char* k = "conv1dForward";
   Napi::Env env = info.Env();
@@ -123,7 +134,8 @@ void conv1d_forward_js(const Napi::CallbackInfo& info) {
   }
 }
 
-// conv1dBackward(x, w, dy, dx|null, dw|null, dbias|null, B, L, Cin, Cout, K, dilation, causal[, dxOverwrite])
+// conv1dBackward(x, w, dy, dx|null, dw|null, dbias|null, B, L, Cin, Cout, K, dilation, causal[, starts|null,
+//                dxOverwrite])
 // With dxOverwrite, dx is written (its previous contents, possibly uninitialised, are ignored) instead of
 // accumulated into.
 void conv1d_backward_js(const Napi::CallbackInfo& info) {
@@ -136,7 +148,7 @@ void conv1d_backward_js(const Napi::CallbackInfo& info) {
   auto dw = f32_arg(info, 4, k, "dweight", true);
   auto db = f32_arg(info, 5, k, "dbias", true);
   ConvShape s = read_shape(info, 6, k);
-  const bool dx_overwrite = optional_bool_arg(info, 13, k, "dxOverwrite");
+  const bool dx_overwrite = optional_bool_arg(info, 14, k, "dxOverwrite");
   expect_length(env, k, "x", x, s.rows() * s.Cin);
   expect_length(env, k, "weight", w, s.K * s.Cin * s.Cout);
   expect_length(env, k, "dy", dy, s.rows() * s.Cout);

@@ -14,16 +14,20 @@ void gemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
                   const float* B, int ldb, float beta, float* C, int ldc);
 // Convolution GEMMs on the builtin kernel with the im2col gather folded into the kernel: no [rows, taps * seg]
 // copy is written. The gathered matrix has, for row n and tap j, the seg floats of src row n + offset[j] when
-// 0 <= n % L + offset[j] < L (the row's position stays inside its own sequence), else zeros.
+// start <= n % L + offset[j] < L (the row's position stays inside the real part of its own sequence) and
+// start <= n % L (row n itself is real), else zeros; start is sequence n / L's first real position (0 when
+// `start` is null). Positions before it are left padding: they read as zeros and their rows gather nothing.
 struct ConvGather {
   const float* src;       // [rows, seg], row-major
   int64_t rows, L;        // rows = B * L
   int taps, seg;
   const int64_t* offset;  // [taps]
+  const int32_t* start;   // [B] or null
 };
 // C[n, :] = beta * C[n, :] + sum_j gathered(n, j) * op(B_j) (+ bias[:] when bias is not null), where
 // B_j = B + j * tap_stride and op(B_j) (seg x N) is B_j itself (row stride ldb) or, with trans_b, its transpose.
-// A tap whose rows are all out of range in a whole micro-tile is skipped (it would only add zeros). Rows never
+// A tap whose rows are all out of range in a whole micro-tile is skipped (it would only add zeros), so tiles of
+// padding cost no multiply-adds. Rows never
 // depend on how the work is split, so results are the same for any thread count.
 void conv_gemm_rows(const ConvGather& g, int N, const float* B, int64_t tap_stride, int ldb, bool trans_b, float beta,
                     const float* bias, float* C, int ldc);

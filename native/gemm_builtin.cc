@@ -425,8 +425,10 @@ int strip_width(const Isa& isa, int cols) { return std::min(isa.nr, (cols + isa.
 
 bool row_valid(const ConvGather& g, int64_t n, int tap) {
   if (n >= g.rows) return false;
-  const int64_t t = n % g.L + g.offset[tap];
-  return t >= 0 && t < g.L;
+  const int64_t pos = n % g.L;
+  const int64_t first = g.start ? g.start[n / g.L] : 0;
+  const int64_t t = pos + g.offset[tap];
+  return pos >= first && t >= first && t < g.L;
 }
 
 // Packs op(B_j) for taps [j0, j1) and columns [jc, jc + nc) into strips (as pack_b); within a strip the taps' seg

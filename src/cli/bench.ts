@@ -50,18 +50,21 @@ export function benchCommand(): Command {
     });
   withModelShapeOptions(bench
     .command('train')
-    .description('one optimizer step of training (forward, loss, backward, Adam) on random sequences: seq/s, ms/step, peak RSS'),
+    .description('one optimizer step of training (forward, loss, backward, Adam) on random full-length sequences, or with --data on real batches as pretraining makes them: seq/s, real items/s, padding share, ms/step, peak RSS'),
   TRAIN_DEFAULTS.batch)
+    .option('--data <dir>', 'time real batches of this dataset (from `graftrec ingest`); --items is then its vocabulary')
+    .option('--batch-tokens <n>', 'with --data: padded positions per batch instead of --batch sequences (0 = off)', integerOption('batch-tokens', 0), TRAIN_DEFAULTS.batchTokens)
+    .option('--no-length-buckets', 'with --data: random batches instead of batches of similar length')
     .option('--negatives <n>', '0 = full softmax, N = sampled softmax', integerOption('negatives', 0), 100)
     .option('--steps <n>', 'timed steps', integerOption('steps'), 20)
     .option('--warmup <n>', 'untimed steps first', integerOption('warmup', 0), 3)
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print one JSON object')
-    .action((opts: TrainBenchOptions & { threads?: number; json?: boolean }) => {
+    .action(async (opts: TrainBenchOptions & { threads?: number; json?: boolean }) => {
       const { json, threads, ...benchOptions } = opts;
       if (threads) backend().setThreads(threads);
-      runTrainBench(benchOptions, printer(json));
+      await runTrainBench(benchOptions, printer(json));
     });
   withModelShapeOptions(bench
     .command('finetune')

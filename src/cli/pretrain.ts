@@ -23,6 +23,8 @@ interface PretrainFlags {
   maxLen: number;
   epochs: number;
   batch: number;
+  batchTokens: number;
+  lengthBuckets: boolean;
   lr: number;
   negatives: number;
   seed: number;
@@ -57,6 +59,8 @@ export function pretrainCommand(): Command {
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
     .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), TRAIN_DEFAULTS.epochs)
     .option('--batch <n>', 'sequences per batch', integerOption('batch'), TRAIN_DEFAULTS.batch)
+    .option('--batch-tokens <n>', 'padded positions per batch (sequences × the batch\'s longest) instead of --batch sequences; 0 = off', integerOption('batch-tokens', 0), TRAIN_DEFAULTS.batchTokens)
+    .option('--no-length-buckets', 'random batches instead of batches of sequences of similar length')
     .option('--lr <x>', 'Adam learning rate', numberOption('lr', { min: 0, exclusiveMin: true }), TRAIN_DEFAULTS.lr)
     .option('--negatives <n>', '0 = full softmax; N = sampled softmax with N shared negatives (logQ corrected)', integerOption('negatives', 0), TRAIN_DEFAULTS.negatives)
     .option('--seed <n>', 'random seed (same seed, same machine ⇒ same numbers)', integerOption('seed', 0), TRAIN_DEFAULTS.seed)
@@ -80,7 +84,7 @@ export function pretrainCommand(): Command {
           maskProbability: MODEL_DEFAULTS.maskProbability,
         },
         train: {
-          epochs: f.epochs, batch: f.batch, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
+          epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
           clipNorm: f.clipNorm, weightDecay: f.weightDecay, objective: f.objective,
           contrastive: {
             weight: f.contrastiveWeight, temperature: f.temperature, projectionDim: f.projectionDim, crop: f.crop,

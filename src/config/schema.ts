@@ -52,7 +52,12 @@ export const TrainConfigSchema = z.object({
   objective: z.enum(OBJECTIVES).nullable().default(null),
   contrastive: ContrastiveConfigSchema.prefault({}),
   epochs: z.number().int().positive().default(20),
+  /** Windows per batch (unless batchTokens is set). */
   batch: z.number().int().positive().default(128),
+  /** Padded positions per batch (windows × the batch's longest window) instead of a fixed number of windows; 0 = off. */
+  batchTokens: z.number().int().min(0).default(0),
+  /** Batches of windows of similar length (each padded to its own longest), in shuffled order; off = random batches. */
+  lengthBuckets: z.boolean().default(true),
   lr: z.number().positive().default(1e-3),
   /** 0 = full softmax over all items (chunked); N > 0 = sampled softmax with N shared negatives, logQ corrected. */
   negatives: z.number().int().min(0).default(0),

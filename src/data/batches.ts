@@ -1,6 +1,7 @@
 /**
- * Turning item sequences into fixed-length model inputs. Sequences are LEFT-padded with 0 so the most recent item
- * always sits at the last position, where the causal model's user representation is read.
+ * Turning item sequences into model inputs. Sequences are LEFT-padded with 0 so the most recent item always sits
+ * at the last position, where the causal model's user representation is read. The model reads padding as zeros,
+ * so a training batch need only be as long as its longest window (batchLength).
  */
 import { Rng } from '../tensor/index.js';
 
@@ -15,6 +16,13 @@ export function trainingWindows(sequences: readonly Int32Array[], maxLen: number
     for (let end = s.length; end >= 2; end -= maxLen) windows.push(s.subarray(Math.max(0, end - maxLen - 1), end));
   }
   return windows;
+}
+
+/** Positions a batch of these windows needs: the longest window's inputs (causal: all but its last item), at most maxLen. */
+export function batchLength(windows: readonly Int32Array[], objective: 'causal' | 'masked', maxLen: number): number {
+  let longest = 0;
+  for (const w of windows) longest = Math.max(longest, w.length);
+  return Math.max(1, Math.min(maxLen, objective === 'causal' ? longest - 1 : longest));
 }
 
 export interface Batch {

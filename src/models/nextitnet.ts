@@ -42,12 +42,13 @@ export class ResidualBlock extends Module {
     this.ln2 = this.child(new LayerNorm(this.childName('ln2'), dim, eps));
   }
 
-  forward(x: Tensor): Tensor {
+  /** `starts`: each sequence's first real position; the convolutions read the padding before it as zeros. */
+  forward(x: Tensor, starts: Int32Array | null = null): Tensor {
     const p = this.patches;
-    let c1 = this.conv1.forward(x);
+    let c1 = this.conv1.forward(x, starts);
     if (p?.afterConv1) c1 = p.afterConv1(c1, x);
     const h = this.ln1.forward(c1, { relu: true });
-    let c2 = this.conv2.forward(h);
+    let c2 = this.conv2.forward(h, starts);
     if (p?.afterConv2) c2 = p.afterConv2(c2, h);
     if (!p?.residual) return this.ln2.forward(c2, { relu: true, residual: x }); // x + F(x), the add fused
     return p.residual(x, this.ln2.forward(c2, { relu: true }));
@@ -80,10 +81,16 @@ export class NextItNet extends Module {
     return this.config.numItems + 1;
   }
 
-  /** Hidden states [B, L, C] for item ids [B, L] (0 = padding). */
+  /**
+   * Hidden states [B, L, C] for item ids [B, L], left-padded with 0. The convolutions read the padding as zeros
+   * (as if each sequence began at its first item), so the hidden states of real positions are the same for any
+   * amount of padding and a batch need only be as long as its longest sequence; padding rows hold values that
+   * nothing should read.
+   */
   hidden(ids: Int32Array, batch: number, length: number): Tensor {
+    const starts = leftPaddingLengths(ids, batch, length);
     let h = this.items.forward(ids, [batch, length]);
-    for (const block of this.blocks) h = block.forward(h);
+    for (const block of this.blocks) h = block.forward(h, starts);
     return h;
   }
 
@@ -101,8 +108,12 @@ export class NextItNet extends Module {
     const { maxLen } = this.config;
     const maskToken = this.config.objective === 'masked' ? this.maskToken : null;
     const room = maskToken === null ? maxLen : maxLen - 1;
-    const inputs = userInputs(histories, maxLen, room, reading, (windows) => predictionInputs(windows, maxLen, maskToken));
-    return poolUsers(this.hiddenRows(inputs.ids, inputs.rows, maxLen), inputs, reading.pooling, query);
+    // Rows as long as the longest window here, not maxLen: padding reads as zeros, so the result is the same.
+    let longest = 1;
+    for (const h of histories) longest = Math.max(longest, Math.min(room, h.length));
+    const length = longest + (maskToken === null ? 0 : 1);
+    const inputs = userInputs(histories, length, room, reading, (windows) => predictionInputs(windows, length, maskToken));
+    return poolUsers(this.hiddenRows(inputs.ids, inputs.rows, length), inputs, reading.pooling, query);
   }
 }
 
@@ -143,6 +154,17 @@ export function forEachTableScoreRow(table: Tensor, bias: Tensor, userVectors: F
     k.addRowVector(block, bias.data, n, V);
     for (let i = 0; i < n; i++) visit(start + i, block.subarray(i * V, (i + 1) * V));
   }
+}
+
+/** Per row of ids [batch, length]: how many leading positions are padding (id 0) = its first real position. */
+export function leftPaddingLengths(ids: Int32Array, batch: number, length: number): Int32Array {
+  const starts = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let t = 0;
+    while (t < length && ids[b * length + t] === 0) t++;
+    starts[b] = t;
+  }
+  return starts;
 }
 
 /** Input table rows: padding + items (+ mask token for the masked objective). */

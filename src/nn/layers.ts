@@ -36,8 +36,9 @@ export class DilatedConv1d extends Module {
     this.bias = this.parameter('bias', [outChannels]);
   }
 
-  forward(x: Tensor): Tensor {
-    return dilatedConv1d(x, this.weight, this.bias, { dilation: this.dilation, causal: this.causal });
+  /** `starts`: each sequence's first real position (see dilatedConv1d); omitted when nothing is padding. */
+  forward(x: Tensor, starts: Int32Array | null = null): Tensor {
+    return dilatedConv1d(x, this.weight, this.bias, { dilation: this.dilation, causal: this.causal, starts });
   }
 }
 

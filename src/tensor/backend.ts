@@ -42,11 +42,12 @@ export interface Kernels {
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: F32, lda: number,
     B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
 
+  /** starts[b]: first real position of sequence b; earlier positions are padding that reads as zeros. */
   conv1dForward(x: F32, weight: F32, bias: F32 | null, y: F32, B: number, L: number, Cin: number, Cout: number,
-    kernelSize: number, dilation: number, causal: boolean): void;
+    kernelSize: number, dilation: number, causal: boolean, starts?: I32 | null): void;
   conv1dBackward(x: F32, weight: F32, dy: F32, dx: F32 | null, dweight: F32 | null, dbias: F32 | null, B: number,
     L: number, Cin: number, Cout: number, kernelSize: number, dilation: number, causal: boolean,
-    dxOverwrite?: boolean): void;
+    starts?: I32 | null, dxOverwrite?: boolean): void;
 
   layerNormForward(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, rstd: F32, rows: number, C: number,
     eps: number, relu: boolean, residual?: F32 | null): void;

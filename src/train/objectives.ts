@@ -5,7 +5,7 @@
  */
 import { Objective, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
-import { Batch, causalBatch, maskedBatch } from '../data/batches.js';
+import { Batch, batchLength, causalBatch, maskedBatch } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
@@ -68,9 +68,10 @@ function sequenceTerm(model: NextItNet, softmax: SoftmaxOptions): LossTerm {
   return {
     name: masked ? 'masked-item' : 'next-item',
     weight: 1,
+    // Each batch is padded to its own longest window only (the model reads padding as zeros).
     prepare: (windows, rng) => sequenceLoss(model, masked
-      ? maskedBatch(windows, maxLen, { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
-      : causalBatch(windows, maxLen), softmax, rng),
+      ? maskedBatch(windows, batchLength(windows, 'masked', maxLen), { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
+      : causalBatch(windows, batchLength(windows, 'causal', maxLen)), softmax, rng),
   };
 }
 

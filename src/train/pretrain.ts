@@ -9,6 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelConfig, ModelConfigSchema, Objective, TrainConfig } from '../config/schema.js';
+import { epochBatches } from '../data/batch-plan.js';
 import { trainingWindows } from '../data/batches.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
@@ -128,6 +129,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const counts = itemCounts(split.train, modelConfig.numItems);
   const masked = modelConfig.objective === 'masked';
   const windows = trainingWindows(split.train, masked ? modelConfig.maxLen - 1 : modelConfig.maxLen);
+  // The positions each window occupies in a batch row (causal: its inputs, all but the last item).
+  const windowLengths = Int32Array.from(windows, (w) => (masked ? w.length : w.length - 1));
   const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
   const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
   // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
@@ -149,14 +152,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         break;
       }
       const epoch = state.epoch + 1;
-      const order = rng.shuffle(Int32Array.from({ length: windows.length }, (_, i) => i));
-      const batches = Math.ceil(windows.length / train.batch);
-      progress.start(`epoch ${epoch}/${train.epochs}`, batches);
+      const batches = epochBatches(windowLengths, { batch: train.batch, tokens: train.batchTokens, lengthBuckets: train.lengthBuckets }, rng);
+      progress.start(`epoch ${epoch}/${train.epochs}`, batches.length);
       const started = process.hrtime.bigint();
       const epochLoss = new EpochLoss(terms.map((t) => ({ name: t.name, weight: t.weight })));
       let itemSum = 0;
-      for (let b = 0; b < batches; b++) {
-        const chosen = Array.from(order.subarray(b * train.batch, (b + 1) * train.batch), (i) => windows[i]!);
+      for (let b = 0; b < batches.length; b++) {
+        const chosen = Array.from(batches[b]!, (i) => windows[i]!);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
         epochLoss.add(r.terms);
         itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);

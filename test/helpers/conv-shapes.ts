@@ -26,21 +26,26 @@ function offset(s: ConvShape, j: number): number {
   return s.causal ? (j - (s.k - 1)) * s.dilation : (j - (s.k - 1) / 2) * s.dilation;
 }
 
-/** Largest relative error of forward / dx / dweight / dbias for one shape at the current thread count. */
-export function convErrors(s: ConvShape, seed: number): Record<string, number> {
+/**
+ * Largest relative error of forward / dx / dweight / dbias for one shape at the current thread count; with
+ * `padded`, every sequence gets a random amount of left padding (from none to all), which reads as zeros.
+ */
+export function convErrors(s: ConvShape, seed: number, padded = false): Record<string, number> {
   const k = backend();
   const rng = new Rng(seed);
   const { B, L, Cin, Cout } = s;
+  const starts = padded ? Int32Array.from({ length: B }, (_, b) => (b === 0 ? L : rng.int(0, L))) : null;
+  const first = (b: number) => (starts ? starts[b]! : 0);
   const rand = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
   const x = rand(B * L * Cin), w = rand(s.k * Cin * Cout), bias = rand(Cout), dy = rand(B * L * Cout);
   const dx0 = rand(B * L * Cin), dw0 = rand(s.k * Cin * Cout), db0 = rand(Cout);
   const y = new Float32Array(B * L * Cout);
-  k.conv1dForward(x, w, bias, y, B, L, Cin, Cout, s.k, s.dilation, s.causal);
+  k.conv1dForward(x, w, bias, y, B, L, Cin, Cout, s.k, s.dilation, s.causal, starts);
   const dx = dx0.slice(), dw = dw0.slice(), db = db0.slice();
-  k.conv1dBackward(x, w, dy, dx, dw, db, B, L, Cin, Cout, s.k, s.dilation, s.causal);
+  k.conv1dBackward(x, w, dy, dx, dw, db, B, L, Cin, Cout, s.k, s.dilation, s.causal, starts);
 
   const f64 = (a: Float32Array) => Float64Array.from(a);
-  const yRef = conv1dRef(f64(x), f64(w), f64(bias), B, L, Cin, Cout, s.k, s.dilation, s.causal);
+  const yRef = conv1dRef(f64(x), f64(w), f64(bias), B, L, Cin, Cout, s.k, s.dilation, s.causal, starts);
   const dxRef = f64(dx0), dwRef = f64(dw0), dbRef = f64(db0);
   for (let b = 0; b < B; b++)
     for (let t = 0; t < L; t++) {
@@ -48,7 +53,7 @@ export function convErrors(s: ConvShape, seed: number): Record<string, number> {
       for (let o = 0; o < Cout; o++) dbRef[o] += dy[n * Cout + o]!;
       for (let j = 0; j < s.k; j++) {
         const src = t + offset(s, j);
-        if (src < 0 || src >= L) continue;
+        if (t < first(b) || src < first(b) || src >= L) continue;
         const m = b * L + src;
         for (let c = 0; c < Cin; c++) {
           let acc = 0;
@@ -74,11 +79,12 @@ export function convShapeFailures(tol = 2e-5): string[] {
   const failures: string[] = [];
   try {
     for (const [i, s] of CONV_SHAPES.entries())
-      for (const t of [1, 2]) {
-        k.setThreads(t);
-        for (const [what, err] of Object.entries(convErrors(s, 100 + i)))
-          if (!(err <= tol)) failures.push(`${JSON.stringify(s)} threads=${t} ${what}: relative error ${err}`);
-      }
+      for (const t of [1, 2])
+        for (const padded of [false, true]) {
+          k.setThreads(t);
+          for (const [what, err] of Object.entries(convErrors(s, 100 + i, padded)))
+            if (!(err <= tol)) failures.push(`${JSON.stringify(s)} threads=${t}${padded ? ' padded' : ''} ${what}: relative error ${err}`);
+        }
   } finally {
     k.setThreads(threads);
   }

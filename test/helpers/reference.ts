@@ -15,16 +15,18 @@ export function matmulRef(a: F64, b: F64, M: number, N: number, K: number, trans
   return out;
 }
 
+/** starts[b]: sequence b's first real position; padding before it reads as zeros and outputs the bias alone. */
 export function conv1dRef(x: F64, w: F64, bias: F64 | null, B: number, L: number, Cin: number, Cout: number,
-  k: number, dilation: number, causal: boolean): F64 {
+  k: number, dilation: number, causal: boolean, starts: ArrayLike<number> | null = null): F64 {
   const y = new Float64Array(B * L * Cout);
   for (let b = 0; b < B; b++)
     for (let t = 0; t < L; t++)
       for (let o = 0; o < Cout; o++) {
         let s = bias ? bias[o]! : 0;
+        const first = starts ? starts[b]! : 0;
         for (let j = 0; j < k; j++) {
           const src = t + (causal ? (j - (k - 1)) * dilation : (j - (k - 1) / 2) * dilation);
-          if (src < 0 || src >= L) continue;
+          if (t < first || src < first || src >= L) continue;
           for (let c = 0; c < Cin; c++) s += x[(b * L + src) * Cin + c]! * w[(j * Cin + c) * Cout + o]!;
         }
         y[(b * L + t) * Cout + o] = s;

@@ -55,6 +55,22 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
     }
   }
 
+  for (const causal of [true, false]) {
+    it(`dilatedConv1d ${causal ? 'causal' : 'centred'} over left-padded sequences (padding reads as zeros)`, () => {
+      const [B, L, Cin, Cout] = [4, 9, 3, 5];
+      const starts = Int32Array.from([0, 3, 8, 9]); // none, some, all but one, all padding
+      const x = randomTensor(rng, [B, L, Cin]);
+      const w = randomTensor(rng, [3, Cin, Cout]);
+      const b = randomTensor(rng, [Cout]);
+      gradCheck(rng, {
+        inputs: [x, w, b],
+        kernel: ([x, w, b]) => dilatedConv1d(x!, w!, b!, { dilation: 2, causal, starts }),
+        reference: ([x, w, b]) => conv1dRef(x!, w!, b!, B, L, Cin, Cout, 3, 2, causal, starts),
+        kernelFiniteDifference: true,
+      });
+    });
+  }
+
   it('dilatedConv1d over many sequences (several row blocks inside the kernel)', () => {
     const [B, L, Cin, Cout] = [30, 20, 2, 2];
     const x = randomTensor(rng, [B, L, Cin]);

@@ -22,7 +22,7 @@ describe('gradient overwrite and buffer reuse', () => {
     for (const dilation of [1, 4]) {
       const acc = new Float32Array(rows * C), over = new Float32Array(rows * C).fill(Number.NaN);
       k.conv1dBackward(x, w, dy, acc, null, null, B, L, C, C, K, dilation, true);
-      k.conv1dBackward(x, w, dy, over, null, null, B, L, C, C, K, dilation, true, true);
+      k.conv1dBackward(x, w, dy, over, null, null, B, L, C, C, K, dilation, true, null, true);
       assert.deepEqual(over, acc);
     }
     const mean = new Float32Array(rows), rstd = new Float32Array(rows), y = new Float32Array(rows * C);

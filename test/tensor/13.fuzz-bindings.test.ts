@@ -50,8 +50,8 @@ const O = (S, R) => Int32Array.from({ length: S + 1 }, (_, s) => s * R);
 const U = (n) => Uint8Array.from({ length: n }, () => (rand() < 0.7 ? 1 : 0));
 const templates = {
   gemm: (M, N, K) => [false, rand() < 0.5, M, N, K, 1, F(M * K), K, F(N * K), K, 0, F(M * N), N],
-  conv1dForward: (B, L, C) => [F(B * L * C), F(3 * C * C), F(C), F(B * L * C), B, L, C, C, 3, 2, rand() < 0.5],
-  conv1dBackward: (B, L, C) => [F(B * L * C), F(3 * C * C), F(B * L * C), F(B * L * C), F(3 * C * C), F(C), B, L, C, C, 3, 1, true, rand() < 0.5],
+  conv1dForward: (B, L, C) => [F(B * L * C), F(3 * C * C), F(C), F(B * L * C), B, L, C, C, 3, 2, rand() < 0.5, rand() < 0.5 ? I(B, L + 1) : null],
+  conv1dBackward: (B, L, C) => [F(B * L * C), F(3 * C * C), F(B * L * C), F(B * L * C), F(3 * C * C), F(C), B, L, C, C, 3, 1, true, rand() < 0.5 ? I(B, L + 1) : null, rand() < 0.5],
   layerNormForward: (R, C) => [F(R * C), F(C), F(C), F(R * C), F(R), F(R), R, C, 1e-5, rand() < 0.5, rand() < 0.5 ? F(R * C) : null],
   layerNormBackward: (R, C) => [F(R * C), F(C), F(R), F(R), F(R * C), F(R * C), F(R * C), F(C), F(C), R, C, rand() < 0.5, rand() < 0.5 ? F(C) : null],
   reluForward: (n) => [F(n), F(n)], reluBackward: (n) => [F(n), F(n), F(n)],

@@ -22,10 +22,39 @@ function checkHeads(op: string, h: Tensor, table: Tensor, bias: Tensor | null, t
   return [N, C, V];
 }
 
-function countTargets(targets: Int32Array, ignoreIndex: number): number {
-  let n = 0;
-  for (const t of targets) if (t !== ignoreIndex) n++;
-  return n;
+/**
+ * The rows that carry a target, gathered once: the softmax kernels then run their GEMMs and log-sum-exps on these
+ * alone (with padded sequences most rows carry none), and `scatter` adds the compact rows' gradient back into the
+ * full one. When every row counts, the inputs are used as they are.
+ */
+interface TargetRows {
+  /** Counted rows. */
+  count: number;
+  h: Float32Array;
+  targets: Int32Array;
+  /** dh of the compact rows [count, C] to add into (zeroed); null when h needs no gradient. */
+  dh(full: Float32Array | null): Float32Array | null;
+  /** Adds the compact rows' gradient into the full [N, C] gradient (a no-op when nothing was compacted). */
+  scatter(compact: Float32Array | null, full: Float32Array | null): void;
+}
+
+function targetRows(h: Tensor, targets: Int32Array, ignoreIndex: number): TargetRows {
+  const [N, C] = h.shape as [number, number];
+  let count = 0;
+  for (const t of targets) if (t !== ignoreIndex) count++;
+  if (count === N) return { count, h: h.data, targets, dh: (full) => full, scatter: () => {} };
+  const rows = new Int32Array(count);
+  for (let n = 0, i = 0; n < N; n++) if (targets[n] !== ignoreIndex) rows[i++] = n;
+  const k = backend();
+  const compactH = scratchFloats(count * C);
+  if (count > 0) k.embeddingForward(h.data, rows, compactH, N, C);
+  return {
+    count, h: compactH, targets: targets.filter((t) => t !== ignoreIndex),
+    dh: (full) => (full ? new Float32Array(count * C) : null),
+    scatter: (compact, full) => {
+      if (compact && full) k.embeddingBackward(rows, compact, full, N, C);
+    },
+  };
 }
 
 /**
@@ -35,18 +64,22 @@ function countTargets(targets: Int32Array, ignoreIndex: number): number {
 export function softmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tensor | null, targets: Int32Array,
   options: CrossEntropyOptions = {}): Tensor {
   const ignoreIndex = options.ignoreIndex ?? 0;
-  const [N, C, V] = checkHeads('softmaxCrossEntropy', h, table, bias, targets);
-  const count = countTargets(targets, ignoreIndex);
+  const [, C, V] = checkHeads('softmaxCrossEntropy', h, table, bias, targets);
+  const rows = targetRows(h, targets, ignoreIndex);
+  const count = rows.count;
+  if (count === 0) return Tensor.from([0], [1]);
   const k = backend();
-  const lse = new Float32Array(N);
-  const total = N > 0 ? k.softmaxXentForward(h.data, table.data, bias?.data ?? null, targets, lse, N, C, V, ignoreIndex) : 0;
-  const out = Tensor.from([count > 0 ? total / count : 0], [1]);
-  if (count === 0) return out;
+  const lse = new Float32Array(count);
+  const total = k.softmaxXentForward(rows.h, table.data, bias?.data ?? null, rows.targets, lse, count, C, V, ignoreIndex);
+  const out = Tensor.from([total / count], [1]);
   const inputs = bias ? [h, table, bias] : [h, table];
   return record(out, 'softmaxCrossEntropy', inputs, (g) => {
     const dtable = gradIfNeeded(table);
-    k.softmaxXentBackward(h.data, table.data, bias?.data ?? null, targets, lse, g[0]! / count, gradIfNeeded(h),
-      dtable, gradIfNeeded(bias), N, C, V, ignoreIndex);
+    const dhFull = gradIfNeeded(h);
+    const dh = rows.dh(dhFull);
+    k.softmaxXentBackward(rows.h, table.data, bias?.data ?? null, rows.targets, lse, g[0]! / count, dh,
+      dtable, gradIfNeeded(bias), count, C, V, ignoreIndex);
+    rows.scatter(dh, dhFull);
     if (dtable) noteDenseGradient(table);
     if (bias?.requiresGrad) noteDenseGradient(bias);
   });
@@ -65,27 +98,29 @@ export interface SampledSoftmaxOptions extends CrossEntropyOptions {
 export function sampledSoftmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tensor | null, targets: Int32Array,
   negatives: Int32Array, options: SampledSoftmaxOptions = {}): Tensor {
   const ignoreIndex = options.ignoreIndex ?? 0;
-  const [N, C, V] = checkHeads('sampledSoftmaxCrossEntropy', h, table, bias, targets);
-  const count = countTargets(targets, ignoreIndex);
+  const [, C, V] = checkHeads('sampledSoftmaxCrossEntropy', h, table, bias, targets);
+  const rows = targetRows(h, targets, ignoreIndex);
+  const count = rows.count;
+  if (count === 0) return Tensor.from([0], [1]);
   const k = backend();
-  const probs = scratchFloats(N * (negatives.length + 1));
+  const probs = scratchFloats(count * (negatives.length + 1));
   const logQ = options.logQ ?? null;
-  const total = N > 0
-    ? k.sampledSoftmaxForward(h.data, table.data, bias?.data ?? null, targets, negatives, logQ, probs, N, C, V, ignoreIndex)
-    : 0;
-  const out = Tensor.from([count > 0 ? total / count : 0], [1]);
-  if (count === 0) return out;
+  const total = k.sampledSoftmaxForward(rows.h, table.data, bias?.data ?? null, rows.targets, negatives, logQ, probs,
+    count, C, V, ignoreIndex);
+  const out = Tensor.from([total / count], [1]);
   const inputs = bias ? [h, table, bias] : [h, table];
   return record(out, 'sampledSoftmaxCrossEntropy', inputs, (g) => {
     const dtable = rowGradIfNeeded(table);
     const dbias = rowGradIfNeeded(bias);
-    k.sampledSoftmaxBackward(h.data, table.data, bias?.data ?? null, targets, negatives, probs, g[0]! / count,
-      gradIfNeeded(h), dtable, dbias, N, C, V, ignoreIndex);
-    const counted = targets.filter((t) => t !== ignoreIndex);
+    const dhFull = gradIfNeeded(h);
+    const dh = rows.dh(dhFull);
+    k.sampledSoftmaxBackward(rows.h, table.data, bias?.data ?? null, rows.targets, negatives, probs, g[0]! / count,
+      dh, dtable, dbias, count, C, V, ignoreIndex);
+    rows.scatter(dh, dhFull);
     for (const [t, d] of [[table, dtable], [bias, dbias]] as const) {
       if (!t || !d) continue;
       noteRowGradient(t, negatives, k.markRows);
-      noteRowGradient(t, counted, k.markRows);
+      noteRowGradient(t, rows.targets, k.markRows);
     }
   });
 }

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runTrainBench } from '../../bench/train.js';
+import { saveDataset } from '../../src/data/dataset.js';
+import { datasetFromSequences, tempDir } from '../helpers/datasets.js';
+
+/** Users of very different lengths, as in real logs: most short, a few long. */
+function unevenDataset(): ReturnType<typeof datasetFromSequences> {
+  const lengths = Array.from({ length: 60 }, (_, u) => (u % 10 === 0 ? 30 : 4 + (u % 3)));
+  return datasetFromSequences(lengths.map((n, u) => Array.from({ length: n }, (_, t) => 1 + ((u * 7 + t * 3) % 40))), 40);
+}
+
+const shape = { items: 0, dim: 8, blocks: 2, batch: 8, maxLen: 20, negatives: 0, steps: 6, warmup: 1, seed: 1, batchTokens: 0 };
+
+describe('graftrec bench train (smoke, tiny settings)', () => {
+  it('--data times real batches: the dataset vocabulary, real items/s and the share of padding', async () => {
+    const dir = tempDir();
+    await saveDataset(dir, unevenDataset());
+    const records: Record<string, any>[] = [];
+    await runTrainBench({ ...shape, data: dir, lengthBuckets: true }, (r) => records.push(r));
+    await runTrainBench({ ...shape, data: dir, lengthBuckets: false }, (r) => records.push(r));
+    const [bucketed, random] = records;
+    assert.equal(bucketed!.items, 40);
+    assert.ok(bucketed!.realItemsPerSec > 0 && bucketed!.seqPerSec > 0 && bucketed!.msPerStep > 0, JSON.stringify(bucketed));
+    assert.ok(bucketed!.paddingShare >= 0 && bucketed!.paddingShare < random!.paddingShare, `${bucketed!.paddingShare} vs ${random!.paddingShare}`);
+  });
+
+  it('without --data: random full-length sequences, no padding', async () => {
+    const records: Record<string, any>[] = [];
+    await runTrainBench({ ...shape, items: 50, lengthBuckets: true }, (r) => records.push(r));
+    assert.equal(records[0]!.paddingShare, 0);
+    // every position of every sequence is predicted (both rates are rounded to 0.1)
+    assert.ok(Math.abs(records[0]!.realItemsPerSec - records[0]!.seqPerSec * 20) <= 2, JSON.stringify(records[0]));
+  });
+});

@@ -31,7 +31,10 @@ describe('user vectors: pooling over positions and windows', () => {
 
   it('last pooling of one window is the hidden state at the last position', () => {
     const h = noGrad(() => model.hidden(Int32Array.from([0, 0, 0, 7, 8, 9]), 1, 6).data);
-    assert.deepEqual(vectors([Int32Array.from([7, 8, 9])], { pooling: 'last', windows: 1 }), h.subarray(5 * 8, 6 * 8));
+    const v = vectors([Int32Array.from([7, 8, 9])], { pooling: 'last', windows: 1 });
+    // The encoder pads a batch only to its longest history (3 here, not 6), so a BLAS GEMM of another shape may
+    // round the last bit differently: equal within float tolerance, not bit for bit.
+    for (let c = 0; c < 8; c++) assert.ok(Math.abs(v[c]! - h[5 * 8 + c]!) < 1e-5, `channel ${c}: ${v[c]} vs ${h[5 * 8 + c]}`);
   });
 
   it('mean pooling is the mean of the real positions; padding never counts', () => {

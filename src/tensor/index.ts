@@ -16,6 +16,7 @@ export { dropout } from './ops/dropout.js';
 export { infoNce, l2Normalize } from './ops/contrastive.js';
 export type { BottleneckWeights } from './ops/patch.js';
 export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';
+export type { ExtraLogits } from './ops/softmax_xent.js';
 export { Adam, AdamW } from './optim/adam.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';

@@ -20,6 +20,8 @@ export interface ExperimentRun {
   totalParams: number;
   patchBytes: number;
   epochs: number;
+  /** The epoch whose weights were kept (0: the starting point). */
+  bestEpoch: number;
   trainSeconds: number;
   /** Scores on the validation users at the kept epoch (what settings may be chosen by). */
   validation: Record<string, number>;
@@ -66,7 +68,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
         const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
-          patchBytes: r.patchBytes, epochs: r.epochs, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
+          patchBytes: r.patchBytes, epochs: r.epochs, bestEpoch: r.bestEpoch, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
           validation: r.type === 'classify' ? { ...r.validation } : { 'NDCG@10': r.validationScore },
         };
         runs.push(run);

@@ -10,10 +10,9 @@
  *   parameter names    the module tree's dotted names, which are the checkpoint keys
  */
 import { Backbone, ModelConfig } from '../config/schema.js';
-import { predictionInputs } from '../data/batches.js';
 import { Module } from '../nn/module.js';
 import { Parameter, Tensor, backend, reshape } from '../tensor/index.js';
-import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, userInputs } from './user-vectors.js';
+import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, predictionInputs, userInputs } from './user-vectors.js';
 
 /**
  * Where transfer learning may graft extra computation into a block (transfer/ builds these from model patches;

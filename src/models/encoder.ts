@@ -58,6 +58,12 @@ export abstract class UserEncoder extends Module {
   /** The LayerNorm parameters a patched (peterrec) network trains beside its patches. */
   abstract patchedNormParameters(): Parameter[];
 
+  /**
+   * Called by the trainer before training step `step`: a backbone with random layers (dropout) starts that
+   * step's masks from it, so a resumed run draws the masks an uninterrupted one would. No-op by default.
+   */
+  startTrainingStep(step: number): void {}
+
   /** Id of the mask token (masked objective only). */
   get maskToken(): number {
     return this.config.numItems + 1;

@@ -23,10 +23,20 @@ import {
 } from '../tensor/index.js';
 import { EncoderBlock, UserEncoder, inputRows } from './encoder.js';
 
-/** Draws each dropout call's mask from (seed, call number): reproducible for a seed, any thread count. */
+/** Room for this many dropout calls in one training step (a few per layer and forward pass). */
+const CALLS_PER_STEP = 2 ** 20;
+
+/**
+ * Draws each dropout call's mask from (seed, call number): reproducible for a seed and any thread count. The
+ * trainer restarts the numbering at each step (step × CALLS_PER_STEP), so a resumed run continues the sequence.
+ */
 class DropoutCalls {
   private calls = 0;
   constructor(private readonly seed: number, private readonly rate: number) {}
+
+  restartAt(step: number): void {
+    this.calls = step * CALLS_PER_STEP;
+  }
 
   apply(x: Tensor): Tensor {
     return seededDropout(x, this.rate, { seed: this.seed, step: this.calls++ });
@@ -119,6 +129,10 @@ export class SASRec extends UserEncoder {
     let h = this.dropout.apply(e);
     for (const block of this.blocks) h = block.forward(h, seq);
     return this.finalNorm.forward(h);
+  }
+
+  override startTrainingStep(step: number): void {
+    this.dropout.restartAt(step);
   }
 
   /** Everything: the item table is also the output table. */

@@ -173,6 +173,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       let itemSum = 0;
       for (let b = 0; b < batches.length; b++) {
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
+        model.startTrainingStep(state.step);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
         epochLoss.add(r.terms);
         itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);

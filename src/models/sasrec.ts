@@ -4,7 +4,8 @@
  *
  *   e = √dim · items(ids) + positions(distance from the most recent item)      (the paper's code scales by √dim)
  *   h = Dropout(e)
- *   each layer (pre-LN, as the paper's code normalises before each sublayer):
+ *   each layer, pre-LN (the paper's code also normalises a sublayer's input — the attention's queries, the
+ *   feed-forward network's input — and ends with a LayerNorm; here keys and values are normalised too):
  *     h = h + Dropout(Wo · Attention(LN1(h)))              causal, padding keys masked
  *     h = h + Dropout(W2 · Dropout(ReLU(W1 · LN2(h))))     point-wise feed-forward
  *   out = LN(h)

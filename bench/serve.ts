@@ -55,7 +55,7 @@ async function writeFixtures(dir: string, items: number): Promise<{ model: strin
     format: PATCH_FORMAT, version: 1, task: TASK, type: 'classify', label: 'gender', classes: ['F', 'M'], bins: null,
     strategy: 'peterrec', insertion: 'serial-each-conv', patchDim: null, baseFingerprint: await baseFingerprint(modelDir),
     pooling: 'last', windows: 1, trainedParams, totalParams: trainedParams, test: {},
-  }, trained);
+  }, { trained, head });
   return { model: modelDir, patches: patchesDir, itemIds };
 }
 

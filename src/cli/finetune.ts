@@ -61,7 +61,7 @@ export function finetuneCommand(): Command {
         ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
       });
       const baselines = runTaskBaselines(spec, data, { testFraction: f.testFraction, labelFraction: f.labelFraction, seed: f.seed });
-      await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result.trained);
+      await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);
       const summary = {
         task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
         totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs,

@@ -14,6 +14,7 @@ export interface TaskFlags {
   sourceDomain?: string;
   targetDomain?: string;
   negatives: number;
+  itemPairs: boolean;
   k: number[];
   pooling: (typeof POOLINGS)[number];
   windows: number;
@@ -46,6 +47,8 @@ export function withTaskOptions(command: Command): Command {
     .option('--source-domain <name>', 'recommend: the domain whose sequence represents the user (the base model\'s)')
     .option('--target-domain <name>', 'recommend: the domain to recommend in (gets a new item table)')
     .option('--negatives <n>', 'recommend: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
+    .option('--item-pairs', 'recommend: add a learned weight per (source item, target item) pair of the training users to the scores (full softmax only: off with --negatives)', TRANSFER_DEFAULTS.itemPairs)
+    .option('--no-item-pairs', 'recommend: score target items by the user vector alone')
     .option('--k <list>', 'recommend: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
     .option('--pooling <how>', 'user vector: last (position), mean, max or attention (a learned query) over the read positions', choiceOption('pooling', POOLINGS), TRANSFER_DEFAULTS.pooling)
     .option('--windows <n>', 'max-len windows read from the end of each history (0 = the whole history)', integerOption('windows', 0), TRANSFER_DEFAULTS.windows)
@@ -72,7 +75,9 @@ export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
   }
   // NDCG@10 is the validation and headline metric, so it is always reported.
   const ks = [...new Set([...f.k, 10])].sort((a, b) => a - b);
-  return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, ks };
+  // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
+  const itemPairs = f.itemPairs && f.negatives === 0;
+  return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, itemPairs, ks };
 }
 
 /**

@@ -65,10 +65,12 @@ export interface Kernels {
   markRows(ids: I32, mask: Uint8Array): void;
   collectRows(mask: Uint8Array): I32;
 
+  /** With extraIndptr [N + 1] / extraCols / extraValues: a sparse extra logit per (row, column) in CSR form. */
   softmaxXentForward(h: F32, table: F32, bias: F32 | null, targets: I32, lse: F32, N: number, C: number, V: number,
-    ignoreIndex: number): number;
+    ignoreIndex: number, extraIndptr?: I32 | null, extraCols?: I32 | null, extraValues?: F32 | null): number;
   softmaxXentBackward(h: F32, table: F32, bias: F32 | null, targets: I32, lse: F32, gradScale: number,
-    dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number, ignoreIndex: number): void;
+    dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number, ignoreIndex: number,
+    extraIndptr?: I32 | null, extraCols?: I32 | null, extraValues?: F32 | null, dExtra?: F32 | null): void;
 
   sampledSoftmaxForward(h: F32, table: F32, bias: F32 | null, targets: I32, negatives: I32, logQ: F32 | null,
     probs: F32, N: number, C: number, V: number, ignoreIndex: number): number;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
-import { encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { DecodedSafetensors, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { BACKBONES, POOLINGS } from '../config/schema.js';
 import { UserEncoder, inputRows } from '../models/encoder.js';
 import { Parameter, Rng } from '../tensor/index.js';
@@ -20,6 +20,8 @@ import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
 import { STRATEGIES } from './strategies.js';
 import { TaskHead, taskHead } from './head.js';
+import { TransferAccounting } from './task.js';
+import { ITEM_PAIRS_INDPTR, ITEM_PAIRS_TARGETS, ItemPairSupport } from './item-pairs.js';
 
 export const PATCH_FORMAT = 'graftrec-patch' as const;
 
@@ -60,6 +62,8 @@ const taskCardSchema = z.discriminatedUnion('type', [
     targetDomain: z.string(),
     /** Raw ids of the target items: row t of the head scores targetItems[t]. */
     targetItems: z.array(z.string()).min(1),
+    /** Whether the head has an item-pair table (its support is stored as int32 tensors; cards before it: no). */
+    itemPairs: z.boolean().default(false),
   }),
 ]);
 
@@ -81,12 +85,49 @@ export async function baseFingerprint(modelDir: string): Promise<string> {
   }
 }
 
-export async function writePatchDir(dir: string, card: TaskCard, trained: readonly Parameter[]): Promise<void> {
-  taskCardSchema.parse(card);
+/**
+ * Writes a finished task: its trained tensors and, where its head has an item-pair table, that table's support
+ * (int32, beside them).
+ */
+export async function writePatchDir(dir: string, card: TaskCard, task: Pick<TransferAccounting, 'trained' | 'head'>): Promise<void> {
+  const parsed = taskCardSchema.parse(card);
+  const { trained } = task;
+  const itemPairs = task.head.itemPairs?.support ?? null;
+  if ((parsed.type === 'recommend' && parsed.itemPairs) !== (itemPairs !== null)) {
+    throw new Error('internal: the card and the tensors disagree on the item-pair table');
+  }
+  const tensors = parameterTensors(trained);
+  if (itemPairs) {
+    tensors.set(ITEM_PAIRS_INDPTR, { dtype: 'I32', shape: [itemPairs.indptr.length], data: itemPairs.indptr });
+    tensors.set(ITEM_PAIRS_TARGETS, { dtype: 'I32', shape: [itemPairs.targets.length], data: itemPairs.targets });
+  }
   await writeDirAtomic(dir, async (tmp) => {
-    await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(parameterTensors(trained)));
+    await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(tensors));
     await writeFile(join(tmp, 'task.json'), JSON.stringify(card, null, 2) + '\n');
   });
+}
+
+/**
+ * The item-pair support stored in a patch (taken out of `decoded`, which then holds the float tensors only), checked
+ * against the model it will index: source rows and sorted target rows within the head.
+ */
+function readItemPairSupport(decoded: DecodedSafetensors, expected: boolean, source: string): ItemPairSupport | null {
+  const indptr = decoded.tensors.get(ITEM_PAIRS_INDPTR);
+  const targets = decoded.tensors.get(ITEM_PAIRS_TARGETS);
+  decoded.tensors.delete(ITEM_PAIRS_INDPTR);
+  decoded.tensors.delete(ITEM_PAIRS_TARGETS);
+  if (!expected) {
+    if (indptr || targets) throw new ModelError(`${source}: holds an item-pair table its task card does not describe`);
+    return null;
+  }
+  if (indptr?.dtype !== 'I32' || targets?.dtype !== 'I32') {
+    throw new ModelError(`${source}: the task card describes an item-pair table but ${ITEM_PAIRS_INDPTR} / ${ITEM_PAIRS_TARGETS} (int32) are missing`);
+  }
+  const ip = indptr.data;
+  if (ip[0] !== 0 || ip[ip.length - 1] !== targets.data.length || ip.some((v, i) => i > 0 && v < ip[i - 1]!)) {
+    throw new ModelError(`${source}: ${ITEM_PAIRS_INDPTR} is not a valid offset table for ${targets.data.length} pairs`);
+  }
+  return { indptr: ip, targets: targets.data };
 }
 
 /** A task ready to run: its own view of the base network (patched) and its head. */
@@ -130,7 +171,9 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
     throw new ModelError(`${patchDir}: this patch was trained on another base model (fingerprints differ); refusing to load it`);
   }
   const weightsPath = join(patchDir, 'patch.safetensors');
-  const tensors = floatTensors(await readSafetensors(weightsPath), weightsPath);
+  const decoded = await readSafetensors(weightsPath);
+  const itemPairs = readItemPairSupport(decoded, card.type === 'recommend' && card.itemPairs, weightsPath);
+  const tensors = floatTensors(decoded, weightsPath);
   const checkShape = (name: string, shape: readonly number[], expected: readonly number[]) => {
     if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
       throw new ModelError(`${weightsPath}: tensor ${name} has shape [${shape.join(', ')}], expected [${expected.join(', ')}]`);
@@ -155,6 +198,7 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
   }
   const head = taskHead(headRows(card), model.config.dim, new Rng(0), {
     reading: { pooling: card.pooling, windows: card.windows, itemBag: card.itemBag }, inputRows: inputRows(model.config),
+    itemPairs: itemPairs && { support: itemPairs },
   });
   for (const p of head.parameters()) own.set(p.name, p);
   for (const [name, p] of own) {

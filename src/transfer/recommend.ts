@@ -17,11 +17,12 @@ import { Dataset } from '../data/dataset.js';
 import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { rankingMetrics } from '../eval/metrics.js';
 import { ScoreRows, TARGET_SET_PROTOCOL, targetSetRanks } from '../eval/target-sets.js';
-import { UserEncoder, forEachTableScoreRow } from '../models/encoder.js';
+import { UserEncoder, forEachTableScoreRow, inputRows } from '../models/encoder.js';
 import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
 import { TaskHead } from './head.js';
+import { itemPairTable } from './item-pairs.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 /** Which users a cross-domain task has, with which source and target items, and how they are split. */
@@ -43,6 +44,8 @@ export interface RecommendOptions extends TransferOptions, RecommendData {
   task: string;
   /** 0: full softmax over the target items; N: sampled softmax with N shared negatives per batch. */
   negatives: number;
+  /** Add a learned item-to-item table (training users' source → target pairs) to the scores (item-pairs.ts). */
+  itemPairs: boolean;
 }
 
 export interface RankingReport {
@@ -74,7 +77,13 @@ function coldStartProtocol(known: number, T: number): string {
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
 export function forEachTargetScoreRow(model: UserEncoder, head: TaskHead, histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
-  forEachTableScoreRow(head.weight, head.bias, head.encode(model, histories), visit);
+  const pairs = head.itemPairs;
+  forEachTableScoreRow(head.weight, head.bias, head.encode(model, histories), pairs
+    ? (user, scores) => {
+      pairs.addScores(histories[user]!, scores);
+      visit(user, scores);
+    }
+    : visit);
 }
 
 function splitExamples(o: RecommendData): { ex: CrossDomainExamples; split: UserSplit } {
@@ -92,6 +101,9 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   const { ex, split } = splitExamples(o);
   const T = ex.targetItems.length;
   const { model } = o;
+  if (o.itemPairs && o.negatives > 0) {
+    throw new RangeError('the item-pair table needs the full softmax over the target items (--negatives 0), or --no-item-pairs');
+  }
   const counts = targetPopularity(ex.targets, split.train, T);
   const sampler = o.negatives > 0 ? new NegativeSampler(Float64Array.from([0, ...counts])) : null;
   const logQ = sampler ? sampler.logQ.slice(1) : null;
@@ -99,17 +111,22 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   const rank = (users: Int32Array, head: TaskHead) => targetSetRanks(Array.from(users, (i) => ex.targets[i]!), T,
     (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
 
-  const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0 }, (head, rng) => ({
+  const itemPairs = o.itemPairs ? itemPairTable(ex.sources, ex.targets, split.train, inputRows(model.config), T) : null;
+  const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0, itemPairs }, (head, rng) => ({
     // One example per training user: the network runs once per user, and the user's vector is repeated for each
     // of their target items, so the loss is the mean over (user, target item) pairs.
     examples: split.train.length,
     loss: (batch) => {
       const users = Array.from(batch, (b) => split.train[b]!);
-      const uv = dropout(head.userVectors(model, users.map((i) => ex.sources[i]!)), o.dropout, rng);
+      const histories = users.map((i) => ex.sources[i]!);
+      const uv = dropout(head.userVectors(model, histories), o.dropout, rng);
       const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
       const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
       const pairs = embedding(uv, rows, [rows.length]);
-      if (!sampler) return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1 });
+      if (!sampler) {
+        const extraLogits = head.itemPairs?.extraLogits(histories, rows);
+        return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
+      }
       const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
       return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
     },

@@ -11,6 +11,7 @@ import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { TaskHead, taskHead } from './head.js';
+import { ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { ModelPatch } from './patch.js';
 import { Strategy, applyStrategy, strategyUsesPatches } from './strategies.js';
@@ -60,6 +61,8 @@ export interface TransferAccounting {
   totalParams: number;
   patchBytes: number;
   epochs: number;
+  /** The epoch whose weights were kept (0: the starting point, when no epoch of training beat it on validation). */
+  bestEpoch: number;
   /** The task's validation score at the kept epoch (higher is better: −log-loss, or NDCG@10). */
   validationScore: number;
   trainSeconds: number;
@@ -69,14 +72,6 @@ export interface TransferAccounting {
   head: TaskHead;
 }
 
-/**
- * The item-bag table (see head.ts) learns at this multiple of the task's learning rate. It starts at zero and
- * reaches the scores only through the head's weights, and each item's row gets a gradient only in the few
- * batches that hold a user with that item, so at the network's fine-tuning rate it barely moves in the epochs a
- * small labelled set allows: on ml-100k gender (validation and test alike) a frozen network plus the bag stayed
- * at the majority class with the shared rate and reached the bag-of-items regression's accuracy with 10×.
- */
-export const ITEM_BAG_LR_SCALE = 10;
 
 /** The weight matrices of the trained set: what weight decay shrinks. */
 function decayed(p: Parameter): boolean {
@@ -103,7 +98,7 @@ export interface TaskTraining {
  * Grafts the patches and head, applies the strategy and trains with early stopping. Returns everything but the
  * test metrics, which the task computes on the model as left (at its best validation epoch).
  */
-export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean },
+export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean; itemPairs?: { support: ItemPairSupport; prior: Float32Array } | null },
   task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new RangeError(`learning rate must be a positive number, got ${o.lr}`);
   const started = process.hrtime.bigint();
@@ -112,21 +107,26 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = taskHead(headShape.rows, model.config.dim, rng, { rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config) });
+  const head = taskHead(headShape.rows, model.config.dim, rng, {
+    rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config), itemPairs: headShape.itemPairs,
+  });
   const trained = applyStrategy(o.strategy, model, patches, head.parameters());
-  const bag = head.itemBag;
-  const rest = trained.filter((p) => p !== bag);
+  const sparseTables = head.sparseTables();
+  const rest = trained.filter((p) => !sparseTables.some(([table]) => table === p));
   // Each optimizer with the multiple of the scheduled learning rate it steps with.
   const optimizers: [Adam, number][] = [
     [new Adam(rest.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), 1],
     [new Adam(rest.filter((p) => !decayed(p)), { lr: o.lr }), 1],
-    ...(bag ? [[new Adam([bag], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), ITEM_BAG_LR_SCALE] as [Adam, number]] : []),
+    ...sparseTables.map(([table, scale]) => [new Adam([table], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), scale] as [Adam, number]),
   ];
   const { examples, loss, validate } = task(head, rng);
   const totalSteps = o.epochs * Math.ceil(examples / o.batch);
   let step = 0;
 
-  let best = -Infinity;
+  // The starting point is scored too: a head that starts from counts (the item-pair table) may already be better
+  // than what training makes of it, and then the task keeps it (bestEpoch 0).
+  let best = validate();
+  let bestEpoch = 0;
   let bestValues = trained.map((p) => Float32Array.from(p.data));
   let stale = 0;
   let epochs = 0;
@@ -148,6 +148,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     const score = validate();
     if (score > best) {
       best = score;
+      bestEpoch = epoch;
       bestValues = trained.map((p) => Float32Array.from(p.data));
       stale = 0;
     } else {
@@ -166,6 +167,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     totalParams: used.reduce((n, p) => n + p.size, 0),
     patchBytes: encodeSafetensors(parameterTensors(trained)).length,
     epochs,
+    bestEpoch,
     validationScore: best,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     trained,

@@ -14,7 +14,7 @@ export const TASK_TYPES = ['classify', 'recommend'] as const;
 
 export type TaskSpec =
   | { type: 'classify'; label: string; bins: number[] | null }
-  | { type: 'recommend'; sourceDomain: string; targetDomain: string; negatives: number; ks: number[] };
+  | { type: 'recommend'; sourceDomain: string; targetDomain: string; negatives: number; itemPairs: boolean; ks: number[] };
 
 export type TaskResult = ({ type: 'classify' } & ClassifyResult) | ({ type: 'recommend' } & RecommendResult);
 
@@ -33,7 +33,8 @@ export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): Tas
   return {
     type: 'recommend',
     ...finetuneRecommender({
-      ...data, ...o, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, negatives: spec.negatives, ks: spec.ks,
+      ...data, ...o, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, negatives: spec.negatives,
+      itemPairs: spec.itemPairs, ks: spec.ks,
     }),
   };
 }
@@ -58,7 +59,10 @@ export function taskCardFor(spec: TaskSpec, r: TaskResult, fingerprint: string, 
     return { ...common, type: 'classify', label: spec.label, classes: r.classes, bins: spec.bins, test: { ...r.test } };
   }
   if (r.type === 'recommend') {
-    return { ...common, type: 'recommend', sourceDomain: r.sourceDomain, targetDomain: r.targetDomain, targetItems: r.targetItems, test: { ...r.test } };
+    return {
+      ...common, type: 'recommend', sourceDomain: r.sourceDomain, targetDomain: r.targetDomain, targetItems: r.targetItems,
+      itemPairs: r.head.itemPairs !== null, test: { ...r.test },
+    };
   }
   throw new Error('internal: task result does not match its spec');
 }

@@ -79,13 +79,14 @@ function dotRow(h: F64, n: number, table: F64, v: number, C: number): number {
 
 /** Mean full-softmax cross-entropy over rows whose target is not ignoreIndex. */
 export function softmaxXentRef(h: F64, table: F64, bias: F64 | null, targets: Int32Array, N: number, C: number,
-  V: number, ignoreIndex: number): number {
+  V: number, ignoreIndex: number, extra?: { indptr: Int32Array; cols: Int32Array; values: F64 }): number {
   let total = 0;
   let count = 0;
   for (let n = 0; n < N; n++) {
     const t = targets[n]!;
     if (t === ignoreIndex) continue;
     const logits = Array.from({ length: V }, (_, v) => dotRow(h, n, table, v, C) + (bias ? bias[v]! : 0));
+    if (extra) for (let j = extra.indptr[n]!; j < extra.indptr[n + 1]!; j++) logits[extra.cols[j]!] += extra.values[j]!;
     total += logSumExp(logits) - logits[t]!;
     count++;
   }

@@ -33,7 +33,7 @@ async function makePatch(spec: TaskSpec, task: string, out: string): Promise<voi
     ...TUNING_DEFAULTS, model: base.model, strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 1, batch: 64, lr: 0.003,
     patience: 1, testFraction: 0.2, seed: 1,
   });
-  await writePatchDir(out, taskCardFor(spec, r, await baseFingerprint(modelDir), null), r.trained);
+  await writePatchDir(out, taskCardFor(spec, r, await baseFingerprint(modelDir), null), r);
 }
 
 async function start(options: {
@@ -86,7 +86,7 @@ before(async () => {
   patchesDir = join(root, 'patches');
   mkdirSync(patchesDir);
   await makePatch({ type: 'classify', label: 'gender', bins: null }, 'gender', join(patchesDir, 'gender'));
-  await makePatch({ type: 'recommend', sourceDomain: 'A', targetDomain: 'B', negatives: 0, ks: [10] }, 'shop-b', join(patchesDir, 'shop-b'));
+  await makePatch({ type: 'recommend', sourceDomain: 'A', targetDomain: 'B', negatives: 0, itemPairs: true, ks: [10] }, 'shop-b', join(patchesDir, 'shop-b'));
   const started = await start();
   server = started.s;
   url = started.address;

@@ -176,6 +176,37 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
     });
   }
 
+  for (const V of [9, 3000]) {
+    it(`full softmax cross-entropy with sparse extra logits (V=${V}), a padding row and a repeated column`, () => {
+      const [N, C] = [4, 3];
+      const h = randomTensor(rng, [N, C]);
+      const table = randomTensor(rng, [V, C]);
+      const bias = randomTensor(rng, [V]);
+      const targets = Int32Array.from([2, -1, V - 1, 5]);
+      // Row 0: the target column and another; row 1 (ignored) has entries; row 2: the last column twice; row 3: none.
+      const indptr = Int32Array.from([0, 2, 3, 6, 6]);
+      const cols = Int32Array.from([2, 7, 4, V - 1, 0, V - 1]);
+      const values = randomTensor(rng, [cols.length]);
+      const extra = (x: Tensor) => ({ ignoreIndex: -1, extraLogits: { indptr, cols, values: x } });
+      const refExtra = (x: Float64Array) => ({ indptr, cols, values: x });
+      if (V < 100) {
+        gradCheck(rng, {
+          inputs: [h, table, bias, values],
+          kernel: ([h, t, b, x]) => softmaxCrossEntropy(h!, t!, b!, targets, extra(x!)),
+          reference: ([h, t, b, x]) => [softmaxXentRef(h!, t!, b!, targets, N, C, V, -1, refExtra(x!))],
+        });
+      } else {
+        // Many chunks: the table stays fixed so the finite differences stay cheap.
+        const [t64, b64] = [Float64Array.from(table.data), Float64Array.from(bias.data)];
+        gradCheck(rng, {
+          inputs: [h, values],
+          kernel: ([h, x]) => softmaxCrossEntropy(h!, table, bias, targets, extra(x!)),
+          reference: ([h, x]) => [softmaxXentRef(h!, t64, b64, targets, N, C, V, -1, refExtra(x!))],
+        });
+      }
+    });
+  }
+
   it('full softmax cross-entropy streams over many vocabulary chunks', () => {
     // V large enough that the kernel needs several chunks for N=3 rows.
     const [N, C, V] = [3, 2, 3000];

@@ -102,7 +102,7 @@ describe('item bag in the task head', () => {
     const dir = join(tempDir(), 'trait');
     const fingerprint = await baseFingerprint(modelDir);
     const spec = { type: 'classify' as const, label: 'trait', bins: null };
-    await writePatchDir(dir, taskCardFor(spec, { type: 'classify', ...withBag }, fingerprint, null), withBag.trained);
+    await writePatchDir(dir, taskCardFor(spec, { type: 'classify', ...withBag }, fingerprint, null), withBag);
     assert.equal((await readTaskCard(dir)).itemBag, true);
     const loaded = await loadPatchDir(dir, await loadModelDir(modelDir), fingerprint);
     const histories = Array.from({ length: 20 }, (_, u) => userSequence(data, u));

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS, TRANSFER_DEFAULTS } from '../../src/config/schema.js';
 import { Dataset, loadDataset } from '../../src/data/dataset.js';
 import { ingest } from '../../src/data/ingest.js';
 import { writeSynthetic } from '../../src/data/synth.js';
@@ -15,6 +15,7 @@ import { baseFingerprint, loadPatchDir, writePatchDir } from '../../src/transfer
 import { predictTask } from '../../src/transfer/predict.js';
 import { RecommendOptions, finetuneRecommender } from '../../src/transfer/recommend.js';
 import { runTask, taskCardFor } from '../../src/transfer/tasks.js';
+import { ItemPairs } from '../../src/transfer/item-pairs.js';
 import { tempDir } from '../helpers/datasets.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 
@@ -55,7 +56,7 @@ async function options(over: Partial<RecommendOptions> = {}): Promise<RecommendO
   const base = await loadModelDir(modelDir);
   return {
     ...TUNING_DEFAULTS, model: base.model, task: 'cold', dataset: full, datasetName: 'cold', baseItems: base.items, sourceDomain: 'source',
-    targetDomain: 'target', negatives: 0, ks: [5, 10], strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 8,
+    targetDomain: 'target', negatives: 0, itemPairs: TRANSFER_DEFAULTS.itemPairs && !over.negatives, ks: [5, 10], strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 8,
     batch: 64, lr: 0.003, patience: 2, testFraction: 0.2, seed: 1, ...over,
   };
 }
@@ -102,16 +103,25 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
   it('patches of several tasks share one base in memory and leave it untouched', async () => {
     const dir = tempDir();
     const fingerprint = await baseFingerprint(modelDir);
+    const trainedPairs = new Map<string, ItemPairs>();
     for (const strategy of ['peterrec', 'fine-last1'] as const) {
-      const spec = { type: 'recommend' as const, sourceDomain: 'source', targetDomain: 'target', negatives: 0, ks: [10] };
+      const spec = { type: 'recommend' as const, sourceDomain: 'source', targetDomain: 'target', negatives: 0, itemPairs: true, ks: [10] };
       const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: (await loadModelDir(modelDir)).items },
         { ...(await options({ strategy, epochs: 2 })) });
-      await writePatchDir(join(dir, strategy), taskCardFor(spec, r, fingerprint, null), r.trained);
+      await writePatchDir(join(dir, strategy), taskCardFor(spec, r, fingerprint, null), r);
+      trainedPairs.set(strategy, r.head.itemPairs!);
     }
     const shared = await loadModelDir(modelDir);
     const before = new Map([...shared.model.parameterMap()].map(([n, p]) => [n, Float32Array.from(p.data)]));
     const a = await loadPatchDir(join(dir, 'peterrec'), shared, fingerprint);
     const b = await loadPatchDir(join(dir, 'fine-last1'), shared, fingerprint);
+    // The item-pair table comes back with its support and its learned (nonzero) weights.
+    for (const [task, strategy] of [[a, 'peterrec'], [b, 'fine-last1']] as const) {
+      const saved = trainedPairs.get(strategy)!;
+      assert.ok(saved.weight.data.some((v) => v !== 0), 'the item-pair table learned something');
+      assert.deepEqual(task.head.itemPairs?.support, saved.support);
+      assert.deepEqual(task.head.itemPairs?.weight.data, saved.weight.data);
+    }
     for (const [name, p] of shared.model.parameterMap()) assert.deepEqual(p.data, before.get(name), name);
     assert.ok(shared.model.blocks.every((blk) => blk.patches === null));
     // Unreplaced tensors are the base's own objects; replaced ones are the task's.

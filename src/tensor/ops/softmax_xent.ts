@@ -8,6 +8,39 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
 }
 
+/**
+ * A sparse term added to a full softmax's logits: row n adds values[j] to column cols[j] for j in
+ * indptr[n] .. indptr[n+1] (CSR over the N rows). `values` [nnz] may carry a graph (a learned sparse table).
+ */
+export interface ExtraLogits {
+  indptr: Int32Array;
+  cols: Int32Array;
+  values: Tensor;
+}
+
+/** The extra logits of the counted rows only (the rows targetRows keeps), and where each kept entry came from. */
+function compactExtraLogits(extra: ExtraLogits, targets: Int32Array, ignoreIndex: number, N: number):
+  { indptr: Int32Array; cols: Int32Array; values: Float32Array; from: Int32Array | null } {
+  if (extra.indptr.length !== N + 1) throw new ShapeError(`softmaxCrossEntropy: extra-logit indptr has ${extra.indptr.length} entries for ${N} rows`);
+  const nnz = extra.indptr[N]!;
+  if (extra.cols.length !== nnz || extra.values.size !== nnz) {
+    throw new ShapeError(`softmaxCrossEntropy: extra logits: ${extra.cols.length} columns and ${extra.values.size} values for ${nnz} entries`);
+  }
+  if (!targets.includes(ignoreIndex)) return { indptr: extra.indptr, cols: extra.cols, values: extra.values.data, from: null };
+  const from: number[] = [];
+  const indptr = [0];
+  for (let n = 0; n < N; n++) {
+    if (targets[n] === ignoreIndex) continue;
+    for (let j = extra.indptr[n]!; j < extra.indptr[n + 1]!; j++) from.push(j);
+    indptr.push(from.length);
+  }
+  const kept = Int32Array.from(from);
+  return {
+    indptr: Int32Array.from(indptr), cols: kept.map((j) => extra.cols[j]!),
+    values: Float32Array.from(kept, (j) => extra.values.data[j]!), from: kept,
+  };
+}
+
 function checkHeads(op: string, h: Tensor, table: Tensor, bias: Tensor | null, targets: Int32Array): [number, number, number] {
   if (h.shape.length !== 2) throw new ShapeError(`${op}: hidden states must be [N, C], got ${shapeString(h.shape)}`);
   if (table.shape.length !== 2 || table.shape[1] !== h.shape[1]) {
@@ -62,26 +95,34 @@ function targetRows(h: Tensor, targets: Int32Array, ignoreIndex: number): Target
  * streams over the vocabulary in chunks and never materialises N x V logits.
  */
 export function softmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tensor | null, targets: Int32Array,
-  options: CrossEntropyOptions = {}): Tensor {
+  options: CrossEntropyOptions & { extraLogits?: ExtraLogits } = {}): Tensor {
   const ignoreIndex = options.ignoreIndex ?? 0;
-  const [, C, V] = checkHeads('softmaxCrossEntropy', h, table, bias, targets);
+  const [N, C, V] = checkHeads('softmaxCrossEntropy', h, table, bias, targets);
+  const extraTensor = options.extraLogits?.values ?? null;
+  const extra = options.extraLogits ? compactExtraLogits(options.extraLogits, targets, ignoreIndex, N) : null;
   const rows = targetRows(h, targets, ignoreIndex);
   const count = rows.count;
   if (count === 0) return Tensor.from([0], [1]);
   const k = backend();
   const lse = new Float32Array(count);
-  const total = k.softmaxXentForward(rows.h, table.data, bias?.data ?? null, rows.targets, lse, count, C, V, ignoreIndex);
+  const total = k.softmaxXentForward(rows.h, table.data, bias?.data ?? null, rows.targets, lse, count, C, V, ignoreIndex,
+    extra?.indptr ?? null, extra?.cols ?? null, extra?.values ?? null);
   const out = Tensor.from([total / count], [1]);
-  const inputs = bias ? [h, table, bias] : [h, table];
+  const inputs = [h, table, ...(bias ? [bias] : []), ...(extraTensor ? [extraTensor] : [])];
   return record(out, 'softmaxCrossEntropy', inputs, (g) => {
     const dtable = gradIfNeeded(table);
     const dhFull = gradIfNeeded(h);
     const dh = rows.dh(dhFull);
+    const dExtraFull = extraTensor ? gradIfNeeded(extraTensor) : null;
+    const dExtra = dExtraFull && extra?.from ? new Float32Array(extra.from.length) : dExtraFull;
     k.softmaxXentBackward(rows.h, table.data, bias?.data ?? null, rows.targets, lse, g[0]! / count, dh,
-      dtable, gradIfNeeded(bias), count, C, V, ignoreIndex);
+      dtable, gradIfNeeded(bias), count, C, V, ignoreIndex, extra?.indptr ?? null, extra?.cols ?? null,
+      extra?.values ?? null, dExtra);
     rows.scatter(dh, dhFull);
+    if (dExtraFull && dExtra !== dExtraFull) extra!.from!.forEach((j, i) => (dExtraFull[j]! += dExtra![i]!));
     if (dtable) noteDenseGradient(table);
     if (bias?.requiresGrad) noteDenseGradient(bias);
+    if (extraTensor?.requiresGrad) noteDenseGradient(extraTensor);
   });
 }
 

@@ -64,7 +64,8 @@ export function finetuneCommand(): Command {
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);
       const summary = {
         task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
-        totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs,
+        totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, bestEpoch: result.bestEpoch,
+        validationScore: result.validationScore, trainSeconds: result.trainSeconds,
         ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
       };
       if (f.json) console.log(JSON.stringify(summary));

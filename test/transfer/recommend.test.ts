@@ -122,6 +122,17 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
       assert.deepEqual(task.head.itemPairs?.support, saved.support);
       assert.deepEqual(task.head.itemPairs?.weight.data, saved.weight.data);
     }
+    // A card that does not describe the stored table, or describes one that is not stored, is refused.
+    const cardPath = join(dir, 'peterrec', 'task.json');
+    const card = JSON.parse(readFileSync(cardPath, 'utf8'));
+    writeFileSync(cardPath, JSON.stringify({ ...card, itemPairs: false }));
+    await assert.rejects(loadPatchDir(join(dir, 'peterrec'), shared, fingerprint), /holds an item-pair table its task card does not describe/);
+    writeFileSync(cardPath, JSON.stringify(card));
+    const fineLast = JSON.parse(readFileSync(join(dir, 'fine-last1', 'task.json'), 'utf8'));
+    const noPairs = join(dir, 'no-pairs');
+    await writePatchDir(noPairs, { ...fineLast, itemPairs: false }, { trained: b.head.parameters().filter((p) => !p.name.startsWith('head.item_pairs')), head: { ...b.head, itemPairs: null } as never });
+    writeFileSync(join(noPairs, 'task.json'), JSON.stringify(fineLast));
+    await assert.rejects(loadPatchDir(noPairs, shared, fingerprint), /describes an item-pair table but head.item_pairs.indptr \/ head.item_pairs.targets \(int32\) are missing/);
     for (const [name, p] of shared.model.parameterMap()) assert.deepEqual(p.data, before.get(name), name);
     assert.ok(shared.model.blocks.every((blk) => blk.patches === null));
     // Unreplaced tensors are the base's own objects; replaced ones are the task's.

@@ -19,7 +19,9 @@
         "native/reduce.cc",
         "native/patch.cc",
         "native/pooling.cc",
-        "native/contrastive.cc"
+        "native/contrastive.cc",
+        "native/attention.cc",
+        "native/dropout.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

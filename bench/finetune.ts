@@ -3,34 +3,31 @@
  * head loss, backward, Adam on the trainable parameters) for each strategy, on random sequences, so the cost of
  * frozen parameters (none) and of the patches can be compared.
  */
-import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
-import { NextItNet } from '../src/models/nextitnet.js';
+import { createEncoder } from '../src/models/encoders.js';
 import { Adam, Rng, backend, backward, scratchScope, softmaxCrossEntropy } from '../src/tensor/index.js';
 import { taskHead } from '../src/transfer/head.js';
-import { graftPatches } from '../src/transfer/insertion.js';
+import { defaultInsertion, graftPatches } from '../src/transfer/insertion.js';
 import { STRATEGIES, applyStrategy, strategyUsesPatches } from '../src/transfer/strategies.js';
+import { ModelShapeOptions, benchModelConfig } from './model-shape.js';
 import { Emit, timeIt } from './timing.js';
 
-export interface FinetuneBenchOptions {
+export interface FinetuneBenchOptions extends ModelShapeOptions {
   items: number;
-  dim: number;
-  blocks: number;
   batch: number;
-  maxLen: number;
   classes: number;
   seconds: number;
 }
 
 export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
   const rng = new Rng(1);
-  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: o.items, dim: o.dim, blocks: o.blocks, maxLen: o.maxLen });
+  const config = benchModelConfig(o, o.items);
   const histories = Array.from({ length: o.batch }, () => Int32Array.from({ length: o.maxLen }, () => rng.int(1, o.items + 1)));
   const labels = Int32Array.from({ length: o.batch }, () => rng.int(0, o.classes));
   const results: Record<string, number> = {};
   for (const strategy of STRATEGIES) {
-    const model = new NextItNet(config, new Rng(2));
-    const patches = strategyUsesPatches(strategy) ? graftPatches(model, 'serial-each-conv', new Rng(3)) : [];
-    const head = taskHead(o.classes, o.dim, new Rng(4));
+    const model = createEncoder(config, new Rng(2));
+    const patches = strategyUsesPatches(strategy) ? graftPatches(model, defaultInsertion(model.backbone), new Rng(3)) : [];
+    const head = taskHead(o.classes, config.dim, new Rng(4));
     const trainable = applyStrategy(strategy, model, patches, head.parameters());
     const optimizer = new Adam(trainable, { lr: 1e-3 });
     // In a scratch scope, as the fine-tuning loop (src/transfer/task.ts) runs its steps.
@@ -40,7 +37,7 @@ export function runFinetuneBench(o: FinetuneBenchOptions, emit: Emit): void {
     }), { minSeconds: o.seconds });
     results[strategy] = t.medianMs;
     emit({
-      bench: 'finetune', strategy, ...o, threads: backend().info().threads,
+      bench: 'finetune', strategy, ...o, backbone: config.backbone, dim: config.dim, threads: backend().info().threads,
       trainedParams: trainable.reduce((n, p) => n + p.size, 0), msPerStep: Math.round(t.medianMs * 100) / 100,
     });
   }

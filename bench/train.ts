@@ -5,24 +5,21 @@
  * longest window, the dataset's vocabulary). Prints sequences/s, real items/s (predicted positions per second),
  * the share of batch positions that are padding, ms per step and peak RSS.
  */
-import { MODEL_DEFAULTS, ModelConfigSchema } from '../src/config/schema.js';
 import { epochBatches } from '../src/data/batch-plan.js';
 import { batchLength, causalBatch, trainingWindows } from '../src/data/batches.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../src/data/split.js';
-import { NextItNet } from '../src/models/nextitnet.js';
+import { createEncoder } from '../src/models/encoders.js';
 import { Adam, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
 import { countTargets, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
+import { ModelShapeOptions, benchModelConfig } from './model-shape.js';
 import { Emit } from './timing.js';
 
-export interface TrainBenchOptions {
+export interface TrainBenchOptions extends ModelShapeOptions {
   items: number;
-  dim: number;
-  blocks: number;
   batch: number;
-  maxLen: number;
   negatives: number;
   steps: number;
   warmup: number;
@@ -71,10 +68,8 @@ async function datasetWindows(dir: string, options: TrainBenchOptions): Promise<
 export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Promise<void> {
   const rng = new Rng(options.seed);
   const source = options.data ? await datasetWindows(options.data, options) : randomWindows(options);
-  const config = ModelConfigSchema.parse({
-    ...MODEL_DEFAULTS, numItems: source.numItems, dim: options.dim, blocks: options.blocks, maxLen: options.maxLen,
-  });
-  const model = new NextItNet(config, rng);
+  const config = benchModelConfig(options, source.numItems);
+  const model = createEncoder(config, rng);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
@@ -101,7 +96,7 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
   const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
   const { data, ...shape } = options;
   emit({
-    bench: 'train', ...shape, ...(data ? { data, items: source.numItems } : {}),
+    bench: 'train', ...shape, backbone: config.backbone, dim: config.dim, ...(data ? { data, items: source.numItems } : {}),
     threads: backend().info().threads, gemmBackend: backend().info().gemmBackend,
     seqPerSec: round(sequences / seconds, 1),
     realItemsPerSec: round(targets / seconds, 1),

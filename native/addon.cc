@@ -160,6 +160,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_patch(env, exports);
   register_pooling(env, exports);
   register_contrastive(env, exports);
+  register_attention(env, exports);
+  register_dropout(env, exports);
   return exports;
 }
 

@@ -176,5 +176,7 @@ void register_reduce(Napi::Env env, Napi::Object exports);
 void register_patch(Napi::Env env, Napi::Object exports);
 void register_pooling(Napi::Env env, Napi::Object exports);
 void register_contrastive(Napi::Env env, Napi::Object exports);
+void register_attention(Napi::Env env, Napi::Object exports);
+void register_dropout(Napi::Env env, Napi::Object exports);
 
 }  // namespace graftrec

@@ -4,8 +4,8 @@ import { runKernelBench } from '../../bench/kernels.js';
 import { ServeBenchOptions, runServeBench } from '../../bench/serve.js';
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
-import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
-import { integerOption, numberOption } from './options.js';
+import { BACKBONES, DEFAULT_DIM, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { choiceOption, integerOption, numberOption } from './options.js';
 import { backend } from '../tensor/index.js';
 
 /** Prints one record per line: JSON with --json, else key=value pairs. */
@@ -19,8 +19,12 @@ function printer(json: boolean | undefined): (r: Record<string, unknown>) => voi
 function withModelShapeOptions(command: Command, defaultBatch: number): Command {
   return command
     .option('--items <n>', 'vocabulary size', integerOption('items'), 100_000)
-    .option('--dim <n>', 'channels', integerOption('dim'), MODEL_DEFAULTS.dim)
-    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--backbone <name>', `${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
+    .option('--dim <n>', `channels (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
+    .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--layers <n>', 'sasrec: transformer layers', integerOption('layers'), MODEL_DEFAULTS.layers)
+    .option('--heads <n>', 'sasrec: attention heads (must divide the dim)', integerOption('heads'), MODEL_DEFAULTS.heads)
+    .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }), MODEL_DEFAULTS.dropout)
     .option('--batch <n>', 'sequences per step', integerOption('batch'), defaultBatch)
     .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen);
 }

@@ -5,7 +5,7 @@ import { writeDirAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
-import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
+import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
 import { describeBaselines } from '../transfer/tasks.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
@@ -16,7 +16,7 @@ interface ExperimentFlags extends TaskFlags {
   data: string;
   task: string;
   strategies: Strategy[];
-  insertions: PatchInsertion[];
+  insertions?: PatchInsertion[];
   seeds: number[];
   threads?: number;
   out: string;
@@ -31,7 +31,7 @@ export function experimentCommand(): Command {
     .requiredOption('--data <dir>', 'the task\'s dataset (see graftrec finetune --help)')
     .requiredOption('--task <name>', 'task name'))
     .option('--strategies <list>', STRATEGIES.join(','), choiceListOption('strategies', STRATEGIES), [...STRATEGIES])
-    .option('--insertions <list>', PATCH_INSERTIONS.join(','), choiceListOption('insertions', PATCH_INSERTIONS), ['serial-each-conv'])
+    .option('--insertions <list>', `${PATCH_INSERTIONS.join(',')} (default: the backbone's default insertion)`, choiceListOption('insertions', PATCH_INSERTIONS))
     .option('--seeds <list>', 'seeds', integerListOption('seeds'), [1, 2, 3])
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
@@ -42,7 +42,7 @@ export function experimentCommand(): Command {
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const result = await runTransferExperiment({
         spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, ...tuningFromFlags(f),
-        strategies: f.strategies, insertions: f.insertions,
+        strategies: f.strategies, insertions: f.insertions ?? [defaultInsertion(base.model.backbone)],
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model,
         onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { NextItNet } from '../models/nextitnet.js';
+import { createEncoder } from '../models/encoders.js';
 import { Rng, backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
-import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
+import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
 import { TaskBaselines, TaskResult, describeBaselines, headline, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
@@ -14,7 +14,7 @@ interface FinetuneFlags extends TaskFlags {
   data: string;
   task: string;
   strategy: Strategy;
-  insertion: PatchInsertion;
+  insertion?: PatchInsertion;
   patchDim?: number;
   zeroInitUp?: boolean;
   seed: number;
@@ -42,7 +42,7 @@ export function finetuneCommand(): Command {
     .requiredOption('--data <dir>', 'dataset: for classify with the label attached at ingest and the model\'s vocabulary; for recommend with a domain column')
     .requiredOption('--task <name>', 'task name (stored in the task card)'))
     .option('--strategy <name>', STRATEGIES.join(' | '), choiceOption('strategy', STRATEGIES), 'peterrec')
-    .option('--insertion <where>', PATCH_INSERTIONS.join(' | '), choiceOption('insertion', PATCH_INSERTIONS), 'serial-each-conv')
+    .option('--insertion <where>', `where patches go: ${PATCH_INSERTIONS.join(' | ')} (default: serial-each-conv for nextitnet, serial-each-sublayer for sasrec)`, choiceOption('insertion', PATCH_INSERTIONS))
     .option('--patch-dim <n>', 'patch bottleneck channels (default C/4)', integerOption('patch-dim'))
     .option('--zero-init-up', 'start each patch as the identity (up-projection zero)')
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
@@ -54,10 +54,10 @@ export function finetuneCommand(): Command {
       const spec = taskSpecFromFlags(f);
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
-      const model = strategyUsesPretraining(f.strategy) ? base.model : new NextItNet(base.config.model, new Rng(f.seed));
+      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed));
       const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items };
       const result = runTask(spec, data, {
-        model, strategy: f.strategy, insertion: f.insertion, patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
+        model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
         ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
       });
       const baselines = runTaskBaselines(spec, data, { testFraction: f.testFraction, labelFraction: f.labelFraction, seed: f.seed });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, Backbone, DEFAULT_DIM, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
@@ -16,8 +16,12 @@ interface PretrainFlags {
   crop: number;
   maskRate: number;
   reorder: number;
-  dim: number;
+  backbone?: Backbone;
+  dim?: number;
   blocks: number;
+  layers: number;
+  heads: number;
+  dropout: number;
   kernelSize: number;
   dilations: number[];
   maxLen: number;
@@ -41,7 +45,7 @@ const C = TRAIN_DEFAULTS.contrastive;
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')
-    .description('Pretrain the NextItNet user model on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
+    .description('Pretrain a user model (NextItNet or SASRec) on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
     .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
     .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
     .option('--objective <kind>', 'causal (next item), masked (masked items, centred convolutions), contrastive (two augmented views per user, InfoNCE; causal network), causal+contrastive or masked+contrastive',
@@ -52,8 +56,12 @@ export function pretrainCommand(): Command {
     .option('--crop <η>', 'view augmentation: share of the sequence a crop keeps (1 = no crop)', numberOption('crop', { min: 0, max: 1, exclusiveMin: true }), C.crop)
     .option('--mask-rate <γ>', 'view augmentation: share of items an item mask drops (0 = no mask)', numberOption('mask-rate', { min: 0, max: 1, exclusiveMax: true }), C.maskRate)
     .option('--reorder <β>', 'view augmentation: share of the sequence a local reorder shuffles (0 = no reorder)', numberOption('reorder', { min: 0, max: 1 }), C.reorder)
-    .option('--dim <n>', 'channels = embedding size', integerOption('dim'), MODEL_DEFAULTS.dim)
-    .option('--blocks <n>', 'residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--backbone <name>', `the sequence network: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
+    .option('--dim <n>', `channels = embedding size (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
+    .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
+    .option('--layers <n>', 'sasrec: transformer layers', integerOption('layers'), MODEL_DEFAULTS.layers)
+    .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', integerOption('heads'), MODEL_DEFAULTS.heads)
+    .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }), MODEL_DEFAULTS.dropout)
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
     .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
@@ -80,7 +88,8 @@ export function pretrainCommand(): Command {
         out: f.out,
         resume: f.resume ?? false,
         model: {
-          architecture: 'nextitnet', objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, kernelSize: f.kernelSize,
+          backbone: f.backbone, objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
+          heads: f.heads, dropout: f.dropout, kernelSize: f.kernelSize,
           dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
           maskProbability: MODEL_DEFAULTS.maskProbability,
         },

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { topKIndices } from '../eval/topk.js';
-import { encodeHistories, forEachScoreRow } from '../models/nextitnet.js';
+import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
 import { integerOption } from './options.js';

@@ -4,22 +4,58 @@
  */
 import { z } from 'zod';
 
-export const ModelConfigSchema = z.object({
-  architecture: z.literal('nextitnet').default('nextitnet'),
+/** The sequence networks a model can be built on (models/encoders.ts makes each). */
+export const BACKBONES = ['nextitnet', 'sasrec'] as const;
+export type Backbone = (typeof BACKBONES)[number];
+
+/**
+ * The embedding size when none is given: NextItNet's as in the PeterRec code, SASRec's as published for Amazon
+ * Games (Kang & McAuley 2018).
+ */
+export const DEFAULT_DIM: Record<Backbone, number> = { nextitnet: 64, sasrec: 50 };
+
+const ModelFields = z.object({
+  backbone: z.enum(BACKBONES).default('nextitnet'),
   /** causal: predict the next item at every position. masked: centred convolutions, predict masked items. */
   objective: z.enum(['causal', 'masked']).default('causal'),
   /** Real items; tables have numItems + 1 rows (row 0 is padding), + 1 more for the mask token when masked. */
   numItems: z.number().int().positive(),
-  dim: z.number().int().positive().default(64),
+  /** Absent = DEFAULT_DIM of the backbone. */
+  dim: z.number().int().positive().optional(),
+  /** NextItNet: residual blocks. */
   blocks: z.number().int().positive().default(8),
   kernelSize: z.number().int().positive().default(3),
   /** Block dilations cycle through this list; each block's second conv uses twice the dilation. */
   dilations: z.array(z.number().int().positive()).nonempty().default([1, 4]),
-  maxLen: z.number().int().min(2).default(50),
+  /** SASRec: transformer layers, attention heads (must divide dim), dropout rate; published Games defaults. */
+  layers: z.number().int().positive().default(2),
+  heads: z.number().int().positive().default(1),
+  dropout: z.number().min(0).lt(1, 'dropout must be in [0, 1)').default(0.5),
+  maxLen: z.number().int().min(2).max(4096).default(50),
   layerNormEps: z.number().positive().default(1e-8),
   /** Masked objective: probability that a (non-padding) position is chosen for prediction. */
   maskProbability: z.number().gt(0).lt(1).default(0.3),
 });
+
+type ModelFieldsOut = z.infer<typeof ModelFields>;
+type Resolved<T extends { dim?: number }> = Omit<T, 'dim'> & { dim: number };
+
+/** Fills the backbone's dimension; checks what only holds for some backbones. */
+function resolveModel<T extends Omit<ModelFieldsOut, 'numItems'>>(c: T, ctx?: z.RefinementCtx): Resolved<T> {
+  const dim = c.dim ?? DEFAULT_DIM[c.backbone];
+  const problem = c.backbone === 'sasrec' && c.objective !== 'causal' ? `the ${c.objective} objective needs the nextitnet backbone (sasrec is causal)`
+    : c.backbone === 'sasrec' && dim % c.heads !== 0 ? `${c.heads} attention heads do not divide dim ${dim}`
+      : null;
+  if (problem) {
+    if (!ctx) throw new Error(problem);
+    ctx.addIssue({ code: 'custom', message: problem });
+  }
+  return { ...c, dim };
+}
+
+export const ModelConfigSchema = ModelFields.transform((c, ctx) => resolveModel(c, ctx));
+/** Model hyperparameters as given (CLI, files, API): numItems comes from the dataset, dim may be left to the backbone. */
+export type ModelOptions = Omit<z.input<typeof ModelFields>, 'numItems'>;
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
 /**
@@ -76,7 +112,7 @@ export const TrainConfigSchema = z.object({
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
-export const MODEL_DEFAULTS = ModelConfigSchema.omit({ numItems: true }).parse({});
+export const MODEL_DEFAULTS = resolveModel(ModelFields.omit({ numItems: true }).parse({}));
 export const TRAIN_DEFAULTS = TrainConfigSchema.parse({});
 
 /** How a transfer task reads a user out of the network. */

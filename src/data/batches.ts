@@ -81,19 +81,3 @@ export function maskedBatch(windows: readonly Int32Array[], length: number, opti
   }
   return { size, length, inputs, targets };
 }
-
-/**
- * Model input for scoring the next item after each history: the last `length` items (causal), or the last
- * `length - 1` items followed by the mask token (masked model: the next item is the masked position).
- */
-export function predictionInputs(histories: readonly Int32Array[], length: number, maskToken: number | null): Int32Array {
-  const inputs = new Int32Array(histories.length * length);
-  const room = maskToken === null ? length : length - 1;
-  histories.forEach((h, b) => {
-    const tail = h.length > room ? h.subarray(h.length - room) : h;
-    const rowEnd = b * length + room;
-    inputs.set(tail, rowEnd - tail.length);
-    if (maskToken !== null) inputs[rowEnd] = maskToken;
-  });
-  return inputs;
-}

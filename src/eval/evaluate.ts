@@ -6,7 +6,7 @@
  * popularity baseline on the same users, candidates and tie rule.
  */
 import { HeldOut } from '../data/split.js';
-import { NextItNet, encodeHistories, forEachScoreRow } from '../models/nextitnet.js';
+import { UserEncoder, encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { Rng } from '../tensor/index.js';
 import { rankingMetrics } from './metrics.js';
 
@@ -76,7 +76,7 @@ function sampledRank(scores: Float32Array, numItems: number, target: number, neg
   return rank;
 }
 
-export function evaluateNextItem(model: NextItNet, heldOut: HeldOut, popularityCounts: Float64Array,
+export function evaluateNextItem(model: UserEncoder, heldOut: HeldOut, popularityCounts: Float64Array,
   options: EvaluateOptions): EvaluationResult {
   const { numItems } = model.config;
   const n = heldOut.targets.length;

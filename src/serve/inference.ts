@@ -3,7 +3,7 @@
  * them through it in one pass (the micro-batcher decides what goes together).
  */
 import { topKIndices } from '../eval/topk.js';
-import { NextItNet, encodeHistories, forEachScoreRow } from '../models/nextitnet.js';
+import { UserEncoder, encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { LoadedModel } from '../train/checkpoint.js';
 import { TaskHead } from '../transfer/head.js';
 import { TaskModel } from '../transfer/patchfile.js';
@@ -42,7 +42,7 @@ export function answerTask(task: TaskModel, inputs: readonly { history: Int32Arr
 }
 
 /** User vectors of the network: the base's last position, or a task's reading (pooling) of its patched network. */
-export function embedUsers(model: NextItNet, histories: readonly Int32Array[], head: TaskHead | null = null): number[][] {
+export function embedUsers(model: UserEncoder, histories: readonly Int32Array[], head: TaskHead | null = null): number[][] {
   const dim = model.config.dim;
   const vectors = head ? head.encode(model, histories) : encodeHistories(model, histories);
   return histories.map((_, b) => Array.from(vectors.subarray(b * dim, (b + 1) * dim)));

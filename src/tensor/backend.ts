@@ -97,6 +97,19 @@ export interface Kernels {
   infoNceForward(sim: F32, positives: I32, probs: F32, N: number, temperature: number): number;
   infoNceBackward(probs: F32, positives: I32, gradScale: number, dsim: F32, N: number, temperature: number): void;
 
+  /**
+   * Multi-head attention over q, k, v [B, L, H*dh] (see native/attention.cc): keyValid [B*L] marks real keys;
+   * probs [B*H*L*L] receives the attention probabilities, which the backward reads.
+   */
+  attentionForward(q: F32, k: F32, v: F32, keyValid: Uint8Array, probs: F32, out: F32, B: number, L: number,
+    H: number, dh: number, causal: boolean): void;
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, dq: F32 | null, dk: F32 | null, dv: F32 | null,
+    B: number, L: number, H: number, dh: number, causal: boolean): void;
+
+  /** Inverted dropout whose mask is a hash of (seed, step, element index): the same for any thread count. */
+  dropoutForward(x: F32, y: F32, rate: number, seed: number, step: number): void;
+  dropoutBackward(dy: F32, dx: F32, rate: number, seed: number, step: number): void;
+
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
 

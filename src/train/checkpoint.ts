@@ -21,7 +21,8 @@ import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
+import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
 import { Adam, Parameter, Rng } from '../tensor/index.js';
 
@@ -56,10 +57,10 @@ export function parameterTensors(params: readonly Parameter[]): TensorMap {
   return new Map(params.map((p) => [p.name, { dtype: 'F32' as const, shape: [...p.shape], data: p.data }]));
 }
 
-export async function writeModelFiles(dir: string, config: ModelDirConfig, model: NextItNet, items: readonly string[]): Promise<void> {
+export async function writeModelFiles(dir: string, config: ModelDirConfig, model: UserEncoder, items: readonly string[]): Promise<void> {
   await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   await writeFileAtomic(join(dir, 'items.json'), JSON.stringify(items));
-  await writeSafetensors(join(dir, 'model.safetensors'), parameterTensors(model.parameters()), { format: 'pt' });
+  await writeSafetensors(join(dir, 'model.safetensors'), parameterTensors(model.parameters()), { format: 'pt', backbone: model.backbone });
 }
 
 /** `modules`: everything being trained (the model, and any training-only module such as a projection head). */
@@ -103,7 +104,7 @@ export async function readModelDirConfig(dir: string, file = 'config.json'): Pro
 
 export interface LoadedModel {
   config: ModelDirConfig;
-  model: NextItNet;
+  model: UserEncoder;
   items: string[];
 }
 
@@ -114,9 +115,15 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
   if (!Array.isArray(items) || items.length !== config.model.numItems) {
     throw new ModelError(`${join(dir, 'items.json')}: ${Array.isArray(items) ? items.length : 'no'} items, config says ${config.model.numItems}`);
   }
-  const model = new NextItNet(config.model, new Rng(0));
+  const model = createEncoder(config.model, new Rng(0));
   const weightsPath = join(dir, 'model.safetensors');
-  model.loadValues(floatTensors(await readSafetensors(weightsPath), weightsPath), weightsPath);
+  const weights = await readSafetensors(weightsPath);
+  // Weights written before backbones were recorded are NextItNet's.
+  const stored = weights.metadata.backbone ?? 'nextitnet';
+  if (stored !== model.backbone) {
+    throw new ModelError(`${weightsPath}: holds a ${stored} model, but ${join(dir, 'config.json')} says ${model.backbone}; refusing to load it`);
+  }
+  model.loadValues(floatTensors(weights, weightsPath), weightsPath);
   return { config, model, items };
 }
 

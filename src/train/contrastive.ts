@@ -5,7 +5,7 @@
  * its partner out of the batch's 2B views at temperature τ. The head only shapes this loss: it is trained with
  * the backbone but is not part of the saved base model.
  */
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -39,7 +39,7 @@ export function pairedViews(sequences: number): Int32Array {
 }
 
 /** InfoNCE over the projected, normalised user vectors of `views` ([first views, second views]). */
-export function contrastiveLoss(model: NextItNet, head: ProjectionHead, views: readonly Int32Array[], temperature: number): Tensor {
+export function contrastiveLoss(model: UserEncoder, head: ProjectionHead, views: readonly Int32Array[], temperature: number): Tensor {
   const z = l2Normalize(head.forward(model.userVectors(views, CONTRASTIVE_READING)));
   const similarity = matmul(z, z, { transB: true });
   return infoNce(similarity, pairedViews(views.length / 2), temperature);

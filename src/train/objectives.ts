@@ -7,7 +7,7 @@ import { Objective, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
 import { Batch, batchLength, causalBatch, maskedBatch } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
 import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { ProjectionHead, contrastiveLoss } from './contrastive.js';
 import { NegativeSampler } from './sampler.js';
@@ -47,7 +47,7 @@ export function countTargets(batch: Batch): number {
 }
 
 /** Softmax cross-entropy of the items a batch predicts (next items, or masked items); negatives drawn now. */
-export function sequenceLoss(model: NextItNet, batch: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1): PreparedLoss {
+export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1): PreparedLoss {
   const negatives = softmax.negatives > 0 ? softmax.sampler!.sample(softmax.negatives, rng) : null;
   return {
     name: model.config.objective === 'masked' ? 'masked-item' : 'next-item',
@@ -62,7 +62,7 @@ export function sequenceLoss(model: NextItNet, batch: Batch, softmax: SoftmaxOpt
   };
 }
 
-function sequenceTerm(model: NextItNet, softmax: SoftmaxOptions): LossTerm {
+function sequenceTerm(model: UserEncoder, softmax: SoftmaxOptions): LossTerm {
   const { maxLen, maskProbability, numItems } = model.config;
   const masked = model.config.objective === 'masked';
   return {
@@ -75,7 +75,7 @@ function sequenceTerm(model: NextItNet, softmax: SoftmaxOptions): LossTerm {
   };
 }
 
-function contrastiveTerm(model: NextItNet, head: ProjectionHead, train: TrainConfig, weight: number): LossTerm {
+function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainConfig, weight: number): LossTerm {
   const options = train.contrastive;
   return {
     name: 'contrastive',
@@ -92,7 +92,7 @@ function contrastiveTerm(model: NextItNet, head: ProjectionHead, train: TrainCon
  * weight 1, then the contrastive term with weight λ (1 when it is the only term). `head` is needed only when
  * the objective is contrastive.
  */
-export function lossTerms(objective: Objective, model: NextItNet, head: ProjectionHead | null, train: TrainConfig,
+export function lossTerms(objective: Objective, model: UserEncoder, head: ProjectionHead | null, train: TrainConfig,
   softmax: SoftmaxOptions): LossTerm[] {
   const terms: LossTerm[] = [];
   const contrastive = objective.endsWith('contrastive');

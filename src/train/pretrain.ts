@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelConfig, ModelConfigSchema, Objective, TrainConfig } from '../config/schema.js';
+import { MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
 import { trainingWindows } from '../data/batches.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
@@ -16,7 +16,8 @@ import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { ModelError, TrainingError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
+import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
 import { Adam, Rng } from '../tensor/index.js';
 import {
@@ -33,7 +34,7 @@ export interface PretrainOptions {
   data: string;
   out: string;
   /** Model hyperparameters (numItems comes from the dataset; the objective from train.objective when that is set). */
-  model: Omit<ModelConfig, 'numItems'>;
+  model: ModelOptions;
   train: TrainConfig;
   resume?: boolean;
   progress?: Progress;
@@ -71,8 +72,18 @@ function projectionHeadRng(seed: number): Rng {
 }
 
 /** What a run trains: train.objective, or (when unset) the model's own sequence objective alone. */
-export function pretrainingObjective(model: Pick<ModelConfig, 'objective'>, train: Pick<TrainConfig, 'objective'>): Objective {
-  return train.objective ?? model.objective;
+export function pretrainingObjective(model: Pick<ModelOptions, 'objective'>, train: Pick<TrainConfig, 'objective'>): Objective {
+  return train.objective ?? model.objective ?? MODEL_DEFAULTS.objective;
+}
+
+/** The full model config, or one clear error naming the first problem (bad heads, a masked sasrec, …). */
+function parseModelConfig(options: ModelOptions & { numItems: number }): ModelConfig {
+  const parsed = ModelConfigSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ModelError(`invalid model: ${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  }
+  return parsed.data;
 }
 
 function isNonEmptyDir(path: string): boolean {
@@ -93,13 +104,16 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     if (previous.vocabularyHash !== vocabHash) {
       throw new ModelError(`${options.out}: the checkpoint was trained on another item vocabulary than ${options.data}`);
     }
+    if (options.model.backbone !== undefined && options.model.backbone !== previous.model.backbone) {
+      throw new ModelError(`${options.out}: the checkpoint is a ${previous.model.backbone} model, not ${options.model.backbone}; refusing to resume it as one`);
+    }
     // The model must be the one in the checkpoint; the epoch budget may be extended.
     config = { ...previous, train: { ...previous.train, epochs: options.train.epochs } };
   } else {
     config = {
       format: MODEL_FORMAT,
       version: 1,
-      model: ModelConfigSchema.parse({
+      model: parseModelConfig({
         ...options.model, numItems: ds.meta.numItems,
         objective: networkObjective(pretrainingObjective(options.model, options.train)),
       }),
@@ -110,7 +124,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   }
   const { model: modelConfig, train } = config;
   const objective = pretrainingObjective(modelConfig, train);
-  const model = new NextItNet(modelConfig, new Rng(train.seed));
+  const model = createEncoder(modelConfig, new Rng(train.seed));
   const head = objective.endsWith('contrastive')
     ? new ProjectionHead(modelConfig.dim, train.contrastive.projectionDim, projectionHeadRng(train.seed))
     : null;
@@ -159,6 +173,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       let itemSum = 0;
       for (let b = 0; b < batches.length; b++) {
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
+        model.startTrainingStep(state.step);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
         epochLoss.add(r.terms);
         itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);

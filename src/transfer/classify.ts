@@ -10,7 +10,7 @@ import { ClassificationBaselines, classificationBaselines } from '../baselines/c
 import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { ClassifierScores, accuracy, argmaxRows, classifierScores, logLoss, majorityAccuracy } from '../eval/classification.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
 import { dropout, softmaxCrossEntropy } from '../tensor/index.js';
 import { TaskHead } from './head.js';
 import { UserLabels, userLabels } from './labels.js';
@@ -46,7 +46,7 @@ export interface ClassifyResult extends TransferAccounting {
 }
 
 /** Class probabilities [users, classes] without a graph. */
-export function predictProbabilities(model: NextItNet, head: TaskHead, histories: readonly Int32Array[]): Float32Array {
+export function predictProbabilities(model: UserEncoder, head: TaskHead, histories: readonly Int32Array[]): Float32Array {
   const classes = head.rows;
   const out = new Float32Array(histories.length * classes);
   const dim = model.config.dim;

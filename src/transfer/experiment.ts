@@ -5,9 +5,10 @@
  * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
+import { createEncoder } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
-import { PatchInsertion } from './insertion.js';
+import { PatchInsertion, defaultInsertion } from './insertion.js';
 import { Strategy, defaultLearningRate, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
 import { TransferOptions } from './task.js';
 import { TaskBaselines, TaskData, TaskResult, TaskSpec, headline, runTask, runTaskBaselines } from './tasks.js';
@@ -38,7 +39,7 @@ export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'stra
   insertions: PatchInsertion[];
   seeds: number[];
   /** A fresh copy of the pretrained model for each run (fine-tuning changes weights). */
-  loadBase: () => Promise<NextItNet>;
+  loadBase: () => Promise<UserEncoder>;
   onRun?: (run: ExperimentRun) => void;
   onBaselines?: (baselines: SeedBaselines) => void;
 }
@@ -63,9 +64,9 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
     for (const insertion of insertions) {
       for (const seed of o.seeds) {
         const base = await o.loadBase();
-        const model = strategyUsesPretraining(strategy) ? base : new NextItNet(base.config, new Rng(seed));
+        const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed));
         const lr = o.lr ?? defaultLearningRate(strategy);
-        const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? 'serial-each-conv', seed });
+        const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed });
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, bestEpoch: r.bestEpoch, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,

@@ -11,7 +11,7 @@
  * network's reading alone.
  */
 import { itemBagRows } from '../baselines/bag-of-items.js';
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches } from '../models/user-vectors.js';
 import { INIT_STD } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, segmentWeightedSum } from '../tensor/index.js';
@@ -54,7 +54,7 @@ export class TaskHead {
   }
 
   /** User vectors [histories, dim] with a graph, for training. */
-  userVectors(model: NextItNet, histories: readonly Int32Array[]): Tensor {
+  userVectors(model: UserEncoder, histories: readonly Int32Array[]): Tensor {
     const pooled = model.userVectors(histories, this.reading, this.query);
     if (!this.itemBag) return pooled;
     const bag = itemBagRows(histories, this.itemBag.shape[0]!);
@@ -63,7 +63,7 @@ export class TaskHead {
   }
 
   /** User vectors without a graph, in batches. */
-  encode(model: NextItNet, histories: readonly Int32Array[]): Float32Array {
+  encode(model: UserEncoder, histories: readonly Int32Array[]): Float32Array {
     return encodeInBatches(histories, model.config.dim, (batch) => this.userVectors(model, batch));
   }
 }

@@ -1,47 +1,78 @@
 /**
- * Where patches are grafted into each residual block (PeterRec, Figure 3). With F the block's residual branch:
+ * Where patches are grafted into each block. NextItNet (PeterRec, Figure 3), with F the block's residual branch:
  *
- *   serial-each-conv     x ─conv1─[patch]─LN─ReLU─conv2─[patch]─LN─ReLU─(+x)     the paper's best (default)
- *   serial-second-conv   x ─conv1─LN─ReLU─conv2─[patch]─LN─ReLU─(+x)             one patch per block
- *   parallel-each-conv   conv(h) + Δ(h) before each LayerNorm: the patch sees the conv's input, beside the conv
- *   residual-mixed       out = x + F(x) + Δ(F(x)): the patch's own skip is merged into the block's residual sum,
- *                        the variant the paper reports as clearly worse (kept so experiments can show why)
+ *   serial-each-conv       x ─conv1─[patch]─LN─ReLU─conv2─[patch]─LN─ReLU─(+x)     the paper's best (default)
+ *   serial-second-conv     x ─conv1─LN─ReLU─conv2─[patch]─LN─ReLU─(+x)             one patch per block
+ *   parallel-each-conv     conv(h) + Δ(h) before each LayerNorm: the patch sees the conv's input, beside the conv
+ *   residual-mixed         out = x + F(x) + Δ(F(x)): the patch's own skip is merged into the block's residual sum,
+ *                          the variant the paper reports as clearly worse (kept so experiments can show why)
+ *
+ * SASRec (transformer layers, pre-LN):
+ *
+ *   serial-each-sublayer   h + [patch](Attention(LN(h))), then the same after the feed-forward network: Houlsby
+ *                          adapters, each after a sublayer's output and before its residual add (default)
+ *   parallel-each-sublayer h + Attention(LN(h)) + Δ(LN(h)): the patch beside each sublayer, reading its input
  */
-import { BlockPatchHooks, NextItNet } from '../models/nextitnet.js';
+import { Backbone } from '../config/schema.js';
+import { ModelError } from '../errors.js';
+import { BlockPatchHooks, UserEncoder } from '../models/encoder.js';
 import { Rng, add } from '../tensor/index.js';
 import { ModelPatch, PatchOptions } from './patch.js';
 
-export const PATCH_INSERTIONS = ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed'] as const;
+export const PATCH_INSERTIONS = ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed',
+  'serial-each-sublayer', 'parallel-each-sublayer'] as const;
 export type PatchInsertion = (typeof PATCH_INSERTIONS)[number];
 
-/** Patch modules per block, by position: conv1 / conv2 / residual. */
+/** The insertions each backbone's blocks take; the first is its default. */
+export const BACKBONE_INSERTIONS: Record<Backbone, readonly PatchInsertion[]> = {
+  nextitnet: ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed'],
+  sasrec: ['serial-each-sublayer', 'parallel-each-sublayer'],
+};
+
+export function defaultInsertion(backbone: Backbone): PatchInsertion {
+  return BACKBONE_INSERTIONS[backbone][0]!;
+}
+
+/** Throws a clear error when `insertion` does not fit the backbone's blocks. */
+export function checkInsertion(insertion: PatchInsertion, backbone: Backbone): void {
+  if (!BACKBONE_INSERTIONS[backbone].includes(insertion)) {
+    throw new ModelError(`insertion ${insertion} does not apply to a ${backbone} model (choose from ${BACKBONE_INSERTIONS[backbone].join(', ')})`);
+  }
+}
+
+/** Patch modules per block, by position: after sublayer 0 / 1, or in the residual sum. */
 export interface BlockPatches {
-  conv1?: ModelPatch;
-  conv2?: ModelPatch;
+  sublayer0?: ModelPatch;
+  sublayer1?: ModelPatch;
   residual?: ModelPatch;
 }
 
 function hooksFor(insertion: PatchInsertion, p: BlockPatches): BlockPatchHooks {
+  const at = (i: 0 | 1) => (i === 0 ? p.sublayer0 : p.sublayer1);
   switch (insertion) {
     case 'serial-each-conv':
-      return { afterConv1: (out) => p.conv1!.forward(out), afterConv2: (out) => p.conv2!.forward(out) };
     case 'serial-second-conv':
-      return { afterConv2: (out) => p.conv2!.forward(out) };
+    case 'serial-each-sublayer':
+      return { afterSublayer: (i, out) => at(i)?.forward(out) ?? out };
     case 'parallel-each-conv':
-      return { afterConv1: (out, input) => p.conv1!.addDelta(out, input), afterConv2: (out, input) => p.conv2!.addDelta(out, input) };
+    case 'parallel-each-sublayer':
+      return { afterSublayer: (i, out, input) => at(i)!.addDelta(out, input) };
     case 'residual-mixed':
       return { residual: (x, branch) => p.residual!.addDelta(add(x, branch), branch) };
   }
 }
 
-function patchesFor(insertion: PatchInsertion, block: number, dim: number, rng: Rng, options: PatchOptions): BlockPatches {
+function patchesFor(insertion: PatchInsertion, block: number, names: readonly [string, string], dim: number, rng: Rng,
+  options: PatchOptions): BlockPatches {
   const make = (where: string) => new ModelPatch(`patch.${block}.${where}`, dim, rng, options);
   switch (insertion) {
     case 'serial-each-conv':
     case 'parallel-each-conv':
-      return { conv1: make('conv1'), conv2: make('conv2') };
+    case 'serial-each-sublayer':
+    case 'parallel-each-sublayer':
+      return { sublayer0: make(names[0]), sublayer1: make(names[1]) };
     case 'serial-second-conv':
-      return { conv2: make('conv2') };
+      return { sublayer1: make(names[1]) };
     case 'residual-mixed':
       return { residual: make('residual') };
   }
@@ -49,12 +80,14 @@ function patchesFor(insertion: PatchInsertion, block: number, dim: number, rng: 
 
 /**
  * Grafts freshly initialised patches into every block of `model` (replacing any earlier ones) and returns them.
- * The backbone's own parameters are untouched; the patches' parameters are named `patch.<block>.<where>.…`.
+ * The backbone's own parameters are untouched; the patches' parameters are named `patch.<block>.<where>.…`, where
+ * is the sublayer (conv1, conv2, attention, feedforward) or residual.
  */
-export function graftPatches(model: NextItNet, insertion: PatchInsertion, rng: Rng, options: PatchOptions = {}): ModelPatch[] {
+export function graftPatches(model: UserEncoder, insertion: PatchInsertion, rng: Rng, options: PatchOptions = {}): ModelPatch[] {
+  checkInsertion(insertion, model.backbone);
   const all: ModelPatch[] = [];
   model.blocks.forEach((block, i) => {
-    const patches = patchesFor(insertion, i, model.config.dim, rng, options);
+    const patches = patchesFor(insertion, i, model.sublayerNames, model.config.dim, rng, options);
     block.patches = hooksFor(insertion, patches);
     all.push(...Object.values(patches).filter((p): p is ModelPatch => p !== undefined));
   });
@@ -62,6 +95,6 @@ export function graftPatches(model: NextItNet, insertion: PatchInsertion, rng: R
 }
 
 /** Removes every patch hook, restoring the plain backbone. */
-export function removePatches(model: NextItNet): void {
+export function removePatches(model: UserEncoder): void {
   for (const block of model.blocks) block.patches = null;
 }

@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { DecodedSafetensors, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
-import { POOLINGS } from '../config/schema.js';
-import { NextItNet, inputRows } from '../models/nextitnet.js';
+import { BACKBONES, POOLINGS } from '../config/schema.js';
+import { UserEncoder, inputRows } from '../models/encoder.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
@@ -32,6 +32,8 @@ const cardCommon = {
   strategy: z.enum(STRATEGIES),
   insertion: z.enum(PATCH_INSERTIONS).nullable(),
   patchDim: z.number().int().positive().nullable(),
+  /** The backbone of the base model (cards written before backbones existed were all NextItNet's). */
+  backbone: z.enum(BACKBONES).default('nextitnet'),
   /** How the task reads a user (cards written before pooling existed read the last position of one window). */
   pooling: z.enum(POOLINGS).default('last'),
   windows: z.number().int().min(0).default(1),
@@ -132,7 +134,7 @@ function readItemPairSupport(decoded: DecodedSafetensors, expected: boolean, sou
 export interface TaskModel {
   card: ParsedCard;
   dir: string;
-  model: NextItNet;
+  model: UserEncoder;
   head: TaskHead;
 }
 
@@ -162,6 +164,9 @@ export async function readTaskCard(patchDir: string): Promise<ParsedCard> {
  */
 export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerprint: string): Promise<TaskModel> {
   const card = await readTaskCard(patchDir);
+  if (card.backbone !== base.model.backbone) {
+    throw new ModelError(`${patchDir}: this patch is for a ${card.backbone} model, but the base model is ${base.model.backbone}; refusing to load it`);
+  }
   if (card.baseFingerprint !== fingerprint) {
     throw new ModelError(`${patchDir}: this patch was trained on another base model (fingerprints differ); refusing to load it`);
   }

@@ -17,7 +17,7 @@ import { Dataset } from '../data/dataset.js';
 import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { rankingMetrics } from '../eval/metrics.js';
 import { ScoreRows, TARGET_SET_PROTOCOL, targetSetRanks } from '../eval/target-sets.js';
-import { NextItNet, forEachTableScoreRow, inputRows } from '../models/nextitnet.js';
+import { UserEncoder, forEachTableScoreRow, inputRows } from '../models/encoder.js';
 import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
@@ -75,7 +75,7 @@ function coldStartProtocol(known: number, T: number): string {
 }
 
 /** Target-item scores of the task head for each history (no graph); the scores buffer is reused. */
-export function forEachTargetScoreRow(model: NextItNet, head: TaskHead, histories: readonly Int32Array[],
+export function forEachTargetScoreRow(model: UserEncoder, head: TaskHead, histories: readonly Int32Array[],
   visit: (user: number, scores: Float32Array) => void): void {
   const pairs = head.itemPairs;
   forEachTableScoreRow(head.weight, head.bias, head.encode(model, histories), pairs

@@ -2,13 +2,14 @@
  * Fine-tuning strategies: which parameters train. Everything else is frozen (requiresGrad = false), which costs
  * no gradient computation at all in the kernels.
  *
- *   peterrec    pretrained backbone frozen; patches + each block's second LayerNorm + the new head train
+ *   peterrec    pretrained backbone frozen; patches + the backbone's patched LayerNorms (NextItNet: each block's
+ *               second; SASRec: all) + the new head train
  *   fine-all    the whole pretrained network + head (no patches)
  *   fine-cls    the head only
- *   fine-last1  the last residual block + head;  fine-last2: the last two blocks + head
+ *   fine-last1  the last block (residual block, transformer layer) + head;  fine-last2: the last two + head
  *   peter-zero  the patched network from random initialisation, everything trained (what pretraining buys)
  */
-import { NextItNet } from '../models/nextitnet.js';
+import { UserEncoder } from '../models/encoder.js';
 import { Parameter } from '../tensor/index.js';
 import { ModelPatch } from './patch.js';
 
@@ -25,14 +26,14 @@ export function strategyUsesPretraining(strategy: Strategy): boolean {
 }
 
 /** The backbone parameters a strategy trains (the softmax output table of pretraining is never used). */
-function backboneTrainable(strategy: Strategy, model: NextItNet): Parameter[] {
+function backboneTrainable(strategy: Strategy, model: UserEncoder): Parameter[] {
   const blocks = model.blocks;
   switch (strategy) {
     case 'peterrec':
-      return blocks.flatMap((b) => b.ln2.parameters());
+      return model.patchedNormParameters();
     case 'fine-all':
     case 'peter-zero':
-      return [...model.items.parameters(), ...blocks.flatMap((b) => b.parameters())];
+      return model.backboneParameters();
     case 'fine-cls':
       return [];
     case 'fine-last1':
@@ -46,7 +47,7 @@ function backboneTrainable(strategy: Strategy, model: NextItNet): Parameter[] {
  * Freezes everything, then unfreezes what `strategy` trains: backbone parameters, patches (if the strategy uses
  * them) and the head. Returns the trainable parameters (what the optimizer gets).
  */
-export function applyStrategy(strategy: Strategy, model: NextItNet, patches: readonly ModelPatch[],
+export function applyStrategy(strategy: Strategy, model: UserEncoder, patches: readonly ModelPatch[],
   head: readonly Parameter[]): Parameter[] {
   model.setTrainable(false);
   for (const p of patches) p.setTrainable(false);

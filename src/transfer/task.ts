@@ -5,8 +5,8 @@
  * examples, the loss and the validation score.
  */
 import { encodeSafetensors } from '../io/safetensors.js';
-import { NextItNet, inputRows } from '../models/nextitnet.js';
-import { TRANSFER_DEFAULTS } from '../config/schema.js';
+import { UserEncoder, inputRows } from '../models/encoder.js';
+import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
@@ -19,7 +19,7 @@ import { Strategy, applyStrategy, strategyUsesPatches } from './strategies.js';
 /** How a task adapts the network: shared by every task type. */
 export interface TransferOptions {
   /** The network to adapt: the pretrained model (loaded fresh for this run), or a random one for peter-zero. */
-  model: NextItNet;
+  model: UserEncoder;
   strategy: Strategy;
   insertion: PatchInsertion;
   patchDim?: number;
@@ -53,6 +53,8 @@ export const TUNING_DEFAULTS: Pick<TransferOptions, 'reading' | 'weightDecay' | 
 
 /** What every task reports besides its own test metrics. */
 export interface TransferAccounting {
+  /** The backbone the task was trained on (a patch only loads onto the same). */
+  backbone: Backbone;
   strategy: Strategy;
   insertion: PatchInsertion | null;
   trainedParams: number;
@@ -158,6 +160,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   // The pretraining softmax (output table) is not part of the task network.
   const used = [...model.parameters().filter((p) => !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()), ...head.parameters()];
   return {
+    backbone: model.backbone,
     strategy: o.strategy,
     insertion: strategyUsesPatches(o.strategy) ? o.insertion : null,
     trainedParams: trained.reduce((n, p) => n + p.size, 0),

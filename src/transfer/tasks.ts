@@ -51,7 +51,7 @@ export function runTaskBaselines(spec: TaskSpec, data: TaskData, split: { testFr
 /** The card stored beside a finished task's tensors. */
 export function taskCardFor(spec: TaskSpec, r: TaskResult, fingerprint: string, patchDim: number | null): TaskCard {
   const common = {
-    format: PATCH_FORMAT, version: 1 as const, task: r.task, strategy: r.strategy, insertion: r.insertion, patchDim,
+    format: PATCH_FORMAT, version: 1 as const, task: r.task, backbone: r.backbone, strategy: r.strategy, insertion: r.insertion, patchDim,
     pooling: r.head.reading.pooling, windows: r.head.reading.windows, itemBag: r.head.reading.itemBag ?? false,
     baseFingerprint: fingerprint, trainedParams: r.trainedParams, totalParams: r.totalParams,
   };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { causalBatch, maskedBatch, predictionInputs, trainingWindows } from '../../src/data/batches.js';
+import { causalBatch, maskedBatch, trainingWindows } from '../../src/data/batches.js';
+import { predictionInputs } from '../../src/models/user-vectors.js';
 import { itemCounts, leaveOneOutSplit } from '../../src/data/split.js';
 import { Rng } from '../../src/tensor/index.js';
 import { datasetFromSequences } from '../helpers/datasets.js';

@@ -118,3 +118,36 @@ export function patchRef(x: F64, wd: F64, bd: F64 | null, wu: F64, bu: F64 | nul
   y.forEach((v, i) => { y[i] = v + (bu ? bu[i % C]! : 0) + (base ? base[i]! : 0); });
   return y;
 }
+
+/**
+ * Multi-head attention in float64: q, k, v [B, L, H*dh]; key j is allowed for query i when valid[b*L + j] and
+ * (not causal or j ≤ i); a query with no allowed key gets zeros.
+ */
+export function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, valid: Uint8Array, B: number, L: number,
+  H: number, dh: number, causal: boolean, rows: readonly number[] | null = null): Float64Array {
+  const W = H * dh;
+  const out = new Float64Array(B * L * W);
+  const scale = 1 / Math.sqrt(dh);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (const i of rows ?? Array.from({ length: L }, (_, t) => t)) {
+    const at = (t: number) => (b * L + t) * W + h * dh;
+    const allowed = (j: number) => valid[b * L + j] === 1 && (!causal || j <= i);
+    const s = new Float64Array(L).fill(-Infinity);
+    let max = -Infinity;
+    for (let j = 0; j < L; j++) {
+      if (!allowed(j)) continue;
+      let dot = 0;
+      for (let c = 0; c < dh; c++) dot += q[at(i) + c]! * k[at(j) + c]!;
+      s[j] = dot * scale;
+      max = Math.max(max, s[j]!);
+    }
+    if (max === -Infinity) continue;
+    let sum = 0;
+    for (let j = 0; j < L; j++) sum += allowed(j) ? Math.exp(s[j]! - max) : 0;
+    for (let j = 0; j < L; j++) {
+      if (!allowed(j)) continue;
+      const p = Math.exp(s[j]! - max) / sum;
+      for (let c = 0; c < dh; c++) out[at(i) + c] += p * v[at(j) + c]!;
+    }
+  }
+  return out;
+}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelConfigSchema } from '../../src/config/schema.js';
-import { NextItNet, encodeHistories } from '../../src/models/nextitnet.js';
+import { encodeHistories } from '../../src/models/encoder.js';
+import { NextItNet } from '../../src/models/nextitnet.js';
 import { Rng, noGrad } from '../../src/tensor/index.js';
 
 const small = (objective: 'causal' | 'masked') =>

@@ -78,6 +78,9 @@ const templates = {
   l2NormalizeBackward: (R, C) => [F(R * C), F(R), F(R * C), F(R * C), R, C, 1e-12],
   infoNceForward: (N) => [F(2 * N * 2 * N), I(2 * N, 2 * N), F(2 * N * 2 * N), 2 * N, 0.5],
   infoNceBackward: (N) => [F(2 * N * 2 * N), I(2 * N, 2 * N), 0.5, F(2 * N * 2 * N), 2 * N, 0.5],
+  attentionForward: (B, L, D) => [F(B * L * 2 * D), F(B * L * 2 * D), F(B * L * 2 * D), U(B * L), F(B * 2 * L * L), F(B * L * 2 * D), B, L, 2, D, rand() < 0.5],
+  attentionBackward: (B, L, D) => [F(B * L * 2 * D), F(B * L * 2 * D), F(B * L * 2 * D), F(B * 2 * L * L), F(B * L * 2 * D), F(B * L * 2 * D), rand() < 0.5 ? F(B * L * 2 * D) : null, F(B * L * 2 * D), B, L, 2, D, rand() < 0.5],
+  dropoutForward: (n) => [F(n), F(n), 0.5, 7, n], dropoutBackward: (n) => [F(n), F(n), 0.5, 7, n],
   sumSquaresRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C], scaleRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C, 2],
 };
 const nearValid = (name) => {

@@ -10,7 +10,7 @@ function unevenDataset(): ReturnType<typeof datasetFromSequences> {
   return datasetFromSequences(lengths.map((n, u) => Array.from({ length: n }, (_, t) => 1 + ((u * 7 + t * 3) % 40))), 40);
 }
 
-const shape = { items: 0, dim: 8, blocks: 2, batch: 8, maxLen: 20, negatives: 0, steps: 6, warmup: 1, seed: 1, batchTokens: 0 };
+const shape = { items: 0, dim: 8, blocks: 2, layers: 1, heads: 2, dropout: 0.2, batch: 8, maxLen: 20, negatives: 0, steps: 6, warmup: 1, seed: 1, batchTokens: 0 };
 
 describe('graftrec bench train (smoke, tiny settings)', () => {
   it('--data times real batches: the dataset vocabulary, real items/s and the share of padding', async () => {
@@ -31,5 +31,13 @@ describe('graftrec bench train (smoke, tiny settings)', () => {
     assert.equal(records[0]!.paddingShare, 0);
     // every position of every sequence is predicted (both rates are rounded to 0.1)
     assert.ok(Math.abs(records[0]!.realItemsPerSec - records[0]!.seqPerSec * 20) <= 2, JSON.stringify(records[0]));
+  });
+
+  it('--backbone sasrec times SASRec steps at the requested shape', async () => {
+    const records: Record<string, any>[] = [];
+    await runTrainBench({ ...shape, backbone: 'sasrec', items: 50, lengthBuckets: true }, (r) => records.push(r));
+    assert.equal(records[0]!.backbone, 'sasrec');
+    assert.equal(records[0]!.dim, 8);
+    assert.ok(records[0]!.seqPerSec > 0 && records[0]!.msPerStep > 0, JSON.stringify(records[0]));
   });
 });

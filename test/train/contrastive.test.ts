@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS, TrainConfig } from '../../src/config/schema.js';
 import { saveDataset } from '../../src/data/dataset.js';
-import { encodeHistories } from '../../src/models/nextitnet.js';
+import { encodeHistories } from '../../src/models/encoder.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { datasetFromSequences, savedCyclicDataset, tempDir, traitSequences } from '../helpers/datasets.js';

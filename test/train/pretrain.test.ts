@@ -46,9 +46,10 @@ describe('pretraining', () => {
     assert.notDeepEqual(await run(5), await run(6));
   });
 
-  for (const negatives of [0, 7]) {
-    it(`a resumed run continues exactly where it stopped (${negatives ? 'sampled' : 'full'} softmax)`, async () => {
+  for (const [backbone, negatives] of [['nextitnet', 0], ['nextitnet', 7], ['sasrec', 7]] as const) {
+    it(`a resumed run continues exactly where it stopped (${backbone}, ${negatives ? 'sampled' : 'full'} softmax)`, async () => {
       const data = await savedCyclicDataset(60, 20, 8);
+      const model = { ...MODEL_DEFAULTS, backbone, dim: 16, blocks: 2, layers: 1, heads: 2, dropout: 0.3, maxLen: 8 };
       const straight = join(tempDir(), 'straight');
       await pretrain({ data, out: straight, model, train: train({ epochs: 3, negatives }) });
       const resumed = join(tempDir(), 'resumed');

@@ -8,7 +8,7 @@ import { Dataset, loadDataset } from '../../src/data/dataset.js';
 import { ingest } from '../../src/data/ingest.js';
 import { writeSynthetic } from '../../src/data/synth.js';
 import { DataError } from '../../src/errors.js';
-import { encodeHistories } from '../../src/models/nextitnet.js';
+import { encodeHistories } from '../../src/models/encoder.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { ClassifyOptions, finetuneClassifier } from '../../src/transfer/classify.js';

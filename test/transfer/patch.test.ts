@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelConfigSchema } from '../../src/config/schema.js';
+import { UserEncoder } from '../../src/models/encoder.js';
+import { createEncoder } from '../../src/models/encoders.js';
 import { NextItNet } from '../../src/models/nextitnet.js';
 import { Parameter, Rng, backward, noGrad, sumProduct } from '../../src/index.js';
-import { PATCH_INSERTIONS, graftPatches, removePatches } from '../../src/transfer/insertion.js';
+import { BACKBONE_INSERTIONS, graftPatches, removePatches } from '../../src/transfer/insertion.js';
 import { ModelPatch } from '../../src/transfer/patch.js';
 import { STRATEGIES, applyStrategy } from '../../src/transfer/strategies.js';
 
 const config = ModelConfigSchema.parse({ numItems: 30, dim: 16, blocks: 3, maxLen: 6 });
 const ids = Int32Array.from([0, 3, 4, 5, 6, 7, 0, 0, 9, 8, 7, 6]);
-const hidden = (m: NextItNet) => noGrad(() => m.hidden(ids, 2, 6).data);
+const hidden = (m: UserEncoder) => noGrad(() => m.hidden(ids, 2, 6).data);
+const sasrec = ModelConfigSchema.parse({ backbone: 'sasrec', numItems: 30, dim: 16, layers: 2, heads: 2, maxLen: 6 });
 
 describe('model patches', () => {
   it('a patch at C=64 has 2,128 parameters (Down 64→16, Up 16→64, with biases)', () => {
@@ -17,9 +20,10 @@ describe('model patches', () => {
     assert.equal(p.parameters().reduce((n, q) => n + q.size, 0), 2128);
   });
 
-  for (const insertion of PATCH_INSERTIONS) {
-    it(`${insertion}: zero-initialised patches leave the network unchanged; trained ones change it`, () => {
-      const model = new NextItNet(config, new Rng(4));
+  for (const [backbone, insertion] of [...BACKBONE_INSERTIONS.nextitnet.map((i) => ['nextitnet', i] as const),
+    ...BACKBONE_INSERTIONS.sasrec.map((i) => ['sasrec', i] as const)]) {
+    it(`${backbone} ${insertion}: zero-initialised patches leave the network unchanged; trained ones change it`, () => {
+      const model = createEncoder(backbone === 'sasrec' ? sasrec : config, new Rng(4));
       const plain = hidden(model);
       const patches = graftPatches(model, insertion, new Rng(5), { zeroInitUp: true });
       assert.ok(patches.length > 0);
@@ -36,6 +40,14 @@ describe('model patches', () => {
     const names = graftPatches(model, 'serial-each-conv', new Rng(1)).flatMap((p) => p.parameters().map((q) => q.name));
     assert.ok(names.includes('patch.0.conv1.down.weight'));
     assert.ok(names.includes('patch.2.conv2.up.bias'));
+    const sasrecNames = graftPatches(createEncoder(sasrec, new Rng(4)), 'serial-each-sublayer', new Rng(1))
+      .flatMap((p) => p.parameters().map((q) => q.name));
+    assert.ok(sasrecNames.includes('patch.0.attention.down.weight') && sasrecNames.includes('patch.1.feedforward.up.bias'));
+  });
+
+  it('refuses an insertion that does not fit the backbone, naming the ones that do', () => {
+    assert.throws(() => graftPatches(createEncoder(sasrec, new Rng(4)), 'serial-each-conv', new Rng(1)),
+      /serial-each-conv does not apply to a sasrec model \(choose from serial-each-sublayer, parallel-each-sublayer\)/);
   });
 });
 

@@ -1,5 +1,6 @@
 import { ShapeError } from '../../errors.js';
 import { gradIfNeeded, isGradEnabled, record } from '../autograd.js';
+import { backend } from '../backend.js';
 import { Rng } from '../rng.js';
 import { Tensor } from '../tensor.js';
 
@@ -18,5 +19,29 @@ export function dropout(x: Tensor, rate: number, rng: Rng): Tensor {
   return record(out, 'dropout', [x], (g) => {
     const dx = gradIfNeeded(x);
     if (dx) for (let i = 0; i < dx.length; i++) dx[i]! += g[i]! * mask[i]!;
+  });
+}
+
+/** Which mask a seededDropout call draws: a hash of (seed, step, element index), not a stateful stream. */
+export interface DropoutStream {
+  seed: number;
+  /** Distinct per call (e.g. a counter the model advances): the same (seed, step) gives the same mask. */
+  step: number;
+}
+
+/**
+ * Inverted dropout on the native kernel for activations of any size: the mask depends only on (seed, step,
+ * element index), so it is the same for any thread count and backward recomputes it instead of storing it.
+ * Identity at rate 0 and outside training (no graph).
+ */
+export function seededDropout(x: Tensor, rate: number, stream: DropoutStream): Tensor {
+  if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (rate === 0 || !isGradEnabled()) return x;
+  const k = backend();
+  const out = Tensor.empty(x.shape);
+  k.dropoutForward(x.data, out.data, rate, stream.seed, stream.step);
+  return record(out, 'seededDropout', [x], (g) => {
+    const dx = gradIfNeeded(x);
+    if (dx) k.dropoutBackward(g, dx, rate, stream.seed, stream.step);
   });
 }

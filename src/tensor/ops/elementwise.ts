@@ -67,3 +67,14 @@ export function weightedSum(xs: readonly Tensor[], weights: readonly number[]): 
     });
   });
 }
+
+/** s · x (e.g. an embedding scaled by √dim). */
+export function scale(x: Tensor, s: number): Tensor {
+  const k = backend();
+  const out = Tensor.zeros(x.shape);
+  k.axpy(out.data, s, x.data);
+  return record(out, 'scale', [x], (g) => {
+    const dx = gradIfNeeded(x);
+    if (dx) k.axpy(dx, s, g);
+  });
+}

@@ -1,0 +1,22 @@
+/** The model shape options the step benchmarks share, turned into a model config by the one schema. */
+import { Backbone, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema } from '../src/config/schema.js';
+
+export interface ModelShapeOptions {
+  backbone?: Backbone;
+  /** Absent = the backbone's default. */
+  dim?: number;
+  /** NextItNet residual blocks. */
+  blocks: number;
+  /** SASRec layers, heads, dropout. */
+  layers: number;
+  heads: number;
+  dropout: number;
+  maxLen: number;
+}
+
+export function benchModelConfig(o: ModelShapeOptions, numItems: number): ModelConfig {
+  return ModelConfigSchema.parse({
+    ...MODEL_DEFAULTS, backbone: o.backbone ?? MODEL_DEFAULTS.backbone, numItems, dim: o.dim, blocks: o.blocks,
+    layers: o.layers, heads: o.heads, dropout: o.dropout, maxLen: o.maxLen,
+  });
+}

@@ -1,0 +1,81 @@
+// Inverted dropout with a counter-based random number generator: element i of call `step` under `seed` is kept
+// when u(seed, step, i) >= rate, u a uniform in [0, 1) computed by hashing the three numbers (SplitMix64's
+// finaliser, applied twice). The mask is a pure function of (seed, step, i), so it is the same for any thread count
+// and any split of the work, and backward recomputes it instead of storing it.
+//   y = x * keep(i) / (1 - rate)          dx += dy * keep(i) / (1 - rate)
+#include <cstdint>
+
+#include "args.h"
+#include "thread_pool.h"
+
+namespace graftrec {
+namespace {
+
+constexpr int64_t kDropoutGrain = 1 << 15;
+
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// 24 random bits as a float in [0, 1): exact in float32, so comparing with the rate is the same everywhere.
+inline float uniform_at(uint64_t stream, uint64_t i) {
+  return static_cast<float>(mix64(stream + 0x9E3779B97F4A7C15ULL * (i + 1)) >> 40) * (1.f / 16777216.f);
+}
+
+inline uint64_t stream_of(int64_t seed, int64_t step) {
+  return mix64(mix64(static_cast<uint64_t>(seed)) ^ (static_cast<uint64_t>(step) * 0xD1B54A32D192ED03ULL));
+}
+
+struct DropoutArgs {
+  float rate;
+  uint64_t stream;
+};
+
+DropoutArgs read_dropout_args(const Napi::CallbackInfo& info, size_t at, const char* k) {
+  const double rate = num_arg(info, at, k, "rate");
+  if (!(rate >= 0 && rate < 1)) fail(info.Env(), k, "rate must be in [0, 1), got " + std::to_string(rate));
+  const int64_t seed = int_arg(info, at + 1, k, "seed", -9007199254740991.0, 9007199254740991.0);
+  const int64_t step = int_arg(info, at + 2, k, "step", 0, 9007199254740991.0);
+  return {static_cast<float>(rate), stream_of(seed, step)};
+}
+
+// Applies the mask of (stream, rate) to src, scaled: dst = src * keep / (1 - rate), or dst += that (accumulate).
+void apply_mask(const float* src, float* dst, int64_t n, const DropoutArgs& a, bool accumulate) {
+  const float keep_scale = 1.f / (1.f - a.rate);
+  parallel_range(n, kDropoutGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float m = uniform_at(a.stream, static_cast<uint64_t>(i)) >= a.rate ? keep_scale : 0.f;
+      if (accumulate) dst[i] += src[i] * m;
+      else dst[i] = src[i] * m;
+    }
+  });
+}
+
+// dropoutForward(x, y, rate, seed, step)
+void dropout_forward_js(const Napi::CallbackInfo& info) {
+  const char* k = "dropoutForward";
+  auto x = f32_arg(info, 0, k, "x");
+  auto y = f32_arg(info, 1, k, "y");
+  expect_length(info.Env(), k, "y", y, static_cast<int64_t>(x.length));
+  apply_mask(x.data, y.data, static_cast<int64_t>(x.length), read_dropout_args(info, 2, k), false);
+}
+
+// dropoutBackward(dy, dx, rate, seed, step): dx += dy * mask (accumulates).
+void dropout_backward_js(const Napi::CallbackInfo& info) {
+  const char* k = "dropoutBackward";
+  auto dy = f32_arg(info, 0, k, "dy");
+  auto dx = f32_arg(info, 1, k, "dx");
+  expect_length(info.Env(), k, "dx", dx, static_cast<int64_t>(dy.length));
+  apply_mask(dy.data, dx.data, static_cast<int64_t>(dy.length), read_dropout_args(info, 2, k), true);
+}
+
+}  // namespace
+
+void register_dropout(Napi::Env env, Napi::Object exports) {
+  exports.Set("dropoutForward", Napi::Function::New(env, dropout_forward_js, "dropoutForward"));
+  exports.Set("dropoutBackward", Napi::Function::New(env, dropout_backward_js, "dropoutBackward"));
+}
+
+}  // namespace graftrec

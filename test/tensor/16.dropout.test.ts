@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Rng, Tensor, backend, noGrad, seededDropout } from '../../src/index.js';
+import { gradCheck, randomTensor } from '../helpers/gradcheck.js';
+
+const rng = new Rng(31);
+const k = backend();
+const initialThreads = k.info().threads;
+after(() => k.setThreads(initialThreads));
+
+/** The mask a (seed, step) call draws over n elements: dropout of ones, 0 or 1 / (1 - rate) each. */
+function maskOf(n: number, rate: number, seed: number, step: number): Float32Array {
+  return seededDropout(new Tensor(new Float32Array(n).fill(1), [n], true), rate, { seed, step }).data;
+}
+
+describe('seeded dropout kernel', () => {
+  it('gradient check: the backward applies the forward\'s mask', () => {
+    const x = randomTensor(rng, [4, 9]);
+    const mask = maskOf(36, 0.4, 5, 2);
+    gradCheck(rng, {
+      inputs: [x],
+      kernel: ([x]) => seededDropout(x!, 0.4, { seed: 5, step: 2 }),
+      reference: ([x]) => x!.map((v, i) => v * mask[i]!),
+      // Not differentiated through the kernel numerically: that probe runs without a graph, where dropout is off.
+    });
+  });
+
+  it('same seed and step ⇒ same mask; another step or seed ⇒ another; drops about `rate` of the elements', () => {
+    const n = 1 << 16;
+    const a = maskOf(n, 0.3, 9, 0);
+    assert.deepEqual(maskOf(n, 0.3, 9, 0), a);
+    assert.notDeepEqual(maskOf(n, 0.3, 9, 1), a);
+    assert.notDeepEqual(maskOf(n, 0.3, 10, 0), a);
+    const dropped = a.filter((m) => m === 0).length / n;
+    assert.ok(Math.abs(dropped - 0.3) < 0.01, `dropped ${dropped}`);
+    assert.ok(a.every((m) => m === 0 || Math.abs(m - 1 / 0.7) < 1e-6));
+  });
+
+  it('the mask depends only on (seed, step, index): identical for 1, 2 and 3 threads and for a prefix of the tensor', () => {
+    const n = 1 << 18; // eight work chunks: each thread count splits them differently
+    k.setThreads(1);
+    const one = maskOf(n, 0.5, 77, 3);
+    for (const threads of [2, 3]) {
+      k.setThreads(threads);
+      k.resetPoolStats();
+      const many = maskOf(n, 0.5, 77, 3);
+      assert.ok(k.poolStats().sharedTasks > 1, `the mask was drawn in several pool tasks at ${threads} threads`);
+      assert.deepEqual(many, one, `${threads} threads`);
+    }
+    assert.deepEqual(maskOf(n / 2 + 13, 0.5, 77, 3), one.subarray(0, n / 2 + 13));
+  });
+
+  it('is the identity outside training (no graph) and at rate 0; refuses a rate outside [0, 1)', () => {
+    const x = randomTensor(rng, [3, 4]);
+    assert.equal(noGrad(() => seededDropout(x, 0.5, { seed: 1, step: 0 })), x);
+    assert.equal(seededDropout(x, 0, { seed: 1, step: 0 }), x);
+    assert.throws(() => seededDropout(x, 1, { seed: 1, step: 0 }), /rate must be in \[0, 1\)/);
+  });
+});

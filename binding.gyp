@@ -21,7 +21,8 @@
         "native/pooling.cc",
         "native/contrastive.cc",
         "native/attention.cc",
-        "native/dropout.cc"
+        "native/dropout.cc",
+        "native/gru.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

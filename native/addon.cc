@@ -162,6 +162,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_contrastive(env, exports);
   register_attention(env, exports);
   register_dropout(env, exports);
+  register_gru(env, exports);
   return exports;
 }
 

@@ -178,5 +178,6 @@ void register_pooling(Napi::Env env, Napi::Object exports);
 void register_contrastive(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_dropout(Napi::Env env, Napi::Object exports);
+void register_gru(Napi::Env env, Napi::Object exports);
 
 }  // namespace graftrec

@@ -106,6 +106,14 @@ export interface Kernels {
   attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, dq: F32 | null, dk: F32 | null, dv: F32 | null,
     B: number, L: number, H: number, dh: number, causal: boolean): void;
 
+  /**
+   * A GRU layer's recurrence (see native/gru.cc): gx [B*L*3H] input-side gates, whh [H*3H], bhh [3H], starts [B]
+   * each sequence's first real position; out [B*L*H] receives h, saved [B*L*4H] what the backward reads.
+   */
+  gruForward(gx: F32, whh: F32, bhh: F32, starts: I32, out: F32, saved: F32, B: number, L: number, H: number): void;
+  gruBackward(whh: F32, out: F32, saved: F32, starts: I32, dout: F32, dgx: F32 | null, dwhh: F32 | null,
+    dbhh: F32 | null, B: number, L: number, H: number): void;
+
   /** Inverted dropout whose mask is a hash of (seed, step, element index): the same for any thread count. */
   dropoutForward(x: F32, y: F32, rate: number, seed: number, step: number): void;
   dropoutBackward(dy: F32, dx: F32, rate: number, seed: number, step: number): void;

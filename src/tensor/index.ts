@@ -16,6 +16,7 @@ export { dropout, seededDropout } from './ops/dropout.js';
 export type { DropoutStream } from './ops/dropout.js';
 export { attention } from './ops/attention.js';
 export type { AttentionOptions } from './ops/attention.js';
+export { gruRecurrence } from './ops/gru.js';
 export { infoNce, l2Normalize } from './ops/contrastive.js';
 export type { BottleneckWeights } from './ops/patch.js';
 export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';

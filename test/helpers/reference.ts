@@ -151,3 +151,31 @@ export function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, 
   }
   return out;
 }
+
+/**
+ * A GRU layer's recurrence in float64 (PyTorch gate order r, z, n): gx [B, L, 3H] input-side gates, whh [H, 3H],
+ * bhh [3H]; sequence b starts from h = 0 at starts[b], and h = 0 before it. Returns h [B, L, H].
+ */
+export function gruRef(gx: F64, whh: F64, bhh: F64, starts: ArrayLike<number>, B: number, L: number, H: number): F64 {
+  const G = 3 * H;
+  const out = new Float64Array(B * L * H);
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  for (let b = 0; b < B; b++) {
+    let h = new Float64Array(H);
+    for (let t = starts[b]!; t < L; t++) {
+      const gh = Float64Array.from(bhh);
+      for (let k = 0; k < H; k++) for (let j = 0; j < G; j++) gh[j] += h[k]! * whh[k * G + j]!;
+      const x = gx.subarray((b * L + t) * G, (b * L + t + 1) * G);
+      const next = new Float64Array(H);
+      for (let j = 0; j < H; j++) {
+        const r = sigmoid(x[j]! + gh[j]!);
+        const z = sigmoid(x[H + j]! + gh[H + j]!);
+        const n = Math.tanh(x[2 * H + j]! + r * gh[2 * H + j]!);
+        next[j] = (1 - z) * n + z * h[j]!;
+      }
+      out.set(next, (b * L + t) * H);
+      h = next;
+    }
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BACKBONES, Backbone, DEFAULT_DIM, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_LAYERS, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
@@ -19,9 +19,9 @@ interface PretrainFlags {
   backbone?: Backbone;
   dim?: number;
   blocks: number;
-  layers: number;
+  layers?: number;
   heads: number;
-  dropout: number;
+  dropout?: number;
   kernelSize: number;
   dilations: number[];
   maxLen: number;
@@ -59,9 +59,9 @@ export function pretrainCommand(): Command {
     .option('--backbone <name>', `the sequence network: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
     .option('--dim <n>', `channels = embedding size (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
     .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
-    .option('--layers <n>', 'sasrec: transformer layers', integerOption('layers'), MODEL_DEFAULTS.layers)
+    .option('--layers <n>', `sasrec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
     .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', integerOption('heads'), MODEL_DEFAULTS.heads)
-    .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }), MODEL_DEFAULTS.dropout)
+    .option('--dropout <p>', `sasrec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
     .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)

@@ -5,14 +5,20 @@
 import { z } from 'zod';
 
 /** The sequence networks a model can be built on (models/encoders.ts makes each). */
-export const BACKBONES = ['nextitnet', 'sasrec'] as const;
+export const BACKBONES = ['nextitnet', 'sasrec', 'gru4rec'] as const;
 export type Backbone = (typeof BACKBONES)[number];
 
 /**
  * The embedding size when none is given: NextItNet's as in the PeterRec code, SASRec's as published for Amazon
- * Games (Kang & McAuley 2018).
+ * Games (Kang & McAuley 2018), GRU4Rec's as RecBole's.
  */
-export const DEFAULT_DIM: Record<Backbone, number> = { nextitnet: 64, sasrec: 50 };
+export const DEFAULT_DIM: Record<Backbone, number> = { nextitnet: 64, sasrec: 50, gru4rec: 64 };
+/**
+ * Layers and dropout when none are given: SASRec's published Games values; GRU4Rec's as RecBole's (one GRU layer,
+ * embedding dropout 0.25). NextItNet reads neither.
+ */
+export const DEFAULT_LAYERS: Record<Backbone, number> = { nextitnet: 2, sasrec: 2, gru4rec: 1 };
+export const DEFAULT_DROPOUT: Record<Backbone, number> = { nextitnet: 0.5, sasrec: 0.5, gru4rec: 0.25 };
 
 const ModelFields = z.object({
   backbone: z.enum(BACKBONES).default('nextitnet'),
@@ -27,10 +33,13 @@ const ModelFields = z.object({
   kernelSize: z.number().int().positive().default(3),
   /** Block dilations cycle through this list; each block's second conv uses twice the dilation. */
   dilations: z.array(z.number().int().positive()).nonempty().default([1, 4]),
-  /** SASRec: transformer layers, attention heads (must divide dim), dropout rate; published Games defaults. */
-  layers: z.number().int().positive().default(2),
+  /**
+   * SASRec: transformer layers, attention heads (must divide dim), dropout rate. GRU4Rec: GRU layers, embedding
+   * dropout. Absent layers / dropout = DEFAULT_LAYERS / DEFAULT_DROPOUT of the backbone.
+   */
+  layers: z.number().int().positive().optional(),
   heads: z.number().int().positive().default(1),
-  dropout: z.number().min(0).lt(1, 'dropout must be in [0, 1)').default(0.5),
+  dropout: z.number().min(0).lt(1, 'dropout must be in [0, 1)').optional(),
   maxLen: z.number().int().min(2).max(4096).default(50),
   layerNormEps: z.number().positive().default(1e-8),
   /** Masked objective: probability that a (non-padding) position is chosen for prediction. */
@@ -38,19 +47,22 @@ const ModelFields = z.object({
 });
 
 type ModelFieldsOut = z.infer<typeof ModelFields>;
-type Resolved<T extends { dim?: number }> = Omit<T, 'dim'> & { dim: number };
+type Resolved<T extends { dim?: number; layers?: number; dropout?: number }> = Omit<T, 'dim' | 'layers' | 'dropout'>
+  & { dim: number; layers: number; dropout: number };
 
-/** Fills the backbone's dimension; checks what only holds for some backbones. */
+/** Fills the backbone's dimension, layers and dropout; checks what only holds for some backbones. */
 function resolveModel<T extends Omit<ModelFieldsOut, 'numItems'>>(c: T, ctx?: z.RefinementCtx): Resolved<T> {
   const dim = c.dim ?? DEFAULT_DIM[c.backbone];
-  const problem = c.backbone === 'sasrec' && c.objective !== 'causal' ? `the ${c.objective} objective needs the nextitnet backbone (sasrec is causal)`
+  const layers = c.layers ?? DEFAULT_LAYERS[c.backbone];
+  const dropout = c.dropout ?? DEFAULT_DROPOUT[c.backbone];
+  const problem = c.backbone !== 'nextitnet' && c.objective !== 'causal' ? `the ${c.objective} objective needs the nextitnet backbone (${c.backbone} is causal)`
     : c.backbone === 'sasrec' && dim % c.heads !== 0 ? `${c.heads} attention heads do not divide dim ${dim}`
       : null;
   if (problem) {
     if (!ctx) throw new Error(problem);
     ctx.addIssue({ code: 'custom', message: problem });
   }
-  return { ...c, dim };
+  return { ...c, dim, layers, dropout };
 }
 
 export const ModelConfigSchema = ModelFields.transform((c, ctx) => resolveModel(c, ctx));

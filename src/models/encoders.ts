@@ -2,6 +2,7 @@
 import { ModelConfig } from '../config/schema.js';
 import { Rng } from '../tensor/index.js';
 import { UserEncoder } from './encoder.js';
+import { GRU4Rec } from './gru4rec.js';
 import { NextItNet } from './nextitnet.js';
 import { SASRec } from './sasrec.js';
 
@@ -12,5 +13,7 @@ export function createEncoder(config: ModelConfig, rng: Rng): UserEncoder {
       return new NextItNet(config, rng);
     case 'sasrec':
       return new SASRec(config, rng);
+    case 'gru4rec':
+      return new GRU4Rec(config, rng);
   }
 }

@@ -31,7 +31,7 @@ const CALLS_PER_STEP = 2 ** 20;
  * Draws each dropout call's mask from (seed, call number): reproducible for a seed and any thread count. The
  * trainer restarts the numbering at each step (step × CALLS_PER_STEP), so a resumed run continues the sequence.
  */
-class DropoutCalls {
+export class DropoutCalls {
   private calls = 0;
   constructor(private readonly seed: number, private readonly rate: number) {}
 

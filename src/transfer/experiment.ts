@@ -36,7 +36,7 @@ export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'stra
   lr: number | null;
   spec: TaskSpec;
   strategies: Strategy[];
-  insertions: PatchInsertion[];
+  insertions: (PatchInsertion | null)[];
   seeds: number[];
   /** A fresh copy of the pretrained model for each run (fine-tuning changes weights). */
   loadBase: () => Promise<UserEncoder>;

@@ -12,6 +12,9 @@
  *   serial-each-sublayer   h + [patch](Attention(LN(h))), then the same after the feed-forward network: Houlsby
  *                          adapters, each after a sublayer's output and before its residual add (default)
  *   parallel-each-sublayer h + Attention(LN(h)) + Δ(LN(h)): the patch beside each sublayer, reading its input
+ *
+ * GRU4Rec has none: its layers are recurrences with no sublayer output to graft into, so the patched strategies
+ * (peterrec, peter-zero) are refused for it.
  */
 import { Backbone } from '../config/schema.js';
 import { ModelError } from '../errors.js';
@@ -27,15 +30,20 @@ export type PatchInsertion = (typeof PATCH_INSERTIONS)[number];
 export const BACKBONE_INSERTIONS: Record<Backbone, readonly PatchInsertion[]> = {
   nextitnet: ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed'],
   sasrec: ['serial-each-sublayer', 'parallel-each-sublayer'],
+  gru4rec: [],
 };
 
-export function defaultInsertion(backbone: Backbone): PatchInsertion {
-  return BACKBONE_INSERTIONS[backbone][0]!;
+/** The backbone's default insertion; null for a backbone that takes no patches. */
+export function defaultInsertion(backbone: Backbone): PatchInsertion | null {
+  return BACKBONE_INSERTIONS[backbone][0] ?? null;
 }
 
-/** Throws a clear error when `insertion` does not fit the backbone's blocks. */
-export function checkInsertion(insertion: PatchInsertion, backbone: Backbone): void {
-  if (!BACKBONE_INSERTIONS[backbone].includes(insertion)) {
+/** Throws a clear error when `insertion` does not fit the backbone's blocks (or the backbone takes no patches). */
+export function checkInsertion(insertion: PatchInsertion | null, backbone: Backbone): asserts insertion is PatchInsertion {
+  if (BACKBONE_INSERTIONS[backbone].length === 0) {
+    throw new ModelError(`a ${backbone} model has no insertion points for patches: the patched strategies (peterrec, peter-zero) need nextitnet or sasrec; use fine-cls, fine-all or fine-last1`);
+  }
+  if (insertion === null || !BACKBONE_INSERTIONS[backbone].includes(insertion)) {
     throw new ModelError(`insertion ${insertion} does not apply to a ${backbone} model (choose from ${BACKBONE_INSERTIONS[backbone].join(', ')})`);
   }
 }
@@ -83,7 +91,7 @@ function patchesFor(insertion: PatchInsertion, block: number, names: readonly [s
  * The backbone's own parameters are untouched; the patches' parameters are named `patch.<block>.<where>.…`, where
  * is the sublayer (conv1, conv2, attention, feedforward) or residual.
  */
-export function graftPatches(model: UserEncoder, insertion: PatchInsertion, rng: Rng, options: PatchOptions = {}): ModelPatch[] {
+export function graftPatches(model: UserEncoder, insertion: PatchInsertion | null, rng: Rng, options: PatchOptions = {}): ModelPatch[] {
   checkInsertion(insertion, model.backbone);
   const all: ModelPatch[] = [];
   model.blocks.forEach((block, i) => {

@@ -21,7 +21,8 @@ export interface TransferOptions {
   /** The network to adapt: the pretrained model (loaded fresh for this run), or a random one for peter-zero. */
   model: UserEncoder;
   strategy: Strategy;
-  insertion: PatchInsertion;
+  /** Where patches go (patched strategies only); null where the backbone takes none. */
+  insertion: PatchInsertion | null;
   patchDim?: number;
   zeroInitUp?: boolean;
   /** How the task reads a user out of the network (windows, pooling). */

@@ -50,7 +50,7 @@ describe('GRU4Rec', () => {
     assert.notDeepEqual(after.subarray(6 * C, 7 * C), before.subarray(6 * C, 7 * C));
   });
 
-  it('reads padding as absent: extra left padding changes nothing at real positions', () => {
+  it('reads padding as absent: extra left padding changes nothing at real positions (float tolerance)', () => {
     const model = randomModel();
     const short = causalBatch(windows, batchLength(windows, 'causal', MAX_LEN));
     const full = causalBatch(windows, MAX_LEN);
@@ -60,7 +60,8 @@ describe('GRU4Rec', () => {
       const real = windows[b]!.length - 1;
       const rowShort = hs.subarray((b * short.length + short.length - real) * C, (b + 1) * short.length * C);
       const rowFull = hf.subarray((b * full.length + full.length - real) * C, (b + 1) * full.length * C);
-      assert.deepEqual(rowShort, rowFull, `sequence ${b}`);
+      // Equal up to float rounding: the input projection is a GEMM of another shape, which a BLAS may block differently.
+      assertClose(rowShort, rowFull, 1e-5, `sequence ${b}`);
     }
   });
 

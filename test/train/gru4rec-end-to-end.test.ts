@@ -94,4 +94,21 @@ describe('GRU4Rec end to end (CLI pretrain → evaluate → finetune)', () => {
     assert.match(masked.stderr.split('\n')[0]!, /masked objective needs the nextitnet backbone \(gru4rec is causal\)/);
     assert.equal(existsSync(out), false);
   });
+
+  it('CLI: experiment transfer runs the strategies the backbone takes by default and refuses a patched one up front', () => {
+    const out = join(tempDir(), 'grid');
+    const r = graftrec('experiment', 'transfer', '--model', modelDir, '--data', dataDir, '--task', 'g', '--label', 'gender',
+      '--seeds', '1', '--epochs', '1', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    const ran = (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { strategy: string }[] }).runs.map((x) => x.strategy);
+    assert.deepEqual(ran, ['fine-all', 'fine-cls', 'fine-last1', 'fine-last2']);
+
+    const never = join(tempDir(), 'never-grid');
+    const refused = graftrec('experiment', 'transfer', '--model', modelDir, '--data', dataDir, '--task', 'g', '--label', 'gender',
+      '--strategies', 'fine-cls,peterrec', '--seeds', '1', '--epochs', '1', '--out', never);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /a gru4rec model has no insertion points for patches/);
+    assert.doesNotMatch(refused.stderr, /fine-cls seed 1/, 'nothing ran before the refusal');
+    assert.equal(existsSync(never), false);
+  });
 });

@@ -54,12 +54,22 @@ export function bagOfItems(histories: readonly Int32Array[], items: { column: In
   return { rows: histories.length, columns: items.columns, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
 }
 
+let identity: { column: Int32Array; columns: number } = { column: new Int32Array(0), columns: 0 };
+
+/**
+ * Item index = column over a vocabulary. Kept from call to call: a head builds bag rows for every batch and every
+ * scored user, and the map depends only on the vocabulary size.
+ */
+function identityColumns(vocabulary: number): { column: Int32Array; columns: number } {
+  if (identity.columns !== vocabulary) identity = { column: Int32Array.from({ length: vocabulary }, (_, i) => i), columns: vocabulary };
+  return identity;
+}
+
 /**
  * The binary bag rows of `histories` over the whole vocabulary (item index = column), as flat item indices,
  * their weights and per-history offsets: what a model sums learned per-item vectors over (segment layout).
  */
 export function itemBagRows(histories: readonly Int32Array[], vocabulary: number): { indices: Int32Array; weights: Float32Array; offsets: Int32Array } {
-  const identity = { column: Int32Array.from({ length: vocabulary }, (_, i) => i), columns: vocabulary };
-  const rows = bagOfItems(histories, identity, null);
+  const rows = bagOfItems(histories, identityColumns(vocabulary), null);
   return { indices: rows.indices, weights: Float32Array.from(rows.values), offsets: rows.indptr };
 }

@@ -18,26 +18,25 @@ export interface ExtraLogits {
   values: Tensor;
 }
 
-/** The extra logits of the counted rows only (the rows targetRows keeps), and where each kept entry came from. */
-function compactExtraLogits(extra: ExtraLogits, targets: Int32Array, ignoreIndex: number, N: number):
+/** The extra logits of the counted rows only (`kept`, null = all), and where each kept entry came from. */
+function compactExtraLogits(extra: ExtraLogits, kept: Int32Array | null, N: number):
   { indptr: Int32Array; cols: Int32Array; values: Float32Array; from: Int32Array | null } {
   if (extra.indptr.length !== N + 1) throw new ShapeError(`softmaxCrossEntropy: extra-logit indptr has ${extra.indptr.length} entries for ${N} rows`);
   const nnz = extra.indptr[N]!;
   if (extra.cols.length !== nnz || extra.values.size !== nnz) {
     throw new ShapeError(`softmaxCrossEntropy: extra logits: ${extra.cols.length} columns and ${extra.values.size} values for ${nnz} entries`);
   }
-  if (!targets.includes(ignoreIndex)) return { indptr: extra.indptr, cols: extra.cols, values: extra.values.data, from: null };
+  if (!kept) return { indptr: extra.indptr, cols: extra.cols, values: extra.values.data, from: null };
   const from: number[] = [];
   const indptr = [0];
-  for (let n = 0; n < N; n++) {
-    if (targets[n] === ignoreIndex) continue;
+  for (const n of kept) {
     for (let j = extra.indptr[n]!; j < extra.indptr[n + 1]!; j++) from.push(j);
     indptr.push(from.length);
   }
-  const kept = Int32Array.from(from);
+  const entries = Int32Array.from(from);
   return {
-    indptr: Int32Array.from(indptr), cols: kept.map((j) => extra.cols[j]!),
-    values: Float32Array.from(kept, (j) => extra.values.data[j]!), from: kept,
+    indptr: Int32Array.from(indptr), cols: entries.map((j) => extra.cols[j]!),
+    values: Float32Array.from(entries, (j) => extra.values.data[j]!), from: entries,
   };
 }
 
@@ -63,6 +62,8 @@ function checkHeads(op: string, h: Tensor, table: Tensor, bias: Tensor | null, t
 interface TargetRows {
   /** Counted rows. */
   count: number;
+  /** Their indices among the N rows; null when every row counts (nothing compacted). */
+  kept: Int32Array | null;
   h: Float32Array;
   targets: Int32Array;
   /** dh of the compact rows [count, C] to add into (zeroed); null when h needs no gradient. */
@@ -75,14 +76,14 @@ function targetRows(h: Tensor, targets: Int32Array, ignoreIndex: number): Target
   const [N, C] = h.shape as [number, number];
   let count = 0;
   for (const t of targets) if (t !== ignoreIndex) count++;
-  if (count === N) return { count, h: h.data, targets, dh: (full) => full, scatter: () => {} };
+  if (count === N) return { count, kept: null, h: h.data, targets, dh: (full) => full, scatter: () => {} };
   const rows = new Int32Array(count);
   for (let n = 0, i = 0; n < N; n++) if (targets[n] !== ignoreIndex) rows[i++] = n;
   const k = backend();
   const compactH = scratchFloats(count * C);
   if (count > 0) k.embeddingForward(h.data, rows, compactH, N, C);
   return {
-    count, h: compactH, targets: targets.filter((t) => t !== ignoreIndex),
+    count, kept: rows, h: compactH, targets: targets.filter((t) => t !== ignoreIndex),
     dh: (full) => (full ? new Float32Array(count * C) : null),
     scatter: (compact, full) => {
       if (compact && full) k.embeddingBackward(rows, compact, full, N, C);
@@ -99,8 +100,8 @@ export function softmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tensor | nul
   const ignoreIndex = options.ignoreIndex ?? 0;
   const [N, C, V] = checkHeads('softmaxCrossEntropy', h, table, bias, targets);
   const extraTensor = options.extraLogits?.values ?? null;
-  const extra = options.extraLogits ? compactExtraLogits(options.extraLogits, targets, ignoreIndex, N) : null;
   const rows = targetRows(h, targets, ignoreIndex);
+  const extra = options.extraLogits ? compactExtraLogits(options.extraLogits, rows.kept, N) : null;
   const count = rows.count;
   if (count === 0) return Tensor.from([0], [1]);
   const k = backend();

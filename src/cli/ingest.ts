@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { integerOption, nameListOption } from './options.js';
+import { DEFAULT_TEXT_BUCKETS } from '../data/text/tokenize.js';
 import { ingest, INGEST_DEFAULTS, INPUT_FORMATS, type IngestOptions, type IngestSummary, type InputFormat } from '../data/ingest.js';
 
 interface IngestFlags {
@@ -15,6 +16,10 @@ interface IngestFlags {
   attributes?: string;
   attributeColumns?: string[];
   attributeDelimiter?: string;
+  itemText?: string;
+  itemTextCols?: string[];
+  allowMissing?: boolean;
+  textBuckets: number;
   minUserInteractions: number;
   minItemInteractions: number;
   domain?: string;
@@ -26,6 +31,7 @@ function describeSummary(s: IngestSummary): string {
   const extras = [
     s.domains ? `domains: ${s.domains.join(', ')}` : '',
     s.attributes.length > 0 ? `attributes: ${s.attributes.join(', ')} (${s.usersWithoutAttributes} users without a row)` : '',
+    s.itemText ? `item text: ${s.itemText.columns.join(', ')} (${s.itemText.meanTokens.toFixed(1)} tokens per item, ${s.itemText.itemsWithoutText} items without text)` : '',
   ].filter((x) => x !== '');
   return [
     `${s.input} (${s.format}) -> ${s.out}`,
@@ -50,13 +56,19 @@ export function ingestCommand(): Command {
     .option('--attributes <file>', 'user attribute table, joined on the user id (its --user-col column, else its first column)')
     .option('--attribute-columns <names>', 'names of the attribute table columns in file order; the table then has no header', nameListOption('attribute-columns'))
     .option('--attribute-delimiter <char>', 'attribute table delimiter (default: sniffed)')
+    .option('--item-text <file>', 'item text table (an item column and text columns), tokenised for `--item-encoder text`')
+    .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'))
+    .option('--allow-missing', 'keep items without a row in --item-text (empty text) and count them, instead of failing')
+    .option('--text-buckets <n>', 'hash buckets of the text tokenizer (shared across datasets that use the same number)', integerOption('text-buckets'), DEFAULT_TEXT_BUCKETS)
     .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', integerOption('min-user-interactions'), INGEST_DEFAULTS.minUserInteractions)
     .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', integerOption('min-item-interactions'), INGEST_DEFAULTS.minItemInteractions)
     .option('--domain <name>', 'keep only this domain\'s interactions (e.g. pretrain on the source domain, keep the target domain for transfer)')
     .option('--json', 'print the summary as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
-      const { json, ...rest } = flags;
-      const options: IngestOptions & { out: string } = { input: file, ...rest };
+      const { json, itemTextCols, ...rest } = flags;
+      const options: IngestOptions & { out: string } = {
+        input: file, ...rest, ...(itemTextCols !== undefined ? { itemTextColumns: itemTextCols } : {}),
+      };
       const summary = await ingest(options);
       console.log(json ? JSON.stringify(summary) : describeSummary(summary));
     });

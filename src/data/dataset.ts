@@ -8,6 +8,10 @@
  *   offsets.i32       numUsers + 1 offsets into sequences (user u = sequences[offsets[u] .. offsets[u+1]))
  *   domains.u8        optional: the domain index of each interaction (parallel to sequences)
  *   attributes.json   optional: { column: values[] } with one value per user (string or null when missing)
+ *   item-text.json    optional: texts[i - 1] is the text of item index i ("" when it has none)
+ *   item-tokens.i32, item-token-offsets.i32
+ *                     with item-text.json: its hashed token ids (text/tokenize.ts), CSR over item indices
+ *                     0..numItems (row 0, padding, is empty), computed once at ingest
  *
  * Binary files are raw little-endian arrays so loading is a read and a typed-array view, no parsing.
  */
@@ -16,6 +20,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
+import { TokenRows, TokenizerSpec } from './text/tokenize.js';
 
 export const DATASET_FORMAT = 'graftrec-dataset';
 export const DATASET_VERSION = 1;
@@ -31,8 +36,22 @@ export interface DatasetMeta {
   domains: string[] | null;
   /** Attribute columns attached at ingest (one value per user). */
   attributes: string[];
+  /** Item text attached at ingest (absent in datasets without it). */
+  itemText?: ItemTextMeta;
   /** Free-form description of where the data came from (file, options). */
   source: Record<string, unknown>;
+}
+
+export interface ItemTextMeta {
+  /** The text table's columns joined into each item's text. */
+  columns: string[];
+  tokenizer: TokenizerSpec;
+  itemsWithoutText: number;
+}
+
+export interface DatasetItemText {
+  texts: string[];
+  tokens: TokenRows;
 }
 
 export interface Dataset {
@@ -43,6 +62,8 @@ export interface Dataset {
   offsets: Int32Array;
   domains: Uint8Array | null;
   attributes: Record<string, (string | null)[]>;
+  /** Present exactly when meta.itemText is. */
+  itemText?: DatasetItemText;
 }
 
 /** Vocabulary size including the padding row 0. */
@@ -81,6 +102,17 @@ export function validateDataset(ds: Dataset, dir = '<memory>'): void {
     if (v < 1 || v > meta.numItems) fail('sequences.i32', `item index ${v} at position ${i} is outside [1, ${meta.numItems}]`);
   }
   if (ds.domains && ds.domains.length !== meta.numInteractions) fail('domains.u8', 'length differs from sequences');
+  if ((meta.itemText === undefined) !== (ds.itemText === undefined)) fail('dataset.json', 'item text metadata and item text files disagree');
+  if (meta.itemText && ds.itemText) {
+    const { texts, tokens } = ds.itemText;
+    if (texts.length !== meta.numItems) fail('item-text.json', `${texts.length} texts for ${meta.numItems} items`);
+    if (tokens.offsets.length !== meta.numItems + 2 || tokens.offsets[0] !== 0 || tokens.offsets[1] !== 0
+      || tokens.offsets[meta.numItems + 1] !== tokens.tokens.length) {
+      fail('item-token-offsets.i32', `offsets do not span ${meta.numItems + 1} token rows`);
+    }
+    const buckets = meta.itemText.tokenizer.buckets;
+    for (const t of tokens.tokens) if (t < 0 || t >= buckets) fail('item-tokens.i32', `token id ${t} outside [0, ${buckets})`);
+  }
   for (const name of meta.attributes) {
     const col = ds.attributes[name];
     if (!col || col.length !== meta.numUsers) fail('attributes.json', `column ${name} does not have one value per user`);
@@ -97,6 +129,12 @@ export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
     await writeFile(join(tmp, 'offsets.i32'), new Uint8Array(ds.offsets.buffer, ds.offsets.byteOffset, ds.offsets.byteLength));
     if (ds.domains) await writeFile(join(tmp, 'domains.u8'), ds.domains);
     if (ds.meta.attributes.length > 0) await writeFile(join(tmp, 'attributes.json'), JSON.stringify(ds.attributes));
+    if (ds.itemText) {
+      const { texts, tokens } = ds.itemText;
+      await writeFile(join(tmp, 'item-text.json'), JSON.stringify(texts));
+      await writeFile(join(tmp, 'item-tokens.i32'), new Uint8Array(tokens.tokens.buffer, tokens.tokens.byteOffset, tokens.tokens.byteLength));
+      await writeFile(join(tmp, 'item-token-offsets.i32'), new Uint8Array(tokens.offsets.buffer, tokens.offsets.byteOffset, tokens.offsets.byteLength));
+    }
   });
 }
 
@@ -127,6 +165,12 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       ? (JSON.parse((await read('attributes.json')).toString('utf8')) as Record<string, (string | null)[]>)
       : {},
   };
+  if (meta.itemText) {
+    ds.itemText = {
+      texts: JSON.parse((await read('item-text.json')).toString('utf8')) as string[],
+      tokens: { offsets: view(await read('item-token-offsets.i32'), Int32Array), tokens: view(await read('item-tokens.i32'), Int32Array) },
+    };
+  }
   validateDataset(ds, dir);
   return ds;
 }

@@ -8,12 +8,14 @@ import { statSync } from 'node:fs';
 import { DataError } from '../errors.js';
 import { DATASET_FORMAT, DATASET_VERSION, saveDataset, type Dataset } from './dataset.js';
 import { joinUserAttributes, type UserAttributes } from './ingest/attributes.js';
+import { joinItemText, type ItemText } from './ingest/item-text.js';
 import { resolveInteractionColumns, type ColumnChoice, type InteractionColumns } from './ingest/columns.js';
 import { DuckSession } from './ingest/duckdb.js';
 import { detectFormat, normalizeDelimiter, openTableSource, rowLocator, type InputFormat } from './ingest/formats.js';
 import { loadInteractionTable, validateInteractionTable } from './ingest/interactions.js';
 import { loadPeterRec, PETERREC_DOMAINS } from './ingest/peterrec.js';
 import { filterAndIndex, pullIndexedArrays, type IndexCounts } from './ingest/sequences.js';
+import { DEFAULT_TEXT_BUCKETS, tokenizerSpec } from './text/tokenize.js';
 
 export { INPUT_FORMATS, type InputFormat } from './ingest/formats.js';
 export { DEFAULT_COLUMN_NAMES } from './ingest/columns.js';
@@ -39,6 +41,14 @@ export interface IngestOptions extends ColumnChoice {
   attributeDelimiter?: string;
   minUserInteractions?: number;
   minItemInteractions?: number;
+  /** Item text table (an item column and text columns), tokenised into the dataset. */
+  itemText?: string;
+  /** Its text columns, in join order (default: every column but the item column). */
+  itemTextColumns?: string[];
+  /** Keep items without text (counted) instead of refusing the text table. */
+  allowMissing?: boolean;
+  /** Hash buckets of the text tokenizer (default DEFAULT_TEXT_BUCKETS). */
+  textBuckets?: number;
   /** Keep only the interactions of this domain (e.g. the source domain a base model is pretrained on). */
   domain?: string;
 }
@@ -59,6 +69,8 @@ export interface IngestSummary {
   droppedInteractions: number;
   /** Kept users with no row in the attribute table (their attributes are null). */
   usersWithoutAttributes: number;
+  /** With item text: its columns, kept items without text, and tokens per item (mean). */
+  itemText: { columns: string[]; itemsWithoutText: number; meanTokens: number } | null;
   seconds: number;
 }
 
@@ -122,6 +134,8 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
   };
   requireReadableFile(opts.input, 'input');
   if (opts.attributes !== undefined) requireReadableFile(opts.attributes, 'attribute');
+  if (opts.itemText !== undefined) requireReadableFile(opts.itemText, 'item text');
+  const textBuckets = threshold(opts.textBuckets, DEFAULT_TEXT_BUCKETS, 'text-buckets');
 
   const session = await DuckSession.open();
   try {
@@ -138,6 +152,15 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
           ...(opts.attributeDelimiter !== undefined ? { delimiter: normalizeDelimiter(opts.attributeDelimiter)! } : {}),
         })
       : { names: [], values: {}, usersWithoutRow: 0 };
+    const itemText: ItemText | null = opts.itemText !== undefined
+      ? await joinItemText(session, {
+          file: opts.itemText,
+          itemColumn: columns?.item ?? 'item',
+          ...(opts.itemTextColumns !== undefined ? { columns: opts.itemTextColumns } : {}),
+          allowMissing: opts.allowMissing ?? false,
+          tokenizer: tokenizerSpec(textBuckets),
+        })
+      : null;
 
     const dataset: Dataset = {
       meta: {
@@ -148,6 +171,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
         numInteractions: counts.interactions,
         domains: arrays.domainNames,
         attributes: attributes.names,
+        ...(itemText ? { itemText: { columns: itemText.columns, tokenizer: tokenizerSpec(textBuckets), itemsWithoutText: itemText.itemsWithoutText } } : {}),
         source: describeSource(opts, format, columns, thresholds, counts),
       },
       items: arrays.items,
@@ -156,6 +180,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
       offsets: arrays.offsets,
       domains: arrays.domains,
       attributes: attributes.values,
+      ...(itemText ? { itemText: { texts: itemText.texts, tokens: itemText.tokens } } : {}),
     };
     const summary: IngestSummary = {
       input: opts.input,
@@ -171,6 +196,10 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
       droppedItems: counts.inputItems - counts.items,
       droppedInteractions: counts.inputRows - counts.interactions,
       usersWithoutAttributes: attributes.usersWithoutRow,
+      itemText: itemText && {
+        columns: itemText.columns, itemsWithoutText: itemText.itemsWithoutText,
+        meanTokens: itemText.tokens.tokens.length / Math.max(1, counts.items),
+      },
       seconds: elapsedSeconds(started),
     };
     return { dataset, summary };
@@ -196,6 +225,7 @@ function describeSource(
     ...thresholds,
     inputRows: counts.inputRows,
     ...(opts.attributes !== undefined ? { attributesFile: opts.attributes } : {}),
+    ...(opts.itemText !== undefined ? { itemTextFile: opts.itemText } : {}),
   };
 }
 

@@ -1,0 +1,85 @@
+/**
+ * An item text table (an `item` column and text columns: title, categories, description, …) joined onto the
+ * ingested items: one text per kept item, its columns' values joined by ". ", then tokenised once (see
+ * text/tokenize.ts) into the dataset's token rows. Rows for items the log does not keep are ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { DataError } from '../../errors.js';
+import { TokenizerSpec, tokenRows, type TokenRows } from '../text/tokenize.js';
+import { DuckSession, sqlIdentifier } from './duckdb.js';
+import { detectFormat, findColumn, openTableSource, rowLocator } from './formats.js';
+
+export interface ItemTextOptions {
+  file: string;
+  /** The text columns, in the order they are joined; default every column but the item column. */
+  columns?: string[];
+  /** The item key column's name (default: the interaction log's item column name, else item, else item_id). */
+  itemColumn: string;
+  /** Count kept items without a row (their text is empty) instead of refusing the file. */
+  allowMissing: boolean;
+  tokenizer: TokenizerSpec;
+}
+
+export interface ItemText {
+  /** Text columns used, in join order. */
+  columns: string[];
+  /** texts[i - 1]: the text of item index i ("" when it has none). */
+  texts: string[];
+  /** Token rows over item indices 0..numItems (row 0, padding, is empty). */
+  tokens: TokenRows;
+  itemsWithoutText: number;
+}
+
+/** Text files must be UTF-8: DuckDB would otherwise stop at the first bad byte with a message about its reader. */
+function requireUtf8(file: string): void {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
+  } catch {
+    throw new DataError(`${file}: not valid UTF-8 text`);
+  }
+}
+
+/** Needs the `item_idx(i, idx)` table of the ingested items. */
+export async function joinItemText(session: DuckSession, opts: ItemTextOptions): Promise<ItemText> {
+  const format = detectFormat(opts.file);
+  if (format !== 'parquet') requireUtf8(opts.file);
+  const source = await openTableSource(session, opts.file, { format, header: true });
+  const key = findColumn(source, opts.itemColumn) ?? findColumn(source, 'item') ?? findColumn(source, 'item_id');
+  if (key === undefined) throw new DataError(`${opts.file}: no item column '${opts.itemColumn}'; found columns: ${source.columns.join(', ')}`);
+  const columns = opts.columns
+    ? opts.columns.map((c) => {
+        const found = findColumn(source, c);
+        if (found === undefined) throw new DataError(`${opts.file}: no text column '${c}'; found columns: ${source.columns.join(', ')}`);
+        return found;
+      })
+    : source.columns.filter((c) => c !== key);
+  if (columns.length === 0) throw new DataError(`${opts.file}: no text columns besides the item column '${key}'`);
+
+  const picks = [{ alias: 'item_key', column: key }, ...columns.map((column, k) => ({ alias: `t${k}`, column }))];
+  await session.run(`CREATE TEMP TABLE item_text AS SELECT * FROM ${source.selectAsText(picks)}`);
+  const [[rows]] = (await session.rows('SELECT count(*) FROM item_text')) as [[number]];
+  if (rows === 0) throw new DataError(`${opts.file}: no item rows`);
+  const [duplicate] = await session.rows(
+    `SELECT item_key, count(*), min(rowid) FROM item_text WHERE item_key IS NOT NULL
+     GROUP BY item_key HAVING count(*) > 1 ORDER BY min(rowid) LIMIT 1`,
+  );
+  if (duplicate) {
+    const [item, n, first] = duplicate as [string, number, number];
+    throw new DataError(`${opts.file} ${rowLocator(source)(first)}: item ${JSON.stringify(item)} has ${n} rows; expected one per item`);
+  }
+
+  // concat_ws skips nulls, so an empty field adds no separator.
+  const joined = `concat_ws('. ', ${columns.map((_, k) => `nullif(trim(t.${sqlIdentifier(`t${k}`)}), '')`).join(', ')})`;
+  const texts = (await session.strings(
+    `SELECT ${joined} FROM item_idx LEFT JOIN item_text t ON t.item_key = item_idx.i ORDER BY item_idx.idx`,
+  )).map((t) => t ?? '');
+  const missing = await session.strings(
+    `SELECT item_idx.i FROM item_idx LEFT JOIN item_text t ON t.item_key = item_idx.i
+     WHERE t.item_key IS NULL OR ${joined} = '' ORDER BY item_idx.idx`,
+  );
+  if (missing.length > 0 && !opts.allowMissing) {
+    const shown = missing.slice(0, 3).map((i) => JSON.stringify(i)).join(', ');
+    throw new DataError(`${opts.file}: ${missing.length} of ${texts.length} items have no text (e.g. ${shown}); pass --allow-missing to train them on an empty text`);
+  }
+  return { columns, texts, tokens: tokenRows(['', ...texts], opts.tokenizer), itemsWithoutText: missing.length };
+}

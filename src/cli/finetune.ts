@@ -54,7 +54,7 @@ export function finetuneCommand(): Command {
       const spec = taskSpecFromFlags(f);
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
-      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed));
+      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), base.model.items.itemTokens);
       const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items };
       const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,

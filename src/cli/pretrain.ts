@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_LAYERS, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, Backbone, DEFAULT_DIM, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_DROPOUT, DEFAULT_LAYERS, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
@@ -17,6 +17,7 @@ interface PretrainFlags {
   maskRate: number;
   reorder: number;
   backbone?: Backbone;
+  itemEncoder?: ItemEncoderKind;
   dim?: number;
   blocks: number;
   layers?: number;
@@ -57,6 +58,7 @@ export function pretrainCommand(): Command {
     .option('--mask-rate <γ>', 'view augmentation: share of items an item mask drops (0 = no mask)', numberOption('mask-rate', { min: 0, max: 1, exclusiveMax: true }), C.maskRate)
     .option('--reorder <β>', 'view augmentation: share of the sequence a local reorder shuffles (0 = no reorder)', numberOption('reorder', { min: 0, max: 1 }), C.reorder)
     .option('--backbone <name>', `the sequence network: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
+    .option('--item-encoder <kind>', `where item vectors come from: id (a table row per item), text (the item's text: hashed tokens → mean → Linear → LayerNorm; needs data ingested with --item-text; scores items never seen in training), id+text (their sum) (default ${MODEL_DEFAULTS.itemEncoder})`, choiceOption('item-encoder', ITEM_ENCODERS))
     .option('--dim <n>', `channels = embedding size (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
     .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
     .option('--layers <n>', `sasrec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
@@ -88,7 +90,7 @@ export function pretrainCommand(): Command {
         out: f.out,
         resume: f.resume ?? false,
         model: {
-          backbone: f.backbone, objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
+          backbone: f.backbone, itemEncoder: f.itemEncoder, objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
           heads: f.heads, dropout: f.dropout, kernelSize: f.kernelSize,
           dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
           maskProbability: MODEL_DEFAULTS.maskProbability,

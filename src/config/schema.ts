@@ -9,6 +9,13 @@ export const BACKBONES = ['nextitnet', 'sasrec', 'gru4rec'] as const;
 export type Backbone = (typeof BACKBONES)[number];
 
 /**
+ * Where a model's item vectors come from (models/item-encoder.ts): an id table, the item's text (hashed tokens →
+ * mean → Linear → LayerNorm; no per-item parameter, so items never seen in training are scorable), or their sum.
+ */
+export const ITEM_ENCODERS = ['id', 'text', 'id+text'] as const;
+export type ItemEncoderKind = (typeof ITEM_ENCODERS)[number];
+
+/**
  * The embedding size when none is given: NextItNet's as in the PeterRec code, SASRec's as published for Amazon
  * Games (Kang & McAuley 2018), GRU4Rec's as RecBole's.
  */
@@ -42,6 +49,9 @@ const ModelFields = z.object({
   dropout: z.number().min(0).lt(1, 'dropout must be in [0, 1)').optional(),
   maxLen: z.number().int().min(2).max(4096).default(50),
   layerNormEps: z.number().positive().default(1e-8),
+  itemEncoder: z.enum(ITEM_ENCODERS).default('id'),
+  /** Text item encoders: hash buckets of the dataset's tokenizer (its token table has one more row, the mask token). */
+  textBuckets: z.number().int().positive().optional(),
   /** Masked objective: probability that a (non-padding) position is chosen for prediction. */
   maskProbability: z.number().gt(0).lt(1).default(0.3),
 });
@@ -57,7 +67,8 @@ function resolveModel<T extends Omit<ModelFieldsOut, 'numItems'>>(c: T, ctx?: z.
   const dropout = c.dropout ?? DEFAULT_DROPOUT[c.backbone];
   const problem = c.backbone !== 'nextitnet' && c.objective !== 'causal' ? `the ${c.objective} objective needs the nextitnet backbone (${c.backbone} is causal)`
     : c.backbone === 'sasrec' && dim % c.heads !== 0 ? `${c.heads} attention heads do not divide dim ${dim}`
-      : null;
+      : c.itemEncoder !== 'id' && c.textBuckets === undefined ? `the ${c.itemEncoder} item encoder needs textBuckets (the dataset's tokenizer)`
+        : null;
   if (problem) {
     if (!ctx) throw new Error(problem);
     ctx.addIssue({ code: 'custom', message: problem });

@@ -4,6 +4,7 @@
  *
  *   hidden(ids)        hidden states [B, L, dim] for left-padded item ids [B, L] (the one method a backbone writes)
  *   userVectors(...)   one vector per history, read as a UserReading says (shared here for every backbone)
+ *   items              the item encoder (ids, text or both) the inputs and a tied softmax read (item-encoder.ts)
  *   outputWeight/Bias  the softmax over items that pretraining trains and next-item scoring reads
  *   blocks             the stacked blocks, in order; each has two sublayers (convolutions, or attention and
  *                      feed-forward) and takes patch hooks, which transfer/ grafts
@@ -12,6 +13,7 @@
 import { Backbone, ModelConfig } from '../config/schema.js';
 import { Module } from '../nn/module.js';
 import { Parameter, Tensor, backend, reshape } from '../tensor/index.js';
+import type { ItemEncoder } from './item-encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, predictionInputs, userInputs } from './user-vectors.js';
 
 /**
@@ -40,6 +42,7 @@ export abstract class UserEncoder extends Module {
   abstract readonly blocks: readonly EncoderBlock[];
   /** Names of a block's two sublayers, as patch parameter names use them (`patch.3.attention.down.weight`). */
   abstract readonly sublayerNames: readonly [string, string];
+  abstract readonly items: ItemEncoder;
   /** Output (softmax) item table [numItems + 1, dim] and its bias (null when the backbone has none). */
   abstract readonly outputWeight: Tensor;
   abstract readonly outputBias: Tensor | null;

@@ -4,7 +4,7 @@
  *
  *   h = Dropout(items(ids))
  *   each layer:  h = GRU(h)           gates x·W_ih + b_ih for every position in one product, then the recurrence
- *   out = h                            scored against the item embedding itself (tied output table, no bias)
+ *   out = h                            scored against the item embedding itself (tied output table, from the item encoder, no bias)
  *
  * The recurrence starts from the zero state at each sequence's first real item, so left padding never changes
  * the states at real positions, and the state at a position depends only on the items up to it (causal). Dropout
@@ -12,9 +12,9 @@
  */
 import { ModelConfig } from '../config/schema.js';
 import { ModelError } from '../errors.js';
-import { Embedding } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, gruRecurrence, linear } from '../tensor/index.js';
-import { EncoderBlock, UserEncoder, inputRows, leftPaddingLengths } from './encoder.js';
+import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
+import { ItemEncoder, ItemTokens } from './item-encoder.js';
 import { DropoutCalls } from './sasrec.js';
 
 /**
@@ -51,21 +51,21 @@ export class GRU4Rec extends UserEncoder {
   readonly backbone = 'gru4rec';
   /** Only patch parameter names read these, and graftPatches refuses this backbone. */
   readonly sublayerNames = ['input', 'recurrence'] as const;
-  readonly items: Embedding;
+  readonly items: ItemEncoder;
   readonly blocks: GruLayer[];
   private readonly dropout: DropoutCalls;
 
-  constructor(config: ModelConfig, rng: Rng) {
+  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
     super(config);
     if (config.objective !== 'causal') throw new ModelError(`gru4rec is a causal model; objective ${config.objective} needs nextitnet`);
     this.dropout = new DropoutCalls(rng.int(0, 2 ** 31 - 1), config.dropout);
-    this.items = this.child(new Embedding('items', inputRows(config), config.dim, rng));
+    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
     this.blocks = Array.from({ length: config.layers }, (_, i) => this.child(new GruLayer(`gru.${i}`, config.dim, rng)));
   }
 
-  /** The softmax is tied to the item embedding, without a bias (as RecBole's GRU4Rec scores items). */
+  /** The softmax is tied to the item encoder, without a bias (as RecBole's GRU4Rec scores items). */
   get outputWeight(): Tensor {
-    return this.items.weight;
+    return this.items.table();
   }
 
   get outputBias(): null {

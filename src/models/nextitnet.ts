@@ -5,9 +5,10 @@
  * (the original reused padding id 0).
  */
 import { ModelConfig } from '../config/schema.js';
-import { DilatedConv1d, Embedding, INIT_STD, LayerNorm } from '../nn/layers.js';
+import { DilatedConv1d, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Parameter, Rng, Tensor } from '../tensor/index.js';
-import { EncoderBlock, UserEncoder, inputRows, leftPaddingLengths } from './encoder.js';
+import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
+import { ItemEncoder, ItemTokens } from './item-encoder.js';
 
 /**
  * x → conv(d) → LayerNorm → ReLU → conv(2d) → LayerNorm → ReLU → + x
@@ -42,22 +43,34 @@ export class ResidualBlock extends EncoderBlock {
 export class NextItNet extends UserEncoder {
   readonly backbone = 'nextitnet';
   readonly sublayerNames = ['conv1', 'conv2'] as const;
-  readonly items: Embedding;
+  readonly items: ItemEncoder;
   readonly blocks: ResidualBlock[];
-  /** Output (softmax) item table and bias: separate from the input embedding, as in the original code. */
-  readonly outputWeight: Parameter;
-  readonly outputBias: Parameter;
+  /**
+   * With the id item encoder: an output (softmax) item table and bias separate from the input embedding, as in
+   * the original code. With text the softmax is tied to the item encoder (no per-item parameter), bias-free.
+   */
+  private readonly outputTable: Parameter | null;
+  private readonly outputTableBias: Parameter | null;
 
-  constructor(config: ModelConfig, rng: Rng) {
+  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
     super(config);
     const causal = config.objective === 'causal';
-    this.items = this.child(new Embedding('items', inputRows(config), config.dim, rng));
+    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(new ResidualBlock(`block.${i}`, config.dim,
       config.kernelSize, config.dilations[i % config.dilations.length]!, causal, config.layerNormEps, rng)));
     const rows = config.numItems + 1;
-    this.outputWeight = this.parameter('output.weight', [rows, config.dim],
-      rng.fillTruncatedNormal(new Float32Array(rows * config.dim), INIT_STD), { rowSparse: true });
-    this.outputBias = this.parameter('output.bias', [rows], new Float32Array(rows), { rowSparse: true });
+    const separate = config.itemEncoder === 'id';
+    this.outputTable = separate ? this.parameter('output.weight', [rows, config.dim],
+      rng.fillTruncatedNormal(new Float32Array(rows * config.dim), INIT_STD), { rowSparse: true }) : null;
+    this.outputTableBias = separate ? this.parameter('output.bias', [rows], new Float32Array(rows), { rowSparse: true }) : null;
+  }
+
+  get outputWeight(): Tensor {
+    return this.outputTable ?? this.items.table();
+  }
+
+  get outputBias(): Tensor | null {
+    return this.outputTableBias;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * SASRec (Kang & McAuley, ICDM 2018): causal self-attention over the item sequence, predicting the next item at
- * every position through the item embedding itself (tied output table).
+ * every position through the item embedding itself (tied output table, from the item encoder).
  *
  *   e = √dim · items(ids) + positions(distance from the most recent item)      (the paper's code scales by √dim)
  *   h = Dropout(e)
@@ -22,7 +22,8 @@ import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import {
   Parameter, Rng, Tensor, add, attention, embedding, relu, scale, seededDropout,
 } from '../tensor/index.js';
-import { EncoderBlock, UserEncoder, inputRows } from './encoder.js';
+import { EncoderBlock, UserEncoder } from './encoder.js';
+import { ItemEncoder, ItemTokens } from './item-encoder.js';
 
 /** Room for this many dropout calls in one training step (a few per layer and forward pass). */
 const CALLS_PER_STEP = 2 ** 20;
@@ -90,28 +91,28 @@ export class TransformerBlock extends EncoderBlock {
 export class SASRec extends UserEncoder {
   readonly backbone = 'sasrec';
   readonly sublayerNames = ['attention', 'feedforward'] as const;
-  readonly items: Embedding;
+  readonly items: ItemEncoder;
   /** Row d: the position d items before the most recent one. */
   readonly positions: Embedding;
   readonly blocks: TransformerBlock[];
   readonly finalNorm: LayerNorm;
   private readonly dropout: DropoutCalls;
 
-  constructor(config: ModelConfig, rng: Rng) {
+  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
     super(config);
     if (config.objective !== 'causal') throw new ModelError(`sasrec is a causal model; objective ${config.objective} needs nextitnet`);
     if (config.dim % config.heads !== 0) throw new ModelError(`sasrec: ${config.heads} heads do not divide dim ${config.dim}`);
     this.dropout = new DropoutCalls(rng.int(0, 2 ** 31 - 1), config.dropout);
-    this.items = this.child(new Embedding('items', inputRows(config), config.dim, rng));
+    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
     this.positions = this.child(new Embedding('positions', config.maxLen, config.dim, rng));
     this.blocks = Array.from({ length: config.layers }, (_, i) => this.child(new TransformerBlock(`block.${i}`,
       config.dim, config.heads, config.layerNormEps, this.dropout, rng)));
     this.finalNorm = this.child(new LayerNorm('final_norm', config.dim, config.layerNormEps));
   }
 
-  /** The softmax is tied to the item embedding, without a bias (as in the paper). */
+  /** The softmax is tied to the item encoder, without a bias (as in the paper). */
   get outputWeight(): Tensor {
-    return this.items.weight;
+    return this.items.table();
   }
 
   get outputBias(): null {

@@ -3,7 +3,7 @@
  * those names are the checkpoint keys, so a module tree and its safetensors file line up one to one.
  */
 import { ModelError } from '../errors.js';
-import { Parameter, Shape, sizeOf } from '../tensor/index.js';
+import { Parameter, Shape, noteParameterWrite, sizeOf } from '../tensor/index.js';
 
 export abstract class Module {
   readonly name: string;
@@ -56,6 +56,7 @@ export abstract class Module {
       }
       p.data.set(v.data);
     }
+    noteParameterWrite();
   }
 
   /**

@@ -1,4 +1,7 @@
-export { Tensor, Parameter, sizeOf, shapeString, scratchScope, setDebugMode, isDebugMode } from './tensor.js';
+export {
+  Tensor, Parameter, sizeOf, shapeString, scratchScope, setDebugMode, isDebugMode, noteParameterWrite, parameterWriteCount,
+  currentScratchScope,
+} from './tensor.js';
 export type { Shape, GradNode } from './tensor.js';
 export { backward, noGrad, isGradEnabled, needsGrad } from './autograd.js';
 export { backend } from './backend.js';

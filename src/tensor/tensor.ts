@@ -221,6 +221,20 @@ function guardData(t: Tensor, data: Float32Array): void {
 }
 
 /**
+ * Counts writes to parameter values (optimizer steps, loaded weights), so a value derived from parameters without
+ * a graph (an encoded item table for scoring) can be cached until the parameters change.
+ */
+let parameterWrites = 0;
+
+export function noteParameterWrite(): void {
+  parameterWrites++;
+}
+
+export function parameterWriteCount(): number {
+  return parameterWrites;
+}
+
+/**
  * A trainable tensor with a stable name (the checkpoint key). `rowSparse` marks embedding-like tables whose
  * gradient touches only some rows per step: ops record those rows so the optimizer updates only them.
  */

@@ -4,6 +4,9 @@
  *   MODEL/config.json          model + training config, dataset vocabulary fingerprint
  *   MODEL/model.safetensors    the best weights so far (by validation NDCG@10)
  *   MODEL/items.json           the item vocabulary (raw ids, index i + 1 = items[i])
+ *   MODEL/item-tokens.safetensors
+ *                              text item encoders: the items' token ids (I32 `offsets`, `tokens`, CSR over item
+ *                              indices 0..numItems), so the model scores without its dataset's text files
  *   MODEL/metrics.jsonl        one line per epoch
  *   MODEL/checkpoint/          the latest epoch: weights, optimizer moments, trainer state (for --resume); its
  *                              weights include training-only modules (a contrastive projection head), which the
@@ -21,6 +24,8 @@ import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
+import { TokenizerSpec, sameTokenizer } from '../data/text/tokenize.js';
+import { ItemTokens } from '../models/item-encoder.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
@@ -36,6 +41,8 @@ export interface ModelDirConfig {
   /** sha256 of the item vocabulary: a dataset must have exactly this vocabulary to be used with the model. */
   vocabularyHash: string;
   dataset: string;
+  /** Text item encoders: the tokenizer the item tokens were made with (a dataset must use the same one). */
+  itemText?: { tokenizer: TokenizerSpec };
 }
 
 export interface TrainerState {
@@ -61,6 +68,25 @@ export async function writeModelFiles(dir: string, config: ModelDirConfig, model
   await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   await writeFileAtomic(join(dir, 'items.json'), JSON.stringify(items));
   await writeSafetensors(join(dir, 'model.safetensors'), parameterTensors(model.parameters()), { format: 'pt', backbone: model.backbone });
+  const tokens = model.items.itemTokens;
+  if (tokens) {
+    await writeSafetensors(join(dir, ITEM_TOKENS_FILE), new Map([
+      ['offsets', { dtype: 'I32' as const, shape: [tokens.offsets.length], data: tokens.offsets }],
+      ['tokens', { dtype: 'I32' as const, shape: [tokens.tokens.length], data: tokens.tokens }],
+    ]));
+  }
+}
+
+const ITEM_TOKENS_FILE = 'item-tokens.safetensors';
+
+async function readItemTokens(dir: string): Promise<ItemTokens> {
+  const path = join(dir, ITEM_TOKENS_FILE);
+  if (!existsSync(path)) throw new ModelError(`${path}: missing (the model encodes items by their text)`);
+  const { tensors } = await readSafetensors(path);
+  const offsets = tensors.get('offsets');
+  const tokens = tensors.get('tokens');
+  if (offsets?.dtype !== 'I32' || tokens?.dtype !== 'I32') throw new ModelError(`${path}: needs I32 tensors offsets and tokens`);
+  return { offsets: offsets.data, tokens: tokens.data };
 }
 
 /** `modules`: everything being trained (the model, and any training-only module such as a projection head). */
@@ -115,7 +141,7 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
   if (!Array.isArray(items) || items.length !== config.model.numItems) {
     throw new ModelError(`${join(dir, 'items.json')}: ${Array.isArray(items) ? items.length : 'no'} items, config says ${config.model.numItems}`);
   }
-  const model = createEncoder(config.model, new Rng(0));
+  const model = createEncoder(config.model, new Rng(0), config.model.itemEncoder !== 'id' ? await readItemTokens(dir) : null);
   const weightsPath = join(dir, 'model.safetensors');
   const weights = await readSafetensors(weightsPath);
   // Weights written before backbones were recorded are NextItNet's.
@@ -163,9 +189,23 @@ export function assertSameVocabulary(config: ModelDirConfig, items: readonly str
   }
 }
 
-/** Loads the dataset at dataDir, which must have exactly the item vocabulary of the model in modelDir. */
+/**
+ * Loads the dataset at dataDir, which must have exactly the item vocabulary of the model in modelDir and, for a
+ * model that encodes items by text, item text tokenised the same way.
+ */
 export async function loadDatasetFor(config: ModelDirConfig, modelDir: string, dataDir: string): Promise<Dataset> {
   const ds = await loadDataset(dataDir);
   assertSameVocabulary(config, ds.items, modelDir, dataDir);
+  assertItemTextFor(config, ds, modelDir, dataDir);
   return ds;
+}
+
+/** A model with a text item encoder needs data with item text from the same tokenizer. */
+export function assertItemTextFor(config: Pick<ModelDirConfig, 'model' | 'itemText'>, ds: Dataset, modelDir: string, dataDir: string): void {
+  if (config.model.itemEncoder === 'id') return;
+  const text = ds.meta.itemText;
+  if (!text) throw new ModelError(`${dataDir}: has no item text, which the ${config.model.itemEncoder} item encoder of ${modelDir} needs; ingest it with --item-text`);
+  if (config.itemText && !sameTokenizer(text.tokenizer, config.itemText.tokenizer)) {
+    throw new ModelError(`${dataDir}: its item text was tokenised into ${text.tokenizer.buckets} buckets, the model in ${modelDir} uses ${config.itemText.tokenizer.buckets}`);
+  }
 }

@@ -21,7 +21,7 @@ import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
 import { Adam, Rng } from '../tensor/index.js';
 import {
-  MODEL_FORMAT, ModelDirConfig, TrainerState, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
+  MODEL_FORMAT, ModelDirConfig, TrainerState, assertItemTextFor, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
   writeModelFiles,
 } from './checkpoint.js';
 import { Progress, createProgress } from './progress.js';
@@ -98,11 +98,18 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   if (!options.resume && isNonEmptyDir(options.out)) {
     throw new ModelError(`${options.out}: already exists and is not empty; pass --resume to continue it or choose another --out`);
   }
+  const usesText = (options.model.itemEncoder ?? 'id') !== 'id';
+  if (usesText && !ds.meta.itemText) {
+    throw new ModelError(`${options.data}: has no item text, which the ${options.model.itemEncoder} item encoder needs; ingest it with --item-text`);
+  }
   let config: ModelDirConfig;
   if (options.resume) {
     const previous = await readModelDirConfig(join(options.out, 'checkpoint'));
     if (previous.vocabularyHash !== vocabHash) {
       throw new ModelError(`${options.out}: the checkpoint was trained on another item vocabulary than ${options.data}`);
+    }
+    if (options.model.itemEncoder !== undefined && options.model.itemEncoder !== previous.model.itemEncoder) {
+      throw new ModelError(`${options.out}: the checkpoint encodes items by ${previous.model.itemEncoder}, not ${options.model.itemEncoder}; refusing to resume it`);
     }
     if (options.model.backbone !== undefined && options.model.backbone !== previous.model.backbone) {
       throw new ModelError(`${options.out}: the checkpoint is a ${previous.model.backbone} model, not ${options.model.backbone}; refusing to resume it as one`);
@@ -116,15 +123,18 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       model: parseModelConfig({
         ...options.model, numItems: ds.meta.numItems,
         objective: networkObjective(pretrainingObjective(options.model, options.train)),
+        ...(usesText && ds.meta.itemText ? { textBuckets: ds.meta.itemText.tokenizer.buckets } : {}),
       }),
       train: { ...options.train, objective: pretrainingObjective(options.model, options.train) },
       vocabularyHash: vocabHash,
       dataset: options.data,
+      ...(usesText && ds.meta.itemText ? { itemText: { tokenizer: ds.meta.itemText.tokenizer } } : {}),
     };
   }
+  assertItemTextFor(config, ds, options.out, options.data);
   const { model: modelConfig, train } = config;
   const objective = pretrainingObjective(modelConfig, train);
-  const model = createEncoder(modelConfig, new Rng(train.seed));
+  const model = createEncoder(modelConfig, new Rng(train.seed), modelConfig.itemEncoder !== 'id' ? ds.itemText!.tokens : null);
   const head = objective.endsWith('contrastive')
     ? new ProjectionHead(modelConfig.dim, train.contrastive.projectionDim, projectionHeadRng(train.seed))
     : null;

@@ -64,7 +64,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
     for (const insertion of insertions) {
       for (const seed of o.seeds) {
         const base = await o.loadBase();
-        const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed));
+        const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed), base.items.itemTokens);
         const lr = o.lr ?? defaultLearningRate(strategy);
         const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed });
         const run: ExperimentRun = {

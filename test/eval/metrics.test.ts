@@ -41,15 +41,15 @@ describe('ranking metrics', () => {
   it('evaluation of a model that scores one item NaN gives zero hits, full and sampled', () => {
     const items = 30;
     const model = new NextItNet(ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 8, blocks: 1, maxLen: 5 }), new Rng(1));
-    model.outputBias.data[7] = Number.NaN;
-    model.outputBias.data[3] = 100; // item 3 is everyone's top item, and the target
+    model.outputBias!.data[7] = Number.NaN;
+    model.outputBias!.data[3] = 100; // item 3 is everyone's top item, and the target
     // Item 7 is NaN for every user: with 5 sampled negatives it is rarely among them, yet the target must rank last.
     const heldOut = { users: Int32Array.from([0, 1]), histories: [Int32Array.from([1, 2]), Int32Array.from([5])], targets: Int32Array.from([3, 3]) };
     for (const sampledNegatives of [0, 5]) {
       const r = evaluateNextItem(model, heldOut, new Float64Array(items + 1), { ks: [5], maskHistory: false, sampledNegatives });
       assert.equal(r.metrics['HR@5'], 0, `sampled ${sampledNegatives}: ${JSON.stringify(r.metrics)}`);
     }
-    model.outputBias.data[7] = 0;
+    model.outputBias!.data[7] = 0;
     const healthy = evaluateNextItem(model, heldOut, new Float64Array(items + 1), { ks: [5], maskHistory: false });
     assert.equal(healthy.metrics['HR@5'], 1);
   });

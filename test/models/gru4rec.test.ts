@@ -36,7 +36,7 @@ describe('GRU4Rec', () => {
     assert.ok(model instanceof GRU4Rec);
     assert.deepEqual(model.parameters().map((p) => p.name), ['items.weight', 'gru.0.input.weight', 'gru.0.input.bias',
       'gru.0.hidden.weight', 'gru.0.hidden.bias', 'gru.1.input.weight', 'gru.1.input.bias', 'gru.1.hidden.weight', 'gru.1.hidden.bias']);
-    assert.equal(model.outputWeight, model.items.weight);
+    assert.equal(model.outputWeight, model.items.ids!.weight);
     assert.equal(model.outputBias, null);
   });
 

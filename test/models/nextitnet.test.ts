@@ -45,7 +45,7 @@ describe('NextItNet', () => {
     b[7] = 15;
     const [ha, hb] = noGrad(() => [model.hidden(a, 1, 10).data, model.hidden(b, 1, 10).data]);
     assert.notDeepEqual(ha.subarray(5 * 8, 6 * 8), hb.subarray(5 * 8, 6 * 8));
-    assert.equal(model.items.weight.shape[0], 22, 'padding + 20 items + mask token');
+    assert.equal(model.items.ids!.weight.shape[0], 22, 'padding + 20 items + mask token');
     assert.equal(model.outputWeight.shape[0], 21, 'the mask token is never predicted');
   });
 

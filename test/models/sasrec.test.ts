@@ -34,7 +34,7 @@ describe('SASRec', () => {
     for (const n of ['items.weight', 'positions.weight', 'block.0.attention.query.weight', 'block.1.ff2.bias', 'block.1.ln2.gamma', 'final_norm.beta']) {
       assert.ok(names.includes(n), n);
     }
-    assert.equal(model.outputWeight, model.items.weight);
+    assert.equal(model.outputWeight, model.items.ids!.weight);
     assert.equal(model.outputBias, null);
   });
 

@@ -1,6 +1,6 @@
 import { backend } from '../backend.js';
 import { AutogradError } from '../../errors.js';
-import { Parameter, isDebugMode } from '../tensor.js';
+import { Parameter, isDebugMode, noteParameterWrite } from '../tensor.js';
 
 export interface AdamOptions {
   lr: number;
@@ -66,6 +66,7 @@ export class Adam {
   step(): void {
     const k = backend();
     this.stepCount++;
+    noteParameterWrite();
     for (const p of this.params) {
       if (!p.requiresGrad || !p.grad) continue;
       const { m, v } = this.momentsOf(p);

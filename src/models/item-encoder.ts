@@ -1,0 +1,162 @@
+/**
+ * Where a backbone's item vectors come from, for its inputs and (tied) for its softmax table:
+ *
+ *   id        items(id)                                       a row per item (the classic table)
+ *   text      LN(W · mean_{t ∈ tokens(item)} tokens(t) + b)   hashed text tokens; no per-item parameter
+ *   id+text   items(id) + the text vector
+ *
+ * A text vector depends only on the item's tokens, so an item never seen in training gets a vector, and two
+ * catalogues tokenised with the same hash share the token table. The mask token (masked objective) is a reserved
+ * token row of its own, after the hash buckets.
+ *
+ * With text, every item's vector is computed in one batch (rows 0..inputRows-1) and inputs and the softmax table
+ * are gathered from it, so the table the loss reads is differentiable back into the token table and projection.
+ * That batch is computed once per training step (per scratch scope) and, without a graph (evaluation, serving),
+ * kept until a parameter changes.
+ */
+import { ModelConfig } from '../config/schema.js';
+import { ModelError } from '../errors.js';
+import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import {
+  Rng, Shape, Tensor, add, currentScratchScope, embedding, isGradEnabled, noGrad, parameterWriteCount,
+  segmentWeightedSum,
+} from '../tensor/index.js';
+import { inputRows } from './encoder.js';
+
+/** Token ids per item, CSR over item indices 0..numItems (row 0, padding, may be empty). */
+export interface ItemTokens {
+  offsets: Int32Array;
+  tokens: Int32Array;
+}
+
+/** The bag of hashed tokens of each item, projected to the model dimension. */
+export class TextItemEncoder extends Module {
+  readonly tokens: Embedding;
+  readonly projection: Linear;
+  readonly norm: LayerNorm;
+  /** The bag of every input row: token ids, mean weights, row offsets. */
+  private readonly bag: { ids: Int32Array; weights: Tensor; offsets: Int32Array };
+
+  constructor(name: string, config: ModelConfig, items: ItemTokens, rng: Rng) {
+    super(name);
+    const buckets = config.textBuckets!;
+    if (items.offsets.length !== config.numItems + 2) {
+      throw new ModelError(`item text: token rows for ${items.offsets.length - 1} items, the model has ${config.numItems} (+ padding)`);
+    }
+    for (const t of items.tokens) if (t < 0 || t >= buckets) throw new ModelError(`item text: token id ${t} outside the model's ${buckets} buckets`);
+    this.tokens = this.child(new Embedding(this.childName('tokens'), buckets + 1, config.dim, rng));
+    this.projection = this.child(new Linear(this.childName('projection'), config.dim, config.dim, rng));
+    this.norm = this.child(new LayerNorm(this.childName('norm'), config.dim, config.layerNormEps));
+    this.bag = tokenBag(items, inputRows(config) > config.numItems + 1 ? buckets : null);
+  }
+
+  /** Vectors of every input row [rows, dim]. */
+  encodeAll(): Tensor {
+    const { ids, weights, offsets } = this.bag;
+    const tokenVectors = this.tokens.forward(ids, [ids.length]);
+    return this.norm.forward(this.projection.forward(segmentWeightedSum(tokenVectors, weights, offsets)));
+  }
+}
+
+/** Mean weights (1/n per token of an n-token item) and, for a masked model, the mask row's reserved token. */
+function tokenBag(items: ItemTokens, maskToken: number | null): { ids: Int32Array; weights: Tensor; offsets: Int32Array } {
+  const rows = items.offsets.length - 1 + (maskToken === null ? 0 : 1);
+  const total = items.tokens.length + (maskToken === null ? 0 : 1);
+  const ids = new Int32Array(total);
+  ids.set(items.tokens);
+  const offsets = new Int32Array(rows + 1);
+  offsets.set(items.offsets);
+  if (maskToken !== null) {
+    ids[total - 1] = maskToken;
+    offsets[rows] = total;
+  }
+  const weights = new Float32Array(total);
+  for (let r = 0; r < rows; r++) {
+    const n = offsets[r + 1]! - offsets[r]!;
+    weights.fill(1 / n, offsets[r]!, offsets[r + 1]!);
+  }
+  return { ids, weights: new Tensor(weights, [total]), offsets };
+}
+
+interface EncodedItems {
+  /** The training step's scratch scope, or null: computed without a graph. */
+  scope: object | null;
+  /** parameterWriteCount() when computed. */
+  writes: number;
+  all: Tensor;
+  table: Tensor | null;
+}
+
+/**
+ * Per encoder object (not a field: a copySharing copy with replaced parameters must not see the original's).
+ */
+const caches = new WeakMap<ItemEncoder, EncodedItems>();
+
+function iota(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+export class ItemEncoder extends Module {
+  readonly kind: ModelConfig['itemEncoder'];
+  /** The id table, named `items` as before item encoders existed, so id models keep their checkpoint keys. */
+  readonly ids: Embedding | null;
+  readonly text: TextItemEncoder | null;
+  /** The items' text tokens the text encoder reads (null for the id encoder); saved with the model. */
+  readonly itemTokens: ItemTokens | null;
+  private readonly numItems: number;
+  private readonly rows: number;
+
+  constructor(config: ModelConfig, rng: Rng, tokens: ItemTokens | null) {
+    super('');
+    this.kind = config.itemEncoder;
+    this.numItems = config.numItems;
+    this.rows = inputRows(config);
+    if (this.kind !== 'id' && !tokens) throw new ModelError(`the ${this.kind} item encoder needs item text; ingest the data with --item-text`);
+    this.itemTokens = this.kind !== 'id' ? tokens : null;
+    this.ids = this.kind !== 'text' ? this.child(new Embedding('items', this.rows, config.dim, rng)) : null;
+    this.text = this.kind !== 'id' ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
+  }
+
+  /** Item vectors for ids of shape `shape`: [...shape, dim]. */
+  forward(ids: Int32Array, shape: Shape): Tensor {
+    if (this.kind === 'id') return this.ids!.forward(ids, shape);
+    return embedding(this.encoded().all, ids, shape);
+  }
+
+  /** The softmax table over items [numItems + 1, dim] (row 0: padding), tied to the inputs. */
+  table(): Tensor {
+    if (this.kind === 'id' && this.rows === this.numItems + 1) return this.ids!.weight;
+    const encoded = this.encoded();
+    encoded.table ??= encoded.all.shape[0] === this.numItems + 1 ? encoded.all
+      : embedding(encoded.all, iota(this.numItems + 1), [this.numItems + 1]);
+    return encoded.table;
+  }
+
+  /** Every input row's vector, reused within a training step or, without a graph, until a parameter changes. */
+  private encoded(): EncodedItems {
+    const scope = currentScratchScope();
+    const writes = parameterWriteCount();
+    const grad = isGradEnabled();
+    const c = caches.get(this);
+    if (c && c.writes === writes && (grad ? scope !== null && c.scope === scope : c.scope === null)) return c;
+    if (grad && scope === null) {
+      caches.delete(this);
+      return { scope: null, writes, all: this.encodeAll(), table: null };
+    }
+    // Without a graph the result outlives any scratch scope, so it gets memory of its own.
+    const all = grad ? this.encodeAll() : noGrad(() => {
+      const t = this.encodeAll();
+      return new Tensor(Float32Array.from(t.data), t.shape);
+    });
+    const entry: EncodedItems = { scope: grad ? scope : null, writes, all, table: null };
+    caches.set(this, entry);
+    return entry;
+  }
+
+  private encodeAll(): Tensor {
+    const text = this.text!.encodeAll();
+    // Gathered rather than added as is: the gather records which rows of the row-sparse id table get a gradient.
+    return this.ids ? add(this.ids.forward(iota(this.rows), [this.rows]), text) : text;
+  }
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ModelConfigSchema } from '../../src/config/schema.js';
+import { ModelError } from '../../src/errors.js';
+import { createEncoder } from '../../src/models/encoders.js';
+import { ItemEncoder, ItemTokens } from '../../src/models/item-encoder.js';
+import {
+  Adam, Rng, Tensor, backward, noGrad, noteParameterWrite, scratchScope, softmaxCrossEntropy,
+} from '../../src/tensor/index.js';
+import { gradCheck } from '../helpers/gradcheck.js';
+
+/** Padding (no tokens) and 4 items over 11 buckets; items 2 and 4 share tokens, item 3 has one token. */
+const TOKENS: ItemTokens = { offsets: Int32Array.from([0, 0, 3, 5, 6, 9]), tokens: Int32Array.from([0, 4, 7, 2, 4, 10, 2, 4, 9]) };
+
+function config(extra: Record<string, unknown> = {}) {
+  return ModelConfigSchema.parse({ numItems: 4, dim: 4, blocks: 1, maxLen: 6, itemEncoder: 'text', textBuckets: 11, layerNormEps: 1e-5, ...extra });
+}
+
+/** float64 reference of every row: LayerNorm(W · mean(token rows) + b). */
+function referenceRows(tokenTable: Float64Array, w: Float64Array, b: Float64Array, gamma: Float64Array, beta: Float64Array,
+  dim: number, eps: number): Float64Array {
+  const rows = TOKENS.offsets.length - 1;
+  const out = new Float64Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const start = TOKENS.offsets[r]!;
+    const end = TOKENS.offsets[r + 1]!;
+    const bag = new Float64Array(dim);
+    for (let j = start; j < end; j++) for (let c = 0; c < dim; c++) bag[c]! += tokenTable[TOKENS.tokens[j]! * dim + c]! / (end - start);
+    const y = Float64Array.from(b);
+    for (let i = 0; i < dim; i++) for (let o = 0; o < dim; o++) y[o]! += bag[i]! * w[i * dim + o]!;
+    const mean = y.reduce((s, v) => s + v, 0) / dim;
+    const variance = y.reduce((s, v) => s + (v - mean) ** 2, 0) / dim;
+    for (let c = 0; c < dim; c++) out[r * dim + c] = gamma[c]! * (y[c]! - mean) / Math.sqrt(variance + eps) + beta[c]!;
+  }
+  return out;
+}
+
+describe('item encoder', () => {
+  it('text: LN(W · mean of token vectors + b) with gradients into the token table, projection and norm (finite differences)', () => {
+    const rng = new Rng(3);
+    const items = new ItemEncoder(config(), new Rng(1), TOKENS);
+    const text = items.text!;
+    // Larger than the init scale so that the LayerNorm is far from degenerate and every input moves the output.
+    for (const p of text.parameters()) rng.fillUniform(p.data, -1, 1);
+    const inputs = [text.tokens.weight, text.projection.weight, text.projection.bias!, text.norm.gamma, text.norm.beta];
+    gradCheck(rng, {
+      inputs,
+      kernel: () => items.table(),
+      reference: ([t, w, b, g, be]) => referenceRows(t!, w!, b!, g!, be!, 4, 1e-5),
+      gradTol: 5e-3,
+    });
+    const touched = new Set(TOKENS.tokens);
+    const grad = text.tokens.weight.grad!;
+    for (let row = 0; row < 12; row++) {
+      const norm = grad.subarray(row * 4, row * 4 + 4).reduce((s, v) => s + Math.abs(v), 0);
+      assert.equal(norm > 0, touched.has(row), `token row ${row}: gradient only where some item has the token`);
+    }
+  });
+
+  it('tied softmax: a text model has no per-item parameter; the loss gradient reaches the token table through the table and the inputs', () => {
+    const model = createEncoder(config(), new Rng(2), TOKENS);
+    const names = model.parameters().map((p) => p.name);
+    assert.ok(names.includes('item_text.tokens.weight') && names.includes('item_text.projection.weight'));
+    assert.ok(!names.some((n) => n.startsWith('items.') || n.startsWith('output.')), names.join(', '));
+    assert.equal(model.outputBias, null);
+    const ids = Int32Array.from([0, 1, 2, 3]);
+    const targets = Int32Array.from([0, 2, 3, 4]);
+    const loss = (): Tensor => softmaxCrossEntropy(model.hiddenRows(ids, 1, 4), model.outputWeight, model.outputBias, targets);
+    scratchScope(() => {
+      assert.equal(model.outputWeight, model.outputWeight, 'one encoded table per training step');
+      backward(loss());
+    });
+    // Central differences of the whole loss in token-table entries of an item that is an input and a target
+    // (token 10: item 3 only) and of a token three items share (token 4).
+    const table = model.parameterMap().get('item_text.tokens.weight')!;
+    const lossValue = () => noGrad(() => loss().item());
+    for (const index of [10 * 4 + 1, 4 * 4 + 2]) {
+      const keep = table.data[index]!;
+      const h = 1e-3;
+      table.data[index] = keep + h;
+      noteParameterWrite();
+      const up = lossValue();
+      table.data[index] = keep - h;
+      noteParameterWrite();
+      const down = lossValue();
+      table.data[index] = keep;
+      noteParameterWrite();
+      const numeric = (up - down) / (2 * h);
+      assert.ok(Math.abs(table.grad![index]! - numeric) <= 3e-2 * Math.abs(numeric) + 1e-3,
+        `token table entry ${index}: analytic ${table.grad![index]} vs numeric ${numeric}`);
+      assert.ok(Math.abs(numeric) > 1e-6, 'the entry moves the loss');
+    }
+  });
+
+  it('without a graph the encoded table is computed once and recomputed after an optimizer step', () => {
+    const model = createEncoder(config(), new Rng(2), TOKENS);
+    const first = noGrad(() => model.outputWeight);
+    assert.equal(noGrad(() => model.outputWeight), first, 'cached');
+    const before = Float32Array.from(first.data);
+    const optimizer = new Adam(model.parameters(), { lr: 0.1 });
+    scratchScope(() => {
+      backward(softmaxCrossEntropy(model.hiddenRows(Int32Array.from([1, 2]), 1, 2), model.outputWeight, null, Int32Array.from([2, 3])));
+      optimizer.step();
+    });
+    const after = noGrad(() => model.outputWeight);
+    assert.notEqual(after, first);
+    assert.ok(after.data.some((v, i) => v !== before[i]), 'the new table reflects the update');
+  });
+
+  it('id+text sums an id row and the text vector; masked models get a mask-token row of their own', () => {
+    const both = createEncoder(config({ itemEncoder: 'id+text' }), new Rng(2), TOKENS);
+    const idOnly = both.items.ids!.forward(Int32Array.from([3]), [1]).data;
+    const textOnly = both.items.text!.encodeAll().data.subarray(3 * 4, 4 * 4);
+    const sum = both.items.forward(Int32Array.from([3]), [1]).data;
+    sum.forEach((v, c) => assert.ok(Math.abs(v - idOnly[c]! - textOnly[c]!) < 1e-6));
+
+    const masked = createEncoder(config({ objective: 'masked' }), new Rng(2), TOKENS);
+    assert.deepEqual(masked.outputWeight.shape, [5, 4], 'the softmax covers padding + items only');
+    const mask = masked.items.forward(Int32Array.from([masked.maskToken]), [1]).data;
+    const padding = masked.items.forward(Int32Array.from([0]), [1]).data;
+    assert.ok(mask.some((v, c) => Math.abs(v - padding[c]!) > 1e-4), 'the mask token is not the empty text');
+  });
+
+  it('refuses to build a text encoder without item tokens, or with tokens outside its buckets', () => {
+    assert.throws(() => createEncoder(config(), new Rng(1)), (e) => e instanceof ModelError && /needs item text.*--item-text/.test(e.message));
+    assert.throws(() => createEncoder(config({ textBuckets: 8 }), new Rng(1), TOKENS), /token id 10 outside the model's 8 buckets/);
+    assert.throws(() => ModelConfigSchema.parse({ numItems: 4, itemEncoder: 'text' }), /needs textBuckets/);
+  });
+});

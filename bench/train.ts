@@ -6,13 +6,13 @@
  * the share of batch positions that are padding, ms per step and peak RSS.
  */
 import { epochBatches } from '../src/data/batch-plan.js';
-import { batchLength, causalBatch, trainingWindows } from '../src/data/batches.js';
+import { trainingWindows } from '../src/data/batches.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../src/data/split.js';
 import { createEncoder } from '../src/models/encoders.js';
 import { Adam, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
-import { countTargets, sequenceLoss } from '../src/train/objectives.js';
+import { countTargets, sequenceBatch, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
 import { ModelShapeOptions, benchModelConfig } from './model-shape.js';
 import { Emit } from './timing.js';
@@ -73,10 +73,7 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
-  const makeBatch = () => {
-    const windows = source.next(rng);
-    return causalBatch(windows, batchLength(windows, 'causal', options.maxLen));
-  };
+  const makeBatch = () => sequenceBatch(model, source.next(rng), rng);
   const step = () => trainingStep([sequenceLoss(model, makeBatch(), softmax, rng)], optimizer, { clipNorm: 0 });
   for (let i = 0; i < options.warmup; i++) step();
   let stepNs = 0n;

@@ -62,16 +62,22 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
   };
 }
 
+/**
+ * The batch the model's sequence objective trains on these windows: next items, or masked items (drawn from rng).
+ * Each batch is padded to its own longest window only (the model reads padding as absent).
+ */
+export function sequenceBatch(model: UserEncoder, windows: readonly Int32Array[], rng: Rng): Batch {
+  const { maxLen, maskProbability, numItems, objective } = model.config;
+  return objective === 'masked'
+    ? maskedBatch(windows, batchLength(windows, 'masked', maxLen), { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
+    : causalBatch(windows, batchLength(windows, 'causal', maxLen));
+}
+
 function sequenceTerm(model: UserEncoder, softmax: SoftmaxOptions): LossTerm {
-  const { maxLen, maskProbability, numItems } = model.config;
-  const masked = model.config.objective === 'masked';
   return {
-    name: masked ? 'masked-item' : 'next-item',
+    name: model.config.objective === 'masked' ? 'masked-item' : 'next-item',
     weight: 1,
-    // Each batch is padded to its own longest window only (the model reads padding as zeros).
-    prepare: (windows, rng) => sequenceLoss(model, masked
-      ? maskedBatch(windows, batchLength(windows, 'masked', maxLen), { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
-      : causalBatch(windows, batchLength(windows, 'causal', maxLen)), softmax, rng),
+    prepare: (windows, rng) => sequenceLoss(model, sequenceBatch(model, windows, rng), softmax, rng),
   };
 }
 

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
+import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
 import { trainingWindows } from '../data/batches.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
@@ -72,8 +72,8 @@ function projectionHeadRng(seed: number): Rng {
 }
 
 /** What a run trains: train.objective, or (when unset) the model's own sequence objective alone. */
-export function pretrainingObjective(model: Pick<ModelOptions, 'objective'>, train: Pick<TrainConfig, 'objective'>): Objective {
-  return train.objective ?? model.objective ?? MODEL_DEFAULTS.objective;
+export function pretrainingObjective(model: Pick<ModelOptions, 'objective' | 'backbone'>, train: Pick<TrainConfig, 'objective'>): Objective {
+  return train.objective ?? model.objective ?? DEFAULT_OBJECTIVE[model.backbone ?? MODEL_DEFAULTS.backbone];
 }
 
 /** The full model config, or one clear error naming the first problem (bad heads, a masked sasrec, …). */

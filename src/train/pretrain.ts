@@ -51,6 +51,8 @@ export interface EpochRecord {
   valid: Record<string, number>;
   epochSeconds: number;
   itemsPerSec: number;
+  /** Training windows (sequences) per second of the epoch's steps. */
+  sequencesPerSec: number;
 }
 
 export interface PretrainResult {
@@ -187,7 +189,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
         epoch, step: state.step, trainLoss: epochLoss.total(), trainLosses: epochLoss.means(),
-        valid: valid.metrics, epochSeconds, itemsPerSec: itemSum / epochSeconds,
+        valid: valid.metrics, epochSeconds, itemsPerSec: itemSum / epochSeconds, sequencesPerSec: windows.length / epochSeconds,
       };
       history.push(record);
       state.epoch = epoch;

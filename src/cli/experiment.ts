@@ -70,6 +70,7 @@ export function experimentCommand(): Command {
     .option('--seeds <list>', 'seeds (mean ± std over them)', integerListOption('seeds'), [1])
     .option('--epochs <n>', 'maximum epochs per run', integerOption('epochs'), TRAIN_DEFAULTS.epochs)
     .option('--max-len <n>', 'sequence length the models see', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .option('--patience <n>', 'epochs without validation improvement before a run stops', integerOption('patience'), TRAIN_DEFAULTS.patience)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--out <file>', 'also write the Markdown table to this file')
     .option('--json', 'print the runs as one JSON object instead of the table')
@@ -77,13 +78,13 @@ export function experimentCommand(): Command {
     .action(async (f: BackboneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const result = await runBackboneExperiment({
-        data: f.data, backbones: f.backbones, seeds: f.seeds, epochs: f.epochs, maxLen: f.maxLen,
+        data: f.data, backbones: f.backbones, seeds: f.seeds, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen,
         progress: createProgress(process.stderr, f.quiet ?? false),
         onRun: f.quiet ? undefined : (r) => process.stderr.write(`${r.backbone} seed ${r.seed}: full NDCG@10 ${r.full['NDCG@10']!.toFixed(4)}, sampled NDCG@10 ${r.sampled['NDCG@10']!.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
       const table = backboneTable(result, f.data);
       if (f.out) await writeFileAtomic(f.out, table);
-      process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, maxLen: f.maxLen, ...result }) + '\n' : table);
+      process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result }) + '\n' : table);
     });
   return experiment;
 }
@@ -93,6 +94,7 @@ interface BackboneFlags {
   backbones: Backbone[];
   seeds: number[];
   epochs: number;
+  patience: number;
   maxLen: number;
   threads?: number;
   out?: string;

@@ -1,7 +1,7 @@
 /**
  * The backbone comparison on one dataset: each backbone pretrained with its own published defaults (and the
- * shared options: epochs, max-len, seed) per seed, then scored on the leave-one-out test items by full ranking
- * and by the sampled-100 protocol papers use — the same code as `graftrec evaluate` — next to popularity.
+ * shared options: epochs, patience, max-len, seed) per seed, then scored on the leave-one-out test items by full
+ * ranking and by the sampled-100 protocol papers use — the same code as `graftrec evaluate` — next to popularity.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ export interface BackboneExperimentOptions {
   backbones: readonly Backbone[];
   seeds: readonly number[];
   epochs: number;
+  patience: number;
   maxLen: number;
   progress?: Progress;
   onRun?: (run: BackboneRun) => void;
@@ -67,7 +68,7 @@ export async function runBackboneExperiment(o: BackboneExperimentOptions): Promi
         const out = join(work, `${backbone}-${seed}`);
         const trained = await pretrain({
           data: o.data, out, model: { backbone, maxLen: o.maxLen },
-          train: { ...TRAIN_DEFAULTS, epochs: o.epochs, seed, objective: null }, progress: o.progress,
+          train: { ...TRAIN_DEFAULTS, epochs: o.epochs, patience: o.patience, seed, objective: null }, progress: o.progress,
         });
         const { model } = await loadModelDir(out);
         const full = evaluateNextItem(model, split.test, counts, { ks: [K], maskHistory: false });

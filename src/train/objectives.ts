@@ -5,7 +5,7 @@
  */
 import { Objective, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
-import { Batch, batchLength, causalBatch, maskedBatch } from '../data/batches.js';
+import { Batch, batchLength, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
 import { UserEncoder } from '../models/encoder.js';
 import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
@@ -60,6 +60,18 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
         : softmaxCrossEntropy(h, model.outputWeight, model.outputBias, batch.targets, { ignoreIndex: 0 });
     },
   };
+}
+
+/**
+ * The training windows of a sequence objective and the positions each occupies in a batch row. Causal: windows of
+ * max-len + 1 items, whose inputs are all but the last. Masked: every item is an input, and windows keep one
+ * position free for the trailing mask token that next-item prediction appends.
+ */
+export function objectiveWindows(sequences: readonly Int32Array[], objective: 'causal' | 'masked', maxLen: number):
+  { windows: Int32Array[]; lengths: Int32Array } {
+  const masked = objective === 'masked';
+  const windows = trainingWindows(sequences, masked ? maxLen - 1 : maxLen);
+  return { windows, lengths: Int32Array.from(windows, (w) => (masked ? w.length : w.length - 1)) };
 }
 
 /**

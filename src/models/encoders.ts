@@ -1,6 +1,7 @@
 /** The one place a backbone name becomes a network. */
 import { ModelConfig } from '../config/schema.js';
 import { Rng } from '../tensor/index.js';
+import { BERT4Rec } from './bert4rec.js';
 import { UserEncoder } from './encoder.js';
 import { GRU4Rec } from './gru4rec.js';
 import { NextItNet } from './nextitnet.js';
@@ -13,6 +14,8 @@ export function createEncoder(config: ModelConfig, rng: Rng): UserEncoder {
       return new NextItNet(config, rng);
     case 'sasrec':
       return new SASRec(config, rng);
+    case 'bert4rec':
+      return new BERT4Rec(config, rng);
     case 'gru4rec':
       return new GRU4Rec(config, rng);
   }

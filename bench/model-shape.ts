@@ -7,16 +7,16 @@ export interface ModelShapeOptions {
   dim?: number;
   /** NextItNet residual blocks. */
   blocks: number;
-  /** SASRec layers, heads, dropout. */
-  layers: number;
-  heads: number;
-  dropout: number;
+  /** Transformer / GRU layers, attention heads, dropout; absent = the backbone's default. */
+  layers?: number;
+  heads?: number;
+  dropout?: number;
   maxLen: number;
 }
 
 export function benchModelConfig(o: ModelShapeOptions, numItems: number): ModelConfig {
   return ModelConfigSchema.parse({
-    ...MODEL_DEFAULTS, backbone: o.backbone ?? MODEL_DEFAULTS.backbone, numItems, dim: o.dim, blocks: o.blocks,
+    ...MODEL_DEFAULTS, objective: undefined, backbone: o.backbone ?? MODEL_DEFAULTS.backbone, numItems, dim: o.dim, blocks: o.blocks,
     layers: o.layers, heads: o.heads, dropout: o.dropout, maxLen: o.maxLen,
   });
 }

@@ -6,13 +6,12 @@
  * the share of batch positions that are padding, ms per step and peak RSS.
  */
 import { epochBatches } from '../src/data/batch-plan.js';
-import { batchLength, causalBatch, trainingWindows } from '../src/data/batches.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../src/data/split.js';
 import { createEncoder } from '../src/models/encoders.js';
 import { Adam, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
-import { countTargets, sequenceLoss } from '../src/train/objectives.js';
+import { countTargets, objectiveWindows, sequenceBatch, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
 import { ModelShapeOptions, benchModelConfig } from './model-shape.js';
 import { Emit } from './timing.js';
@@ -48,11 +47,10 @@ function randomWindows(options: TrainBenchOptions): WindowSource {
 }
 
 /** The batches of pretraining epochs on the dataset, in order (a new epoch's plan when one runs out). */
-async function datasetWindows(dir: string, options: TrainBenchOptions): Promise<WindowSource> {
+async function datasetWindows(dir: string, options: TrainBenchOptions, objective: 'causal' | 'masked'): Promise<WindowSource> {
   const ds = await loadDataset(dir);
   const split = leaveOneOutSplit(ds);
-  const windows = trainingWindows(split.train, options.maxLen);
-  const lengths = Int32Array.from(windows, (w) => w.length - 1);
+  const { windows, lengths } = objectiveWindows(split.train, objective, options.maxLen);
   const plan = { batch: options.batch, tokens: options.batchTokens, lengthBuckets: options.lengthBuckets };
   let batches: Int32Array[] = [];
   return {
@@ -67,16 +65,15 @@ async function datasetWindows(dir: string, options: TrainBenchOptions): Promise<
 
 export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Promise<void> {
   const rng = new Rng(options.seed);
-  const source = options.data ? await datasetWindows(options.data, options) : randomWindows(options);
+  // The objective is the backbone's; the vocabulary size does not change it.
+  const objective = benchModelConfig(options, 1).objective;
+  const source = options.data ? await datasetWindows(options.data, options, objective) : randomWindows(options);
   const config = benchModelConfig(options, source.numItems);
   const model = createEncoder(config, rng);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
-  const makeBatch = () => {
-    const windows = source.next(rng);
-    return causalBatch(windows, batchLength(windows, 'causal', options.maxLen));
-  };
+  const makeBatch = () => sequenceBatch(model, source.next(rng), rng);
   const step = () => trainingStep([sequenceLoss(model, makeBatch(), softmax, rng)], optimizer, { clipNorm: 0 });
   for (let i = 0; i < options.warmup; i++) step();
   let stepNs = 0n;

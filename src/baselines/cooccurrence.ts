@@ -69,6 +69,11 @@ export function cooccurrenceCounts(sources: readonly Int32Array[], targets: read
   };
 }
 
+/** The weight of a pair c users have, of a source item n(s) users and a target item n(t) users have. */
+export function cooccurrenceWeight(c: number, ns: number, nt: number, shrink: number): number {
+  return c <= 0 ? 0 : c / (Math.sqrt(ns * nt) + shrink);
+}
+
 /** Writes the blended scores of a user with source items `history` into `out` (length T). */
 export function cooccurrenceScores(m: CooccurrenceCounts, history: Int32Array, settings: CooccurrenceSettings,
   out: Float32Array): Float32Array {
@@ -78,7 +83,7 @@ export function cooccurrenceScores(m: CooccurrenceCounts, history: Int32Array, s
     if (s >= m.sourceUsers.length) continue; // a source item no user had: no evidence
     for (let j = m.indptr[s]!; j < m.indptr[s + 1]!; j++) {
       const t = m.targets[j]!;
-      scores[t]! += m.counts[j]! / (Math.sqrt(m.sourceUsers[s]! * m.targetUsers[t]!) + shrink);
+      scores[t]! += cooccurrenceWeight(m.counts[j]!, m.sourceUsers[s]!, m.targetUsers[t]!, shrink);
     }
   }
   let top = 0;

@@ -4,7 +4,7 @@ import { runKernelBench } from '../../bench/kernels.js';
 import { ServeBenchOptions, runServeBench } from '../../bench/serve.js';
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
-import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_LAYERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_HEADS, DEFAULT_LAYERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
 import { choiceOption, integerOption, numberOption } from './options.js';
 import { backend } from '../tensor/index.js';
 
@@ -22,9 +22,9 @@ function withModelShapeOptions(command: Command, defaultBatch: number): Command 
     .option('--backbone <name>', `${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
     .option('--dim <n>', `channels (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
     .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
-    .option('--layers <n>', `sasrec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
-    .option('--heads <n>', 'sasrec: attention heads (must divide the dim)', integerOption('heads'), MODEL_DEFAULTS.heads)
-    .option('--dropout <p>', `sasrec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
+    .option('--layers <n>', `sasrec, bert4rec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'bert4rec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
+    .option('--heads <n>', `sasrec, bert4rec: attention heads, must divide the dim (default ${(['sasrec', 'bert4rec'] as const).map((b) => `${b} ${DEFAULT_HEADS[b]}`).join(', ')})`, integerOption('heads'))
+    .option('--dropout <p>', `sasrec, bert4rec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'bert4rec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
     .option('--batch <n>', 'sequences per step', integerOption('batch'), defaultBatch)
     .option('--max-len <n>', 'sequence length', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen);
 }

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeDirAtomic } from '../io/atomic.js';
+import { BACKBONES, Backbone, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
+import { backboneTable, runBackboneExperiment } from '../train/backbone-experiment.js';
 import { loadModelDir } from '../train/checkpoint.js';
+import { createProgress } from '../train/progress.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
@@ -59,5 +62,42 @@ export function experimentCommand(): Command {
       });
       process.stdout.write(table);
     });
+  experiment
+    .command('backbones')
+    .description('Pretrain each backbone with its published defaults on one dataset and compare next-item quality (full ranking and sampled-100), training time, throughput and size')
+    .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
+    .option('--backbones <list>', 'backbones to compare', choiceListOption('backbones', BACKBONES), [...BACKBONES])
+    .option('--seeds <list>', 'seeds (mean ± std over them)', integerListOption('seeds'), [1])
+    .option('--epochs <n>', 'maximum epochs per run', integerOption('epochs'), TRAIN_DEFAULTS.epochs)
+    .option('--max-len <n>', 'sequence length the models see', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
+    .option('--patience <n>', 'epochs without validation improvement before a run stops', integerOption('patience'), TRAIN_DEFAULTS.patience)
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--out <file>', 'also write the Markdown table to this file')
+    .option('--json', 'print the runs as one JSON object instead of the table')
+    .option('--quiet', 'no progress output')
+    .action(async (f: BackboneFlags) => {
+      if (f.threads) backend().setThreads(f.threads);
+      const result = await runBackboneExperiment({
+        data: f.data, backbones: f.backbones, seeds: f.seeds, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen,
+        progress: createProgress(process.stderr, f.quiet ?? false),
+        onRun: f.quiet ? undefined : (r) => process.stderr.write(`${r.backbone} seed ${r.seed}: full NDCG@10 ${r.full['NDCG@10']!.toFixed(4)}, sampled NDCG@10 ${r.sampled['NDCG@10']!.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
+      });
+      const table = backboneTable(result, f.data);
+      if (f.out) await writeFileAtomic(f.out, table);
+      process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result }) + '\n' : table);
+    });
   return experiment;
+}
+
+interface BackboneFlags {
+  data: string;
+  backbones: Backbone[];
+  seeds: number[];
+  epochs: number;
+  patience: number;
+  maxLen: number;
+  threads?: number;
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
 }

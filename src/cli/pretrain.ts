@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BACKBONES, Backbone, DEFAULT_DIM, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_DROPOUT, DEFAULT_LAYERS, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_HEADS, DEFAULT_LAYERS, DEFAULT_OBJECTIVE, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
@@ -9,7 +9,7 @@ import { choiceOption, integerListOption, integerOption, numberOption } from './
 interface PretrainFlags {
   data: string;
   out: string;
-  objective: Objective;
+  objective?: Objective;
   contrastiveWeight: number;
   temperature: number;
   projectionDim: number;
@@ -21,7 +21,7 @@ interface PretrainFlags {
   dim?: number;
   blocks: number;
   layers?: number;
-  heads: number;
+  heads?: number;
   dropout?: number;
   kernelSize: number;
   dilations: number[];
@@ -46,11 +46,11 @@ const C = TRAIN_DEFAULTS.contrastive;
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')
-    .description('Pretrain a user model (NextItNet or SASRec) on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
+    .description('Pretrain a user model (NextItNet, SASRec, BERT4Rec or GRU4Rec) on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
     .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
     .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
-    .option('--objective <kind>', 'causal (next item), masked (masked items, centred convolutions), contrastive (two augmented views per user, InfoNCE; causal network), causal+contrastive or masked+contrastive',
-      choiceOption('objective', OBJECTIVES), MODEL_DEFAULTS.objective)
+    .option('--objective <kind>', `causal (next item), masked (masked items: centred convolutions, bidirectional attention), contrastive (two augmented views per user, InfoNCE; causal network), causal+contrastive or masked+contrastive (default ${BACKBONES.map((b) => `${b} ${DEFAULT_OBJECTIVE[b]}`).join(', ')})`,
+      choiceOption('objective', OBJECTIVES))
     .option('--contrastive-weight <λ>', 'weight of the contrastive loss next to the sequence loss (joint objectives)', numberOption('contrastive-weight', { min: 0 }), C.weight)
     .option('--temperature <τ>', 'InfoNCE temperature', numberOption('temperature', { min: 0, exclusiveMin: true }), C.temperature)
     .option('--projection-dim <n>', 'output size of the contrastive projection head (not saved with the model)', integerOption('projection-dim'), C.projectionDim)
@@ -61,9 +61,9 @@ export function pretrainCommand(): Command {
     .option('--item-encoder <kind>', `where item vectors come from: id (a table row per item), text (the item's text: hashed tokens → mean → Linear → LayerNorm; needs data ingested with --item-text; scores items never seen in training), id+text (their sum) (default ${MODEL_DEFAULTS.itemEncoder})`, choiceOption('item-encoder', ITEM_ENCODERS))
     .option('--dim <n>', `channels = embedding size (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
     .option('--blocks <n>', 'nextitnet: residual blocks', integerOption('blocks'), MODEL_DEFAULTS.blocks)
-    .option('--layers <n>', `sasrec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
-    .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', integerOption('heads'), MODEL_DEFAULTS.heads)
-    .option('--dropout <p>', `sasrec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
+    .option('--layers <n>', `sasrec, bert4rec: transformer layers; gru4rec: GRU layers (default ${(['sasrec', 'bert4rec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_LAYERS[b]}`).join(', ')})`, integerOption('layers'))
+    .option('--heads <n>', `sasrec, bert4rec: attention heads, must divide --dim (default ${(['sasrec', 'bert4rec'] as const).map((b) => `${b} ${DEFAULT_HEADS[b]}`).join(', ')})`, integerOption('heads'))
+    .option('--dropout <p>', `sasrec, bert4rec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'bert4rec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
     .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
@@ -90,14 +90,14 @@ export function pretrainCommand(): Command {
         out: f.out,
         resume: f.resume ?? false,
         model: {
-          backbone: f.backbone, itemEncoder: f.itemEncoder, objective: networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
+          backbone: f.backbone, itemEncoder: f.itemEncoder, objective: f.objective && networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
           heads: f.heads, dropout: f.dropout, kernelSize: f.kernelSize,
           dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
           maskProbability: MODEL_DEFAULTS.maskProbability,
         },
         train: {
           epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
-          clipNorm: f.clipNorm, weightDecay: f.weightDecay, objective: f.objective,
+          clipNorm: f.clipNorm, weightDecay: f.weightDecay, objective: f.objective ?? null,
           contrastive: {
             weight: f.contrastiveWeight, temperature: f.temperature, projectionDim: f.projectionDim, crop: f.crop,
             maskRate: f.maskRate, reorder: f.reorder,

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** The sequence networks a model can be built on (models/encoders.ts makes each). */
-export const BACKBONES = ['nextitnet', 'sasrec', 'gru4rec'] as const;
+export const BACKBONES = ['nextitnet', 'sasrec', 'bert4rec', 'gru4rec'] as const;
 export type Backbone = (typeof BACKBONES)[number];
 
 /**
@@ -17,20 +17,41 @@ export type ItemEncoderKind = (typeof ITEM_ENCODERS)[number];
 
 /**
  * The embedding size when none is given: NextItNet's as in the PeterRec code, SASRec's as published for Amazon
- * Games (Kang & McAuley 2018), GRU4Rec's as RecBole's.
+ * Games (Kang & McAuley 2018), BERT4Rec's as published (Sun et al. 2019), GRU4Rec's as RecBole's.
  */
-export const DEFAULT_DIM: Record<Backbone, number> = { nextitnet: 64, sasrec: 50, gru4rec: 64 };
+export const DEFAULT_DIM: Record<Backbone, number> = { nextitnet: 64, sasrec: 50, bert4rec: 64, gru4rec: 64 };
 /**
- * Layers and dropout when none are given: SASRec's published Games values; GRU4Rec's as RecBole's (one GRU layer,
- * embedding dropout 0.25). NextItNet reads neither.
+ * Layers, attention heads and dropout when none are given: SASRec's published Games values; BERT4Rec's published
+ * values (2 layers, 2 heads, dropout 0.1); GRU4Rec's as RecBole's (one GRU layer, embedding dropout 0.25).
+ * NextItNet reads none of them.
  */
-export const DEFAULT_LAYERS: Record<Backbone, number> = { nextitnet: 2, sasrec: 2, gru4rec: 1 };
-export const DEFAULT_DROPOUT: Record<Backbone, number> = { nextitnet: 0.5, sasrec: 0.5, gru4rec: 0.25 };
+export const DEFAULT_LAYERS: Record<Backbone, number> = { nextitnet: 2, sasrec: 2, bert4rec: 2, gru4rec: 1 };
+export const DEFAULT_HEADS: Record<Backbone, number> = { nextitnet: 1, sasrec: 1, bert4rec: 2, gru4rec: 1 };
+export const DEFAULT_DROPOUT: Record<Backbone, number> = { nextitnet: 0.5, sasrec: 0.5, bert4rec: 0.1, gru4rec: 0.25 };
+/**
+ * The sequence objective each backbone trains when none is given, and the ones it can train at all: BERT4Rec is
+ * bidirectional, so only masked items (the cloze task) make sense for it; SASRec and GRU4Rec are causal.
+ */
+export const DEFAULT_OBJECTIVE: Record<Backbone, 'causal' | 'masked'> = { nextitnet: 'causal', sasrec: 'causal', bert4rec: 'masked', gru4rec: 'causal' };
+const BACKBONE_OBJECTIVES: Record<Backbone, readonly ('causal' | 'masked')[]> = {
+  nextitnet: ['causal', 'masked'], sasrec: ['causal'], bert4rec: ['masked'], gru4rec: ['causal'],
+};
+
+/** Why the backbone cannot train this sequence objective, or null when it can. */
+export function objectiveProblem(backbone: Backbone, objective: 'causal' | 'masked'): string | null {
+  if (BACKBONE_OBJECTIVES[backbone].includes(objective)) return null;
+  return objective === 'masked'
+    ? `the masked objective needs the nextitnet or bert4rec backbone (${backbone} is causal)`
+    : `the causal objective does not fit ${backbone}, a bidirectional model: it trains on masked items only (objective masked, its default)`;
+}
 
 const ModelFields = z.object({
   backbone: z.enum(BACKBONES).default('nextitnet'),
-  /** causal: predict the next item at every position. masked: centred convolutions, predict masked items. */
-  objective: z.enum(['causal', 'masked']).default('causal'),
+  /**
+   * causal: predict the next item at every position. masked: predict masked items (NextItNet: centred convolutions;
+   * BERT4Rec: bidirectional attention). Absent = DEFAULT_OBJECTIVE of the backbone.
+   */
+  objective: z.enum(['causal', 'masked']).optional(),
   /** Real items; tables have numItems + 1 rows (row 0 is padding), + 1 more for the mask token when masked. */
   numItems: z.number().int().positive(),
   /** Absent = DEFAULT_DIM of the backbone. */
@@ -41,11 +62,11 @@ const ModelFields = z.object({
   /** Block dilations cycle through this list; each block's second conv uses twice the dilation. */
   dilations: z.array(z.number().int().positive()).nonempty().default([1, 4]),
   /**
-   * SASRec: transformer layers, attention heads (must divide dim), dropout rate. GRU4Rec: GRU layers, embedding
-   * dropout. Absent layers / dropout = DEFAULT_LAYERS / DEFAULT_DROPOUT of the backbone.
+   * SASRec, BERT4Rec: transformer layers, attention heads (must divide dim), dropout rate. GRU4Rec: GRU layers,
+   * embedding dropout. Absent layers / heads / dropout = DEFAULT_LAYERS / DEFAULT_HEADS / DEFAULT_DROPOUT of the backbone.
    */
   layers: z.number().int().positive().optional(),
-  heads: z.number().int().positive().default(1),
+  heads: z.number().int().positive().optional(),
   dropout: z.number().min(0).lt(1, 'dropout must be in [0, 1)').optional(),
   maxLen: z.number().int().min(2).max(4096).default(50),
   layerNormEps: z.number().positive().default(1e-8),
@@ -57,23 +78,26 @@ const ModelFields = z.object({
 });
 
 type ModelFieldsOut = z.infer<typeof ModelFields>;
-type Resolved<T extends { dim?: number; layers?: number; dropout?: number }> = Omit<T, 'dim' | 'layers' | 'dropout'>
-  & { dim: number; layers: number; dropout: number };
+type BackboneFilled = 'objective' | 'dim' | 'layers' | 'heads' | 'dropout';
+type Resolved<T> = Omit<T, BackboneFilled>
+  & { objective: 'causal' | 'masked'; dim: number; layers: number; heads: number; dropout: number };
 
-/** Fills the backbone's dimension, layers and dropout; checks what only holds for some backbones. */
+/** Fills the backbone's objective, dimension, layers, heads and dropout; checks what only holds for some backbones. */
 function resolveModel<T extends Omit<ModelFieldsOut, 'numItems'>>(c: T, ctx?: z.RefinementCtx): Resolved<T> {
+  const objective = c.objective ?? DEFAULT_OBJECTIVE[c.backbone];
   const dim = c.dim ?? DEFAULT_DIM[c.backbone];
   const layers = c.layers ?? DEFAULT_LAYERS[c.backbone];
+  const heads = c.heads ?? DEFAULT_HEADS[c.backbone];
   const dropout = c.dropout ?? DEFAULT_DROPOUT[c.backbone];
-  const problem = c.backbone !== 'nextitnet' && c.objective !== 'causal' ? `the ${c.objective} objective needs the nextitnet backbone (${c.backbone} is causal)`
-    : c.backbone === 'sasrec' && dim % c.heads !== 0 ? `${c.heads} attention heads do not divide dim ${dim}`
-      : c.itemEncoder !== 'id' && c.textBuckets === undefined ? `the ${c.itemEncoder} item encoder needs textBuckets (the dataset's tokenizer)`
-        : null;
+  const attends = c.backbone === 'sasrec' || c.backbone === 'bert4rec';
+  const problem = objectiveProblem(c.backbone, objective)
+    ?? (attends && dim % heads !== 0 ? `${heads} attention heads do not divide dim ${dim}` : null)
+    ?? (c.itemEncoder !== 'id' && c.textBuckets === undefined ? `the ${c.itemEncoder} item encoder needs textBuckets (the dataset's tokenizer)` : null);
   if (problem) {
     if (!ctx) throw new Error(problem);
     ctx.addIssue({ code: 'custom', message: problem });
   }
-  return { ...c, dim, layers, dropout };
+  return { ...c, objective, dim, layers, heads, dropout };
 }
 
 export const ModelConfigSchema = ModelFields.transform((c, ctx) => resolveModel(c, ctx));

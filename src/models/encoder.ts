@@ -1,5 +1,5 @@
 /**
- * What every backbone (NextItNet, SASRec, GRU4Rec) offers the layers above — training, evaluation, transfer, serving talk
+ * What every backbone (NextItNet, SASRec, BERT4Rec, GRU4Rec) offers the layers above — training, evaluation, transfer, serving talk
  * to this class only:
  *
  *   hidden(ids)        hidden states [B, L, dim] for left-padded item ids [B, L] (the one method a backbone writes)

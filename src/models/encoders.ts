@@ -2,6 +2,7 @@
 import { ModelConfig } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Rng } from '../tensor/index.js';
+import { BERT4Rec } from './bert4rec.js';
 import { UserEncoder } from './encoder.js';
 import { GRU4Rec } from './gru4rec.js';
 import { ItemTokens } from './item-encoder.js';
@@ -18,6 +19,8 @@ export function createEncoder(config: ModelConfig, rng: Rng, itemTokens: ItemTok
       return new NextItNet(config, rng, itemTokens);
     case 'sasrec':
       return new SASRec(config, rng, itemTokens);
+    case 'bert4rec':
+      return new BERT4Rec(config, rng, itemTokens);
     case 'gru4rec':
       return new GRU4Rec(config, rng, itemTokens);
   }

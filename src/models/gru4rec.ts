@@ -10,12 +10,12 @@
  * the states at real positions, and the state at a position depends only on the items up to it (causal). Dropout
  * is active when a graph is recorded (training) and off under noGrad (evaluation, serving).
  */
-import { ModelConfig } from '../config/schema.js';
+import { ModelConfig, objectiveProblem } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Parameter, Rng, Tensor, gruRecurrence, linear } from '../tensor/index.js';
 import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
 import { ItemEncoder, ItemTokens } from './item-encoder.js';
-import { DropoutCalls } from './sasrec.js';
+import { DropoutCalls } from './transformer.js';
 
 /**
  * One GRU layer (PyTorch's gate order r, z, n and parameter shapes, transposed to this library's [in, out]).
@@ -57,7 +57,8 @@ export class GRU4Rec extends UserEncoder {
 
   constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
     super(config);
-    if (config.objective !== 'causal') throw new ModelError(`gru4rec is a causal model; objective ${config.objective} needs nextitnet`);
+    const problem = objectiveProblem('gru4rec', config.objective);
+    if (problem) throw new ModelError(problem);
     this.dropout = new DropoutCalls(rng.int(0, 2 ** 31 - 1), config.dropout);
     this.items = this.child(new ItemEncoder(config, rng, itemTokens));
     this.blocks = Array.from({ length: config.layers }, (_, i) => this.child(new GruLayer(`gru.${i}`, config.dim, rng)));

@@ -19,7 +19,7 @@ import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import {
-  Rng, Shape, Tensor, add, currentScratchScope, embedding, isGradEnabled, noGrad, parameterWriteCount,
+  Rng, Shape, Tensor, add, currentScratchScope, embedding, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
   segmentWeightedSum,
 } from '../tensor/index.js';
 import { inputRows } from './encoder.js';
@@ -124,12 +124,12 @@ export class ItemEncoder extends Module {
     return embedding(this.encoded().all, ids, shape);
   }
 
-  /** The softmax table over items [numItems + 1, dim] (row 0: padding), tied to the inputs. */
+  /** The softmax table over items [numItems + 1, dim] (row 0: padding; no mask-token row), tied to the inputs. */
   table(): Tensor {
-    if (this.kind === 'id' && this.rows === this.numItems + 1) return this.ids!.weight;
+    const rows = this.numItems + 1;
+    if (this.kind === 'id') return this.rows === rows ? this.ids!.weight : leadingRows(this.ids!.weight, rows);
     const encoded = this.encoded();
-    encoded.table ??= encoded.all.shape[0] === this.numItems + 1 ? encoded.all
-      : embedding(encoded.all, iota(this.numItems + 1), [this.numItems + 1]);
+    encoded.table ??= encoded.all.shape[0] === rows ? encoded.all : leadingRows(encoded.all, rows);
     return encoded.table;
   }
 

@@ -5,7 +5,7 @@
  */
 import { Objective, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
-import { Batch, batchLength, causalBatch, maskedBatch } from '../data/batches.js';
+import { Batch, batchLength, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
 import { UserEncoder } from '../models/encoder.js';
 import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
@@ -62,16 +62,34 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
   };
 }
 
+/**
+ * The training windows of a sequence objective and the positions each occupies in a batch row. Causal: windows of
+ * max-len + 1 items, whose inputs are all but the last. Masked: every item is an input, and windows keep one
+ * position free for the trailing mask token that next-item prediction appends.
+ */
+export function objectiveWindows(sequences: readonly Int32Array[], objective: 'causal' | 'masked', maxLen: number):
+  { windows: Int32Array[]; lengths: Int32Array } {
+  const masked = objective === 'masked';
+  const windows = trainingWindows(sequences, masked ? maxLen - 1 : maxLen);
+  return { windows, lengths: Int32Array.from(windows, (w) => (masked ? w.length : w.length - 1)) };
+}
+
+/**
+ * The batch the model's sequence objective trains on these windows: next items, or masked items (drawn from rng).
+ * Each batch is padded to its own longest window only (the model reads padding as absent).
+ */
+export function sequenceBatch(model: UserEncoder, windows: readonly Int32Array[], rng: Rng): Batch {
+  const { maxLen, maskProbability, numItems, objective } = model.config;
+  return objective === 'masked'
+    ? maskedBatch(windows, batchLength(windows, 'masked', maxLen), { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
+    : causalBatch(windows, batchLength(windows, 'causal', maxLen));
+}
+
 function sequenceTerm(model: UserEncoder, softmax: SoftmaxOptions): LossTerm {
-  const { maxLen, maskProbability, numItems } = model.config;
-  const masked = model.config.objective === 'masked';
   return {
-    name: masked ? 'masked-item' : 'next-item',
+    name: model.config.objective === 'masked' ? 'masked-item' : 'next-item',
     weight: 1,
-    // Each batch is padded to its own longest window only (the model reads padding as zeros).
-    prepare: (windows, rng) => sequenceLoss(model, masked
-      ? maskedBatch(windows, batchLength(windows, 'masked', maxLen), { probability: maskProbability, maskToken: model.maskToken, numItems }, rng)
-      : causalBatch(windows, batchLength(windows, 'causal', maxLen)), softmax, rng),
+    prepare: (windows, rng) => sequenceLoss(model, sequenceBatch(model, windows, rng), softmax, rng),
   };
 }
 

@@ -8,9 +8,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
+import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
-import { trainingWindows } from '../data/batches.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { ModelError, TrainingError } from '../errors.js';
@@ -27,7 +26,7 @@ import {
 import { Progress, createProgress } from './progress.js';
 import { NegativeSampler } from './sampler.js';
 import { ProjectionHead } from './contrastive.js';
-import { LossName, lossTerms, networkObjective } from './objectives.js';
+import { LossName, lossTerms, networkObjective, objectiveWindows } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
@@ -51,6 +50,8 @@ export interface EpochRecord {
   valid: Record<string, number>;
   epochSeconds: number;
   itemsPerSec: number;
+  /** Training windows (sequences) per second of the epoch's steps. */
+  sequencesPerSec: number;
 }
 
 export interface PretrainResult {
@@ -72,8 +73,8 @@ function projectionHeadRng(seed: number): Rng {
 }
 
 /** What a run trains: train.objective, or (when unset) the model's own sequence objective alone. */
-export function pretrainingObjective(model: Pick<ModelOptions, 'objective'>, train: Pick<TrainConfig, 'objective'>): Objective {
-  return train.objective ?? model.objective ?? MODEL_DEFAULTS.objective;
+export function pretrainingObjective(model: Pick<ModelOptions, 'objective' | 'backbone'>, train: Pick<TrainConfig, 'objective'>): Objective {
+  return train.objective ?? model.objective ?? DEFAULT_OBJECTIVE[model.backbone ?? MODEL_DEFAULTS.backbone];
 }
 
 /** The full model config, or one clear error naming the first problem (bad heads, a masked sasrec, …). */
@@ -151,10 +152,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
 
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, modelConfig.numItems);
-  const masked = modelConfig.objective === 'masked';
-  const windows = trainingWindows(split.train, masked ? modelConfig.maxLen - 1 : modelConfig.maxLen);
-  // The positions each window occupies in a batch row (causal: its inputs, all but the last item).
-  const windowLengths = Int32Array.from(windows, (w) => (masked ? w.length : w.length - 1));
+  const { windows, lengths: windowLengths } = objectiveWindows(split.train, modelConfig.objective, modelConfig.maxLen);
   const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
   const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
   // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
@@ -197,7 +195,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
         epoch, step: state.step, trainLoss: epochLoss.total(), trainLosses: epochLoss.means(),
-        valid: valid.metrics, epochSeconds, itemsPerSec: itemSum / epochSeconds,
+        valid: valid.metrics, epochSeconds, itemsPerSec: itemSum / epochSeconds, sequencesPerSec: windows.length / epochSeconds,
       };
       history.push(record);
       state.epoch = epoch;

@@ -5,6 +5,7 @@
  * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
+import { meanStd } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
@@ -78,14 +79,6 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
     }
   }
   return { runs, baselines };
-}
-
-function meanStd(values: number[]): string {
-  const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '–';
-  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
-  const std = Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length);
-  return `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
 }
 
 /** The metric columns of the table, per task type: [header, key in a run's test metrics and in each baseline]. */

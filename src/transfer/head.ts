@@ -15,7 +15,7 @@ import { UserEncoder } from '../models/encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches } from '../models/user-vectors.js';
 import { INIT_STD } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, segmentWeightedSum } from '../tensor/index.js';
-import { ITEM_PAIRS_LR_SCALE, ItemPairSupport, ItemPairs, newItemPairs } from './item-pairs.js';
+import { ITEM_PAIRS_LR_SCALE, ItemPairStart, ItemPairSupport, ItemPairs, newItemPairs } from './item-pairs.js';
 
 /**
  * The item-bag table (see head.ts) learns at this multiple of the task's learning rate. It starts at zero and
@@ -73,7 +73,7 @@ export class TaskHead {
  * an item-pair support a zero weight per pair.
  */
 export function taskHead(rows: number, dim: number, rng: Rng,
-  options: { rowSparse?: boolean; reading?: UserReading; inputRows?: number; itemPairs?: { support: ItemPairSupport; prior?: Float32Array } | null } = {}): TaskHead {
+  options: { rowSparse?: boolean; reading?: UserReading; inputRows?: number; itemPairs?: { support: ItemPairSupport; start?: ItemPairStart } | null } = {}): TaskHead {
   const reading = options.reading ?? LAST_POSITION;
   const sparse = { rowSparse: options.rowSparse ?? false };
   const inputRows = options.inputRows ?? 0;
@@ -86,6 +86,6 @@ export function taskHead(rows: number, dim: number, rng: Rng,
       : null,
     reading,
     reading.itemBag ? new Parameter('head.item_bag.weight', new Float32Array(inputRows * dim), [inputRows, dim], { rowSparse: true }) : null,
-    options.itemPairs ? newItemPairs(options.itemPairs.support, options.itemPairs.prior ?? null) : null,
+    options.itemPairs ? newItemPairs(options.itemPairs.support, options.itemPairs.start ?? null) : null,
   );
 }

@@ -7,7 +7,7 @@
  *   residual-mixed         out = x + F(x) + Δ(F(x)): the patch's own skip is merged into the block's residual sum,
  *                          the variant the paper reports as clearly worse (kept so experiments can show why)
  *
- * SASRec (transformer layers, pre-LN):
+ * SASRec and BERT4Rec (transformer layers, pre-LN):
  *
  *   serial-each-sublayer   h + [patch](Attention(LN(h))), then the same after the feed-forward network: Houlsby
  *                          adapters, each after a sublayer's output and before its residual add (default)
@@ -30,6 +30,7 @@ export type PatchInsertion = (typeof PATCH_INSERTIONS)[number];
 export const BACKBONE_INSERTIONS: Record<Backbone, readonly PatchInsertion[]> = {
   nextitnet: ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed'],
   sasrec: ['serial-each-sublayer', 'parallel-each-sublayer'],
+  bert4rec: ['serial-each-sublayer', 'parallel-each-sublayer'],
   gru4rec: [],
 };
 
@@ -41,7 +42,7 @@ export function defaultInsertion(backbone: Backbone): PatchInsertion | null {
 /** Throws a clear error when `insertion` does not fit the backbone's blocks (or the backbone takes no patches). */
 export function checkInsertion(insertion: PatchInsertion | null, backbone: Backbone): asserts insertion is PatchInsertion {
   if (BACKBONE_INSERTIONS[backbone].length === 0) {
-    throw new ModelError(`a ${backbone} model has no insertion points for patches: the patched strategies (peterrec, peter-zero) need nextitnet or sasrec; use fine-cls, fine-all or fine-last1`);
+    throw new ModelError(`a ${backbone} model has no insertion points for patches: the patched strategies (peterrec, peter-zero) need nextitnet, sasrec or bert4rec; use fine-cls, fine-all or fine-last1`);
   }
   if (insertion === null || !BACKBONE_INSERTIONS[backbone].includes(insertion)) {
     throw new ModelError(`insertion ${insertion} does not apply to a ${backbone} model (choose from ${BACKBONE_INSERTIONS[backbone].join(', ')})`);

@@ -13,8 +13,8 @@
  * Pairs seen only in validation or test users do not exist in it.
  */
 import { itemBagRows } from '../baselines/bag-of-items.js';
-import { cooccurrenceCounts } from '../baselines/cooccurrence.js';
-import { ExtraLogits, Parameter, Tensor, embedding, reshape, segmentWeightedSum } from '../tensor/index.js';
+import { cooccurrenceCounts, cooccurrenceWeight } from '../baselines/cooccurrence.js';
+import { ExtraLogits, Parameter, Tensor, add, embedding, reshape, segmentWeightedSum } from '../tensor/index.js';
 
 export const ITEM_PAIRS_WEIGHT = 'head.item_pairs.weight';
 
@@ -34,23 +34,43 @@ export interface ItemPairSupport {
 }
 
 /**
- * The starting value of a pair's weight is this multiple of its co-occurrence weight c(s, t) / (√(n(s)·n(t)) +
- * shrink) (baselines/cooccurrence.ts, over the same training users): the table starts where counting leaves off
- * (a user's extra logits rank targets as co-occurrence does) and training adds the user vector to it. From zero,
- * the weights of pairs seen by one or two users stayed too small to matter in the epochs the task ran (sport →
- * cloth, seed 1, test NDCG@10 0.072 at 10×, 0.092 at 1000× the learning rate, against co-occurrence's 0.149).
- * Started at 10× the test NDCG@10 was 0.097, at 30× 0.142 — there no epoch of training beat the start on
- * validation, so the task kept it (see the README: on that log the transferred vector adds nothing to the counts).
+ * The training users' counts behind the starting weights (training only; a patch does not store them): per pair
+ * how many users have both items, and per source / target row how many users have it.
  */
-export const ITEM_PAIRS_PRIOR_SCALE = 30;
+export interface ItemPairCounts {
+  pairs: Float32Array;
+  sourceUsers: Float32Array;
+  targetUsers: Float32Array;
+}
+
+/** What training starts the table from: the pairs' co-occurrence weights and the counts behind them. */
+export interface ItemPairStart {
+  cooccurrence: Float32Array;
+  counts: ItemPairCounts;
+}
+
 export const ITEM_PAIRS_PRIOR_SHRINK = 10;
 
+/** A pair's co-occurrence weight (baselines/cooccurrence.ts) with the table's shrink. */
+function pairWeight(c: number, ns: number, nt: number): number {
+  return cooccurrenceWeight(c, ns, nt, ITEM_PAIRS_PRIOR_SHRINK);
+}
+
 /**
- * The pairs of the `users` (indices into `sources` / `targets`), with their starting weights: source items are
- * rows 0..sourceRows-1 (base item indices), target items rows 0..numTargets-1.
+ * The table starts at one of these multiples of the co-occurrence weights, the one the validation users score
+ * best with (chooseStartScale): the table starts where counting leaves off and training adds the user vector to
+ * it. The multiple sets how far the counts outweigh the user vector — large, the pairs decide and the vector only
+ * orders what they leave tied. From zero, the weights of pairs seen by one or two users stayed too small to matter
+ * in the epochs a task runs (sport → cloth, seed 1, test NDCG@10 0.072–0.092 against co-occurrence's 0.149).
+ */
+export const ITEM_PAIRS_START_SCALES = [10, 30, 100, 300, 1000] as const;
+
+/**
+ * The pairs of the `users` (indices into `sources` / `targets`), with their co-occurrence weights and counts:
+ * source items are rows 0..sourceRows-1 (base item indices), target items rows 0..numTargets-1.
  */
 export function itemPairTable(sources: readonly Int32Array[], targets: readonly Int32Array[], users: Int32Array,
-  sourceRows: number, numTargets: number): { support: ItemPairSupport; prior: Float32Array } {
+  sourceRows: number, numTargets: number): { support: ItemPairSupport; start: ItemPairStart } {
   for (const u of users) {
     for (const s of sources[u]!) if (s < 0 || s >= sourceRows) throw new RangeError(`source item ${s} outside 0..${sourceRows - 1}`);
   }
@@ -58,30 +78,56 @@ export function itemPairTable(sources: readonly Int32Array[], targets: readonly 
   // Rows past the last source item any training user has: no pairs.
   const indptr = new Int32Array(sourceRows + 1).fill(m.targets.length);
   indptr.set(m.indptr);
-  const prior = new Float32Array(m.targets.length);
+  const cooccurrence = new Float32Array(m.targets.length);
   for (let s = 0; s + 1 < m.indptr.length; s++) {
     for (let j = m.indptr[s]!; j < m.indptr[s + 1]!; j++) {
-      const t = m.targets[j]!;
-      prior[j] = ITEM_PAIRS_PRIOR_SCALE * m.counts[j]! / (Math.sqrt(m.sourceUsers[s]! * m.targetUsers[t]!) + ITEM_PAIRS_PRIOR_SHRINK);
+      cooccurrence[j] = pairWeight(m.counts[j]!, m.sourceUsers[s]!, m.targetUsers[m.targets[j]!]!);
     }
   }
-  return { support: { indptr, targets: m.targets }, prior };
+  const sourceUsers = new Float32Array(sourceRows);
+  sourceUsers.set(m.sourceUsers);
+  return {
+    support: { indptr, targets: m.targets },
+    start: { cooccurrence, counts: { pairs: m.counts, sourceUsers, targetUsers: m.targetUsers } },
+  };
 }
 
 /** A history's extra logits: target columns (ascending), and per column the pairs (weight index, bag weight) summed. */
 interface PairTerms {
   cols: Int32Array;
-  /** Per column c: entries offsets[c] .. offsets[c+1] of pairs / weights. */
+  /** Per column c: entries offsets[c] .. offsets[c+1] of pairs / weights / sources. */
   offsets: Int32Array;
   pairs: Int32Array;
   weights: Float32Array;
+  /** The source row of each pair. */
+  sources: Int32Array;
 }
 
 export class ItemPairs {
-  constructor(readonly support: ItemPairSupport, readonly weight: Parameter) {
+  /** The multiple of the co-occurrence weights the table started at (startAt); 1 when it has no start. */
+  private startScale = 1;
+
+  /**
+   * @param start the training users' co-occurrences: given, the table can start from them (startAt) and training
+   *   can score each training user with the pairs as they would be without that user (see extraLogits).
+   */
+  constructor(readonly support: ItemPairSupport, readonly weight: Parameter, readonly start: ItemPairStart | null = null) {
     if (weight.size !== support.targets.length) {
       throw new Error(`internal: ${weight.size} item-pair weights for ${support.targets.length} pairs`);
     }
+  }
+
+  /** Sets every weight to `scale` × its pair's co-occurrence weight. */
+  startAt(scale: number): void {
+    const start = this.requireStart();
+    const w = this.weight.data;
+    for (let j = 0; j < w.length; j++) w[j] = scale * start.cooccurrence[j]!;
+    this.startScale = scale;
+  }
+
+  private requireStart(): ItemPairStart {
+    if (!this.start) throw new Error('internal: this item-pair table has no training counts to start from');
+    return this.start;
   }
 
   get sourceRows(): number {
@@ -93,7 +139,7 @@ export class ItemPairs {
     const bag = itemBagRows(histories, this.sourceRows);
     const { indptr, targets } = this.support;
     return histories.map((_, h) => {
-      const byCol = new Map<number, [number, number][]>();
+      const byCol = new Map<number, [number, number, number][]>();
       for (let j = bag.offsets[h]!; j < bag.offsets[h + 1]!; j++) {
         const s = bag.indices[j]!;
         const w = bag.weights[j]!;
@@ -101,21 +147,23 @@ export class ItemPairs {
           const t = targets[p]!;
           let list = byCol.get(t);
           if (!list) byCol.set(t, (list = []));
-          list.push([p, w]);
+          list.push([p, w, s]);
         }
       }
       const cols = Int32Array.from([...byCol.keys()].sort((a, b) => a - b));
       const offsets = new Int32Array(cols.length + 1);
       const pairs: number[] = [];
       const weights: number[] = [];
+      const sources: number[] = [];
       cols.forEach((t, c) => {
-        for (const [p, w] of byCol.get(t)!) {
+        for (const [p, w, s] of byCol.get(t)!) {
           pairs.push(p);
           weights.push(w);
+          sources.push(s);
         }
         offsets[c + 1] = pairs.length;
       });
-      return { cols, offsets, pairs: Int32Array.from(pairs), weights: Float32Array.from(weights) };
+      return { cols, offsets, pairs: Int32Array.from(pairs), weights: Float32Array.from(weights), sources: Int32Array.from(sources) };
     });
   }
 
@@ -123,7 +171,7 @@ export class ItemPairs {
    * The extra logits (with a graph into the table) for softmax rows that belong to histories: row r is scored for
    * history rowHistory[r]. Undefined when none of the histories has a pair.
    */
-  extraLogits(histories: readonly Int32Array[], rowHistory: Int32Array): ExtraLogits | undefined {
+  extraLogits(histories: readonly Int32Array[], rowHistory: Int32Array, ownTargets?: readonly Int32Array[]): ExtraLogits | undefined {
     const terms = this.terms(histories);
     if (terms.every((t) => t.pairs.length === 0)) return undefined;
     // One value per (history, column), then each row points at its history's values.
@@ -137,7 +185,8 @@ export class ItemPairs {
       pairs.push(...t.pairs);
       weights.push(...t.weights);
     });
-    const perPair = embedding(this.weight, Int32Array.from(pairs), [pairs.length]);
+    let perPair = embedding(this.weight, Int32Array.from(pairs), [pairs.length]);
+    if (ownTargets) perPair = add(perPair, new Tensor(this.leaveOneOutOffsets(terms, ownTargets), perPair.shape));
     const perHistory = segmentWeightedSum(perPair, new Tensor(Float32Array.from(weights), [weights.length]), segments);
 
     const indptr = new Int32Array(rowHistory.length + 1);
@@ -150,6 +199,35 @@ export class ItemPairs {
     });
     const values = reshape(embedding(perHistory, Int32Array.from(gather), [gather.length]), [gather.length]);
     return { indptr, cols: Int32Array.from(cols), values };
+  }
+
+  /**
+   * Per term of each history, how its pair's starting weight changes when the history's own user is taken out of
+   * the counts (the user has every source item of the history, and the targets ownTargets[h]). Why: the weights
+   * start from the training users' co-occurrences, so on a training user every target item already has a pair
+   * (the user's own), while a new user's target items mostly have none (three in four on sport → cloth). Trained
+   * on its own pairs, the head learns that the pairs always know; trained on the pairs without the user, it meets
+   * the pairs as a new user will, and the user vector learns to rank where they are silent.
+   */
+  private leaveOneOutOffsets(terms: readonly PairTerms[], ownTargets: readonly Int32Array[]): Float32Array {
+    const { counts } = this.requireStart();
+    if (ownTargets.length !== terms.length) throw new Error('internal: one target set per history');
+    const out = new Float32Array(terms.reduce((n, t) => n + t.pairs.length, 0));
+    let k = 0;
+    terms.forEach((t, h) => {
+      const own = new Set(ownTargets[h]!);
+      for (let c = 0; c < t.cols.length; c++) {
+        const target = t.cols[c]!;
+        const mine = own.has(target) ? 1 : 0;
+        const nt = counts.targetUsers[target]!;
+        for (let j = t.offsets[c]!; j < t.offsets[c + 1]!; j++, k++) {
+          const cst = counts.pairs[t.pairs[j]!]!;
+          const ns = counts.sourceUsers[t.sources[j]!]!;
+          out[k] = this.startScale * (pairWeight(cst - mine, ns - 1, nt - mine) - pairWeight(cst, ns, nt));
+        }
+      }
+    });
+    return out;
   }
 
   /** Adds each history's extra logits to its row of dense target scores (no graph). */
@@ -165,11 +243,26 @@ export class ItemPairs {
 }
 
 /**
- * A new table over the support, starting at `prior` (zero without one). Row-sparse: a step touches only the
- * pairs of its batch's users.
+ * A new table over the support, at zero; with the training users' co-occurrences it can start from them
+ * (ItemPairs.startAt). Row-sparse: a step touches only the pairs of its batch's users.
  */
-export function newItemPairs(support: ItemPairSupport, prior: Float32Array | null = null): ItemPairs {
+export function newItemPairs(support: ItemPairSupport, start: ItemPairStart | null = null): ItemPairs {
   const n = support.targets.length;
-  if (prior && prior.length !== n) throw new Error(`internal: ${prior.length} prior weights for ${n} pairs`);
-  return new ItemPairs(support, new Parameter(ITEM_PAIRS_WEIGHT, prior ? Float32Array.from(prior) : new Float32Array(n), [n, 1], { rowSparse: true }));
+  if (start && start.cooccurrence.length !== n) throw new Error(`internal: ${start.cooccurrence.length} starting weights for ${n} pairs`);
+  return new ItemPairs(support, new Parameter(ITEM_PAIRS_WEIGHT, new Float32Array(n), [n, 1], { rowSparse: true }), start);
+}
+
+/**
+ * Starts the table at each of ITEM_PAIRS_START_SCALES in turn, scores it with `validate` (higher is better), and
+ * leaves it at the best; returns that multiple and its score.
+ */
+export function chooseStartScale(pairs: ItemPairs, validate: () => number): { scale: number; score: number } {
+  let best = { scale: ITEM_PAIRS_START_SCALES[0] as number, score: -Infinity };
+  for (const scale of ITEM_PAIRS_START_SCALES) {
+    pairs.startAt(scale);
+    const score = validate();
+    if (score > best.score) best = { scale, score };
+  }
+  pairs.startAt(best.scale);
+  return best;
 }

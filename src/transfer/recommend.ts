@@ -22,7 +22,7 @@ import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } f
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
 import { TaskHead } from './head.js';
-import { itemPairTable } from './item-pairs.js';
+import { chooseStartScale, itemPairTable } from './item-pairs.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 /** Which users a cross-domain task has, with which source and target items, and how they are split. */
@@ -63,6 +63,8 @@ export interface RecommendResult extends TransferAccounting {
   sourceDomain: string;
   targetDomain: string;
   targetItems: string[];
+  /** The multiple of the co-occurrence weights the item-pair table started at (chosen on validation); null without one. */
+  itemPairsStartScale: number | null;
   /** Source interactions with items the base model does not know (dropped from the sequences). */
   unknownSourceInteractions: number;
   test: RankingReport;
@@ -112,6 +114,7 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
 
   const itemPairs = o.itemPairs ? itemPairTable(ex.sources, ex.targets, split.train, inputRows(model.config), T) : null;
+  let itemPairsStartScale: number | null = null;
   const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0, itemPairs }, (head, rng) => ({
     // One example per training user: the network runs once per user, and the user's vector is repeated for each
     // of their target items, so the loss is the mean over (user, target item) pairs.
@@ -124,13 +127,17 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
       const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
       const pairs = embedding(uv, rows, [rows.length]);
       if (!sampler) {
-        const extraLogits = head.itemPairs?.extraLogits(histories, rows);
+        // Each training user meets the pairs as they are without them, as a new user will (item-pairs.ts).
+        const extraLogits = head.itemPairs?.extraLogits(histories, rows, users.map((i) => ex.targets[i]!));
         return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
       }
       const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
       return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
     },
     validate: () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!,
+    prepare: () => {
+      if (head.itemPairs) itemPairsStartScale = chooseStartScale(head.itemPairs, () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!).scale;
+    },
   }));
 
   const modelRanks = rank(split.test, accounting.head);
@@ -146,7 +153,7 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
     popularity: rankingMetrics(popRanks, o.ks),
   };
   return {
-    ...accounting, task: o.task, sourceDomain: o.sourceDomain, targetDomain: o.targetDomain,
+    ...accounting, itemPairsStartScale, task: o.task, sourceDomain: o.sourceDomain, targetDomain: o.targetDomain,
     targetItems: ex.targetItems, unknownSourceInteractions: ex.unknownSourceInteractions, test,
   };
 }

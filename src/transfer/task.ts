@@ -11,7 +11,7 @@ import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { TaskHead, taskHead } from './head.js';
-import { ItemPairSupport } from './item-pairs.js';
+import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { ModelPatch } from './patch.js';
 import { Strategy, applyStrategy, strategyUsesPatches } from './strategies.js';
@@ -93,13 +93,15 @@ export interface TaskTraining {
   loss: (batch: Int32Array) => Tensor;
   /** Validation score after an epoch: higher is better; the best epoch's weights are kept. */
   validate: () => number;
+  /** Sets the head's starting point before it is scored and trained (e.g. from counts, chosen on validation). */
+  prepare?: () => void;
 }
 
 /**
  * Grafts the patches and head, applies the strategy and trains with early stopping. Returns everything but the
  * test metrics, which the task computes on the model as left (at its best validation epoch).
  */
-export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean; itemPairs?: { support: ItemPairSupport; prior: Float32Array } | null },
+export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean; itemPairs?: { support: ItemPairSupport; start: ItemPairStart } | null },
   task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new RangeError(`learning rate must be a positive number, got ${o.lr}`);
   const started = process.hrtime.bigint();
@@ -120,12 +122,13 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     [new Adam(rest.filter((p) => !decayed(p)), { lr: o.lr }), 1],
     ...sparseTables.map(([table, scale]) => [new Adam([table], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), scale] as [Adam, number]),
   ];
-  const { examples, loss, validate } = task(head, rng);
+  const { examples, loss, validate, prepare } = task(head, rng);
   const totalSteps = o.epochs * Math.ceil(examples / o.batch);
   let step = 0;
 
   // The starting point is scored too: a head that starts from counts (the item-pair table) may already be better
   // than what training makes of it, and then the task keeps it (bestEpoch 0).
+  prepare?.();
   let best = validate();
   let bestEpoch = 0;
   let bestValues = trained.map((p) => Float32Array.from(p.data));

@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  Rng, Tensor, add, dilatedConv1d, embedding, gelu, layerNorm, linear, matmul, relu, reshape,
+  Rng, Tensor, add, dilatedConv1d, embedding, gelu, leadingRows, layerNorm, linear, matmul, relu, reshape,
   sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from '../../src/index.js';
 import { gradCheck, randomTensor } from '../helpers/gradcheck.js';
@@ -157,6 +158,18 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
       reference: ([t]) => embeddingRef(t!, ids, 3),
       kernelFiniteDifference: true,
     });
+  });
+
+  it('leading rows of a table (a tied softmax without the mask row): a view whose gradient reaches only those rows', () => {
+    const table = randomTensor(rng, [6, 3]);
+    gradCheck(rng, {
+      inputs: [table],
+      kernel: ([t]) => leadingRows(t!, 4),
+      reference: ([t]) => t!.slice(0, 12),
+      kernelFiniteDifference: true,
+    });
+    assert.ok(table.grad!.subarray(12).every((x) => x === 0), 'the rows after them get no gradient');
+    assert.throws(() => leadingRows(table, 7), /7 rows of a table of 6/);
   });
 
   for (const withBias of [false, true]) {

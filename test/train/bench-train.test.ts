@@ -40,4 +40,14 @@ describe('graftrec bench train (smoke, tiny settings)', () => {
     assert.equal(records[0]!.dim, 8);
     assert.ok(records[0]!.seqPerSec > 0 && records[0]!.msPerStep > 0, JSON.stringify(records[0]));
   });
+
+  it('--backbone bert4rec times masked-item steps: only the masked share of the positions is predicted', async () => {
+    const records: Record<string, any>[] = [];
+    await runTrainBench({ ...shape, backbone: 'bert4rec', items: 50, lengthBuckets: true }, (r) => records.push(r));
+    const r = records[0]!;
+    assert.equal(r.backbone, 'bert4rec');
+    assert.ok(r.seqPerSec > 0 && r.msPerStep > 0, JSON.stringify(r));
+    // Mask probability 0.3: far fewer predicted positions than a causal step's 20 per sequence.
+    assert.ok(r.realItemsPerSec < 0.6 * r.seqPerSec * 20 && r.realItemsPerSec > 0.1 * r.seqPerSec * 20, JSON.stringify(r));
+  });
 });

@@ -113,9 +113,9 @@ describe('SASRec end to end (CLI pretrain → evaluate → finetune → predict)
   it('CLI: bad model options give one clear error line, exit ≠ 0 and write nothing', () => {
     const cases: [string[], RegExp][] = [
       [['--backbone', 'sasrec', '--dim', '50', '--heads', '3'], /3 attention heads do not divide dim 50/],
-      [['--backbone', 'gru5rec'], /backbone must be one of nextitnet, sasrec, gru4rec, got "gru5rec"/],
+      [['--backbone', 'gru5rec'], /backbone must be one of nextitnet, sasrec, bert4rec, gru4rec, got "gru5rec"/],
       [['--backbone', 'sasrec', '--dropout', '1'], /dropout must be a number in \[0, 1\), got "1"/],
-      [['--backbone', 'sasrec', '--objective', 'masked'], /masked objective needs the nextitnet backbone/],
+      [['--backbone', 'sasrec', '--objective', 'masked'], /masked objective needs the nextitnet or bert4rec backbone/],
     ];
     for (const [args, message] of cases) {
       const out = join(tempDir(), 'never');

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Adam, Rng, Tensor, backward, noGrad, softmaxCrossEntropy } from '../../src/tensor/index.js';
-import { ITEM_PAIRS_PRIOR_SCALE, ITEM_PAIRS_PRIOR_SHRINK, itemPairTable, newItemPairs } from '../../src/transfer/item-pairs.js';
+import {
+  ITEM_PAIRS_PRIOR_SHRINK, ITEM_PAIRS_START_SCALES, chooseStartScale, itemPairTable, newItemPairs,
+} from '../../src/transfer/item-pairs.js';
 
 const itemPairSupport = (...a: Parameters<typeof itemPairTable>) => itemPairTable(...a).support;
 
@@ -21,13 +23,34 @@ describe('item-pair table of a cross-domain head', () => {
     assert.throws(() => itemPairSupport(sources, targets, Int32Array.from([2]), 4, 4), /source item 4 outside 0..3/);
   });
 
-  it('the table starts at the scaled co-occurrence weight of each pair, c / (√(n(s)·n(t)) + shrink)', () => {
-    const { prior } = itemPairTable(sources, targets, Int32Array.from([0, 1, 2]), 5, 4);
-    // (1,0): one user of both, items 1 has 2 users, target 0 one; (4,2): one user of both, one user each.
-    const weight = (c: number, ns: number, nt: number) => ITEM_PAIRS_PRIOR_SCALE * c / (Math.sqrt(ns * nt) + ITEM_PAIRS_PRIOR_SHRINK);
-    assert.ok(Math.abs(prior[0]! - weight(1, 2, 1)) < 1e-6, `${prior[0]}`);
-    assert.ok(Math.abs(prior[6]! - weight(1, 1, 1)) < 1e-6, `${prior[6]}`);
-    assert.ok(prior.every((v) => v > 0));
+  it('the table starts at a multiple of each pair\'s co-occurrence weight, c / (√(n(s)·n(t)) + shrink)', () => {
+    const { support, start } = itemPairTable(sources, targets, Int32Array.from([0, 1, 2]), 5, 4);
+    // (1,0): one user of both, item 1 has 2 users, target 0 one; (4,2): one user of both, one user each.
+    const weight = (c: number, ns: number, nt: number) => c / (Math.sqrt(ns * nt) + ITEM_PAIRS_PRIOR_SHRINK);
+    assert.ok(Math.abs(start.cooccurrence[0]! - weight(1, 2, 1)) < 1e-6, `${start.cooccurrence[0]}`);
+    assert.ok(Math.abs(start.cooccurrence[6]! - weight(1, 1, 1)) < 1e-6, `${start.cooccurrence[6]}`);
+    assert.ok(start.cooccurrence.every((v) => v > 0));
+    const pairs = newItemPairs(support, start);
+    assert.ok(pairs.weight.data.every((v) => v === 0), 'a new table is at zero');
+    pairs.startAt(30);
+    pairs.weight.data.forEach((v, j) => assert.ok(Math.abs(v - 30 * start.cooccurrence[j]!) < 1e-5));
+    assert.throws(() => newItemPairs(support).startAt(30), /no training counts/);
+  });
+
+  it('the start multiple is the one validation scores best, and the table is left there', () => {
+    const { support, start } = itemPairTable(sources, targets, Int32Array.from([0, 1, 2]), 5, 4);
+    const pairs = newItemPairs(support, start);
+    const wanted = ITEM_PAIRS_START_SCALES[2];
+    const seen: number[] = [];
+    // A validation score that peaks when the table sits at the wanted multiple (not the first or the last tried).
+    const chosen = chooseStartScale(pairs, () => {
+      const scale = pairs.weight.data[0]! / start.cooccurrence[0]!;
+      seen.push(scale);
+      return -Math.abs(Math.log(scale / wanted));
+    });
+    assert.equal(chosen.scale, wanted);
+    assert.equal(seen.length, ITEM_PAIRS_START_SCALES.length);
+    pairs.weight.data.forEach((v, j) => assert.ok(Math.abs(v - wanted * start.cooccurrence[j]!) < 1e-4));
   });
 
   it('a history scores Σ w·W[s, t] over its distinct source items, w = 1/√(distinct items), in training and in scoring', () => {
@@ -46,6 +69,30 @@ describe('item-pair table of a cross-domain head', () => {
     assert.deepEqual(Array.from(extra.cols), [0, 1, 2, 3, 0, 1, 2, 3]);
     extra.values.data.forEach((v, j) => assert.ok(Math.abs(v - expected[j % 4]!) < 1e-6));
     assert.equal(pairs.extraLogits([Int32Array.from([3])], Int32Array.from([0])), undefined);
+  });
+
+  it('leaving a training user out scores them as the table of the other users would (pairs only they had: 0)', () => {
+    const all = Int32Array.from([0, 1, 2]);
+    const table = itemPairTable(sources, targets, all, 5, 4);
+    const pairs = newItemPairs(table.support, table.start);
+    pairs.startAt(30);
+    for (const u of all) {
+      const others = itemPairTable(sources, targets, all.filter((v) => v !== u), 5, 4);
+      const withoutU = newItemPairs(others.support, others.start);
+      withoutU.startAt(30);
+      const expected = new Float32Array(4);
+      withoutU.addScores(sources[u]!, expected);
+      const extra = noGrad(() => pairs.extraLogits([sources[u]!], Int32Array.of(0), [targets[u]!]))!;
+      const got = new Float32Array(4);
+      extra.cols.forEach((t, j) => (got[t] = extra.values.data[j]!));
+      got.forEach((v, t) => assert.ok(Math.abs(v - expected[t]!) < 1e-5, `user ${u} target ${t}: ${v} vs ${expected[t]}`));
+      // Not the same as scoring them with their own pairs in: some of their targets had a weight there.
+      const own = new Float32Array(4);
+      pairs.addScores(sources[u]!, own);
+      assert.ok(targets[u]!.some((t) => own[t]! > expected[t]! + 1e-3), `user ${u}: own pairs add nothing`);
+    }
+    assert.throws(() => newItemPairs(table.support).extraLogits([sources[0]!], Int32Array.of(0), [targets[0]!]),
+      /no training counts/);
   });
 
   it('learns a one-to-one source → target mapping that a user vector of width 2 cannot hold', () => {

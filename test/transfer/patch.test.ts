@@ -13,6 +13,7 @@ const config = ModelConfigSchema.parse({ numItems: 30, dim: 16, blocks: 3, maxLe
 const ids = Int32Array.from([0, 3, 4, 5, 6, 7, 0, 0, 9, 8, 7, 6]);
 const hidden = (m: UserEncoder) => noGrad(() => m.hidden(ids, 2, 6).data);
 const sasrec = ModelConfigSchema.parse({ backbone: 'sasrec', numItems: 30, dim: 16, layers: 2, heads: 2, maxLen: 6 });
+const bert4rec = ModelConfigSchema.parse({ backbone: 'bert4rec', numItems: 30, dim: 16, maxLen: 6 });
 
 describe('model patches', () => {
   it('a patch at C=64 has 2,128 parameters (Down 64→16, Up 16→64, with biases)', () => {
@@ -20,19 +21,21 @@ describe('model patches', () => {
     assert.equal(p.parameters().reduce((n, q) => n + q.size, 0), 2128);
   });
 
-  for (const [backbone, insertion] of [...BACKBONE_INSERTIONS.nextitnet.map((i) => ['nextitnet', i] as const),
-    ...BACKBONE_INSERTIONS.sasrec.map((i) => ['sasrec', i] as const)]) {
-    it(`${backbone} ${insertion}: zero-initialised patches leave the network unchanged; trained ones change it`, () => {
-      const model = createEncoder(backbone === 'sasrec' ? sasrec : config, new Rng(4));
-      const plain = hidden(model);
-      const patches = graftPatches(model, insertion, new Rng(5), { zeroInitUp: true });
-      assert.ok(patches.length > 0);
-      assert.deepEqual(hidden(model), plain);
-      graftPatches(model, insertion, new Rng(5));
-      assert.notDeepEqual(hidden(model), plain);
-      removePatches(model);
-      assert.deepEqual(hidden(model), plain);
-    });
+  const configs = { nextitnet: config, sasrec, bert4rec } as const;
+  for (const backbone of ['nextitnet', 'sasrec', 'bert4rec'] as const) {
+    for (const insertion of BACKBONE_INSERTIONS[backbone]) {
+      it(`${backbone} ${insertion}: zero-initialised patches leave the network unchanged (bit-identical); trained ones change it`, () => {
+        const model = createEncoder(configs[backbone], new Rng(4));
+        const plain = hidden(model);
+        const patches = graftPatches(model, insertion, new Rng(5), { zeroInitUp: true });
+        assert.ok(patches.length > 0);
+        assert.deepEqual(hidden(model), plain);
+        graftPatches(model, insertion, new Rng(5));
+        assert.notDeepEqual(hidden(model), plain);
+        removePatches(model);
+        assert.deepEqual(hidden(model), plain);
+      });
+    }
   }
 
   it('names patch parameters by block and position', () => {

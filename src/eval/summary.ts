@@ -1,0 +1,15 @@
+/** How result tables summarise a number over seeds. */
+
+/** "mean ± std" (population std) of the finite values, to 4 decimals; "–" when there are none. */
+export function meanStd(values: readonly number[], digits = 4): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return '–';
+  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+  const std = Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length);
+  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
+}
+
+/** The value itself for one seed, "mean ± std" for several. */
+export function overSeeds(values: readonly number[], digits = 4): string {
+  return values.length === 1 && Number.isFinite(values[0]) ? values[0]!.toFixed(digits) : meanStd(values, digits);
+}

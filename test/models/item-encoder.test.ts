@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ModelConfigSchema } from '../../src/config/schema.js';
+import { BACKBONES, ModelConfigSchema } from '../../src/config/schema.js';
 import { ModelError } from '../../src/errors.js';
 import { createEncoder } from '../../src/models/encoders.js';
 import { ItemEncoder, ItemTokens } from '../../src/models/item-encoder.js';
@@ -120,6 +120,24 @@ describe('item encoder', () => {
     const padding = masked.items.forward(Int32Array.from([0]), [1]).data;
     assert.ok(mask.some((v, c) => Math.abs(v - padding[c]!) > 1e-4), 'the mask token is not the empty text');
   });
+
+  for (const backbone of BACKBONES) {
+    it(`${backbone}: text items leave no per-item parameter, and one training step moves the token table`, () => {
+      const objective = backbone === 'bert4rec' ? 'masked' : 'causal';
+      const model = createEncoder(config({ backbone, objective, dim: 8, maxLen: 7 }), new Rng(2), TOKENS);
+      for (const p of model.parameters()) assert.ok(p.shape[0] !== 5 && p.shape[0] !== 6, `${p.name} ${JSON.stringify(p.shape)} looks per-item`);
+      assert.deepEqual(model.outputWeight.shape, [5, 8]);
+      const tokens = model.items.text!.tokens.weight;
+      const before = Float32Array.from(tokens.data);
+      const optimizer = new Adam(model.parameters(), { lr: 0.01 });
+      const ids = objective === 'masked' ? Int32Array.from([1, model.maskToken, 3]) : Int32Array.from([1, 2, 3]);
+      scratchScope(() => {
+        backward(softmaxCrossEntropy(model.hiddenRows(ids, 1, 3), model.outputWeight, model.outputBias, Int32Array.from([0, 2, 4])));
+        optimizer.step();
+      });
+      assert.ok(tokens.data.some((v, i) => v !== before[i]), 'the token table was updated');
+    });
+  }
 
   it('refuses to build a text encoder without item tokens, or with tokens outside its buckets', () => {
     assert.throws(() => createEncoder(config(), new Rng(1)), (e) => e instanceof ModelError && /needs item text.*--item-text/.test(e.message));

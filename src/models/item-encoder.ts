@@ -139,7 +139,9 @@ export class ItemEncoder extends Module {
     const writes = parameterWriteCount();
     const grad = isGradEnabled();
     const c = caches.get(this);
-    if (c && c.writes === writes && (grad ? scope !== null && c.scope === scope : c.scope === null)) return c;
+    // A graph that a backward pass released cannot be differentiated again: a second loss in the step recomputes.
+    const fresh = c && c.writes === writes && !c.all.graphReleased && !c.table?.graphReleased;
+    if (fresh && (grad ? scope !== null && c.scope === scope : c.scope === null)) return c;
     if (grad && scope === null) {
       caches.delete(this);
       return { scope: null, writes, all: this.encodeAll(), table: null };

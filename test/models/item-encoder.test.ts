@@ -103,6 +103,11 @@ describe('item encoder', () => {
       optimizer.step();
     });
     const after = noGrad(() => model.outputWeight);
+    // Two losses with a backward each in one step: the second encodes the items again instead of reusing a
+    // released graph.
+    scratchScope(() => {
+      for (let i = 0; i < 2; i++) backward(softmaxCrossEntropy(model.hiddenRows(Int32Array.from([1]), 1, 1), model.outputWeight, null, Int32Array.from([2])));
+    });
     assert.notEqual(after, first);
     assert.ok(after.data.some((v, i) => v !== before[i]), 'the new table reflects the update');
   });

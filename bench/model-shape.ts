@@ -1,5 +1,5 @@
 /** The model shape options the step benchmarks share, turned into a model config by the one schema. */
-import { Backbone, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema } from '../src/config/schema.js';
+import { Backbone, ItemEncoderKind, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema } from '../src/config/schema.js';
 
 export interface ModelShapeOptions {
   backbone?: Backbone;
@@ -14,9 +14,11 @@ export interface ModelShapeOptions {
   maxLen: number;
 }
 
-export function benchModelConfig(o: ModelShapeOptions, numItems: number): ModelConfig {
+/** `items`: where item vectors come from (default id items). */
+export function benchModelConfig(o: ModelShapeOptions, numItems: number,
+  items: { itemEncoder?: ItemEncoderKind; textBuckets?: number } = {}): ModelConfig {
   return ModelConfigSchema.parse({
     ...MODEL_DEFAULTS, objective: undefined, backbone: o.backbone ?? MODEL_DEFAULTS.backbone, numItems, dim: o.dim, blocks: o.blocks,
-    layers: o.layers, heads: o.heads, dropout: o.dropout, maxLen: o.maxLen,
+    layers: o.layers, heads: o.heads, dropout: o.dropout, maxLen: o.maxLen, ...items,
   });
 }

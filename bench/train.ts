@@ -8,7 +8,10 @@
 import { epochBatches } from '../src/data/batch-plan.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../src/data/split.js';
+import { ItemEncoderKind } from '../src/config/schema.js';
+import { DataError } from '../src/errors.js';
 import { createEncoder } from '../src/models/encoders.js';
+import { ItemTokens } from '../src/models/item-encoder.js';
 import { Adam, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
 import { countTargets, objectiveWindows, sequenceBatch, sequenceLoss } from '../src/train/objectives.js';
@@ -27,6 +30,8 @@ export interface TrainBenchOptions extends ModelShapeOptions {
   data?: string;
   batchTokens: number;
   lengthBuckets: boolean;
+  /** Where item vectors come from (text needs `data` with item text). Default id. */
+  itemEncoder?: ItemEncoderKind;
 }
 
 /** Where the timed steps' windows come from, and the vocabulary they index. */
@@ -34,6 +39,8 @@ interface WindowSource {
   numItems: number;
   /** Item counts for the sampled softmax's proposal (index 0 = padding). */
   counts: Float64Array;
+  /** The items' text tokens and tokenizer buckets, when the dataset has item text. */
+  itemText: { tokens: ItemTokens; buckets: number } | null;
   next(rng: Rng): Int32Array[];
 }
 
@@ -41,6 +48,7 @@ function randomWindows(options: TrainBenchOptions): WindowSource {
   return {
     numItems: options.items,
     counts: new Float64Array(options.items + 1).fill(1),
+    itemText: null,
     next: (rng) => Array.from({ length: options.batch },
       () => Int32Array.from({ length: options.maxLen + 1 }, () => rng.int(1, options.items + 1))),
   };
@@ -56,6 +64,7 @@ async function datasetWindows(dir: string, options: TrainBenchOptions, objective
   return {
     numItems: ds.meta.numItems,
     counts: itemCounts(split.train, ds.meta.numItems),
+    itemText: ds.itemText && ds.meta.itemText ? { tokens: ds.itemText.tokens, buckets: ds.meta.itemText.tokenizer.buckets } : null,
     next: (rng) => {
       if (batches.length === 0) batches = epochBatches(lengths, plan, rng).reverse();
       return Array.from(batches.pop()!, (i) => windows[i]!);
@@ -68,8 +77,13 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
   // The objective is the backbone's; the vocabulary size does not change it.
   const objective = benchModelConfig(options, 1).objective;
   const source = options.data ? await datasetWindows(options.data, options, objective) : randomWindows(options);
-  const config = benchModelConfig(options, source.numItems);
-  const model = createEncoder(config, rng);
+  const itemEncoder = options.itemEncoder ?? 'id';
+  if (itemEncoder !== 'id' && !source.itemText) {
+    throw new DataError(`bench train --item-encoder ${itemEncoder} needs --data with item text (ingest --item-text)`);
+  }
+  const config = benchModelConfig(options, source.numItems,
+    itemEncoder === 'id' ? {} : { itemEncoder, textBuckets: source.itemText!.buckets });
+  const model = createEncoder(config, rng, itemEncoder === 'id' ? null : source.itemText!.tokens);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
@@ -93,7 +107,7 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
   const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
   const { data, ...shape } = options;
   emit({
-    bench: 'train', ...shape, backbone: config.backbone, dim: config.dim, ...(data ? { data, items: source.numItems } : {}),
+    bench: 'train', ...shape, backbone: config.backbone, itemEncoder, dim: config.dim, ...(data ? { data, items: source.numItems } : {}),
     threads: backend().info().threads, gemmBackend: backend().info().gemmBackend,
     seqPerSec: round(sequences / seconds, 1),
     realItemsPerSec: round(targets / seconds, 1),

@@ -4,7 +4,7 @@ import { runKernelBench } from '../../bench/kernels.js';
 import { ServeBenchOptions, runServeBench } from '../../bench/serve.js';
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
-import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_HEADS, DEFAULT_LAYERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_HEADS, DEFAULT_LAYERS, ITEM_ENCODERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
 import { choiceOption, integerOption, numberOption } from './options.js';
 import { backend } from '../tensor/index.js';
 
@@ -61,6 +61,7 @@ export function benchCommand(): Command {
     .option('--length-buckets', 'with --data: batches of sequences of similar length (as pretrain --length-buckets)', TRAIN_DEFAULTS.lengthBuckets)
     .option('--no-length-buckets', 'with --data: random batches')
     .option('--negatives <n>', '0 = full softmax, N = sampled softmax', integerOption('negatives', 0), 100)
+    .option('--item-encoder <kind>', `where item vectors come from: ${ITEM_ENCODERS.join(', ')} (text needs --data ingested with --item-text)`, choiceOption('item-encoder', ITEM_ENCODERS), MODEL_DEFAULTS.itemEncoder)
     .option('--steps <n>', 'timed steps', integerOption('steps'), 20)
     .option('--warmup <n>', 'untimed steps first', integerOption('warmup', 0), 3)
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runTrainBench } from '../../bench/train.js';
 import { saveDataset } from '../../src/data/dataset.js';
+import { tokenRows, tokenizerSpec } from '../../src/data/text/tokenize.js';
 import { datasetFromSequences, tempDir } from '../helpers/datasets.js';
 
 /** Users of very different lengths, as in real logs: most short, a few long. */
@@ -49,5 +50,20 @@ describe('graftrec bench train (smoke, tiny settings)', () => {
     assert.ok(r.seqPerSec > 0 && r.msPerStep > 0, JSON.stringify(r));
     // Mask probability 0.3: far fewer predicted positions than a causal step's 20 per sequence.
     assert.ok(r.realItemsPerSec < 0.6 * r.seqPerSec * 20 && r.realItemsPerSec > 0.1 * r.seqPerSec * 20, JSON.stringify(r));
+  });
+
+  it('--item-encoder text times steps of a text model on a dataset with item text, and is refused without one', async () => {
+    const plain = unevenDataset();
+    const texts = plain.items.map((_, i) => `product ${i % 5} colour ${i % 3}`);
+    const dir = tempDir();
+    await saveDataset(dir, {
+      ...plain, meta: { ...plain.meta, itemText: { columns: ['title'], tokenizer: tokenizerSpec(256), itemsWithoutText: 0 } },
+      itemText: { texts, tokens: tokenRows(['', ...texts], tokenizerSpec(256)) },
+    });
+    const records: Record<string, any>[] = [];
+    await runTrainBench({ ...shape, data: dir, lengthBuckets: false, itemEncoder: 'text' }, (r) => records.push(r));
+    assert.equal(records[0]!.itemEncoder, 'text');
+    assert.ok(records[0]!.realItemsPerSec > 0, JSON.stringify(records[0]));
+    await assert.rejects(runTrainBench({ ...shape, items: 50, lengthBuckets: false, itemEncoder: 'text' }, () => {}), /needs --data with item text/);
   });
 });

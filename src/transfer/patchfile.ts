@@ -15,7 +15,7 @@ import { writeDirAtomic } from '../io/atomic.js';
 import { DecodedSafetensors, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { BACKBONES, POOLINGS } from '../config/schema.js';
 import { UserEncoder, inputRows } from '../models/encoder.js';
-import { Parameter, Rng } from '../tensor/index.js';
+import { Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
 import { STRATEGIES } from './strategies.js';
@@ -207,6 +207,7 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
     checkShape(name, t.shape, p.shape);
     p.data.set(t.data);
   }
+  noteParameterWrite();
   for (const name of tensors.keys()) {
     if (!own.has(name) && !backbone.has(name)) throw new ModelError(`${weightsPath}: tensor ${name} has no place in the model this card describes`);
   }

@@ -8,7 +8,7 @@ import { encodeSafetensors } from '../io/safetensors.js';
 import { UserEncoder, inputRows } from '../models/encoder.js';
 import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
-import { Adam, Parameter, Rng, Tensor, backward, scratchScope } from '../tensor/index.js';
+import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { TaskHead, taskHead } from './head.js';
 import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
@@ -160,6 +160,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     }
   }
   trained.forEach((p, i) => p.data.set(bestValues[i]!));
+  noteParameterWrite(); // values derived from parameters without a graph (an encoded item table) are stale now
 
   // The pretraining softmax (output table) is not part of the task network.
   const used = [...model.parameters().filter((p) => !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()), ...head.parameters()];

@@ -14,11 +14,11 @@ import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODEL_DEFAULTS, ModelConfigSchema, TRAIN_DEFAULTS } from '../src/config/schema.js';
-import { NextItNet } from '../src/models/nextitnet.js';
+import { Backbone, MODEL_DEFAULTS, ModelConfigSchema, TRAIN_DEFAULTS } from '../src/config/schema.js';
+import { createEncoder } from '../src/models/encoders.js';
 import { Rng } from '../src/tensor/index.js';
 import { MODEL_FORMAT, vocabularyHash, writeModelFiles } from '../src/train/checkpoint.js';
-import { graftPatches } from '../src/transfer/insertion.js';
+import { checkInsertion, defaultInsertion, graftPatches } from '../src/transfer/insertion.js';
 import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../src/transfer/patchfile.js';
 import { applyStrategy } from '../src/transfer/strategies.js';
 import { taskHead } from '../src/transfer/head.js';
@@ -26,6 +26,8 @@ import { Emit } from './timing.js';
 
 export interface ServeBenchOptions {
   items: number;
+  /** The base's backbone, at its default shape (a backbone without patch insertion points is refused). */
+  backbone?: Backbone;
   historyLength: number;
   seconds: number;
   connections: number;
@@ -36,16 +38,19 @@ export interface ServeBenchOptions {
 const TASK = 'bench-gender';
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
-async function writeFixtures(dir: string, items: number): Promise<{ model: string; patches: string; itemIds: string[] }> {
-  const config = ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items });
-  const model = new NextItNet(config, new Rng(1));
+async function writeFixtures(dir: string, items: number, backbone: Backbone): Promise<{ model: string; patches: string; itemIds: string[] }> {
+  const insertion = defaultInsertion(backbone);
+  checkInsertion(insertion, backbone);
+  // The backbone's own defaults (dim, layers, objective), not NextItNet's.
+  const config = ModelConfigSchema.parse({ backbone, maxLen: MODEL_DEFAULTS.maxLen, numItems: items });
+  const model = createEncoder(config, new Rng(1));
   const itemIds = Array.from({ length: items }, (_, i) => `i${i + 1}`);
   const modelDir = join(dir, 'model');
   mkdirSync(modelDir);
   await writeModelFiles(modelDir, {
     format: MODEL_FORMAT, version: 1, model: config, train: TRAIN_DEFAULTS, vocabularyHash: vocabularyHash(itemIds), dataset: 'random (benchmark)',
   }, model, itemIds);
-  const patches = graftPatches(model, 'serial-each-conv', new Rng(2));
+  const patches = graftPatches(model, insertion, new Rng(2));
   const head = taskHead(2, config.dim, new Rng(3));
   const trained = applyStrategy('peterrec', model, patches, head.parameters());
   const trainedParams = trained.reduce((n, p) => n + p.size, 0);
@@ -53,7 +58,7 @@ async function writeFixtures(dir: string, items: number): Promise<{ model: strin
   mkdirSync(patchesDir);
   await writePatchDir(join(patchesDir, TASK), {
     format: PATCH_FORMAT, version: 1, task: TASK, type: 'classify', label: 'gender', classes: ['F', 'M'], bins: null,
-    strategy: 'peterrec', insertion: 'serial-each-conv', patchDim: null, baseFingerprint: await baseFingerprint(modelDir),
+    strategy: 'peterrec', insertion, backbone, patchDim: null, baseFingerprint: await baseFingerprint(modelDir),
     pooling: 'last', windows: 1, trainedParams, totalParams: trainedParams, test: {},
   }, { trained, head });
   return { model: modelDir, patches: patchesDir, itemIds };
@@ -127,7 +132,7 @@ export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<v
   const dir = mkdtempSync(join(tmpdir(), 'graftrec-bench-serve-'));
   const servers: Server[] = [];
   try {
-    const fx = await writeFixtures(dir, o.items);
+    const fx = await writeFixtures(dir, o.items, o.backbone ?? MODEL_DEFAULTS.backbone);
     const rng = new Rng(7);
     const history = Array.from({ length: o.historyLength }, () => fx.itemIds[rng.int(0, fx.itemIds.length)]!);
     const body = JSON.stringify({ items: history });
@@ -138,7 +143,7 @@ export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<v
     const sequential = await sequentialLatencies(batched.url, `/v1/predict/${TASK}`, body, o.seconds);
     const low = await load(batched.url, 1, o.seconds, body);
     emit({
-      bench: 'serve', scenario: 'low-load', endpoint: 'POST /v1/predict/:task', historyLength: o.historyLength,
+      bench: 'serve', scenario: 'low-load', backbone: o.backbone ?? MODEL_DEFAULTS.backbone, endpoint: 'POST /v1/predict/:task', historyLength: o.historyLength,
       connections: 1, requests: sequential.length, p50Ms: round(percentile(sequential, 50), 3),
       p99Ms: round(percentile(sequential, 99), 3), maxMs: round(sequential[sequential.length - 1]!, 3),
       autocannonP50Ms: low.latency.p50, autocannonP99Ms: low.latency.p99,

@@ -89,6 +89,7 @@ export function benchCommand(): Command {
     .command('serve')
     .description('a graftrec serve process (random-weight default-shape base + one patch) under autocannon on loopback: low-load latency, throughput with and without micro-batching, soak')
     .option('--items <n>', 'vocabulary size of the base', integerOption('items'), 100_000)
+    .option('--backbone <name>', `the base's backbone at its default shape: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone}; gru4rec takes no patches)`, choiceOption('backbone', BACKBONES))
     .option('--history-length <n>', 'items per request sequence', integerOption('history-length'), 50)
     .option('--seconds <s>', 'duration of each timed load', integerOption('seconds'), 10)
     .option('--connections <n>', 'concurrent clients for the throughput comparison', integerOption('connections'), 64)

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_HEADS, DEFAULT_LAYERS, DEFAULT_OBJECTIVE, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { ModelError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
@@ -85,6 +86,10 @@ export function pretrainCommand(): Command {
     .action(async (f: PretrainFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const log = f.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+      if (f.objective === 'contrastive' && f.backbone && DEFAULT_OBJECTIVE[f.backbone] === 'masked') {
+        // Contrastive alone trains the causal network, which a bidirectional backbone does not have.
+        throw new ModelError(`--objective contrastive trains a causal network; ${f.backbone} trains masked items: use --objective masked+contrastive`);
+      }
       const result = await pretrain({
         data: f.data,
         out: f.out,

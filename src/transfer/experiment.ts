@@ -24,6 +24,8 @@ export interface ExperimentRun {
   epochs: number;
   /** The epoch whose weights were kept (0: the starting point). */
   bestEpoch: number;
+  /** Recommend with an item-pair table: the multiple of the co-occurrence weights it started at (chosen on validation). */
+  itemPairsStartScale?: number;
   trainSeconds: number;
   /** Scores on the validation users at the kept epoch (what settings may be chosen by). */
   validation: Record<string, number>;
@@ -72,6 +74,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, bestEpoch: r.bestEpoch, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
           validation: r.type === 'classify' ? { ...r.validation } : { 'NDCG@10': r.validationScore },
+          ...(r.type === 'recommend' && r.itemPairsStartScale !== null ? { itemPairsStartScale: r.itemPairsStartScale } : {}),
         };
         runs.push(run);
         o.onRun?.(run);

@@ -3,11 +3,12 @@ import { describe, it } from 'node:test';
 import { runServeBench } from '../../bench/serve.js';
 
 describe('graftrec bench serve (smoke, tiny settings)', () => {
-  it('reports latency, the batching comparison and a soak without 5xx', async () => {
+  for (const backbone of ['nextitnet', 'sasrec'] as const) it(`reports latency, the batching comparison and a soak without 5xx (${backbone} base)`, async () => {
     const records: Record<string, unknown>[] = [];
-    await runServeBench({ items: 500, historyLength: 20, seconds: 1, connections: 8, soakRequests: 200, threads: 1 }, (r) => records.push(r));
+    await runServeBench({ items: 500, historyLength: 20, seconds: 1, connections: 8, soakRequests: 200, threads: 1, backbone }, (r) => records.push(r));
     const [low, throughput, soak] = records as Record<string, any>[];
     assert.equal(low!.scenario, 'low-load');
+    assert.equal(low!.backbone, backbone);
     assert.ok(low!.requests > 10 && low!.p50Ms > 0 && low!.p99Ms >= low!.p50Ms, JSON.stringify(low));
     assert.equal(throughput!.scenario, 'throughput');
     assert.ok(throughput!.batchedRequestsPerSec > 0 && throughput!.unbatchedRequestsPerSec > 0 && throughput!.non2xx === 0, JSON.stringify(throughput));

@@ -120,6 +120,7 @@ describe('BERT4Rec end to end (CLI pretrain → evaluate → finetune → predic
 
     const cases: [string[], RegExp][] = [
       [['--backbone', 'bert4rec', '--objective', 'causal'], /the causal objective does not fit bert4rec, a bidirectional model/],
+      [['--backbone', 'bert4rec', '--objective', 'contrastive'], /contrastive trains a causal network; bert4rec trains masked items: use --objective masked\+contrastive/],
       [['--backbone', 'bert4rec', '--dim', '64', '--heads', '3'], /3 attention heads do not divide dim 64/],
     ];
     for (const [args, message] of cases) {

@@ -18,6 +18,7 @@ import { runTask, taskCardFor } from '../../src/transfer/tasks.js';
 import { ItemPairs } from '../../src/transfer/item-pairs.js';
 import { tempDir } from '../helpers/datasets.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
+import { ITEM_PAIRS_START_SCALES } from '../../src/transfer/item-pairs.js';
 
 const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 let full: Dataset;
@@ -97,6 +98,9 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
       assert.ok(Number(t['NDCG@10']) > t.popularity['NDCG@10']!, `negatives ${negatives}: ${JSON.stringify(t)}`);
       assert.ok(r.trainedParams < r.totalParams);
       assert.ok(r.trained.some((p) => p.name === 'head.weight' && p.shape[0] === r.targetItems.length));
+      // The full softmax has the item-pair table, started at a multiple chosen on validation; sampled has none.
+      if (negatives === 0) assert.ok((ITEM_PAIRS_START_SCALES as readonly number[]).includes(r.itemPairsStartScale!), `${r.itemPairsStartScale}`);
+      else assert.equal(r.itemPairsStartScale, null);
     }
   });
 

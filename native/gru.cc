@@ -5,9 +5,13 @@
 //   h_t = (1 - z) * n + z * h_{t-1}
 // Sequence b's positions before starts[b] are left padding: their h is 0, the recurrence starts from h = 0 at
 // starts[b], and they get no gradient. Forward saves (r, z, n, gh_n) per position [B, L, 4H]; backward (BPTT)
-// reads them with the outputs h. One task per sequence: a task writes only its own rows, so results are the
-// same for any thread count. dW_hh and db_hh are summed after the recurrence from a [B * L, 3H] buffer of
-// hidden-side gate gradients, in a fixed order.
+// reads them with the outputs h. The recurrence runs one time step at a time over the whole batch, so the
+// hidden side of a step is one GEMM over all B sequences ([B, H] x [H, 3H] forward, [B, 3H] x [3H, H]
+// backward) instead of B matrix-vector products; the GEMM reads h_{t-1} straight out of `out` (row stride
+// L * H), where left padding holds zeros, so a sequence's first item sees the zero state. The gate arithmetic of
+// a step is split over sequences, each task writing only its own rows, so results are the same for any thread
+// count. dW_hh and db_hh are summed after the recurrence from a [B * L, 3H] buffer of hidden-side gate
+// gradients, in a fixed order.
 #include <cmath>
 #include <vector>
 
@@ -39,18 +43,6 @@ void check_starts(const Napi::Env& env, const char* k, const View<int32_t>& star
 
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
-// gh[j] = bhh[j] + sum_k hprev[k] * whh[k, j] (hprev null: the zero state).
-void hidden_gates(const float* hprev, const float* whh, const float* bhh, int64_t H, float* gh) {
-  const int64_t G = 3 * H;
-  for (int64_t j = 0; j < G; ++j) gh[j] = bhh[j];
-  if (!hprev) return;
-  for (int64_t k = 0; k < H; ++k) {
-    const float hk = hprev[k];
-    const float* w = whh + k * G;
-    for (int64_t j = 0; j < G; ++j) gh[j] += hk * w[j];
-  }
-}
-
 // gruForward(gx, whh, bhh, starts, out, saved, B, L, H)
 void gru_forward_js(const Napi::CallbackInfo& info) {
   const char* kn = "gruForward";
@@ -70,32 +62,39 @@ void gru_forward_js(const Napi::CallbackInfo& info) {
   expect_length(env, kn, "saved", saved, s.positions() * 4 * H);
   check_starts(env, kn, starts, s);
 
-  parallel_for(s.B, [&](int64_t b) {
-    std::vector<float> gh(G);
-    for (int64_t t = 0; t < s.L; ++t) {
-      const int64_t row = b * s.L + t;
+  const int64_t B = s.B, L = s.L;
+  const int ldo = static_cast<int>(L * H);
+  std::vector<float> gh(B * G);
+  for (int64_t t = 0; t < L; ++t) {
+    // gh = b_hh + h_{t-1} W_hh for every sequence (h_{t-1} = 0 at a first item and in padding).
+    for (int64_t b = 0; b < B; ++b) std::copy(bhh.data, bhh.data + G, gh.data() + b * G);
+    if (t > 0)
+      gemm(false, false, static_cast<int>(B), static_cast<int>(G), static_cast<int>(H), 1.f, out.data + (t - 1) * H, ldo,
+           whh.data, static_cast<int>(G), 1.f, gh.data(), static_cast<int>(G));
+    parallel_for(B, [&](int64_t b) {
+      const int64_t row = b * L + t;
       float* h = out.data + row * H;
       float* sv = saved.data + row * 4 * H;
       if (t < starts.data[b]) {
         std::fill(h, h + H, 0.f);
         std::fill(sv, sv + 4 * H, 0.f);
-        continue;
+        return;
       }
       const float* hprev = t > starts.data[b] ? h - H : nullptr;
-      hidden_gates(hprev, whh.data, bhh.data, H, gh.data());
       const float* x = gx.data + row * G;
+      const float* g = gh.data() + b * G;
       for (int64_t j = 0; j < H; ++j) {
-        const float r = sigmoid(x[j] + gh[j]);
-        const float z = sigmoid(x[H + j] + gh[H + j]);
-        const float n = std::tanh(x[2 * H + j] + r * gh[2 * H + j]);
+        const float r = sigmoid(x[j] + g[j]);
+        const float z = sigmoid(x[H + j] + g[H + j]);
+        const float n = std::tanh(x[2 * H + j] + r * g[2 * H + j]);
         h[j] = (1.f - z) * n + z * (hprev ? hprev[j] : 0.f);
         sv[j] = r;
         sv[H + j] = z;
         sv[2 * H + j] = n;
-        sv[3 * H + j] = gh[2 * H + j];
+        sv[3 * H + j] = g[2 * H + j];
       }
-    }
-  });
+    });
+  }
 }
 
 // gruBackward(whh, out, saved, starts, dout, dgx|null, dwhh|null, dbhh|null, B, L, H)
@@ -126,17 +125,23 @@ void gru_backward_js(const Napi::CallbackInfo& info) {
   // Per position: the gradient of gh (zero at padding) and h_{t-1} (zero at a sequence's first item and at
   // padding), so that dW_hh = hprev^T dgh is one product.
   const bool weights = dwhh || dbhh;
-  std::vector<float> dgh(weights ? s.positions() * G : 0, 0.f), hprev_all(dwhh ? s.positions() * H : 0, 0.f);
-  parallel_for(s.B, [&](int64_t b) {
-    std::vector<float> dh(H, 0.f), dhp(H), g(G);
-    const int64_t start = starts.data[b];
-    for (int64_t t = s.L - 1; t >= start; --t) {
-      const int64_t row = b * s.L + t;
+  const int64_t B = s.B, L = s.L;
+  std::vector<float> dgh(s.positions() * G, 0.f), hprev_all(dwhh ? s.positions() * H : 0, 0.f);
+  // dh: the gradient reaching h_t from later steps; carry: dh_t * z, then + dgh W_hh^T = dh_{t-1}.
+  std::vector<float> dh(B * H, 0.f);
+  const int ldg = static_cast<int>(L * G);
+  for (int64_t t = L - 1; t >= 0; --t) {
+    parallel_for(B, [&](int64_t b) {
+      const int64_t start = starts.data[b];
+      float* carry = dh.data() + b * H;
+      if (t < start) return;  // padding: its dgh row stays zero, so the GEMM below adds nothing to this row
+      const int64_t row = b * L + t;
       const float* sv = saved.data + row * 4 * H;
       const float* hprev = t > start ? out.data + (row - 1) * H : nullptr;
       const float* d = dout.data + row * H;
+      float* g = dgh.data() + row * G;
       for (int64_t j = 0; j < H; ++j) {
-        const float dhj = dh[j] + d[j];
+        const float dhj = carry[j] + d[j];
         const float r = sv[j], z = sv[H + j], n = sv[2 * H + j], ghn = sv[3 * H + j];
         const float hp = hprev ? hprev[j] : 0.f;
         const float dan = dhj * (1.f - z) * (1.f - n * n);
@@ -149,19 +154,16 @@ void gru_backward_js(const Napi::CallbackInfo& info) {
           dx[H + j] += g[H + j];
           dx[2 * H + j] += dan;
         }
-        dhp[j] = dhj * z;
+        carry[j] = dhj * z;
       }
-      if (weights) std::copy(g.begin(), g.end(), dgh.begin() + row * G);
       if (dwhh && hprev) std::copy(hprev, hprev + H, hprev_all.begin() + row * H);
-      // dh_{t-1} = dh_t * z + dgh W_hh^T
-      for (int64_t k = 0; k < H; ++k) {
-        const float* w = whh.data + k * G;
-        float acc = 0.f;
-        for (int64_t j = 0; j < G; ++j) acc += g[j] * w[j];
-        dh[k] = dhp[k] + acc;
-      }
-    }
-  });
+    });
+    // dh_{t-1} = dh_t * z + dgh_t W_hh^T for every sequence at once (rows of padding add zeros).
+    if (t > 0)
+      gemm(false, true, static_cast<int>(B), static_cast<int>(H), static_cast<int>(G), 1.f, dgh.data() + t * G, ldg,
+           whh.data, static_cast<int>(G), 1.f, dh.data(), static_cast<int>(H));
+  }
+  if (!weights) return;
   if (dwhh)
     gemm(true, false, static_cast<int>(H), static_cast<int>(G), static_cast<int>(s.positions()), 1.f, hprev_all.data(),
          static_cast<int>(H), dgh.data(), static_cast<int>(G), 1.f, dwhh.data, static_cast<int>(G));

@@ -115,30 +115,33 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
 
   const itemPairs = o.itemPairs ? itemPairTable(ex.sources, ex.targets, split.train, inputRows(model.config), T) : null;
   let itemPairsStartScale: number | null = null;
-  const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0, itemPairs }, (head, rng) => ({
-    // One example per training user: the network runs once per user, and the user's vector is repeated for each
-    // of their target items, so the loss is the mean over (user, target item) pairs.
-    examples: split.train.length,
-    loss: (batch) => {
-      const users = Array.from(batch, (b) => split.train[b]!);
-      const histories = users.map((i) => ex.sources[i]!);
-      const uv = dropout(head.userVectors(model, histories), o.dropout, rng);
-      const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
-      const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
-      const pairs = embedding(uv, rows, [rows.length]);
-      if (!sampler) {
-        // Each training user meets the pairs as they are without them, as a new user will (item-pairs.ts).
-        const extraLogits = head.itemPairs?.extraLogits(histories, rows, users.map((i) => ex.targets[i]!));
-        return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
-      }
-      const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
-      return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
-    },
-    validate: () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!,
-    prepare: () => {
-      if (head.itemPairs) itemPairsStartScale = chooseStartScale(head.itemPairs, () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!).scale;
-    },
-  }));
+  const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0, itemPairs }, (head, rng) => {
+    const validate = () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!;
+    return {
+      // One example per training user: the network runs once per user, and the user's vector is repeated for each
+      // of their target items, so the loss is the mean over (user, target item) pairs.
+      examples: split.train.length,
+      loss: (batch) => {
+        const users = Array.from(batch, (b) => split.train[b]!);
+        const histories = users.map((i) => ex.sources[i]!);
+        const uv = dropout(head.userVectors(model, histories), o.dropout, rng);
+        const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
+        const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
+        const pairs = embedding(uv, rows, [rows.length]);
+        if (!sampler) {
+          // Each training user meets the pairs as they are without them, as a new user will (item-pairs.ts).
+          const extraLogits = head.itemPairs?.extraLogits(histories, rows, users.map((i) => ex.targets[i]!));
+          return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
+        }
+        const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
+        return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
+      },
+      validate,
+      prepare: () => {
+        if (head.itemPairs) itemPairsStartScale = chooseStartScale(head.itemPairs, validate).scale;
+      },
+    };
+  });
 
   const modelRanks = rank(split.test, accounting.head);
   const popularityRows: ScoreRows = (visit) => split.test.forEach((_, b) => visit(b, counts));

@@ -19,8 +19,7 @@ import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import {
-  Rng, Shape, Tensor, add, currentScratchScope, embedding, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
-  segmentWeightedSum,
+  Rng, Shape, Tensor, add, currentScratchScope, embedding, embeddingBag, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
 } from '../tensor/index.js';
 import { inputRows } from './encoder.js';
 
@@ -36,7 +35,7 @@ export class TextItemEncoder extends Module {
   readonly projection: Linear;
   readonly norm: LayerNorm;
   /** The bag of every input row: token ids, mean weights, row offsets. */
-  private readonly bag: { ids: Int32Array; weights: Tensor; offsets: Int32Array };
+  private readonly bag: TokenBag;
 
   constructor(name: string, config: ModelConfig, items: ItemTokens, rng: Rng) {
     super(name);
@@ -54,13 +53,18 @@ export class TextItemEncoder extends Module {
   /** Vectors of every input row [rows, dim]. */
   encodeAll(): Tensor {
     const { ids, weights, offsets } = this.bag;
-    const tokenVectors = this.tokens.forward(ids, [ids.length]);
-    return this.norm.forward(this.projection.forward(segmentWeightedSum(tokenVectors, weights, offsets)));
+    return this.norm.forward(this.projection.forward(embeddingBag(this.tokens.weight, ids, weights, offsets)));
   }
 }
 
 /** Mean weights (1/n per token of an n-token item) and, for a masked model, the mask row's reserved token. */
-function tokenBag(items: ItemTokens, maskToken: number | null): { ids: Int32Array; weights: Tensor; offsets: Int32Array } {
+interface TokenBag {
+  ids: Int32Array;
+  weights: Float32Array;
+  offsets: Int32Array;
+}
+
+function tokenBag(items: ItemTokens, maskToken: number | null): TokenBag {
   const rows = items.offsets.length - 1 + (maskToken === null ? 0 : 1);
   const total = items.tokens.length + (maskToken === null ? 0 : 1);
   const ids = new Int32Array(total);
@@ -76,7 +80,7 @@ function tokenBag(items: ItemTokens, maskToken: number | null): { ids: Int32Arra
     const n = offsets[r + 1]! - offsets[r]!;
     weights.fill(1 / n, offsets[r]!, offsets[r + 1]!);
   }
-  return { ids, weights: new Tensor(weights, [total]), offsets };
+  return { ids, weights, offsets };
 }
 
 interface EncodedItems {

@@ -62,6 +62,8 @@ export interface Kernels {
 
   embeddingForward(table: F32, ids: I32, out: F32, V: number, C: number): void;
   embeddingBackward(ids: I32, dout: F32, dtable: F32, V: number, C: number): void;
+  embeddingBagForward(table: F32, ids: I32, weights: F32, offsets: I32, out: F32, V: number, C: number): void;
+  embeddingBagBackward(ids: I32, weights: F32, offsets: I32, dout: F32, dtable: F32, V: number, C: number): void;
   markRows(ids: I32, mask: Uint8Array): void;
   collectRows(mask: Uint8Array): I32;
 

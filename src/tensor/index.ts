@@ -12,7 +12,7 @@ export type { Conv1dOptions } from './ops/conv1d.js';
 export { layerNorm } from './ops/layernorm.js';
 export { relu, gelu } from './ops/activation.js';
 export { add, reshape, scale, sumProduct, weightedSum } from './ops/elementwise.js';
-export { embedding, leadingRows } from './ops/embedding.js';
+export { embedding, embeddingBag, leadingRows } from './ops/embedding.js';
 export { bottleneckPatch } from './ops/patch.js';
 export { segmentMax, segmentSoftmax, segmentWeightedSum } from './ops/pooling.js';
 export { dropout, seededDropout } from './ops/dropout.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  Rng, Tensor, add, dilatedConv1d, embedding, gelu, leadingRows, layerNorm, linear, matmul, relu, reshape,
+  Rng, Tensor, add, dilatedConv1d, embedding, embeddingBag, gelu, leadingRows, layerNorm, linear, matmul, relu, reshape,
   sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from '../../src/index.js';
 import { gradCheck, randomTensor } from '../helpers/gradcheck.js';
@@ -158,6 +158,30 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
       reference: ([t]) => embeddingRef(t!, ids, 3),
       kernelFiniteDifference: true,
     });
+  });
+
+  it('embedding bags: weighted sums of gathered rows, repeated ids and an empty bag', () => {
+    const table = randomTensor(rng, [6, 3]);
+    const ids = Int32Array.from([1, 4, 1, 0, 5, 1, 2]);
+    const weights = Float32Array.from([0.5, -1, 2, 0.25, 1, 0.75, -0.5]);
+    const offsets = Int32Array.from([0, 3, 3, 7]);
+    gradCheck(rng, {
+      inputs: [table],
+      kernel: ([t]) => embeddingBag(t!, ids, weights, offsets),
+      reference: ([t]) => {
+        const out = new Float64Array(3 * 3);
+        for (let s = 0; s < 3; s++) {
+          for (let r = offsets[s]!; r < offsets[s + 1]!; r++) {
+            for (let c = 0; c < 3; c++) out[s * 3 + c]! += weights[r]! * t![ids[r]! * 3 + c]!;
+          }
+        }
+        return out;
+      },
+      kernelFiniteDifference: true,
+    });
+    assert.ok(table.grad!.subarray(3 * 3, 4 * 3).every((x) => x === 0), 'a row no bag reads gets no gradient');
+    assert.throws(() => embeddingBag(table, ids, weights.subarray(1), offsets), /6 weights for 7 ids/);
+    assert.throws(() => embeddingBag(table, ids, weights, Int32Array.from([0, 3, 6])), /offsets end at 6, expected 7/);
   });
 
   it('leading rows of a table (a tied softmax without the mask row): a view whose gradient reaches only those rows', () => {

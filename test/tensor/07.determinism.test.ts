@@ -103,6 +103,16 @@ const KERNELS: [string, () => Float32Array[]][] = [
     k.embeddingBackward(ids, dout, dtable, V, C);
     return [out, dtable];
   }],
+  ['embeddingBagForward/Backward', () => {
+    const rng = new Rng(15);
+    const table = random(rng, V * C), weights = random(rng, N);
+    const ids = Int32Array.from({ length: N }, () => rng.int(0, V));
+    const bags = N / 4, offsets = Int32Array.from({ length: bags + 1 }, (_, s) => s * 4);
+    const out = new Float32Array(bags * C), dtable = new Float32Array(V * C);
+    k.embeddingBagForward(table, ids, weights, offsets, out, V, C);
+    k.embeddingBagBackward(ids, weights, offsets, random(rng, bags * C), dtable, V, C);
+    return [out, dtable];
+  }],
   ['softmaxXentForward/Backward', () => {
     const rng = new Rng(6);
     const [h, table, bias] = [random(rng, N * C), random(rng, V * C), random(rng, V)];

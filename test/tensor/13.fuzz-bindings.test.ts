@@ -58,6 +58,8 @@ const templates = {
   geluForward: (n) => [F(n), F(n)], geluBackward: (n) => [F(n), F(n), F(n)],
   embeddingForward: (V, C, n) => [F(V * C), I(n, V), F(n * C), V, C],
   embeddingBackward: (V, C, n) => [I(n, V), F(n * C), F(V * C), V, C],
+  embeddingBagForward: (V, C, n) => [F(V * C), I(n, V), F(n), O(1, n), F(C), V, C],
+  embeddingBagBackward: (V, C, n) => [I(n, V), F(n), O(1, n), F(C), F(V * C), V, C],
   markRows: (V, C, n) => [I(n, V), new Uint8Array(V)], collectRows: (V) => [Uint8Array.from({ length: V }, () => rand() < 0.5 ? 1 : 0)],
   softmaxXentForward: (N, C, V) => [F(N * C), F(V * C), F(V), I(N, V), F(N), N, C, V, 0],
   softmaxXentBackward: (N, C, V) => [F(N * C), F(V * C), F(V), I(N, V), F(N), 0.5, F(N * C), F(V * C), F(V), N, C, V, 0],

@@ -22,6 +22,26 @@ export function embedding(table: Tensor, ids: Int32Array, idsShape: Shape): Tens
 }
 
 /**
+ * Weighted bags of table rows: out[s] = Σ_{r in bag s} weights[r] · table[ids[r]], bags cut by `offsets` [S + 1]
+ * → [S, C]. The same as embedding then segmentWeightedSum, without the [ids, C] rows in between. The weights are
+ * constants (no gradient); the table gets a row-sparse gradient.
+ */
+export function embeddingBag(table: Tensor, ids: Int32Array, weights: Float32Array, offsets: Int32Array): Tensor {
+  if (table.shape.length !== 2) throw new ShapeError(`embeddingBag: table must be [V, C], got ${shapeString(table.shape)}`);
+  if (weights.length !== ids.length) throw new ShapeError(`embeddingBag: ${weights.length} weights for ${ids.length} ids`);
+  const [V, C] = table.shape as [number, number];
+  const k = backend();
+  const out = Tensor.empty([Math.max(0, offsets.length - 1), C]);
+  k.embeddingBagForward(table.data, ids, weights, offsets, out.data, V, C);
+  return record(out, 'embeddingBag', [table], (g) => {
+    const dtable = rowGradIfNeeded(table);
+    if (!dtable) return;
+    k.embeddingBagBackward(ids, weights, offsets, g, dtable, V, C);
+    noteRowGradient(table, ids, k.markRows);
+  });
+}
+
+/**
  * The first `rows` rows of table [V, C] as a [rows, C] tensor sharing its data (no copy); gradients flow back
  * into those rows. A tied softmax uses it to score items without the rows after them (a mask token's).
  */

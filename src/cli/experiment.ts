@@ -10,7 +10,8 @@ import { createProgress } from '../train/progress.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
-import { describeBaselines } from '../transfer/tasks.js';
+import { checkStrategyFor, describeBaselines } from '../transfer/tasks.js';
+import { NEXT_ITEM_STRATEGIES } from '../transfer/next-item.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -44,12 +45,14 @@ export function experimentCommand(): Command {
       const base = await loadModelDir(f.model);
       const backbone = base.model.backbone;
       const patchable = defaultInsertion(backbone) !== null;
-      const strategies = f.strategies ?? STRATEGIES.filter((s) => patchable || !strategyUsesPatches(s));
+      const strategies = f.strategies ?? STRATEGIES.filter((s) => (patchable || !strategyUsesPatches(s))
+        && (spec.type === 'next-item' ? NEXT_ITEM_STRATEGIES.includes(s) : s !== 'zero-shot'));
+      for (const s of strategies) checkStrategyFor(spec, s);
       // Refuse before hours of runs, not when the grid reaches the first patched strategy.
       if (strategies.some(strategyUsesPatches)) checkInsertion(defaultInsertion(backbone), backbone);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const result = await runTransferExperiment({
-        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, ...tuningFromFlags(f),
+        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f),
         strategies, insertions: f.insertions ?? [defaultInsertion(base.model.backbone)],
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model,
         onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),

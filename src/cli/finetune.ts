@@ -5,7 +5,7 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
-import { TaskBaselines, TaskResult, describeBaselines, headline, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
+import { TaskBaselines, TaskResult, checkStrategyFor, describeBaselines, headline, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
 import { choiceOption, integerOption } from './options.js';
 import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -30,6 +30,12 @@ function describe(r: TaskResult, baselines: TaskBaselines, out: string): string 
     return `${r.task} (${r.strategy}): test accuracy ${t.accuracy.toFixed(4)}, macro-F1 ${t.macroF1.toFixed(4)}${t.auc !== undefined ? `, AUC ${t.auc.toFixed(4)}` : ''}; ` +
       `baselines: ${describeBaselines(baselines)}; ${trained}`;
   }
+  if (r.type === 'next-item') {
+    const t = r.test;
+    return `${r.task} (${r.strategy}): ${t.users} test users over ${t.items} items: HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ` +
+      `${headline(r).value.toFixed(4)}; ${t.coldItems.queries} test targets never seen in training: HR@10 ${Number(t.coldItems['HR@10'] ?? 0).toFixed(4)}; ` +
+      `baselines: ${describeBaselines(baselines)}; ${trained}`;
+  }
   const t = r.test;
   return `${r.task} (${r.strategy}): ${t.queries} test queries of ${t.users} cold-start users over ${t.targetItems} target items: ` +
     `HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ${headline(r).value.toFixed(4)}; baselines: ${describeBaselines(baselines)}; ${trained}`;
@@ -39,7 +45,7 @@ export function finetuneCommand(): Command {
   return withTaskOptions(new Command('finetune')
     .description('Adapt a pretrained model to a downstream task (PeterRec model patches or a fine-tuning baseline) and save the task as a patch directory')
     .requiredOption('--model <dir>', 'pretrained model directory')
-    .requiredOption('--data <dir>', 'dataset: for classify with the label attached at ingest and the model\'s vocabulary; for recommend with a domain column')
+    .requiredOption('--data <dir>', 'dataset: for classify with the label attached at ingest and the model\'s vocabulary; for recommend with a domain column; for next-item another platform\'s log with item text')
     .requiredOption('--task <name>', 'task name (stored in the task card)'))
     .option('--strategy <name>', STRATEGIES.join(' | '), choiceOption('strategy', STRATEGIES), 'peterrec')
     .option('--insertion <where>', `where patches go: ${PATCH_INSERTIONS.join(' | ')} (default: serial-each-conv for nextitnet, serial-each-sublayer for sasrec)`, choiceOption('insertion', PATCH_INSERTIONS))
@@ -52,15 +58,16 @@ export function finetuneCommand(): Command {
     .action(async (f: FinetuneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const spec = taskSpecFromFlags(f);
+      checkStrategyFor(spec, f.strategy);
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), base.model.items.itemTokens);
-      const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items };
+      const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model };
       const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
         ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
       });
-      const baselines = runTaskBaselines(spec, data, { testFraction: f.testFraction, labelFraction: f.labelFraction, seed: f.seed });
+      const baselines = runTaskBaselines(spec, data, { ...tuningFromFlags(f), lr: f.lr, seed: f.seed });
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);
       const summary = {
         task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,

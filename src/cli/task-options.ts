@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { POOLINGS, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { LoadedModel, loadDatasetFor } from '../train/checkpoint.js';
+import { LoadedModel, assertItemTextFor, loadDatasetFor } from '../train/checkpoint.js';
 import { TASK_TYPES, TaskSpec } from '../transfer/tasks.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
@@ -41,15 +41,15 @@ export function tuningFromFlags(f: TaskFlags) {
 
 export function withTaskOptions(command: Command): Command {
   return command
-    .option('--type <type>', 'classify: predict a user attribute; recommend: cross-domain / cold-start item recommendation', choiceOption('type', TASK_TYPES), 'classify')
+    .option('--type <type>', 'classify: predict a user attribute; recommend: cross-domain / cold-start item recommendation; next-item: next-item recommendation on a new platform\'s catalogue (a text base)', choiceOption('type', TASK_TYPES), 'classify')
     .option('--label <column>', 'classify: the attribute column to predict')
     .option('--bins <edges>', 'classify: bucket a numeric attribute at these edges, e.g. 18,25,35,45,50,56', integerListOption('bins'))
     .option('--source-domain <name>', 'recommend: the domain whose sequence represents the user (the base model\'s)')
     .option('--target-domain <name>', 'recommend: the domain to recommend in (gets a new item table)')
-    .option('--negatives <n>', 'recommend: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
+    .option('--negatives <n>', 'recommend, next-item: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
     .option('--item-pairs', 'recommend: add a learned weight per (source item, target item) pair of the training users to the scores (full softmax only: off with --negatives)', TRANSFER_DEFAULTS.itemPairs)
     .option('--no-item-pairs', 'recommend: score target items by the user vector alone')
-    .option('--k <list>', 'recommend: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
+    .option('--k <list>', 'recommend, next-item: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
     .option('--pooling <how>', 'user vector: last (position), mean, max or attention (a learned query) over the read positions', choiceOption('pooling', POOLINGS), TRANSFER_DEFAULTS.pooling)
     .option('--windows <n>', 'max-len windows read from the end of each history (0 = the whole history)', integerOption('windows', 0), TRANSFER_DEFAULTS.windows)
     .option('--item-bag', 'add a learned vector per item, averaged over the whole history, to the user vector', TRANSFER_DEFAULTS.itemBag)
@@ -70,11 +70,12 @@ export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
     if (f.label === undefined) throw new DataError('--type classify needs --label, the attribute column to predict');
     return { type: 'classify', label: f.label, bins: f.bins ?? null };
   }
-  if (f.sourceDomain === undefined || f.targetDomain === undefined) {
-    throw new DataError('--type recommend needs --source-domain and --target-domain');
-  }
   // NDCG@10 is the validation and headline metric, so it is always reported.
   const ks = [...new Set([...f.k, 10])].sort((a, b) => a - b);
+  if (f.type === 'next-item') return { type: 'next-item', negatives: f.negatives, ks };
+  if (f.sourceDomain === undefined || f.targetDomain === undefined) {
+    throw new DataError('--type recommend needs --source-domain and --target-domain (for a new platform\'s own catalogue, with no shared ids, use --type next-item)');
+  }
   // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
   const itemPairs = f.itemPairs && f.negatives === 0;
   return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, itemPairs, ks };
@@ -83,8 +84,13 @@ export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
 /**
  * The task's dataset. A classification dataset must share the model's vocabulary (its sequences are read as
  * they are); a cross-domain one is matched to the model by raw item id, so it may be a different ingest (e.g.
- * both domains, while the model was pretrained on the source domain only).
+ * both domains, while the model was pretrained on the source domain only); a next-item one is another platform
+ * whose items the model reads by their text.
  */
 export async function loadTaskDataset(spec: TaskSpec, base: LoadedModel, modelDir: string, dataDir: string): Promise<Dataset> {
-  return spec.type === 'classify' ? loadDatasetFor(base.config, modelDir, dataDir) : loadDataset(dataDir);
+  if (spec.type === 'classify') return loadDatasetFor(base.config, modelDir, dataDir);
+  const ds = await loadDataset(dataDir);
+  // A new platform's items are read by their text: it must come from the base's tokenizer.
+  if (spec.type === 'next-item') assertItemTextFor(base.config, ds, modelDir, dataDir);
+  return ds;
 }

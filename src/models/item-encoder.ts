@@ -19,7 +19,7 @@ import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import {
-  Rng, Shape, Tensor, add, currentScratchScope, embedding, embeddingBag, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
+  Parameter, Rng, Shape, Tensor, add, currentScratchScope, embedding, embeddingBag, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
 } from '../tensor/index.js';
 import { inputRows } from './encoder.js';
 
@@ -36,6 +36,11 @@ export class TextItemEncoder extends Module {
   readonly norm: LayerNorm;
   /** The bag of every input row: token ids, mean weights, row offsets. */
   private readonly bag: TokenBag;
+  /**
+   * A transfer patch between the projection and the LayerNorm (AdapterRec's adapter in the item encoder): it
+   * adapts what the text says about an item to a new platform while the token table stays frozen. Set by transfer/.
+   */
+  patch: ((projected: Tensor) => Tensor) | null = null;
 
   constructor(name: string, config: ModelConfig, items: ItemTokens, rng: Rng) {
     super(name);
@@ -53,7 +58,8 @@ export class TextItemEncoder extends Module {
   /** Vectors of every input row [rows, dim]. */
   encodeAll(): Tensor {
     const { ids, weights, offsets } = this.bag;
-    return this.norm.forward(this.projection.forward(embeddingBag(this.tokens.weight, ids, weights, offsets)));
+    const projected = this.projection.forward(embeddingBag(this.tokens.weight, ids, weights, offsets));
+    return this.norm.forward(this.patch ? this.patch(projected) : projected);
   }
 }
 
@@ -120,6 +126,18 @@ export class ItemEncoder extends Module {
     this.itemTokens = this.kind !== 'id' ? tokens : null;
     this.ids = this.kind !== 'text' ? this.child(new Embedding('items', this.rows, config.dim, rng)) : null;
     this.text = this.kind !== 'id' ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
+  }
+
+  /** Grafts (or with null removes) the text encoder's patch; item vectors computed before are stale then. */
+  setTextPatch(patch: ((projected: Tensor) => Tensor) | null): void {
+    if (!this.text) throw new ModelError('only a text item encoder takes a patch');
+    this.text.patch = patch;
+    caches.delete(this);
+  }
+
+  /** The LayerNorm a patched (peterrec) network trains beside the item encoder's patch: the text encoder's. */
+  patchedNormParameters(): Parameter[] {
+    return this.text ? this.text.norm.parameters() : [];
   }
 
   /** Item vectors for ids of shape `shape`: [...shape, dim]. */

@@ -57,7 +57,7 @@ export interface ExperimentResult {
 export async function runTransferExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const baselines: SeedBaselines[] = [];
   for (const seed of o.seeds) {
-    const b: SeedBaselines = { seed, ...runTaskBaselines(o.spec, o, { testFraction: o.testFraction, labelFraction: o.labelFraction, seed }) };
+    const b: SeedBaselines = { seed, ...runTaskBaselines(o.spec, o, { ...o, lr: o.lr ?? undefined, seed }) };
     baselines.push(b);
     o.onBaselines?.(b);
   }
@@ -86,21 +86,27 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
 
 /** The metric columns of the table, per task type: [header, key in a run's test metrics and in each baseline]. */
 function metricColumns(spec: TaskSpec): [string, string][] {
-  return spec.type === 'classify'
-    ? [['accuracy', 'accuracy'], ['macro-F1', 'macroF1'], ['AUC', 'auc']]
-    : [['HR@10', 'HR@10'], ['NDCG@10', 'NDCG@10'], ['MRR@10', 'MRR@10']];
+  if (spec.type === 'classify') return [['accuracy', 'accuracy'], ['macro-F1', 'macroF1'], ['AUC', 'auc']];
+  const ranking: [string, string][] = [['HR@10', 'HR@10'], ['NDCG@10', 'NDCG@10'], ['MRR@10', 'MRR@10']];
+  return spec.type === 'next-item' ? [...ranking, ['cold-item HR@10', 'coldItems.HR@10']] : ranking;
 }
 
 /** The baseline rows of the table, per task type: [row name, its metrics in a seed's baselines]. */
 function baselineRows(spec: TaskSpec): [string, (b: SeedBaselines) => object | undefined][] {
+  const popularity: [string, (b: SeedBaselines) => object | undefined] = ['popularity', (b) => ('popularity' in b ? b.popularity : undefined)];
+  if (spec.type === 'next-item') return [popularity, ['id model trained on the target alone', (b) => ('idModel' in b ? b.idModel : undefined)]];
   return spec.type === 'classify'
     ? [['majority class', (b) => ('majority' in b ? b.majority : undefined)],
       ['logistic regression on items', (b) => ('logisticRegression' in b ? b.logisticRegression : undefined)]]
-    : [['popularity', (b) => ('popularity' in b ? b.popularity : undefined)],
-      ['item co-occurrence', (b) => ('cooccurrence' in b ? b.cooccurrence : undefined)]];
+    : [popularity, ['item co-occurrence', (b) => ('cooccurrence' in b ? b.cooccurrence : undefined)]];
 }
 
-const metric = (metrics: object | undefined, key: string) => Number((metrics as Record<string, unknown> | undefined)?.[key] ?? NaN);
+/** A metric by key; a dotted key reads a nested report (`coldItems.HR@10`). NaN where there is none. */
+const metric = (metrics: object | undefined, key: string): number => {
+  let value: unknown = metrics;
+  for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part];
+  return Number(value ?? NaN);
+};
 
 /** The validation score settings are chosen by, per task type: [header, key in a run's or baseline's validation]. */
 function validationColumn(spec: TaskSpec): [string, string] {

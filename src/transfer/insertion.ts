@@ -13,6 +13,10 @@
  *                          adapters, each after a sublayer's output and before its residual add (default)
  *   parallel-each-sublayer h + Attention(LN(h)) + Δ(LN(h)): the patch beside each sublayer, reading its input
  *
+ * A text item encoder (item-encoder.ts) takes one more patch, `patch.item_text`, between its projection and its
+ * LayerNorm: the item side of AdapterRec, so a new platform's items can be read differently with the token table
+ * frozen.
+ *
  * GRU4Rec has none: its layers are recurrences with no sublayer output to graft into, so the patched strategies
  * (peterrec, peter-zero) are refused for it.
  */
@@ -100,10 +104,16 @@ export function graftPatches(model: UserEncoder, insertion: PatchInsertion | nul
     block.patches = hooksFor(insertion, patches);
     all.push(...Object.values(patches).filter((p): p is ModelPatch => p !== undefined));
   });
+  if (model.items.text) {
+    const patch = new ModelPatch('patch.item_text', model.config.dim, rng, options);
+    model.items.setTextPatch((x) => patch.forward(x));
+    all.push(patch);
+  }
   return all;
 }
 
 /** Removes every patch hook, restoring the plain backbone. */
 export function removePatches(model: UserEncoder): void {
   for (const block of model.blocks) block.patches = null;
+  if (model.items.text) model.items.setTextPatch(null);
 }

@@ -65,6 +65,12 @@ const taskCardSchema = z.discriminatedUnion('type', [
     /** Whether the head has an item-pair table (its support is stored as int32 tensors; cards before it: no). */
     itemPairs: z.boolean().default(false),
   }),
+  z.object({
+    ...cardCommon,
+    type: z.literal('next-item'),
+    /** Raw ids of the new platform's items, in the order of the dataset the task was trained on. */
+    targetItems: z.array(z.string()).min(1),
+  }),
 ]);
 
 export type TaskCard = z.input<typeof taskCardSchema>;
@@ -73,6 +79,7 @@ export type TaskType = TaskCard['type'];
 
 /** Rows of a task's head: one per class, or one per target item. */
 export function headRows(card: TaskCard): number {
+  if (card.type === 'next-item') return 0;
   return card.type === 'classify' ? card.classes.length : card.targetItems.length;
 }
 
@@ -89,10 +96,10 @@ export async function baseFingerprint(modelDir: string): Promise<string> {
  * Writes a finished task: its trained tensors and, where its head has an item-pair table, that table's support
  * (int32, beside them).
  */
-export async function writePatchDir(dir: string, card: TaskCard, task: Pick<TransferAccounting, 'trained' | 'head'>): Promise<void> {
+export async function writePatchDir(dir: string, card: TaskCard, task: Pick<TransferAccounting<TaskHead | null>, 'trained' | 'head'>): Promise<void> {
   const parsed = taskCardSchema.parse(card);
   const { trained } = task;
-  const itemPairs = task.head.itemPairs?.support ?? null;
+  const itemPairs = task.head?.itemPairs?.support ?? null;
   if ((parsed.type === 'recommend' && parsed.itemPairs) !== (itemPairs !== null)) {
     throw new Error('internal: the card and the tensors disagree on the item-pair table');
   }
@@ -169,6 +176,9 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
   }
   if (card.baseFingerprint !== fingerprint) {
     throw new ModelError(`${patchDir}: this patch was trained on another base model (fingerprints differ); refusing to load it`);
+  }
+  if (card.type === 'next-item') {
+    throw new ModelError(`${patchDir}: a next-item task on a new platform scores that platform's catalogue, which loading onto the base for predict/serve does not support yet`);
   }
   const weightsPath = join(patchDir, 'patch.safetensors');
   const decoded = await readSafetensors(weightsPath);

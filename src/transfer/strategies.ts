@@ -3,17 +3,19 @@
  * no gradient computation at all in the kernels.
  *
  *   peterrec    pretrained backbone frozen; patches + the backbone's patched LayerNorms (NextItNet: each block's
- *               second; SASRec: all) + the new head train
+ *               second; SASRec: all; a text item encoder's LayerNorm after its patch) + the new head train
  *   fine-all    the whole pretrained network + head (no patches)
  *   fine-cls    the head only
  *   fine-last1  the last block (residual block, transformer layer) + head;  fine-last2: the last two + head
  *   peter-zero  the patched network from random initialisation, everything trained (what pretraining buys)
+ *   zero-shot   nothing trains: only for next-item transfer to a new platform (next-item.ts), which scores through
+ *               the network's own softmax; a task with a new head has to train it
  */
 import { UserEncoder } from '../models/encoder.js';
 import { Parameter } from '../tensor/index.js';
 import { ModelPatch } from './patch.js';
 
-export const STRATEGIES = ['peterrec', 'fine-all', 'fine-cls', 'fine-last1', 'fine-last2', 'peter-zero'] as const;
+export const STRATEGIES = ['peterrec', 'fine-all', 'fine-cls', 'fine-last1', 'fine-last2', 'peter-zero', 'zero-shot'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 /** Whether a strategy grafts patches, and whether it starts from the pretrained weights. */
@@ -30,11 +32,12 @@ function backboneTrainable(strategy: Strategy, model: UserEncoder): Parameter[] 
   const blocks = model.blocks;
   switch (strategy) {
     case 'peterrec':
-      return model.patchedNormParameters();
+      return [...model.patchedNormParameters(), ...model.items.patchedNormParameters()];
     case 'fine-all':
     case 'peter-zero':
       return model.backboneParameters();
     case 'fine-cls':
+    case 'zero-shot':
       return [];
     case 'fine-last1':
       return blocks.slice(-1).flatMap((b) => b.parameters());
@@ -77,4 +80,5 @@ const LEARNING_RATES: Record<Strategy, number> = {
   'fine-last1': 1e-3,
   'fine-last2': 1e-3,
   'peter-zero': 1e-3,
+  'zero-shot': 1e-3,
 };

@@ -52,8 +52,15 @@ export const TUNING_DEFAULTS: Pick<TransferOptions, 'reading' | 'weightDecay' | 
   labelFraction: TRANSFER_DEFAULTS.labelFraction,
 };
 
+/** A task's new head: the rows it scores (classes, target items), and for cross-domain tasks an item-pair table. */
+export interface HeadShape {
+  rows: number;
+  rowSparse?: boolean;
+  itemPairs?: { support: ItemPairSupport; start: ItemPairStart } | null;
+}
+
 /** What every task reports besides its own test metrics. */
-export interface TransferAccounting {
+export interface TransferAccounting<H extends TaskHead | null = TaskHead> {
   /** The backbone the task was trained on (a patch only loads onto the same). */
   backbone: Backbone;
   strategy: Strategy;
@@ -70,7 +77,8 @@ export interface TransferAccounting {
   /** The trained tensors (what a patch file stores). */
   trained: Parameter[];
   patches: ModelPatch[];
-  head: TaskHead;
+  /** The task's head; null for a task that scores through the network's own softmax (next-item on a new platform). */
+  head: H;
 }
 
 
@@ -99,10 +107,15 @@ export interface TaskTraining {
 
 /**
  * Grafts the patches and head, applies the strategy and trains with early stopping. Returns everything but the
- * test metrics, which the task computes on the model as left (at its best validation epoch).
+ * test metrics, which the task computes on the model as left (at its best validation epoch). Without a head
+ * (headShape null) the task trains the network through its own softmax; `extraTrainable` then names what else
+ * trains beside the strategy's choice (a separate output table).
  */
-export function trainTransfer(o: TransferOptions, headShape: { rows: number; rowSparse?: boolean; itemPairs?: { support: ItemPairSupport; start: ItemPairStart } | null },
-  task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting {
+export function trainTransfer(o: TransferOptions, headShape: HeadShape, task: (head: TaskHead, rng: Rng) => TaskTraining): TransferAccounting;
+export function trainTransfer(o: TransferOptions, headShape: null, task: (head: null, rng: Rng) => TaskTraining,
+  extraTrainable?: Parameter[]): TransferAccounting<null>;
+export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, task: (head: never, rng: Rng) => TaskTraining,
+  extraTrainable: Parameter[] = []): TransferAccounting<TaskHead | null> {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new RangeError(`learning rate must be a positive number, got ${o.lr}`);
   const started = process.hrtime.bigint();
   const rng = new Rng(o.seed);
@@ -110,11 +123,11 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = taskHead(headShape.rows, model.config.dim, rng, {
+  const head = headShape && taskHead(headShape.rows, model.config.dim, rng, {
     rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config), itemPairs: headShape.itemPairs,
   });
-  const trained = applyStrategy(o.strategy, model, patches, head.parameters());
-  const sparseTables = head.sparseTables();
+  const trained = applyStrategy(o.strategy, model, patches, [...head?.parameters() ?? [], ...extraTrainable]);
+  const sparseTables = head?.sparseTables() ?? [];
   const rest = trained.filter((p) => !sparseTables.some(([table]) => table === p));
   // Each optimizer with the multiple of the scheduled learning rate it steps with.
   const optimizers: [Adam, number][] = [
@@ -122,7 +135,7 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
     [new Adam(rest.filter((p) => !decayed(p)), { lr: o.lr }), 1],
     ...sparseTables.map(([table, scale]) => [new Adam([table], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), scale] as [Adam, number]),
   ];
-  const { examples, loss, validate, prepare } = task(head, rng);
+  const { examples, loss, validate, prepare } = task(head as never, rng);
   const totalSteps = o.epochs * Math.ceil(examples / o.batch);
   let step = 0;
 
@@ -162,8 +175,9 @@ export function trainTransfer(o: TransferOptions, headShape: { rows: number; row
   trained.forEach((p, i) => p.data.set(bestValues[i]!));
   noteParameterWrite(); // values derived from parameters without a graph (an encoded item table) are stale now
 
-  // The pretraining softmax (output table) is not part of the task network.
-  const used = [...model.parameters().filter((p) => !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()), ...head.parameters()];
+  // The pretraining softmax (output table) is not part of a task network with a head of its own.
+  const used = [...model.parameters().filter((p) => !head || !p.name.startsWith('output.')), ...patches.flatMap((p) => p.parameters()),
+    ...head?.parameters() ?? []];
   return {
     backbone: model.backbone,
     strategy: o.strategy,

@@ -4,19 +4,25 @@
  */
 import { ClassificationBaselines } from '../baselines/classification.js';
 import { RecommendationBaselines } from '../baselines/recommendation.js';
+import { ModelConfig } from '../config/schema.js';
 import { Dataset } from '../data/dataset.js';
+import { ModelError } from '../errors.js';
 import { ClassifyResult, classifyBaselines, finetuneClassifier } from './classify.js';
 import { TaskCard, PATCH_FORMAT } from './patchfile.js';
 import { RecommendResult, finetuneRecommender, recommendBaselines } from './recommend.js';
+import { NEXT_ITEM_STRATEGIES, NextItemBaselines, NextItemResult, finetuneNextItem, nextItemBaselines } from './next-item.js';
+import { Strategy } from './strategies.js';
 import { TransferOptions } from './task.js';
 
-export const TASK_TYPES = ['classify', 'recommend'] as const;
+export const TASK_TYPES = ['classify', 'recommend', 'next-item'] as const;
 
 export type TaskSpec =
   | { type: 'classify'; label: string; bins: number[] | null }
-  | { type: 'recommend'; sourceDomain: string; targetDomain: string; negatives: number; itemPairs: boolean; ks: number[] };
+  | { type: 'recommend'; sourceDomain: string; targetDomain: string; negatives: number; itemPairs: boolean; ks: number[] }
+  | { type: 'next-item'; negatives: number; ks: number[] };
 
-export type TaskResult = ({ type: 'classify' } & ClassifyResult) | ({ type: 'recommend' } & RecommendResult);
+export type TaskResult = ({ type: 'classify' } & ClassifyResult) | ({ type: 'recommend' } & RecommendResult)
+  | ({ type: 'next-item' } & NextItemResult);
 
 export interface TaskData {
   task: string;
@@ -24,9 +30,25 @@ export interface TaskData {
   datasetName: string;
   /** The base model's item vocabulary (raw ids). */
   baseItems: readonly string[];
+  /** The base model's shape (the next-item task's id-only baseline is a model of the same shape). */
+  baseConfig: ModelConfig;
+}
+
+/** Throws when the strategy does not apply to the task type (zero-shot needs no head; fine-cls trains only one). */
+export function checkStrategyFor(spec: TaskSpec, strategy: Strategy): void {
+  if (spec.type === 'next-item' && !NEXT_ITEM_STRATEGIES.includes(strategy)) {
+    throw new ModelError(`strategy ${strategy} trains only a task head, which next-item transfer has none of; choose from ${NEXT_ITEM_STRATEGIES.join(', ')}`);
+  }
+  if (spec.type !== 'next-item' && strategy === 'zero-shot') {
+    throw new ModelError(`strategy zero-shot trains nothing, and a ${spec.type} task has a new head to train; it applies to --type next-item only`);
+  }
 }
 
 export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): TaskResult {
+  checkStrategyFor(spec, o.strategy);
+  if (spec.type === 'next-item') {
+    return { type: 'next-item', ...finetuneNextItem({ ...data, ...o, negatives: spec.negatives, ks: spec.ks }) };
+  }
   if (spec.type === 'classify') {
     return { type: 'classify', ...finetuneClassifier({ ...data, ...o, label: spec.label, bins: spec.bins }), task: data.task };
   }
@@ -39,11 +61,19 @@ export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): Tas
   };
 }
 
-/** majority + logisticRegression (classify) or popularity + cooccurrence (recommend), each a metrics object. */
-export type TaskBaselines = ClassificationBaselines | RecommendationBaselines;
+/**
+ * majority + logisticRegression (classify), popularity + cooccurrence (recommend), or popularity + an id model
+ * trained on the target alone (next-item), each a metrics object.
+ */
+export type TaskBaselines = ClassificationBaselines | RecommendationBaselines | NextItemBaselines;
 
-/** The baselines on the test users that runTask with the same data, test fraction and seed evaluates on. */
-export function runTaskBaselines(spec: TaskSpec, data: TaskData, split: { testFraction: number; labelFraction: number; seed: number }): TaskBaselines {
+/**
+ * The baselines on the test users that runTask with the same data, test fraction and seed evaluates on. The
+ * next-item task's id model trains with the task's own settings (epochs, batch, patience, …).
+ */
+export function runTaskBaselines(spec: TaskSpec, data: TaskData,
+  split: { testFraction: number; labelFraction: number; seed: number } & Partial<Omit<TransferOptions, 'model' | 'strategy'>>): TaskBaselines {
+  if (spec.type === 'next-item') return nextItemBaselines({ ...data, ...split, negatives: spec.negatives, ks: spec.ks });
   if (spec.type === 'classify') return classifyBaselines({ ...data, ...split, label: spec.label, bins: spec.bins });
   return recommendBaselines({ ...data, ...split, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, ks: spec.ks });
 }
@@ -52,15 +82,18 @@ export function runTaskBaselines(spec: TaskSpec, data: TaskData, split: { testFr
 export function taskCardFor(spec: TaskSpec, r: TaskResult, fingerprint: string, patchDim: number | null): TaskCard {
   const common = {
     format: PATCH_FORMAT, version: 1 as const, task: r.task, backbone: r.backbone, strategy: r.strategy, insertion: r.insertion, patchDim,
-    pooling: r.head.reading.pooling, windows: r.head.reading.windows, itemBag: r.head.reading.itemBag ?? false,
     baseFingerprint: fingerprint, trainedParams: r.trainedParams, totalParams: r.totalParams,
   };
+  if (r.type === 'next-item') {
+    return { ...common, type: 'next-item', targetItems: r.targetItems, test: { ...r.test } };
+  }
+  const reading = { pooling: r.head.reading.pooling, windows: r.head.reading.windows, itemBag: r.head.reading.itemBag ?? false };
   if (r.type === 'classify' && spec.type === 'classify') {
-    return { ...common, type: 'classify', label: spec.label, classes: r.classes, bins: spec.bins, test: { ...r.test } };
+    return { ...common, ...reading, type: 'classify', label: spec.label, classes: r.classes, bins: spec.bins, test: { ...r.test } };
   }
   if (r.type === 'recommend') {
     return {
-      ...common, type: 'recommend', sourceDomain: r.sourceDomain, targetDomain: r.targetDomain, targetItems: r.targetItems,
+      ...common, ...reading, type: 'recommend', sourceDomain: r.sourceDomain, targetDomain: r.targetDomain, targetItems: r.targetItems,
       itemPairs: r.head.itemPairs !== null, test: { ...r.test },
     };
   }
@@ -76,6 +109,10 @@ export function headline(r: TaskResult): { name: string; value: number } {
 
 /** One human-readable line of a task's baselines: accuracy, or HR@10 / NDCG@10, with the settings chosen on validation. */
 export function describeBaselines(b: TaskBaselines): string {
+  if ('idModel' in b) {
+    return `popularity ${b.popularity['HR@10']!.toFixed(4)} / ${b.popularity['NDCG@10']!.toFixed(4)}, id model trained on the target alone ` +
+      `${Number(b.idModel['HR@10']).toFixed(4)} / ${Number(b.idModel['NDCG@10']).toFixed(4)} HR@10 / NDCG@10`;
+  }
   if ('majority' in b) {
     const lr = b.logisticRegression;
     return `majority class ${b.majority.accuracy.toFixed(4)}, logistic regression on items ${lr.accuracy.toFixed(4)} (${lr.weighting}, l2 ${lr.l2.toPrecision(2)})`;

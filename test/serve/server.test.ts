@@ -29,7 +29,7 @@ const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 async function makePatch(spec: TaskSpec, task: string, out: string): Promise<void> {
   const base = await loadModelDir(modelDir);
-  const r = runTask(spec, { task, dataset: data, datasetName: 'ds', baseItems: base.items }, {
+  const r = runTask(spec, { task, dataset: data, datasetName: 'ds', baseItems: base.items, baseConfig: base.config.model }, {
     ...TUNING_DEFAULTS, model: base.model, strategy: 'peterrec', insertion: 'serial-each-conv', epochs: 1, batch: 64, lr: 0.003,
     patience: 1, testFraction: 0.2, seed: 1,
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
@@ -9,53 +8,16 @@ import { ModelError } from '../../src/errors.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { tempDir } from '../helpers/datasets.js';
+import { ITEMS, SPEC, catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
 import { ItemEncoderKind, ModelConfigSchema } from '../../src/config/schema.js';
 import { causalBatch } from '../../src/data/batches.js';
-import { tokenRows, tokenizerSpec } from '../../src/data/text/tokenize.js';
+import { tokenizerSpec } from '../../src/data/text/tokenize.js';
 import { evaluateNextItem } from '../../src/eval/evaluate.js';
 import { UserEncoder } from '../../src/models/encoder.js';
 import { createEncoder, forItemCatalogue } from '../../src/models/encoders.js';
-import { ItemTokens } from '../../src/models/item-encoder.js';
 import { Adam, Rng } from '../../src/tensor/index.js';
 import { sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
-
-const TOPICS = ['garden', 'kitchen', 'camera', 'guitar', 'tennis', 'aquarium'];
-const DESCRIPTORS = ['red', 'large', 'steel', 'compact', 'deluxe', 'vintage', 'portable', 'classic', 'pro', 'mini'];
-const PER_TOPIC = 10;
-const ITEMS = TOPICS.length * PER_TOPIC;
-const SPEC = tokenizerSpec(1 << 12);
-
-/**
- * A catalogue whose text decides what is bought together: item i is a "<descriptor> <topic> item <kind>" product,
- * and each user buys distinct items of one topic only. The fresh catalogue's <kind> word was never seen. Two catalogues (seeds) use the same words but shuffle which index
- * gets which text, so an item id means a different product in each.
- */
-function catalogue(seed: number, users: number): { texts: string[]; tokens: ItemTokens; sequences: Int32Array[] } {
-  const rng = new Rng(seed);
-  const order = Array.from({ length: ITEMS }, (_, i) => i);
-  for (let i = ITEMS - 1; i > 0; i--) {
-    const j = rng.int(0, i);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const topicOf = [-1];
-  const texts = [''];
-  for (let item = 1; item <= ITEMS; item++) {
-    const slot = order[item - 1]!;
-    const topic = Math.floor(slot / PER_TOPIC);
-    topicOf.push(topic);
-    texts.push(`${DESCRIPTORS[slot % PER_TOPIC]} ${TOPICS[topic]} item ${seed === 1 ? 'kit' : 'set'}`);
-  }
-  const byTopic = TOPICS.map((_, t) => topicOf.flatMap((tt, item) => (tt === t ? [item] : [])));
-  const sequences = Array.from({ length: users }, (_, u) => {
-    // Distinct items, so that the held-out item is never in the history (repeating the history would not help).
-    const pool = [...byTopic[u % TOPICS.length]!];
-    return Int32Array.from({ length: 7 }, () => pool.splice(rng.int(0, pool.length - 1), 1)[0]!);
-  });
-  const rows = tokenRows(texts.slice(1), SPEC);
-  const offsets = Int32Array.from([0, ...rows.offsets]);
-  return { texts: texts.slice(1), tokens: { offsets, tokens: rows.tokens }, sequences };
-}
 
 function train(itemEncoder: ItemEncoderKind, data: ReturnType<typeof catalogue>): UserEncoder {
   const config = ModelConfigSchema.parse({ numItems: ITEMS, dim: 16, blocks: 1, maxLen: 6, itemEncoder, textBuckets: SPEC.buckets });
@@ -113,10 +75,7 @@ describe('text items: pretrain, save, evaluate', () => {
   it('pretrain --item-encoder text records the encoder and tokenizer, saves the item tokens, and evaluate scores from the model directory', async () => {
     const dir = tempDir();
     const data = catalogue(1, 240);
-    const log = join(dir, 'interactions.tsv');
-    writeFileSync(log, 'user\titem\n' + data.sequences.flatMap((s, u) => Array.from(s, (i) => `u${u}\ti${i}`)).join('\n') + '\n');
-    const items = join(dir, 'items.tsv');
-    writeFileSync(items, 'item\ttitle\n' + data.texts.map((t, k) => `i${k + 1}\t${t}`).join('\n') + '\n');
+    const { log, items } = writeCatalogue(dir, data, 'i');
     const withText = join(dir, 'with-text');
     const plain = join(dir, 'plain');
     await ingest({ input: log, out: withText, itemText: items, textBuckets: 1 << 12 });

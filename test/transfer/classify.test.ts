@@ -137,6 +137,7 @@ describe('attribute classification by transfer', () => {
   it('the experiment runner covers every strategy × insertion × seed and tabulates mean ± std', async () => {
     const result = await runTransferExperiment({
       ...TUNING_DEFAULTS, spec: { type: 'classify', label: 'gender', bins: null }, task: 'gender', baseItems: data.items,
+      baseConfig: (await loadModelDir(modelDir)).config.model,
       dataset: data, datasetName: 'synth', epochs: 1, batch: 128, lr: null, patience: 1,
       testFraction: 0.2, strategies: ['peterrec', 'fine-cls'], insertions: ['serial-each-conv', 'residual-mixed'],
       seeds: [1, 2], loadBase: async () => (await loadModelDir(modelDir)).model,

@@ -110,10 +110,11 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const trainedPairs = new Map<string, ItemPairs>();
     for (const strategy of ['peterrec', 'fine-last1'] as const) {
       const spec = { type: 'recommend' as const, sourceDomain: 'source', targetDomain: 'target', negatives: 0, itemPairs: true, ks: [10] };
-      const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: (await loadModelDir(modelDir)).items },
+      const loaded = await loadModelDir(modelDir);
+      const r = runTask(spec, { task: strategy, dataset: full, datasetName: 'cold', baseItems: loaded.items, baseConfig: loaded.config.model },
         { ...(await options({ strategy, epochs: 2 })) });
       await writePatchDir(join(dir, strategy), taskCardFor(spec, r, fingerprint, null), r);
-      trainedPairs.set(strategy, r.head.itemPairs!);
+      trainedPairs.set(strategy, r.head!.itemPairs!);
     }
     const shared = await loadModelDir(modelDir);
     const before = new Map([...shared.model.parameterMap()].map(([n, p]) => [n, Float32Array.from(p.data)]));

@@ -1,0 +1,173 @@
+/**
+ * Transfer to a new platform: next-item recommendation on a dataset whose items the base model never saw and
+ * shares no id with (MoRec / UniSRec / AdapterRec). A base with the text item encoder reads the new catalogue
+ * through its items' text (forItemCatalogue), so the transferred network scores every new item through its own
+ * tied softmax; there is no new head. A fresh network of the base's shape (peter-zero) is read the same way. Strategies:
+ *
+ *   zero-shot   nothing trains: the base as it is, over the new catalogue
+ *   peterrec    the base frozen; patches in every block and in the item encoder (after the text projection) and
+ *               the LayerNorms after them train
+ *   fine-all    every weight of the base trains (token table, projection, blocks)
+ *   fine-last1/2, peter-zero  as in the other tasks (peter-zero: a patched text model from scratch)
+ *
+ * The data split is pretraining's (leave-one-out: each user's last item is the test target, the one before it
+ * validation, the rest trains), so a model pretrained on the target alone — the id-only baseline, `graftrec
+ * pretrain` there — is evaluated on exactly the same queries. Full ranking over every target item. Test queries
+ * whose target item never occurs in the training part are reported apart (`coldItems`): an id model has only
+ * an untrained row for such an item, a text model its text.
+ */
+import { ModelConfig, TRANSFER_DEFAULTS } from '../config/schema.js';
+import { Dataset } from '../data/dataset.js';
+import { HeldOut, itemCounts, leaveOneOutSplit } from '../data/split.js';
+import { ModelError } from '../errors.js';
+import { evaluateNextItem } from '../eval/evaluate.js';
+import { UserEncoder } from '../models/encoder.js';
+import { createEncoder, forItemCatalogue } from '../models/encoders.js';
+import { Parameter, Rng } from '../tensor/index.js';
+import { objectiveWindows, sequenceBatch, sequenceLoss } from '../train/objectives.js';
+import { NegativeSampler } from '../train/sampler.js';
+import { Strategy, defaultLearningRate } from './strategies.js';
+import { TUNING_DEFAULTS, TransferAccounting, TransferOptions, trainTransfer } from './task.js';
+
+/** The strategies that apply without a head (fine-cls trains only a head). */
+export const NEXT_ITEM_STRATEGIES: readonly Strategy[] = ['zero-shot', 'peterrec', 'fine-all', 'fine-last1', 'fine-last2', 'peter-zero'];
+
+export interface NextItemData {
+  task: string;
+  /** The new platform's dataset, with item text from the base's tokenizer. */
+  dataset: Dataset;
+  datasetName: string;
+  ks: number[];
+}
+
+export interface NextItemOptions extends TransferOptions, NextItemData {
+  /** 0: full softmax over the target items; N: sampled softmax with N shared negatives per batch. */
+  negatives: number;
+}
+
+export interface NextItemReport {
+  users: number;
+  items: number;
+  protocol: string;
+  /** "HR@10" etc. of the model; the popularity baseline's under `popularity`. */
+  [metric: string]: number | string | Record<string, number>;
+  popularity: Record<string, number>;
+  /** The test queries whose target never occurs in the training part: how many, and HR@10 / NDCG@10 on them. */
+  coldItems: Record<string, number>;
+}
+
+export interface NextItemResult extends TransferAccounting<null> {
+  task: string;
+  /** Raw ids of the new catalogue's items (row i + 1 of the softmax scores targetItems[i]). */
+  targetItems: string[];
+  test: NextItemReport;
+}
+
+/** Popularity and an id-only model of the base's shape trained on the target alone, on the same test queries. */
+export interface NextItemBaselines {
+  popularity: Record<string, number>;
+  idModel: { [metric: string]: number | Record<string, number>; validation: Record<string, number> };
+}
+
+/**
+ * `model` (the base, or a fresh network of its shape) over the dataset's catalogue: the same weights, item
+ * vectors from the new items' text.
+ */
+export function modelForPlatform(model: UserEncoder, ds: Dataset, datasetName: string): UserEncoder {
+  const config = model.config;
+  if (config.itemEncoder !== 'text') {
+    throw new ModelError(`a ${config.itemEncoder} item encoder has a row per trained item and cannot score a new platform's items; pretrain the base with --item-encoder text`);
+  }
+  if (config.objective !== 'causal') throw new ModelError(`next-item transfer needs a causal base, not a ${config.objective} one`);
+  if (!ds.itemText) throw new ModelError(`${datasetName}: has no item text, which next-item transfer reads the new items by; ingest it with --item-text`);
+  return forItemCatalogue(model, ds.meta.numItems, ds.itemText.tokens);
+}
+
+/** The held-out queries whose target item has no training occurrence. */
+function coldQueries(heldOut: HeldOut, counts: Float64Array): HeldOut {
+  const keep = Array.from(heldOut.targets.keys()).filter((i) => counts[heldOut.targets[i]!] === 0);
+  return { users: Int32Array.from(keep, (i) => heldOut.users[i]!), histories: keep.map((i) => heldOut.histories[i]!), targets: Int32Array.from(keep, (i) => heldOut.targets[i]!) };
+}
+
+/** A model's next-item metrics on the test queries, with popularity and the cold-item queries apart. */
+export function nextItemTestReport(model: UserEncoder, ds: Dataset, ks: number[]): NextItemReport {
+  const split = leaveOneOutSplit(ds);
+  const counts = itemCounts(split.train, ds.meta.numItems);
+  const all = evaluateNextItem(model, split.test, counts, { ks, maskHistory: false, withPopularity: true });
+  const coldSet = coldQueries(split.test, counts);
+  const cold = coldSet.targets.length > 0 ? evaluateNextItem(model, coldSet, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics : {};
+  return {
+    users: all.users, items: all.items, protocol: all.protocol, ...all.metrics, popularity: all.popularity!,
+    coldItems: { queries: coldSet.targets.length, ...cold },
+  };
+}
+
+export function finetuneNextItem(o: NextItemOptions): NextItemResult {
+  const ds = o.dataset;
+  const started = process.hrtime.bigint();
+  const model = modelForPlatform(o.model, ds, o.datasetName);
+  if (o.strategy === 'zero-shot') {
+    const total = model.parameters().reduce((n, p) => n + p.size, 0);
+    return {
+      backbone: model.backbone, strategy: 'zero-shot', insertion: null, trainedParams: 0, totalParams: total, patchBytes: 0,
+      epochs: 0, bestEpoch: 0, validationScore: validationNdcg(model, ds), trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, test: nextItemTestReport(model, ds, o.ks),
+    };
+  }
+  const accounting = trainNextItem(model, o, ds);
+  return { ...accounting, task: o.task, targetItems: ds.items, test: nextItemTestReport(model, ds, o.ks) };
+}
+
+/**
+ * The next-item task's baselines: popularity, and an id model of the base's shape trained from scratch on the
+ * target's training part with the task's settings (its output table and every weight train), seeded by `seed`.
+ */
+export function nextItemBaselines(o: NextItemData & { baseConfig: ModelConfig; negatives: number; seed: number }
+  & Partial<Omit<TransferOptions, 'model' | 'strategy' | 'seed'>>): NextItemBaselines {
+  const ds = o.dataset;
+  const { itemEncoder: _, textBuckets: __, ...shape } = o.baseConfig;
+  const model = createEncoder({ ...shape, itemEncoder: 'id', numItems: ds.meta.numItems }, new Rng(o.seed), null);
+  const tuning = { ...TUNING_DEFAULTS, epochs: TRANSFER_DEFAULTS.epochs, batch: TRANSFER_DEFAULTS.batch, patience: TRANSFER_DEFAULTS.patience,
+    testFraction: TRANSFER_DEFAULTS.testFraction, lr: defaultLearningRate('fine-all'), ...definedOnly(o) };
+  const trained = trainNextItem(model, { ...tuning, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, ds);
+  const test = nextItemTestReport(model, ds, o.ks);
+  const metrics = Object.fromEntries(Object.entries(test).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0].includes('@')));
+  return {
+    popularity: test.popularity,
+    idModel: { ...metrics, coldItems: test.coldItems, validation: { 'NDCG@10': trained.validationScore }, trainedParams: trained.trainedParams, epochs: trained.epochs },
+  };
+}
+
+/** The entries of `o` that are set (so undefined options do not override defaults). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+}
+
+function validationNdcg(model: UserEncoder, ds: Dataset): number {
+  const split = leaveOneOutSplit(ds);
+  const counts = itemCounts(split.train, ds.meta.numItems);
+  return evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics['NDCG@10']!;
+}
+
+/**
+ * Trains `model` on the dataset's training windows with its own sequence objective, as the strategy allows,
+ * early-stopped on validation NDCG@10. A separate output table (an id model's) trains beside the strategy's
+ * choice: it is the task's softmax.
+ */
+export function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, ds: Dataset): TransferAccounting<null> {
+  const split = leaveOneOutSplit(ds);
+  const counts = itemCounts(split.train, ds.meta.numItems);
+  const { windows } = objectiveWindows(split.train, model.config.objective, model.config.maxLen);
+  if (windows.length === 0) throw new ModelError(`${ds.meta.numUsers} users, none with enough items to train on (need ≥ 4 per user)`);
+  const sampler = o.negatives > 0 ? new NegativeSampler(counts) : null;
+  const softmax = { negatives: o.negatives, sampler };
+  const outputTable: Parameter[] = model.parameters().filter((p) => p.name.startsWith('output.'));
+  return trainTransfer({ ...o, model }, null, (_head, rng) => ({
+    examples: windows.length,
+    loss: (batch) => {
+      const chosen = Array.from(batch, (i) => windows[i]!);
+      return sequenceLoss(model, sequenceBatch(model, chosen, rng), softmax, rng).loss();
+    },
+    validate: () => evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics['NDCG@10']!,
+  }), outputTable);
+}

@@ -7,7 +7,7 @@
  */
 import { HeldOut } from '../data/split.js';
 import { UserEncoder, encodeHistories, forEachScoreRow } from '../models/encoder.js';
-import { Rng } from '../tensor/index.js';
+import { Rng, backend } from '../tensor/index.js';
 import { rankingMetrics } from './metrics.js';
 
 export interface EvaluateOptions {
@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   seed?: number;
   /** Also rank with the popularity baseline (default true; the trainer skips it after the first epoch). */
   withPopularity?: boolean;
+  /** A score per output row added to the model's before ranking (a popularity prior); none by default. */
+  prior?: Float32Array | null;
 }
 
 export interface EvaluationResult {
@@ -90,7 +92,9 @@ export function evaluateNextItem(model: UserEncoder, heldOut: HeldOut, popularit
   const modelRng = new Rng(seed);
   const popRng = new Rng(seed);
   const vectors = encodeHistories(model, heldOut.histories);
+  const prior = options.prior ?? null;
   forEachScoreRow(model, vectors, (i, scores) => {
+    if (prior) backend().axpy(scores, 1, prior);
     const target = heldOut.targets[i]!;
     const excluded = options.maskHistory ? historyExclusions(heldOut.histories[i]!, target) : null;
     if (sampled > 0) {

@@ -54,6 +54,9 @@ export interface NextItemReport {
   popularity: Record<string, number>;
   /** The test queries whose target never occurs in the training part: how many, and HR@10 / NDCG@10 on them. */
   coldItems: Record<string, number>;
+  /** The popularity prior's weight chosen on validation (POPULARITY_PRIOR_WEIGHTS), and the validation NDCG@10 with it. */
+  popularityPrior: number;
+  validationNdcg: number;
 }
 
 export interface NextItemResult extends TransferAccounting<null> {
@@ -89,16 +92,60 @@ function coldQueries(heldOut: HeldOut, counts: Float64Array): HeldOut {
   return { users: Int32Array.from(keep, (i) => heldOut.users[i]!), histories: keep.map((i) => heldOut.histories[i]!), targets: Int32Array.from(keep, (i) => heldOut.targets[i]!) };
 }
 
-/** A model's next-item metrics on the test queries, with popularity and the cold-item queries apart. */
-export function nextItemTestReport(model: UserEncoder, ds: Dataset, ks: number[]): NextItemReport {
+/**
+ * The weights β of the popularity prior β · log(1 + the item's training count) that the task tries on the
+ * validation users (0: none). A text model read on a new platform knows what its items are, not how often they
+ * are bought there; the counts of the target's training part (what the popularity baseline ranks by) add that,
+ * with no gradient training. The id model (its output bias) and trained models get the same choice.
+ */
+export const POPULARITY_PRIOR_WEIGHTS = [0, 0.1, 0.3, 1, 3];
+
+/** The leave-one-out split of the platform's log, its training counts and the prior's log-counts. */
+interface PlatformSplit {
+  split: ReturnType<typeof leaveOneOutSplit>;
+  counts: Float64Array;
+  logCounts: Float32Array;
+}
+
+function platformSplit(ds: Dataset): PlatformSplit {
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, ds.meta.numItems);
-  const all = evaluateNextItem(model, split.test, counts, { ks, maskHistory: false, withPopularity: true });
-  const coldSet = coldQueries(split.test, counts);
-  const cold = coldSet.targets.length > 0 ? evaluateNextItem(model, coldSet, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics : {};
+  return { split, counts, logCounts: Float32Array.from(counts, (c) => Math.log1p(c)) };
+}
+
+function priorOf(p: PlatformSplit, weight: number): Float32Array | null {
+  return weight === 0 ? null : p.logCounts.map((v) => weight * v);
+}
+
+function validationNdcg(model: UserEncoder, p: PlatformSplit, weight = 0): number {
+  return evaluateNextItem(model, p.split.valid, p.counts, { ks: [10], maskHistory: false, withPopularity: false, prior: priorOf(p, weight) }).metrics['NDCG@10']!;
+}
+
+/** The prior weight with the best validation NDCG@10 (the smaller on ties), and that score. */
+function choosePrior(model: UserEncoder, p: PlatformSplit): { weight: number; validation: number } {
+  let best = { weight: 0, validation: -Infinity };
+  for (const weight of POPULARITY_PRIOR_WEIGHTS) {
+    const validation = validationNdcg(model, p, weight);
+    if (validation > best.validation) best = { weight, validation };
+  }
+  return best;
+}
+
+/**
+ * A model's next-item metrics on the test queries with the prior weight chosen on validation, popularity
+ * beside them, and the cold-item queries apart.
+ */
+export function nextItemTestReport(model: UserEncoder, ds: Dataset, ks: number[]): NextItemReport {
+  const p = platformSplit(ds);
+  const { weight, validation } = choosePrior(model, p);
+  const prior = priorOf(p, weight);
+  const all = evaluateNextItem(model, p.split.test, p.counts, { ks, maskHistory: false, withPopularity: true, prior });
+  const coldSet = coldQueries(p.split.test, p.counts);
+  const cold = coldSet.targets.length > 0
+    ? evaluateNextItem(model, coldSet, p.counts, { ks: [10], maskHistory: false, withPopularity: false, prior }).metrics : {};
   return {
-    users: all.users, items: all.items, protocol: all.protocol, ...all.metrics, popularity: all.popularity!,
-    coldItems: { queries: coldSet.targets.length, ...cold },
+    users: all.users, items: all.items, protocol: all.protocol, popularityPrior: weight, validationNdcg: validation, ...all.metrics,
+    popularity: all.popularity!, coldItems: { queries: coldSet.targets.length, ...cold },
   };
 }
 
@@ -108,14 +155,16 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
   const model = modelForPlatform(o.model, ds, o.datasetName);
   if (o.strategy === 'zero-shot') {
     const total = model.parameters().reduce((n, p) => n + p.size, 0);
+    const test = nextItemTestReport(model, ds, o.ks);
     return {
       backbone: model.backbone, strategy: 'zero-shot', insertion: null, trainedParams: 0, totalParams: total, patchBytes: 0,
-      epochs: 0, bestEpoch: 0, validationScore: validationNdcg(model, ds), trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, test: nextItemTestReport(model, ds, o.ks),
+      epochs: 0, bestEpoch: 0, validationScore: test.validationNdcg, trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, test,
     };
   }
   const accounting = trainNextItem(model, o, ds);
-  return { ...accounting, task: o.task, targetItems: ds.items, test: nextItemTestReport(model, ds, o.ks) };
+  const test = nextItemTestReport(model, ds, o.ks);
+  return { ...accounting, validationScore: test.validationNdcg, task: o.task, targetItems: ds.items, test };
 }
 
 /**
@@ -134,7 +183,10 @@ export function nextItemBaselines(o: NextItemData & { baseConfig: ModelConfig; n
   const metrics = Object.fromEntries(Object.entries(test).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0].includes('@')));
   return {
     popularity: test.popularity,
-    idModel: { ...metrics, coldItems: test.coldItems, validation: { 'NDCG@10': trained.validationScore }, trainedParams: trained.trainedParams, epochs: trained.epochs },
+    idModel: {
+      ...metrics, coldItems: test.coldItems, popularityPrior: test.popularityPrior, validation: { 'NDCG@10': test.validationNdcg },
+      trainedParams: trained.trainedParams, epochs: trained.epochs,
+    },
   };
 }
 
@@ -143,23 +195,16 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
 }
 
-function validationNdcg(model: UserEncoder, ds: Dataset): number {
-  const split = leaveOneOutSplit(ds);
-  const counts = itemCounts(split.train, ds.meta.numItems);
-  return evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics['NDCG@10']!;
-}
-
 /**
  * Trains `model` on the dataset's training windows with its own sequence objective, as the strategy allows,
  * early-stopped on validation NDCG@10. A separate output table (an id model's) trains beside the strategy's
  * choice: it is the task's softmax.
  */
 export function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, ds: Dataset): TransferAccounting<null> {
-  const split = leaveOneOutSplit(ds);
-  const counts = itemCounts(split.train, ds.meta.numItems);
-  const { windows } = objectiveWindows(split.train, model.config.objective, model.config.maxLen);
+  const p = platformSplit(ds);
+  const { windows } = objectiveWindows(p.split.train, model.config.objective, model.config.maxLen);
   if (windows.length === 0) throw new ModelError(`${ds.meta.numUsers} users, none with enough items to train on (need ≥ 4 per user)`);
-  const sampler = o.negatives > 0 ? new NegativeSampler(counts) : null;
+  const sampler = o.negatives > 0 ? new NegativeSampler(p.counts) : null;
   const softmax = { negatives: o.negatives, sampler };
   const outputTable: Parameter[] = model.parameters().filter((p) => p.name.startsWith('output.'));
   return trainTransfer({ ...o, model }, null, (_head, rng) => ({
@@ -168,6 +213,6 @@ export function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'mode
       const chosen = Array.from(batch, (i) => windows[i]!);
       return sequenceLoss(model, sequenceBatch(model, chosen, rng), softmax, rng).loss();
     },
-    validate: () => evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics['NDCG@10']!,
+    validate: () => validationNdcg(model, p),
   }), outputTable);
 }

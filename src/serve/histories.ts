@@ -36,14 +36,23 @@ export class HistoryResolver {
     this.datasetToBase = dataset ? baseItemIndex(dataset, base.items) : null;
   }
 
-  resolve(req: HistoryRequest, sourceDomain: string | null): ResolvedHistory {
+  /**
+   * `vocabulary`: only items 1..vocabulary count as known (a task knows the base's trained items, not the ones
+   * registered by text at load); default: every item of the base.
+   */
+  resolve(req: HistoryRequest, sourceDomain: string | null, vocabulary = this.itemIndex.size): ResolvedHistory {
     if ((req.user === undefined) === (req.items === undefined)) throw new HttpError(400, 'give exactly one of "user" or "items"');
-    if (req.user !== undefined) return { history: this.userHistory(req.user, sourceDomain), ignoredItems: [] };
-    const ignoredItems = req.items!.filter((raw) => !this.itemIndex.has(raw));
-    if (ignoredItems.length > 0 && !this.ignoreUnknownItems) {
-      throw new HttpError(400, `unknown item ids (not in the model's vocabulary): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
+    if (req.user !== undefined) {
+      const history = this.userHistory(req.user, sourceDomain);
+      return { history: vocabulary < this.itemIndex.size ? history.filter((v) => v <= vocabulary) : history, ignoredItems: [] };
     }
-    const history = Int32Array.from(req.items!.filter((raw) => this.itemIndex.has(raw)), (raw) => this.itemIndex.get(raw)!);
+    const known = (raw: string) => (this.itemIndex.get(raw) ?? Infinity) <= vocabulary;
+    const ignoredItems = req.items!.filter((raw) => !known(raw));
+    if (ignoredItems.length > 0 && !this.ignoreUnknownItems) {
+      const which = vocabulary < this.itemIndex.size ? 'not among the items the task was trained with' : 'not in the model\'s vocabulary';
+      throw new HttpError(400, `unknown item ids (${which}): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
+    }
+    const history = Int32Array.from(req.items!.filter(known), (raw) => this.itemIndex.get(raw)!);
     if (history.length === 0) throw new HttpError(400, 'no known items in "items"');
     return { history, ignoredItems };
   }

@@ -31,7 +31,10 @@ import { TaskRegistry } from './registry.js';
 import { embedSchema, errorBody, predictSchema, recommendSchema } from './schemas.js';
 
 export interface ServerOptions {
+  /** The base model, over its own items and any new ones registered by text at load (see train/catalogue.ts). */
   base: LoadedModel;
+  /** Items 1..taskItems are the ones the base was trained with: a task's tensors know only these. */
+  taskItems?: number;
   registry: TaskRegistry;
   /** Dataset to look `user` ids up in (optional). */
   dataset: Dataset | null;
@@ -105,6 +108,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     },
   });
   const resolver = new HistoryResolver(o.base, o.dataset, o.datasetName, o.ignoreUnknownItems);
+  const taskItems = o.taskItems ?? o.base.items.length;
   const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch, stats: emptyBatchStats() });
   const task = (name: string, type?: 'classify' | 'recommend'): TaskModel => {
     const t = o.registry.get(name);
@@ -136,14 +140,14 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       return withIgnored({ task: null, recommendations }, ignoredItems);
     }
     const t = task(b.task, 'recommend');
-    const { history, ignoredItems } = resolver.resolve(b, t.card.type === 'recommend' ? t.card.sourceDomain : null);
+    const { history, ignoredItems } = resolver.resolve(b, t.card.type === 'recommend' ? t.card.sourceDomain : null, taskItems);
     const answer = await batchers.forTask(t).answer.submit({ history, k: b.k });
     return withIgnored({ task: b.task, recommendations: 'recommendations' in answer ? answer.recommendations : [] }, ignoredItems);
   });
 
   app.post<{ Params: { task: string }; Body: HistoryRequest }>('/v1/predict/:task', { schema: predictSchema }, async (request) => {
     const t = task(request.params.task, 'classify');
-    const { history, ignoredItems } = resolver.resolve(request.body, null);
+    const { history, ignoredItems } = resolver.resolve(request.body, null, taskItems);
     const answer = await batchers.forTask(t).answer.submit({ history, k: 1 });
     if (!('label' in answer)) throw new Error('internal: a classify task answered without a label');
     return withIgnored({ task: t.card.task, ...answer }, ignoredItems);
@@ -153,7 +157,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     const b = request.body;
     const t = b.task === undefined ? null : task(b.task);
     const sourceDomain = t?.card.type === 'recommend' ? t.card.sourceDomain : null;
-    const { history, ignoredItems } = resolver.resolve(b, sourceDomain);
+    const { history, ignoredItems } = resolver.resolve(b, sourceDomain, t ? taskItems : undefined);
     const vector = await (t ? batchers.forTask(t).embed : batchers.baseEmbed).submit(history);
     return withIgnored({ task: b.task ?? null, dim: vector.length, vector }, ignoredItems);
   });

@@ -6,6 +6,8 @@ import { FSWatcher, statSync, watch } from 'node:fs';
 import { FastifyInstance } from 'fastify';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
+import { readItemTexts } from '../data/ingest/item-text.js';
+import { withItemTexts } from '../train/catalogue.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { baseFingerprint } from '../transfer/patchfile.js';
 import { TaskRegistry } from './registry.js';
@@ -13,6 +15,8 @@ import { ServerOptions, buildServer } from './server.js';
 
 export interface StartOptions extends Pick<ServerOptions, 'ignoreUnknownItems' | 'batchWaitMs' | 'maxBatch' | 'bodyLimit' | 'logger' | 'adminToken'> {
   model: string;
+  /** A text table of items the text base scores besides its own (new items by their text), and its text columns. */
+  itemText?: { file: string; columns?: string[] } | null;
   patches: string | null;
   data: string | null;
   watch: boolean;
@@ -36,10 +40,14 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
     }
     if (!isDir) throw new DataError(`${o.patches}: not a directory of task patches`);
   }
-  const base = await loadModelDir(o.model);
-  const registry = new TaskRegistry(base, await baseFingerprint(o.model), o.patches);
+  const trained = await loadModelDir(o.model);
+  // Tasks load onto the base as trained; the base's own routes also score the items registered by text.
+  const registry = new TaskRegistry(trained, await baseFingerprint(o.model), o.patches);
+  const extended = o.itemText ? withItemTexts(trained, await readItemTexts(o.itemText.file, o.itemText.columns ? { columns: o.itemText.columns } : {}), o.model) : null;
+  const base = extended?.base ?? trained;
   const dataset: Dataset | null = o.data !== null ? await loadDataset(o.data) : null;
-  const app = await buildServer({ ...o, base, registry, dataset, datasetName: o.data ?? '' });
+  const app = await buildServer({ ...o, base, taskItems: trained.items.length, registry, dataset, datasetName: o.data ?? '' });
+  if (extended) app.log.info(`${extended.added.length} new items by their text from ${o.itemText!.file} (${extended.alreadyKnown} already in the model)`);
   const first = await registry.reload();
   for (const e of first.errors) app.log.warn(`skipping ${e.dir}: ${e.error}`);
   app.log.info(`base ${o.model} (${base.items.length} items); tasks: ${registry.list().map((t) => t.card.task).join(', ') || 'none'}`);

@@ -39,8 +39,11 @@ function requireUtf8(file: string): void {
   }
 }
 
-/** Needs the `item_idx(i, idx)` table of the ingested items. */
-export async function joinItemText(session: DuckSession, opts: ItemTextOptions): Promise<ItemText> {
+/**
+ * Reads the text table into the temp table `item_text(item_key, t0, t1, …)` after checking it (UTF-8, an item
+ * column, the text columns, one row per item); returns the text columns and the SQL that joins a row's texts.
+ */
+async function loadTextTable(session: DuckSession, opts: Pick<ItemTextOptions, 'file' | 'columns' | 'itemColumn'>): Promise<{ columns: string[]; joined: string }> {
   const format = detectFormat(opts.file);
   if (format !== 'parquet') requireUtf8(opts.file);
   const source = await openTableSource(session, opts.file, { format, header: true });
@@ -67,9 +70,32 @@ export async function joinItemText(session: DuckSession, opts: ItemTextOptions):
     const [item, n, first] = duplicate as [string, number, number];
     throw new DataError(`${opts.file} ${rowLocator(source)(first)}: item ${JSON.stringify(item)} has ${n} rows; expected one per item`);
   }
-
   // concat_ws skips nulls, so an empty field adds no separator.
   const joined = `concat_ws('. ', ${columns.map((_, k) => `nullif(trim(t.${sqlIdentifier(`t${k}`)}), '')`).join(', ')})`;
+  return { columns, joined };
+}
+
+/**
+ * Every item of a text table with its text (columns joined by ". "), in file order: items described by text
+ * alone, e.g. new items a text model scores without having seen them. A row without an item id or without text
+ * is an error naming it.
+ */
+export async function readItemTexts(file: string, opts: { columns?: string[]; itemColumn?: string } = {}): Promise<{ ids: string[]; texts: string[] }> {
+  const session = await DuckSession.open();
+  try {
+    const { joined } = await loadTextTable(session, { file, itemColumn: opts.itemColumn ?? 'item', ...(opts.columns ? { columns: opts.columns } : {}) });
+    const rows = (await session.rows(`SELECT t.item_key, ${joined} FROM item_text t ORDER BY t.rowid`)) as [string | null, string | null][];
+    const bad = rows.findIndex(([id, text]) => id === null || id === '' || text === null || text === '');
+    if (bad >= 0) throw new DataError(`${file}: row ${bad + 1} has ${rows[bad]![0] ? `no text for item ${JSON.stringify(rows[bad]![0])}` : 'no item id'}`);
+    return { ids: rows.map(([id]) => id!), texts: rows.map(([, text]) => text!) };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Needs the `item_idx(i, idx)` table of the ingested items. */
+export async function joinItemText(session: DuckSession, opts: ItemTextOptions): Promise<ItemText> {
+  const { columns, joined } = await loadTextTable(session, opts);
   const texts = (await session.strings(
     `SELECT ${joined} FROM item_idx LEFT JOIN item_text t ON t.item_key = item_idx.i ORDER BY item_idx.idx`,
   )).map((t) => t ?? '');

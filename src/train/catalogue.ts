@@ -1,0 +1,45 @@
+/**
+ * New items by text: a model with the text item encoder scores any item it can tokenise, so items that arrived
+ * after training (a new product, another platform's catalogue) join its catalogue by their text alone — no id
+ * row to train. The extended model shares every weight with the loaded one.
+ */
+import { ModelError } from '../errors.js';
+import { tokenRows } from '../data/text/tokenize.js';
+import { forItemCatalogue } from '../models/encoders.js';
+import { LoadedModel } from './checkpoint.js';
+
+export interface ExtendedCatalogue {
+  /** The model over its own items followed by the new ones (item index numItems + 1 + k is added[k]). */
+  base: LoadedModel;
+  added: string[];
+  /** Items of the text table the model already has (kept as they were trained; their text row is ignored). */
+  alreadyKnown: number;
+}
+
+export function withItemTexts(loaded: LoadedModel, items: { ids: readonly string[]; texts: readonly string[] }, what = 'the model'): ExtendedCatalogue {
+  const { config, model } = loaded;
+  const tokenizer = config.itemText?.tokenizer;
+  const own = model.items.itemTokens;
+  if (config.model.itemEncoder !== 'text' || !tokenizer || !own) {
+    throw new ModelError(`${what} encodes items by ${config.model.itemEncoder}; only a text item encoder (pretrain --item-encoder text) can take new items by their text`);
+  }
+  const known = new Set(loaded.items);
+  const fresh = items.ids.flatMap((id, k) => (known.has(id) ? [] : [k]));
+  const added = fresh.map((k) => items.ids[k]!);
+  const rows = tokenRows(fresh.map((k) => items.texts[k]!), tokenizer);
+  const ownEnd = own.offsets[own.offsets.length - 1]!;
+  const offsets = Int32Array.from([...own.offsets, ...Array.from(rows.offsets.subarray(1), (o) => ownEnd + o)]);
+  const tokens = new Int32Array(ownEnd + rows.tokens.length);
+  tokens.set(own.tokens.subarray(0, ownEnd));
+  tokens.set(rows.tokens, ownEnd);
+  const numItems = config.model.numItems + added.length;
+  return {
+    base: {
+      config: { ...config, model: { ...config.model, numItems } },
+      model: forItemCatalogue(model, numItems, { offsets, tokens }),
+      items: [...loaded.items, ...added],
+    },
+    added,
+    alreadyKnown: items.ids.length - added.length,
+  };
+}

@@ -29,6 +29,19 @@ export interface ItemTokens {
   tokens: Int32Array;
 }
 
+/**
+ * Where transfer learning may graft into the text encoder (transfer/ builds these; the encoder only calls them),
+ * so a new platform's items can be read differently while the token table stays frozen (AdapterRec's adapters in
+ * the item encoder):
+ *   tokenBag    a vector added to each item's token bag, from the same token ids and weights (a learned
+ *               correction of the frozen token vectors)
+ *   projected   what continues in place of the projected bag, before the LayerNorm
+ */
+export interface TextPatchHooks {
+  tokenBag?(ids: Int32Array, weights: Float32Array, offsets: Int32Array): Tensor;
+  projected?(x: Tensor): Tensor;
+}
+
 /** The bag of hashed tokens of each item, projected to the model dimension. */
 export class TextItemEncoder extends Module {
   readonly tokens: Embedding;
@@ -36,11 +49,8 @@ export class TextItemEncoder extends Module {
   readonly norm: LayerNorm;
   /** The bag of every input row: token ids, mean weights, row offsets. */
   private readonly bag: TokenBag;
-  /**
-   * A transfer patch between the projection and the LayerNorm (AdapterRec's adapter in the item encoder): it
-   * adapts what the text says about an item to a new platform while the token table stays frozen. Set by transfer/.
-   */
-  patch: ((projected: Tensor) => Tensor) | null = null;
+  /** Transfer patches of the text encoder (set by transfer/; see TextPatchHooks). */
+  patch: TextPatchHooks | null = null;
 
   constructor(name: string, config: ModelConfig, items: ItemTokens, rng: Rng) {
     super(name);
@@ -58,8 +68,11 @@ export class TextItemEncoder extends Module {
   /** Vectors of every input row [rows, dim]. */
   encodeAll(): Tensor {
     const { ids, weights, offsets } = this.bag;
-    const projected = this.projection.forward(embeddingBag(this.tokens.weight, ids, weights, offsets));
-    return this.norm.forward(this.patch ? this.patch(projected) : projected);
+    const p = this.patch;
+    let bag = embeddingBag(this.tokens.weight, ids, weights, offsets);
+    if (p?.tokenBag) bag = add(bag, p.tokenBag(ids, weights, offsets));
+    const projected = this.projection.forward(bag);
+    return this.norm.forward(p?.projected ? p.projected(projected) : projected);
   }
 }
 
@@ -128,8 +141,8 @@ export class ItemEncoder extends Module {
     this.text = this.kind !== 'id' ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
   }
 
-  /** Grafts (or with null removes) the text encoder's patch; item vectors computed before are stale then. */
-  setTextPatch(patch: ((projected: Tensor) => Tensor) | null): void {
+  /** Grafts (or with null removes) the text encoder's patches; item vectors computed before are stale then. */
+  setTextPatch(patch: TextPatchHooks | null): void {
     if (!this.text) throw new ModelError('only a text item encoder takes a patch');
     this.text.patch = patch;
     caches.delete(this);

@@ -13,9 +13,9 @@
  *                          adapters, each after a sublayer's output and before its residual add (default)
  *   parallel-each-sublayer h + Attention(LN(h)) + Δ(LN(h)): the patch beside each sublayer, reading its input
  *
- * A text item encoder (item-encoder.ts) takes one more patch, `patch.item_text`, between its projection and its
- * LayerNorm: the item side of AdapterRec, so a new platform's items can be read differently with the token table
- * frozen.
+ * A text item encoder (item-encoder.ts) takes two more: `patch.item_text`, a bottleneck between its projection and
+ * its LayerNorm, and `patch.item_tokens`, a zero-initialised correction per (folded) token added to the bags —
+ * the item side of AdapterRec, so a new platform's items can be read differently with the token table frozen.
  *
  * GRU4Rec has none: its layers are recurrences with no sublayer output to graft into, so the patched strategies
  * (peterrec, peter-zero) are refused for it.
@@ -24,7 +24,8 @@ import { Backbone } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { BlockPatchHooks, UserEncoder } from '../models/encoder.js';
 import { Rng, add } from '../tensor/index.js';
-import { ModelPatch, PatchOptions } from './patch.js';
+import { Module } from '../nn/module.js';
+import { ModelPatch, PatchOptions, TokenTablePatch, tokenPatchRows } from './patch.js';
 
 export const PATCH_INSERTIONS = ['serial-each-conv', 'serial-second-conv', 'parallel-each-conv', 'residual-mixed',
   'serial-each-sublayer', 'parallel-each-sublayer'] as const;
@@ -96,18 +97,19 @@ function patchesFor(insertion: PatchInsertion, block: number, names: readonly [s
  * The backbone's own parameters are untouched; the patches' parameters are named `patch.<block>.<where>.…`, where
  * is the sublayer (conv1, conv2, attention, feedforward) or residual.
  */
-export function graftPatches(model: UserEncoder, insertion: PatchInsertion | null, rng: Rng, options: PatchOptions = {}): ModelPatch[] {
+export function graftPatches(model: UserEncoder, insertion: PatchInsertion | null, rng: Rng, options: PatchOptions = {}): Module[] {
   checkInsertion(insertion, model.backbone);
-  const all: ModelPatch[] = [];
+  const all: Module[] = [];
   model.blocks.forEach((block, i) => {
     const patches = patchesFor(insertion, i, model.sublayerNames, model.config.dim, rng, options);
     block.patches = hooksFor(insertion, patches);
     all.push(...Object.values(patches).filter((p): p is ModelPatch => p !== undefined));
   });
   if (model.items.text) {
-    const patch = new ModelPatch('patch.item_text', model.config.dim, rng, options);
-    model.items.setTextPatch((x) => patch.forward(x));
-    all.push(patch);
+    const projected = new ModelPatch('patch.item_text', model.config.dim, rng, options);
+    const tokens = new TokenTablePatch('patch.item_tokens', tokenPatchRows(model.config.textBuckets!), model.config.dim);
+    model.items.setTextPatch({ projected: (x) => projected.forward(x), tokenBag: (ids, w, o) => tokens.bag(ids, w, o) });
+    all.push(projected, tokens);
   }
   return all;
 }

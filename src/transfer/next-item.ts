@@ -26,7 +26,7 @@ import { createEncoder, forItemCatalogue } from '../models/encoders.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { objectiveWindows, sequenceBatch, sequenceLoss } from '../train/objectives.js';
 import { NegativeSampler } from '../train/sampler.js';
-import { Strategy, defaultLearningRate } from './strategies.js';
+import { Strategy } from './strategies.js';
 import { TUNING_DEFAULTS, TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
 /** The strategies that apply without a head (fine-cls trains only a head). */
@@ -169,26 +169,35 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
 
 /**
  * The next-item task's baselines: popularity, and an id model of the base's shape trained from scratch on the
- * target's training part with the task's settings (its output table and every weight train), seeded by `seed`.
+ * target's training part with the task's settings (its output table and every weight train), seeded by `seed`,
+ * at the given learning rate or the best of ID_BASELINE_LEARNING_RATES on validation.
  */
 export function nextItemBaselines(o: NextItemData & { baseConfig: ModelConfig; negatives: number; seed: number }
   & Partial<Omit<TransferOptions, 'model' | 'strategy' | 'seed'>>): NextItemBaselines {
   const ds = o.dataset;
   const { itemEncoder: _, textBuckets: __, ...shape } = o.baseConfig;
-  const model = createEncoder({ ...shape, itemEncoder: 'id', numItems: ds.meta.numItems }, new Rng(o.seed), null);
   const tuning = { ...TUNING_DEFAULTS, epochs: TRANSFER_DEFAULTS.epochs, batch: TRANSFER_DEFAULTS.batch, patience: TRANSFER_DEFAULTS.patience,
-    testFraction: TRANSFER_DEFAULTS.testFraction, lr: defaultLearningRate('fine-all'), ...definedOnly(o) };
-  const trained = trainNextItem(model, { ...tuning, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, ds);
-  const test = nextItemTestReport(model, ds, o.ks);
+    testFraction: TRANSFER_DEFAULTS.testFraction, ...definedOnly(o) };
+  // The baseline gets the same care as the models it is compared with: its learning rate is chosen on validation.
+  let best: { model: UserEncoder; trained: TransferAccounting<null>; lr: number } | null = null;
+  for (const lr of o.lr ? [o.lr] : ID_BASELINE_LEARNING_RATES) {
+    const model = createEncoder({ ...shape, itemEncoder: 'id', numItems: ds.meta.numItems }, new Rng(o.seed), null);
+    const trained = trainNextItem(model, { ...tuning, lr, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, ds);
+    if (!best || trained.validationScore > best.trained.validationScore) best = { model, trained, lr };
+  }
+  const test = nextItemTestReport(best!.model, ds, o.ks);
   const metrics = Object.fromEntries(Object.entries(test).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0].includes('@')));
   return {
     popularity: test.popularity,
     idModel: {
-      ...metrics, coldItems: test.coldItems, popularityPrior: test.popularityPrior, validation: { 'NDCG@10': test.validationNdcg },
-      trainedParams: trained.trainedParams, epochs: trained.epochs,
+      ...metrics, coldItems: test.coldItems, popularityPrior: test.popularityPrior, lr: best!.lr, validation: { 'NDCG@10': test.validationNdcg },
+      trainedParams: best!.trained.trainedParams, epochs: best!.trained.epochs,
     },
   };
 }
+
+/** The learning rates the id-only baseline tries (unless one is given), keeping the best on validation. */
+export const ID_BASELINE_LEARNING_RATES = [1e-3, 3e-3, 1e-2];
 
 /** The entries of `o` that are set (so undefined options do not override defaults). */
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -7,7 +7,7 @@
  */
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import { BottleneckWeights, Rng, Tensor, bottleneckPatch } from '../tensor/index.js';
+import { BottleneckWeights, Parameter, Rng, Tensor, bottleneckPatch, embeddingBag } from '../tensor/index.js';
 
 export interface PatchOptions {
   /** Bottleneck channels (default C/4). */
@@ -43,4 +43,37 @@ export class ModelPatch extends Module {
   forward(x: Tensor): Tensor {
     return bottleneckPatch(x, this.weights, x);
   }
+}
+
+/**
+ * The token-table patch of a text item encoder: a correction vector per hashed token, added to the frozen token
+ * vectors inside each item's bag. Token t uses row t mod `rows` (a second, coarser hashing), so the patch stays
+ * a small share of the network (the token table holds 2^17 rows) while every token of the new catalogue can move.
+ * It starts at zero: grafting it changes nothing until it is trained.
+ */
+export class TokenTablePatch extends Module {
+  readonly weight: Parameter;
+  private cached: { ids: Int32Array; folded: Int32Array } | null = null;
+
+  constructor(name: string, rows: number, dim: number) {
+    super(name);
+    this.weight = this.parameter('weight', [rows, dim], new Float32Array(rows * dim), { rowSparse: true });
+  }
+
+  /** Σ weights · rows of the folded token ids per bag: [bags, dim]. */
+  bag(ids: Int32Array, weights: Float32Array, offsets: Int32Array): Tensor {
+    if (this.cached?.ids !== ids) {
+      const rows = this.weight.shape[0]!;
+      this.cached = { ids, folded: ids.map((t) => t % rows) };
+    }
+    return embeddingBag(this.weight, this.cached.folded, weights, offsets);
+  }
+}
+
+/**
+ * Rows of the token-table patch: a sixteenth of the token table's buckets (8,192 × 64 at the default 2^17, 6% of a
+ * text NextItNet's parameters).
+ */
+export function tokenPatchRows(buckets: number): number {
+  return Math.max(1, Math.floor(buckets / 16));
 }

@@ -13,7 +13,7 @@
  */
 import { UserEncoder } from '../models/encoder.js';
 import { Parameter } from '../tensor/index.js';
-import { ModelPatch } from './patch.js';
+import { Module } from '../nn/module.js';
 
 export const STRATEGIES = ['peterrec', 'fine-all', 'fine-cls', 'fine-last1', 'fine-last2', 'peter-zero', 'zero-shot'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -50,7 +50,7 @@ function backboneTrainable(strategy: Strategy, model: UserEncoder): Parameter[] 
  * Freezes everything, then unfreezes what `strategy` trains: backbone parameters, patches (if the strategy uses
  * them) and the head. Returns the trainable parameters (what the optimizer gets).
  */
-export function applyStrategy(strategy: Strategy, model: UserEncoder, patches: readonly ModelPatch[],
+export function applyStrategy(strategy: Strategy, model: UserEncoder, patches: readonly Module[],
   head: readonly Parameter[]): Parameter[] {
   model.setTrainable(false);
   for (const p of patches) p.setTrainable(false);

@@ -13,7 +13,7 @@ import { parameterTensors } from '../train/checkpoint.js';
 import { TaskHead, taskHead } from './head.js';
 import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
-import { ModelPatch } from './patch.js';
+import { Module } from '../nn/module.js';
 import { Strategy, applyStrategy, strategyUsesPatches } from './strategies.js';
 
 /** How a task adapts the network: shared by every task type. */
@@ -76,7 +76,7 @@ export interface TransferAccounting<H extends TaskHead | null = TaskHead> {
   trainSeconds: number;
   /** The trained tensors (what a patch file stores). */
   trained: Parameter[];
-  patches: ModelPatch[];
+  patches: Module[];
   /** The task's head; null for a task that scores through the network's own softmax (next-item on a new platform). */
   head: H;
 }

@@ -4,7 +4,7 @@ import { ModelConfigSchema } from '../../src/config/schema.js';
 import { UserEncoder } from '../../src/models/encoder.js';
 import { createEncoder } from '../../src/models/encoders.js';
 import { NextItNet } from '../../src/models/nextitnet.js';
-import { Parameter, Rng, backward, noGrad, sumProduct } from '../../src/index.js';
+import { Parameter, Rng, backward, noGrad, noteParameterWrite, sumProduct } from '../../src/index.js';
 import { BACKBONE_INSERTIONS, graftPatches, removePatches } from '../../src/transfer/insertion.js';
 import { ModelPatch } from '../../src/transfer/patch.js';
 import { STRATEGIES, applyStrategy } from '../../src/transfer/strategies.js';
@@ -16,6 +16,30 @@ const sasrec = ModelConfigSchema.parse({ backbone: 'sasrec', numItems: 30, dim: 
 const bert4rec = ModelConfigSchema.parse({ backbone: 'bert4rec', numItems: 30, dim: 16, maxLen: 6 });
 
 describe('model patches', () => {
+  it('a text item encoder gets a token-table patch and a projection patch: zero at the start, and a token\'s correction moves exactly the items that hold it', () => {
+    const tokens = { offsets: Int32Array.from([0, 0, 2, 3, 5]), tokens: Int32Array.from([1, 70, 2, 70, 300]) };
+    const text = ModelConfigSchema.parse({ numItems: 3, dim: 8, blocks: 1, maxLen: 4, itemEncoder: 'text', textBuckets: 512 });
+    const model = createEncoder(text, new Rng(4), tokens);
+    const items = () => noGrad(() => Array.from(model.items.table().data));
+    const plain = items();
+    const patches = graftPatches(model, 'serial-each-conv', new Rng(5), { zeroInitUp: true });
+    const tokenPatch = patches.flatMap((p) => p.parameters()).find((p) => p.name === 'patch.item_tokens.weight')!;
+    assert.deepEqual(tokenPatch.shape, [32, 8], 'a sixteenth of the 512 buckets');
+    assert.deepEqual(items(), plain);
+    // Token 300 folds onto row 300 mod 32 = 12; only item 3 (tokens 70, 300) holds it.
+    tokenPatch.data.fill(0.5, 12 * 8, 13 * 8);
+    noteParameterWrite();
+    const moved = items();
+    const row = (v: number[], i: number) => v.slice(i * 8, (i + 1) * 8);
+    for (const i of [1, 2]) assert.deepEqual(row(moved, i), row(plain, i), `item ${i} has no token 300`);
+    assert.notDeepEqual(row(moved, 3), row(plain, 3));
+    const trained = applyStrategy('peterrec', model, patches, []).map((p) => p.name);
+    assert.ok(trained.includes('patch.item_tokens.weight') && trained.includes('item_text.norm.gamma'), trained.join(', '));
+    assert.ok(!trained.includes('item_text.tokens.weight'), 'the token table stays frozen');
+    removePatches(model);
+    assert.deepEqual(items(), plain);
+  });
+
   it('a patch at C=64 has 2,128 parameters (Down 64→16, Up 16→64, with biases)', () => {
     const p = new ModelPatch('p', 64, new Rng(1));
     assert.equal(p.parameters().reduce((n, q) => n + q.size, 0), 2128);

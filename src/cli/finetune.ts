@@ -65,7 +65,7 @@ export function finetuneCommand(): Command {
       const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model };
       const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
-        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy), seed: f.seed,
+        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy, spec.type), seed: f.seed,
       });
       const baselines = runTaskBaselines(spec, data, { ...tuningFromFlags(f), lr: f.lr, seed: f.seed });
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);

@@ -68,7 +68,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
       for (const seed of o.seeds) {
         const base = await o.loadBase();
         const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed), base.items.itemTokens);
-        const lr = o.lr ?? defaultLearningRate(strategy);
+        const lr = o.lr ?? defaultLearningRate(strategy, o.spec.type);
         const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed });
         const run: ExperimentRun = {
           strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,

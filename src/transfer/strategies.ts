@@ -67,10 +67,11 @@ export function applyStrategy(strategy: Strategy, model: UserEncoder, patches: r
  * The Adam learning rate a strategy fine-tunes with unless one is given. One entry per strategy so each can be set
  * on its own; on the real-data validation runs (README, "Transfer on real data") 1e-3 with user-vector dropout and
  * weight decay gave a lower validation log-loss for fine-all than the 1e-4 the PeterRec authors suggest, so every
- * strategy starts from 1e-3 for now.
+ * strategy starts from 1e-3 there. Next-item transfer to a new platform trains patches through the whole softmax
+ * and prefers a higher rate for them (README, "Transfer to a new platform": chosen on the validation users).
  */
-export function defaultLearningRate(strategy: Strategy): number {
-  return LEARNING_RATES[strategy];
+export function defaultLearningRate(strategy: Strategy, taskType: 'classify' | 'recommend' | 'next-item' = 'classify'): number {
+  return (taskType === 'next-item' ? NEXT_ITEM_LEARNING_RATES[strategy] : undefined) ?? LEARNING_RATES[strategy];
 }
 
 const LEARNING_RATES: Record<Strategy, number> = {
@@ -81,4 +82,8 @@ const LEARNING_RATES: Record<Strategy, number> = {
   'fine-last2': 1e-3,
   'peter-zero': 1e-3,
   'zero-shot': 1e-3,
+};
+
+const NEXT_ITEM_LEARNING_RATES: Partial<Record<Strategy, number>> = {
+  'peterrec': 3e-3,
 };

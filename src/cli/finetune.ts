@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createEncoder } from '../models/encoders.js';
+import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng, backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
@@ -61,7 +61,7 @@ export function finetuneCommand(): Command {
       checkStrategyFor(spec, f.strategy);
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
-      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), base.model.items.itemTokens);
+      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), itemSideOf(base.model));
       const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model };
       const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,

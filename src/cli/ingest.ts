@@ -18,6 +18,8 @@ interface IngestFlags {
   attributeDelimiter?: string;
   itemText?: string;
   itemTextCols?: string[];
+  itemFeatures?: string;
+  itemFeaturesCol?: string;
   allowMissing?: boolean;
   textBuckets: number;
   minUserInteractions: number;
@@ -32,6 +34,7 @@ function describeSummary(s: IngestSummary): string {
     s.domains ? `domains: ${s.domains.join(', ')}` : '',
     s.attributes.length > 0 ? `attributes: ${s.attributes.join(', ')} (${s.usersWithoutAttributes} users without a row)` : '',
     s.itemText ? `item text: ${s.itemText.columns.join(', ')} (${s.itemText.meanTokens.toFixed(1)} tokens per item, ${s.itemText.itemsWithoutText} items without text)` : '',
+    s.itemFeatures ? `item vectors: ${s.itemFeatures.dim} floats each (${s.itemFeatures.itemsWithoutFeatures} items without one)` : '',
   ].filter((x) => x !== '');
   return [
     `${s.input} (${s.format}) -> ${s.out}`,
@@ -58,16 +61,19 @@ export function ingestCommand(): Command {
     .option('--attribute-delimiter <char>', 'attribute table delimiter (default: sniffed)')
     .option('--item-text <file>', 'item text table (an item column and text columns), tokenised for `--item-encoder text`')
     .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'))
-    .option('--allow-missing', 'keep items without a row in --item-text (empty text) and count them, instead of failing')
+    .option('--item-features <file>', 'item vector table (an item column and a vector column: Parquet/JSON list, or "[…]" text), for `--item-encoder features`')
+    .option('--item-features-col <name>', 'the vector column of --item-features (default: the one column besides the item column)')
+    .option('--allow-missing', 'keep items without a row in --item-text / --item-features (empty text, zero vector) and count them, instead of failing')
     .option('--text-buckets <n>', 'hash buckets of the text tokenizer (shared across datasets that use the same number)', integerOption('text-buckets'), DEFAULT_TEXT_BUCKETS)
     .option('--min-user-interactions <n>', 'drop users with fewer interactions (after the item filter)', integerOption('min-user-interactions'), INGEST_DEFAULTS.minUserInteractions)
     .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', integerOption('min-item-interactions'), INGEST_DEFAULTS.minItemInteractions)
     .option('--domain <name>', 'keep only this domain\'s interactions (e.g. pretrain on the source domain, keep the target domain for transfer)')
     .option('--json', 'print the summary as one JSON object')
     .action(async (file: string, flags: IngestFlags) => {
-      const { json, itemTextCols, ...rest } = flags;
+      const { json, itemTextCols, itemFeaturesCol, ...rest } = flags;
       const options: IngestOptions & { out: string } = {
         input: file, ...rest, ...(itemTextCols !== undefined ? { itemTextColumns: itemTextCols } : {}),
+        ...(itemFeaturesCol !== undefined ? { itemFeaturesColumn: itemFeaturesCol } : {}),
       };
       const summary = await ingest(options);
       console.log(json ? JSON.stringify(summary) : describeSummary(summary));

@@ -12,7 +12,7 @@ export type Backbone = (typeof BACKBONES)[number];
  * Where a model's item vectors come from (models/item-encoder.ts): an id table, the item's text (hashed tokens →
  * mean → Linear → LayerNorm; no per-item parameter, so items never seen in training are scorable), or their sum.
  */
-export const ITEM_ENCODERS = ['id', 'text', 'id+text'] as const;
+export const ITEM_ENCODERS = ['id', 'text', 'id+text', 'features'] as const;
 export type ItemEncoderKind = (typeof ITEM_ENCODERS)[number];
 
 /**
@@ -73,6 +73,9 @@ const ModelFields = z.object({
   itemEncoder: z.enum(ITEM_ENCODERS).default('id'),
   /** Text item encoders: hash buckets of the dataset's tokenizer (its token table has one more row, the mask token). */
   textBuckets: z.number().int().positive().optional(),
+  /** The features item encoder: length of the dataset's item vectors, and the adaptor's experts (UniSRec's MoE). */
+  featureDim: z.number().int().positive().optional(),
+  featureExperts: z.number().int().positive().default(8),
   /** Masked objective: probability that a (non-padding) position is chosen for prediction. */
   maskProbability: z.number().gt(0).lt(1).default(0.3),
 });
@@ -92,12 +95,19 @@ function resolveModel<T extends Omit<ModelFieldsOut, 'numItems'>>(c: T, ctx?: z.
   const attends = c.backbone === 'sasrec' || c.backbone === 'bert4rec';
   const problem = objectiveProblem(c.backbone, objective)
     ?? (attends && dim % heads !== 0 ? `${heads} attention heads do not divide dim ${dim}` : null)
-    ?? (c.itemEncoder !== 'id' && c.textBuckets === undefined ? `the ${c.itemEncoder} item encoder needs textBuckets (the dataset's tokenizer)` : null);
+    ?? (usesText(c.itemEncoder) && c.textBuckets === undefined ? `the ${c.itemEncoder} item encoder needs textBuckets (the dataset's tokenizer)` : null)
+    ?? (c.itemEncoder === 'features' && c.featureDim === undefined ? 'the features item encoder needs featureDim (the length of the dataset\'s item vectors)' : null)
+    ?? (c.itemEncoder === 'features' && objective === 'masked' ? 'the features item encoder has no mask-token vector; use a causal objective (or the text encoder)' : null);
   if (problem) {
     if (!ctx) throw new Error(problem);
     ctx.addIssue({ code: 'custom', message: problem });
   }
   return { ...c, objective, dim, layers, heads, dropout };
+}
+
+/** Whether an item encoder reads hashed text tokens. */
+export function usesText(kind: ItemEncoderKind): boolean {
+  return kind === 'text' || kind === 'id+text';
 }
 
 export const ModelConfigSchema = ModelFields.transform((c, ctx) => resolveModel(c, ctx));

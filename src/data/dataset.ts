@@ -12,6 +12,7 @@
  *   item-tokens.i32, item-token-offsets.i32
  *                     with item-text.json: its hashed token ids (text/tokenize.ts), CSR over item indices
  *                     0..numItems (row 0, padding, is empty), computed once at ingest
+ *   item-features.f32 optional: one vector of meta.itemFeatures.dim floats per item index 0..numItems (row 0 zero)
  *
  * Binary files are raw little-endian arrays so loading is a read and a typed-array view, no parsing.
  */
@@ -38,6 +39,8 @@ export interface DatasetMeta {
   attributes: string[];
   /** Item text attached at ingest (absent in datasets without it). */
   itemText?: ItemTextMeta;
+  /** Item vectors attached at ingest (absent in datasets without them). */
+  itemFeatures?: ItemFeaturesMeta;
   /** Free-form description of where the data came from (file, options). */
   source: Record<string, unknown>;
 }
@@ -47,6 +50,13 @@ export interface ItemTextMeta {
   columns: string[];
   tokenizer: TokenizerSpec;
   itemsWithoutText: number;
+}
+
+export interface ItemFeaturesMeta {
+  /** Floats per item vector. */
+  dim: number;
+  /** Kept items without a vector (a zero vector; only with --allow-missing). */
+  itemsWithoutFeatures: number;
 }
 
 export interface DatasetItemText {
@@ -64,6 +74,8 @@ export interface Dataset {
   attributes: Record<string, (string | null)[]>;
   /** Present exactly when meta.itemText is. */
   itemText?: DatasetItemText;
+  /** Present exactly when meta.itemFeatures is: [(numItems + 1) * dim], row 0 zero. */
+  itemFeatures?: Float32Array;
 }
 
 /** Vocabulary size including the padding row 0. */
@@ -76,7 +88,7 @@ export function userSequence(ds: Dataset, u: number): Int32Array {
   return ds.sequences.subarray(ds.offsets[u]!, ds.offsets[u + 1]!);
 }
 
-function view<T extends Int32Array | Uint8Array>(buf: Buffer, Ctor: { new(b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number }): T {
+function view<T extends Int32Array | Uint8Array | Float32Array>(buf: Buffer, Ctor: { new(b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number }): T {
   // Copy into a fresh aligned buffer: Buffer pools may start at offsets not divisible by the element size.
   const copy = new ArrayBuffer(buf.byteLength);
   new Uint8Array(copy).set(buf);
@@ -113,6 +125,13 @@ export function validateDataset(ds: Dataset, dir = '<memory>'): void {
     const buckets = meta.itemText.tokenizer.buckets;
     for (const t of tokens.tokens) if (t < 0 || t >= buckets) fail('item-tokens.i32', `token id ${t} outside [0, ${buckets})`);
   }
+  if ((meta.itemFeatures === undefined) !== (ds.itemFeatures === undefined)) fail('dataset.json', 'item feature metadata and item-features.f32 disagree');
+  if (meta.itemFeatures && ds.itemFeatures) {
+    const { dim } = meta.itemFeatures;
+    if (ds.itemFeatures.length !== (meta.numItems + 1) * dim) fail('item-features.f32', `${ds.itemFeatures.length} floats for ${meta.numItems + 1} rows of ${dim}`);
+    const bad = ds.itemFeatures.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail('item-features.f32', `item index ${Math.floor(bad / dim)} has a value that is not a finite number`);
+  }
   for (const name of meta.attributes) {
     const col = ds.attributes[name];
     if (!col || col.length !== meta.numUsers) fail('attributes.json', `column ${name} does not have one value per user`);
@@ -134,6 +153,10 @@ export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
       await writeFile(join(tmp, 'item-text.json'), JSON.stringify(texts));
       await writeFile(join(tmp, 'item-tokens.i32'), new Uint8Array(tokens.tokens.buffer, tokens.tokens.byteOffset, tokens.tokens.byteLength));
       await writeFile(join(tmp, 'item-token-offsets.i32'), new Uint8Array(tokens.offsets.buffer, tokens.offsets.byteOffset, tokens.offsets.byteLength));
+    }
+    if (ds.itemFeatures) {
+      const f = ds.itemFeatures;
+      await writeFile(join(tmp, 'item-features.f32'), new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
     }
   });
 }
@@ -171,6 +194,7 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       tokens: { offsets: view(await read('item-token-offsets.i32'), Int32Array), tokens: view(await read('item-tokens.i32'), Int32Array) },
     };
   }
+  if (meta.itemFeatures) ds.itemFeatures = view(await read('item-features.f32'), Float32Array);
   validateDataset(ds, dir);
   return ds;
 }

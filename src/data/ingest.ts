@@ -9,6 +9,7 @@ import { DataError } from '../errors.js';
 import { DATASET_FORMAT, DATASET_VERSION, saveDataset, type Dataset } from './dataset.js';
 import { joinUserAttributes, type UserAttributes } from './ingest/attributes.js';
 import { joinItemText, type ItemText } from './ingest/item-text.js';
+import { joinItemFeatures } from './ingest/item-features.js';
 import { resolveInteractionColumns, type ColumnChoice, type InteractionColumns } from './ingest/columns.js';
 import { DuckSession } from './ingest/duckdb.js';
 import { detectFormat, normalizeDelimiter, openTableSource, rowLocator, type InputFormat } from './ingest/formats.js';
@@ -45,7 +46,11 @@ export interface IngestOptions extends ColumnChoice {
   itemText?: string;
   /** Its text columns, in join order (default: every column but the item column). */
   itemTextColumns?: string[];
-  /** Keep items without text (counted) instead of refusing the text table. */
+  /** Item vector table (an item column and a vector column) for the features item encoder. */
+  itemFeatures?: string;
+  /** Its vector column (default: the one column besides the item column). */
+  itemFeaturesColumn?: string;
+  /** Keep items without text or a vector (counted; empty text, zero vector) instead of refusing the table. */
   allowMissing?: boolean;
   /** Hash buckets of the text tokenizer (default DEFAULT_TEXT_BUCKETS). */
   textBuckets?: number;
@@ -71,6 +76,8 @@ export interface IngestSummary {
   usersWithoutAttributes: number;
   /** With item text: its columns, kept items without text, and tokens per item (mean). */
   itemText: { columns: string[]; itemsWithoutText: number; meanTokens: number } | null;
+  /** With item vectors: their length and kept items without one. */
+  itemFeatures: { dim: number; itemsWithoutFeatures: number } | null;
   seconds: number;
 }
 
@@ -135,6 +142,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
   requireReadableFile(opts.input, 'input');
   if (opts.attributes !== undefined) requireReadableFile(opts.attributes, 'attribute');
   if (opts.itemText !== undefined) requireReadableFile(opts.itemText, 'item text');
+  if (opts.itemFeatures !== undefined) requireReadableFile(opts.itemFeatures, 'item feature');
   const textBuckets = threshold(opts.textBuckets, DEFAULT_TEXT_BUCKETS, 'text-buckets');
 
   const session = await DuckSession.open();
@@ -161,6 +169,12 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
           tokenizer: tokenizerSpec(textBuckets),
         })
       : null;
+    const features = opts.itemFeatures !== undefined
+      ? await joinItemFeatures(session, {
+          file: opts.itemFeatures, itemColumn: columns?.item ?? 'item', allowMissing: opts.allowMissing ?? false,
+          ...(opts.itemFeaturesColumn !== undefined ? { column: opts.itemFeaturesColumn } : {}),
+        })
+      : null;
 
     const dataset: Dataset = {
       meta: {
@@ -172,6 +186,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
         domains: arrays.domainNames,
         attributes: attributes.names,
         ...(itemText ? { itemText: { columns: itemText.columns, tokenizer: tokenizerSpec(textBuckets), itemsWithoutText: itemText.itemsWithoutText } } : {}),
+        ...(features ? { itemFeatures: { dim: features.dim, itemsWithoutFeatures: features.itemsWithoutFeatures } } : {}),
         source: describeSource(opts, format, columns, thresholds, counts),
       },
       items: arrays.items,
@@ -181,6 +196,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
       domains: arrays.domains,
       attributes: attributes.values,
       ...(itemText ? { itemText: { texts: itemText.texts, tokens: itemText.tokens } } : {}),
+      ...(features ? { itemFeatures: features.vectors } : {}),
     };
     const summary: IngestSummary = {
       input: opts.input,
@@ -200,6 +216,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
         columns: itemText.columns, itemsWithoutText: itemText.itemsWithoutText,
         meanTokens: itemText.tokens.tokens.length / Math.max(1, counts.items),
       },
+      itemFeatures: features && { dim: features.dim, itemsWithoutFeatures: features.itemsWithoutFeatures },
       seconds: elapsedSeconds(started),
     };
     return { dataset, summary };
@@ -226,6 +243,7 @@ function describeSource(
     inputRows: counts.inputRows,
     ...(opts.attributes !== undefined ? { attributesFile: opts.attributes } : {}),
     ...(opts.itemText !== undefined ? { itemTextFile: opts.itemText } : {}),
+    ...(opts.itemFeatures !== undefined ? { itemFeaturesFile: opts.itemFeatures } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, gelu } from '../tensor/index.js';
 import { UserEncoder } from './encoder.js';
-import { ItemEncoder, ItemTokens } from './item-encoder.js';
+import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 import { DropoutCalls, TransformerBlock, positionsFromEnd, realKeys } from './transformer.js';
 
 export class BERT4Rec extends UserEncoder {
@@ -42,13 +42,13 @@ export class BERT4Rec extends UserEncoder {
   readonly outputBias: Parameter | null;
   private readonly dropout: DropoutCalls;
 
-  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
+  constructor(config: ModelConfig, rng: Rng, side: ItemSideInfo | null = null) {
     super(config);
     const problem = objectiveProblem('bert4rec', config.objective);
     if (problem) throw new ModelError(problem);
     if (config.dim % config.heads !== 0) throw new ModelError(`bert4rec: ${config.heads} heads do not divide dim ${config.dim}`);
     this.dropout = new DropoutCalls(rng.int(0, 2 ** 31 - 1), config.dropout);
-    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
+    this.items = this.child(new ItemEncoder(config, rng, side));
     this.positions = this.child(new Embedding('positions', config.maxLen, config.dim, rng));
     const layer = { dim: config.dim, heads: config.heads, eps: config.layerNormEps, causal: false, activation: 'gelu' } as const;
     this.blocks = Array.from({ length: config.layers }, (_, i) => this.child(new TransformerBlock(`block.${i}`, layer, this.dropout, rng)));

@@ -14,7 +14,7 @@ import { ModelConfig, objectiveProblem } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Parameter, Rng, Tensor, gruRecurrence, linear } from '../tensor/index.js';
 import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
-import { ItemEncoder, ItemTokens } from './item-encoder.js';
+import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 import { DropoutCalls } from './transformer.js';
 
 /**
@@ -55,12 +55,12 @@ export class GRU4Rec extends UserEncoder {
   readonly blocks: GruLayer[];
   private readonly dropout: DropoutCalls;
 
-  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
+  constructor(config: ModelConfig, rng: Rng, side: ItemSideInfo | null = null) {
     super(config);
     const problem = objectiveProblem('gru4rec', config.objective);
     if (problem) throw new ModelError(problem);
     this.dropout = new DropoutCalls(rng.int(0, 2 ** 31 - 1), config.dropout);
-    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
+    this.items = this.child(new ItemEncoder(config, rng, side));
     this.blocks = Array.from({ length: config.layers }, (_, i) => this.child(new GruLayer(`gru.${i}`, config.dim, rng)));
   }
 

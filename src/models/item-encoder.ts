@@ -4,17 +4,18 @@
  *   id        items(id)                                       a row per item (the classic table)
  *   text      LN(W · mean_{t ∈ tokens(item)} tokens(t) + b)   hashed text tokens; no per-item parameter
  *   id+text   items(id) + the text vector
+ *   features  LN(Σ_k gate_k(x) · (x·W_k + c_k)) of the item's precomputed vector x (feature-encoder.ts)
  *
  * A text vector depends only on the item's tokens, so an item never seen in training gets a vector, and two
  * catalogues tokenised with the same hash share the token table. The mask token (masked objective) is a reserved
  * token row of its own, after the hash buckets.
  *
- * With text, every item's vector is computed in one batch (rows 0..inputRows-1) and inputs and the softmax table
+ * With text or features, every item's vector is computed in one batch (rows 0..inputRows-1) and inputs and the softmax table
  * are gathered from it, so the table the loss reads is differentiable back into the token table and projection.
  * That batch is computed once per training step (per scratch scope) and, without a graph (evaluation, serving),
  * kept until a parameter changes.
  */
-import { ModelConfig } from '../config/schema.js';
+import { ModelConfig, usesText } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -22,11 +23,19 @@ import {
   Parameter, Rng, Shape, Tensor, add, currentScratchScope, embedding, embeddingBag, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
 } from '../tensor/index.js';
 import { inputRows } from './encoder.js';
+import { FeatureItemEncoder, ItemFeatures } from './feature-encoder.js';
 
 /** Token ids per item, CSR over item indices 0..numItems (row 0, padding, may be empty). */
 export interface ItemTokens {
   offsets: Int32Array;
   tokens: Int32Array;
+}
+
+/** What an item encoder other than `id` reads about the items: their text tokens, or their vectors. */
+export type ItemSideInfo = ItemTokens | ItemFeatures;
+
+export function isItemFeatures(side: ItemSideInfo): side is ItemFeatures {
+  return 'vectors' in side;
 }
 
 /**
@@ -125,20 +134,29 @@ export class ItemEncoder extends Module {
   /** The id table, named `items` as before item encoders existed, so id models keep their checkpoint keys. */
   readonly ids: Embedding | null;
   readonly text: TextItemEncoder | null;
-  /** The items' text tokens the text encoder reads (null for the id encoder); saved with the model. */
+  readonly features: FeatureItemEncoder | null;
+  /** The items' text tokens the text encoder reads (null without one); saved with the model. */
   readonly itemTokens: ItemTokens | null;
+  /** The items' vectors the features encoder reads (null without one); saved with the model. */
+  readonly itemFeatures: ItemFeatures | null;
   private readonly numItems: number;
   private readonly rows: number;
 
-  constructor(config: ModelConfig, rng: Rng, tokens: ItemTokens | null) {
+  constructor(config: ModelConfig, rng: Rng, side: ItemSideInfo | null) {
     super('');
     this.kind = config.itemEncoder;
     this.numItems = config.numItems;
     this.rows = inputRows(config);
-    if (this.kind !== 'id' && !tokens) throw new ModelError(`the ${this.kind} item encoder needs item text; ingest the data with --item-text`);
-    this.itemTokens = this.kind !== 'id' ? tokens : null;
-    this.ids = this.kind !== 'text' ? this.child(new Embedding('items', this.rows, config.dim, rng)) : null;
-    this.text = this.kind !== 'id' ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
+    const text = usesText(this.kind);
+    const tokens = side && !isItemFeatures(side) ? side : null;
+    const features = side && isItemFeatures(side) ? side : null;
+    if (text && !tokens) throw new ModelError(`the ${this.kind} item encoder needs item text; ingest the data with --item-text`);
+    if (this.kind === 'features' && !features) throw new ModelError('the features item encoder needs item vectors; ingest the data with --item-features');
+    this.itemTokens = text ? tokens : null;
+    this.itemFeatures = this.kind === 'features' ? features : null;
+    this.ids = this.kind === 'id' || this.kind === 'id+text' ? this.child(new Embedding('items', this.rows, config.dim, rng)) : null;
+    this.text = text ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
+    this.features = this.kind === 'features' ? this.child(new FeatureItemEncoder('item_features', config, features!, rng)) : null;
   }
 
   /** Grafts (or with null removes) the text encoder's patches; item vectors computed before are stale then. */
@@ -148,8 +166,13 @@ export class ItemEncoder extends Module {
     caches.delete(this);
   }
 
-  /** The LayerNorm a patched (peterrec) network trains beside the item encoder's patch: the text encoder's. */
-  patchedNormParameters(): Parameter[] {
+  /**
+   * What a patched (peterrec) network trains in the item encoder besides its patches: the text encoder's
+   * LayerNorm after them, or the features encoder's whole adaptor (UniSRec adapts to a new platform by its MoE
+   * adaptor alone).
+   */
+  patchedParameters(): Parameter[] {
+    if (this.features) return this.features.parameters();
     return this.text ? this.text.norm.parameters() : [];
   }
 
@@ -192,6 +215,7 @@ export class ItemEncoder extends Module {
   }
 
   private encodeAll(): Tensor {
+    if (this.features) return this.features.encodeAll();
     const text = this.text!.encodeAll();
     // Gathered rather than added as is: the gather records which rows of the row-sparse id table get a gradient.
     return this.ids ? add(this.ids.forward(iota(this.rows), [this.rows]), text) : text;

@@ -8,7 +8,7 @@ import { ModelConfig } from '../config/schema.js';
 import { DilatedConv1d, INIT_STD, LayerNorm } from '../nn/layers.js';
 import { Parameter, Rng, Tensor } from '../tensor/index.js';
 import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
-import { ItemEncoder, ItemTokens } from './item-encoder.js';
+import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 
 /**
  * x → conv(d) → LayerNorm → ReLU → conv(2d) → LayerNorm → ReLU → + x
@@ -52,10 +52,10 @@ export class NextItNet extends UserEncoder {
   private readonly outputTable: Parameter | null;
   private readonly outputTableBias: Parameter | null;
 
-  constructor(config: ModelConfig, rng: Rng, itemTokens: ItemTokens | null = null) {
+  constructor(config: ModelConfig, rng: Rng, side: ItemSideInfo | null = null) {
     super(config);
     const causal = config.objective === 'causal';
-    this.items = this.child(new ItemEncoder(config, rng, itemTokens));
+    this.items = this.child(new ItemEncoder(config, rng, side));
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(new ResidualBlock(`block.${i}`, config.dim,
       config.kernelSize, config.dilations[i % config.dilations.length]!, causal, config.layerNormEps, rng)));
     const rows = config.numItems + 1;

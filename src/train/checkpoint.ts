@@ -19,13 +19,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema } from '../config/schema.js';
+import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema, usesText } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { TokenizerSpec, sameTokenizer } from '../data/text/tokenize.js';
-import { ItemTokens } from '../models/item-encoder.js';
+import { ItemSideInfo, ItemTokens } from '../models/item-encoder.js';
+import { ItemFeatures } from '../models/feature-encoder.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
@@ -75,9 +76,30 @@ export async function writeModelFiles(dir: string, config: ModelDirConfig, model
       ['tokens', { dtype: 'I32' as const, shape: [tokens.tokens.length], data: tokens.tokens }],
     ]));
   }
+  const features = model.items.itemFeatures;
+  if (features) {
+    await writeSafetensors(join(dir, ITEM_FEATURES_FILE), new Map([
+      ['vectors', { dtype: 'F32' as const, shape: [features.vectors.length / features.dim, features.dim], data: features.vectors }],
+    ]));
+  }
 }
 
 const ITEM_TOKENS_FILE = 'item-tokens.safetensors';
+const ITEM_FEATURES_FILE = 'item-features.safetensors';
+
+async function readItemFeatures(dir: string): Promise<ItemFeatures> {
+  const path = join(dir, ITEM_FEATURES_FILE);
+  if (!existsSync(path)) throw new ModelError(`${path}: missing (the model encodes items by their vectors)`);
+  const vectors = (await readSafetensors(path)).tensors.get('vectors');
+  if (vectors?.dtype !== 'F32' || vectors.shape.length !== 2) throw new ModelError(`${path}: needs an F32 tensor vectors [items + 1, dim]`);
+  return { dim: vectors.shape[1]!, vectors: vectors.data };
+}
+
+/** What the model's item encoder reads besides ids, from its directory. */
+async function readItemSide(dir: string, config: ModelConfig): Promise<ItemSideInfo | null> {
+  if (config.itemEncoder === 'features') return readItemFeatures(dir);
+  return usesText(config.itemEncoder) ? readItemTokens(dir) : null;
+}
 
 async function readItemTokens(dir: string): Promise<ItemTokens> {
   const path = join(dir, ITEM_TOKENS_FILE);
@@ -141,7 +163,7 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
   if (!Array.isArray(items) || items.length !== config.model.numItems) {
     throw new ModelError(`${join(dir, 'items.json')}: ${Array.isArray(items) ? items.length : 'no'} items, config says ${config.model.numItems}`);
   }
-  const model = createEncoder(config.model, new Rng(0), config.model.itemEncoder !== 'id' ? await readItemTokens(dir) : null);
+  const model = createEncoder(config.model, new Rng(0), await readItemSide(dir, config.model));
   const weightsPath = join(dir, 'model.safetensors');
   const weights = await readSafetensors(weightsPath);
   // Weights written before backbones were recorded are NextItNet's.
@@ -200,9 +222,24 @@ export async function loadDatasetFor(config: ModelDirConfig, modelDir: string, d
   return ds;
 }
 
-/** A model with a text item encoder needs data with item text from the same tokenizer. */
+/** What an item encoder of `kind` reads about a dataset's items (null for the id encoder, or when it lacks them). */
+export function datasetItemSide(ds: Dataset, kind: ModelConfig['itemEncoder']): ItemSideInfo | null {
+  if (kind === 'features') return ds.meta.itemFeatures && ds.itemFeatures ? { dim: ds.meta.itemFeatures.dim, vectors: ds.itemFeatures } : null;
+  return usesText(kind) ? ds.itemText?.tokens ?? null : null;
+}
+
+/**
+ * A model with a text item encoder needs data with item text from the same tokenizer; one with the features
+ * encoder, data with item vectors of its length.
+ */
 export function assertItemTextFor(config: Pick<ModelDirConfig, 'model' | 'itemText'>, ds: Dataset, modelDir: string, dataDir: string): void {
-  if (config.model.itemEncoder === 'id') return;
+  if (config.model.itemEncoder === 'features') {
+    const f = ds.meta.itemFeatures;
+    if (!f) throw new ModelError(`${dataDir}: has no item vectors, which the features item encoder of ${modelDir} needs; ingest it with --item-features`);
+    if (f.dim !== config.model.featureDim) throw new ModelError(`${dataDir}: its item vectors have ${f.dim} floats, the model in ${modelDir} reads ${config.model.featureDim}`);
+    return;
+  }
+  if (!usesText(config.model.itemEncoder)) return;
   const text = ds.meta.itemText;
   if (!text) throw new ModelError(`${dataDir}: has no item text, which the ${config.model.itemEncoder} item encoder of ${modelDir} needs; ingest it with --item-text`);
   if (config.itemText && !sameTokenizer(text.tokenizer, config.itemText.tokenizer)) {

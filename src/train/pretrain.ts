@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig } from '../config/schema.js';
+import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig, usesText } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
@@ -20,7 +20,7 @@ import { createEncoder } from '../models/encoders.js';
 import { Module } from '../nn/module.js';
 import { Adam, Rng } from '../tensor/index.js';
 import {
-  MODEL_FORMAT, ModelDirConfig, TrainerState, assertItemTextFor, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
+  MODEL_FORMAT, ModelDirConfig, TrainerState, assertItemTextFor, datasetItemSide, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
   writeModelFiles,
 } from './checkpoint.js';
 import { Progress, createProgress } from './progress.js';
@@ -99,9 +99,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   if (!options.resume && isNonEmptyDir(options.out)) {
     throw new ModelError(`${options.out}: already exists and is not empty; pass --resume to continue it or choose another --out`);
   }
-  const usesText = (options.model.itemEncoder ?? 'id') !== 'id';
-  if (usesText && !ds.meta.itemText) {
-    throw new ModelError(`${options.data}: has no item text, which the ${options.model.itemEncoder} item encoder needs; ingest it with --item-text`);
+  const encoderKind = options.model.itemEncoder ?? 'id';
+  const readsText = usesText(encoderKind);
+  if (readsText && !ds.meta.itemText) {
+    throw new ModelError(`${options.data}: has no item text, which the ${encoderKind} item encoder needs; ingest it with --item-text`);
+  }
+  if (encoderKind === 'features' && !ds.meta.itemFeatures) {
+    throw new ModelError(`${options.data}: has no item vectors, which the features item encoder needs; ingest them with --item-features`);
   }
   let config: ModelDirConfig;
   if (options.resume) {
@@ -124,18 +128,19 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       model: parseModelConfig({
         ...options.model, numItems: ds.meta.numItems,
         objective: networkObjective(pretrainingObjective(options.model, options.train)),
-        ...(usesText && ds.meta.itemText ? { textBuckets: ds.meta.itemText.tokenizer.buckets } : {}),
+        ...(readsText && ds.meta.itemText ? { textBuckets: ds.meta.itemText.tokenizer.buckets } : {}),
+        ...(encoderKind === 'features' && ds.meta.itemFeatures ? { featureDim: ds.meta.itemFeatures.dim } : {}),
       }),
       train: { ...options.train, objective: pretrainingObjective(options.model, options.train) },
       vocabularyHash: vocabHash,
       dataset: options.data,
-      ...(usesText && ds.meta.itemText ? { itemText: { tokenizer: ds.meta.itemText.tokenizer } } : {}),
+      ...(readsText && ds.meta.itemText ? { itemText: { tokenizer: ds.meta.itemText.tokenizer } } : {}),
     };
   }
   assertItemTextFor(config, ds, options.out, options.data);
   const { model: modelConfig, train } = config;
   const objective = pretrainingObjective(modelConfig, train);
-  const model = createEncoder(modelConfig, new Rng(train.seed), modelConfig.itemEncoder !== 'id' ? ds.itemText!.tokens : null);
+  const model = createEncoder(modelConfig, new Rng(train.seed), datasetItemSide(ds, modelConfig.itemEncoder));
   const head = objective.endsWith('contrastive')
     ? new ProjectionHead(modelConfig.dim, train.contrastive.projectionDim, projectionHeadRng(train.seed))
     : null;

@@ -7,7 +7,7 @@
 import { Dataset } from '../data/dataset.js';
 import { meanStd } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
-import { createEncoder } from '../models/encoders.js';
+import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
 import { PatchInsertion, defaultInsertion } from './insertion.js';
 import { Strategy, defaultLearningRate, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
@@ -67,7 +67,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
     for (const insertion of insertions) {
       for (const seed of o.seeds) {
         const base = await o.loadBase();
-        const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed), base.items.itemTokens);
+        const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed), itemSideOf(base));
         const lr = o.lr ?? defaultLearningRate(strategy, o.spec.type);
         const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed });
         const run: ExperimentRun = {

@@ -24,6 +24,7 @@ import { evaluateNextItem } from '../eval/evaluate.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, forItemCatalogue } from '../models/encoders.js';
 import { Parameter, Rng } from '../tensor/index.js';
+import { datasetItemSide } from '../train/checkpoint.js';
 import { objectiveWindows, sequenceBatch, sequenceLoss } from '../train/objectives.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { Strategy } from './strategies.js';
@@ -78,12 +79,13 @@ export interface NextItemBaselines {
  */
 export function modelForPlatform(model: UserEncoder, ds: Dataset, datasetName: string): UserEncoder {
   const config = model.config;
-  if (config.itemEncoder !== 'text') {
-    throw new ModelError(`a ${config.itemEncoder} item encoder has a row per trained item and cannot score a new platform's items; pretrain the base with --item-encoder text`);
+  if (config.itemEncoder !== 'text' && config.itemEncoder !== 'features') {
+    throw new ModelError(`a ${config.itemEncoder} item encoder has a row per trained item and cannot score a new platform's items; pretrain the base with --item-encoder text (or features)`);
   }
   if (config.objective !== 'causal') throw new ModelError(`next-item transfer needs a causal base, not a ${config.objective} one`);
-  if (!ds.itemText) throw new ModelError(`${datasetName}: has no item text, which next-item transfer reads the new items by; ingest it with --item-text`);
-  return forItemCatalogue(model, ds.meta.numItems, ds.itemText.tokens);
+  const side = datasetItemSide(ds, config.itemEncoder);
+  if (!side) throw new ModelError(`${datasetName}: has no item ${config.itemEncoder === 'text' ? 'text' : 'vectors'}, which next-item transfer reads the new items by; ingest them with --item-${config.itemEncoder === 'text' ? 'text' : 'features'}`);
+  return forItemCatalogue(model, ds.meta.numItems, side);
 }
 
 /** The held-out queries whose target item has no training occurrence. */

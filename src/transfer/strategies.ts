@@ -3,7 +3,8 @@
  * no gradient computation at all in the kernels.
  *
  *   peterrec    pretrained backbone frozen; patches + the backbone's patched LayerNorms (NextItNet: each block's
- *               second; SASRec: all; a text item encoder's LayerNorm after its patch) + the new head train
+ *               second; SASRec: all; a text item encoder's LayerNorm after its patch; a features encoder's
+ *               adaptor) + the new head train
  *   fine-all    the whole pretrained network + head (no patches)
  *   fine-cls    the head only
  *   fine-last1  the last block (residual block, transformer layer) + head;  fine-last2: the last two + head
@@ -32,7 +33,7 @@ function backboneTrainable(strategy: Strategy, model: UserEncoder): Parameter[] 
   const blocks = model.blocks;
   switch (strategy) {
     case 'peterrec':
-      return [...model.patchedNormParameters(), ...model.items.patchedNormParameters()];
+      return [...model.patchedNormParameters(), ...model.items.patchedParameters()];
     case 'fine-all':
     case 'peter-zero':
       return model.backboneParameters();

@@ -4,9 +4,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { loadDataset } from '../../src/data/dataset.js';
 import { ingest } from '../../src/data/ingest.js';
 import { HistoryResolver } from '../../src/serve/histories.js';
 import { createServer } from '../../src/serve/start.js';
+import { noGrad } from '../../src/tensor/index.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { tempDir } from '../helpers/datasets.js';
@@ -69,6 +71,29 @@ describe('new items by their text (a text model scores items it never saw)', () 
     const bad = spawnSync(process.execPath, [cli, 'recommend', '--model', textModel, '--items', history.join(','), '--item-text', empty], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /row 2 has no text for item "n2"/);
+  });
+
+  it('embed --items writes the item vectors as Parquet that ingest --item-features reads back exactly; users too; no overwrite without --force', async () => {
+    const vectors = join(dir, 'items.parquet');
+    const users = join(dir, 'users.parquet');
+    const r = spawnSync(process.execPath, [cli, 'embed', '--model', textModel, '--items', vectors, '--item-text', newItems,
+      '--data', join(dir, 'ds'), '--users', users], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const trained = await loadModelDir(textModel);
+    assert.match(r.stdout, new RegExp(`${trained.items.length + fresh.texts.length} item vectors`));
+    await ingest({ input: join(dir, 'ainteractions.tsv'), out: join(dir, 'ds-vectors'), itemFeatures: vectors });
+    const back = await loadDataset(join(dir, 'ds-vectors'));
+    const table = noGrad(() => trained.model.items.table()).data;
+    const dim = trained.config.model.dim;
+    // The re-ingested dataset indexes the same items in the same order as the model's own dataset.
+    assert.deepEqual(back.items, trained.items);
+    for (let i = 1; i <= back.meta.numItems; i++) {
+      for (let c = 0; c < dim; c++) assert.ok(Math.abs(back.itemFeatures![i * dim + c]! - table[i * dim + c]!) < 1e-6, `item ${i} channel ${c}`);
+    }
+    const again = spawnSync(process.execPath, [cli, 'embed', '--model', textModel, '--items', vectors], { encoding: 'utf8' });
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /already exists; pass --force/);
+    assert.equal(spawnSync(process.execPath, [cli, 'embed', '--model', textModel, '--items', vectors, '--force'], { encoding: 'utf8' }).status, 0);
   });
 
   it('serve --item-text: the base\'s routes take and return new items; tasks know only the trained ones', async () => {

@@ -1,4 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { Command } from 'commander';
+import { DataError } from '../errors.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng, backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -20,6 +22,7 @@ interface FinetuneFlags extends TaskFlags {
   seed: number;
   threads?: number;
   out: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -53,12 +56,17 @@ export function finetuneCommand(): Command {
     .option('--zero-init-up', 'start each patch as the identity (up-projection zero)')
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
-    .requiredOption('--out <dir>', 'patch directory to write (patch.safetensors + task.json)')
+    .requiredOption('--out <dir>', 'patch directory to write (patch.safetensors + task.json); an existing one only with --force')
+    .option('--force', 'replace an existing patch directory at --out')
     .option('--json', 'print the result as one JSON object')
     .action(async (f: FinetuneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const spec = taskSpecFromFlags(f);
       checkStrategyFor(spec, f.strategy);
+      // A patch is a trained artefact: like pretrain, refuse to replace one unless asked (before any training).
+      if (!f.force && existsSync(f.out) && readdirSync(f.out).length > 0) {
+        throw new DataError(`${f.out}: already exists and is not empty; pass --force to replace it or choose another --out`);
+      }
       const base = await loadModelDir(f.model);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
       const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), itemSideOf(base.model));

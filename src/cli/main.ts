@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The graftrec command line: thin wrappers that parse, validate and call the layers below. */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { GraftrecError } from '../errors.js';
 import { benchCommand } from './bench.js';
@@ -14,8 +15,11 @@ import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
 import { serveCommand } from './serve.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('graftrec')
+  .version(version, '-V, --version', 'print the graftrec version')
   .description('Transferable user modelling: pretrain one sequential user model, graft patches for many tasks.')
   .showHelpAfterError()
   .exitOverride();

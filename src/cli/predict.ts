@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { backend } from '../tensor/index.js';
 import { DataError } from '../errors.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
@@ -8,6 +9,7 @@ import { integerOption } from './options.js';
 
 interface PredictFlags extends HistoryFlags {
   model: string;
+  threads?: number;
   patch: string;
   k: number;
   json?: boolean;
@@ -19,8 +21,10 @@ export function predictCommand(): Command {
     .requiredOption('--model <dir>', 'the base model the patch was trained on')
     .requiredOption('--patch <dir>', 'task patch directory from `graftrec finetune`'))
     .option('--k <n>', 'recommend tasks: how many target items', integerOption('k'), 10)
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print JSON')
     .action(async (f: PredictFlags) => {
+      if (f.threads) backend().setThreads(f.threads);
       const base = await loadModelDir(f.model);
       const task = await loadPatchDir(f.patch, base, await baseFingerprint(f.model));
       const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;

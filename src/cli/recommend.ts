@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { backend } from '../tensor/index.js';
 import { topKIndices } from '../eval/topk.js';
 import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -9,6 +10,7 @@ import { withItemTexts } from '../train/catalogue.js';
 
 interface RecommendFlags extends HistoryFlags {
   model: string;
+  threads?: number;
   itemText?: string;
   itemTextCols?: string[];
   k: number;
@@ -24,8 +26,10 @@ export function recommendCommand(): Command {
     .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'))
     .option('--k <n>', 'how many items', integerOption('k'), 10)
     .option('--include-seen', 'allow items already in the sequence')
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print JSON')
     .action(async (f: RecommendFlags) => {
+      if (f.threads) backend().setThreads(f.threads);
       const loaded = await loadModelDir(f.model);
       const base = f.itemText
         ? withItemTexts(loaded, await readItemTexts(f.itemText, f.itemTextCols ? { columns: f.itemTextCols } : {}), f.model).base

@@ -49,7 +49,16 @@ export function serveCommand(): Command {
         ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
         bodyLimit: f.bodyLimit, logger: { level: f.logLevel }, adminToken,
       });
-      const address = await server.app.listen({ port: f.port, host: f.host });
+      let address: string;
+      try {
+        address = await server.app.listen({ port: f.port, host: f.host });
+      } catch (err) {
+        await server.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new DataError(`port ${f.port} on ${f.host} is already in use; choose another with --port (0 = any free port)`);
+        if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new DataError(`cannot listen on ${f.host}:${f.port} (${code})`);
+        throw err;
+      }
       // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port.
       process.stdout.write(`graftrec serving on ${address}\n`);
       const stop = () => void server.close().then(() => process.exit(0));

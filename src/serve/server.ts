@@ -122,7 +122,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   };
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err.validation) return reply.status(400).send({ error: 'Bad Request', message: err.message });
+    if (err.validation) return reply.status(400).send({ error: 'Bad Request', message: validationMessage(err) });
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
@@ -130,7 +130,16 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     }
     return reply.status(status).send({ error: httpReason(status), message: err.message });
   });
-  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` }));
+  app.setNotFoundHandler((request, reply) => {
+    // A known path asked with another method is a 405 naming the allowed ones, not a 404.
+    const path = request.url.split('?')[0]!;
+    const allowed = ['GET', 'POST'].filter((method) => method !== request.method && app.hasRoute({ method, url: path }));
+    if (allowed.length > 0) {
+      return reply.status(405).header('allow', allowed.join(', '))
+        .send({ error: 'Method Not Allowed', message: `${request.method} ${path}: use ${allowed.join(' or ')}` });
+    }
+    return reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
+  });
 
   app.post<{ Body: RecommendBody }>('/v1/recommend', { schema: recommendSchema }, async (request) => {
     const b = request.body;
@@ -205,6 +214,13 @@ function adminCheck(token: string | null): (authorization: string | undefined) =
   };
 }
 
+/** The schema violation in words, naming an unknown field (Ajv's own message does not). */
+function validationMessage(err: FastifyError): string {
+  const unknown = err.validation?.find((v) => v.keyword === 'additionalProperties');
+  const field = (unknown?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+  return field !== undefined ? `${err.validationContext ?? 'body'} has an unknown field "${field}"` : err.message;
+}
+
 function httpReason(status: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity' } as Record<number, string>)[status] ?? 'Error';
+  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity' } as Record<number, string>)[status] ?? 'Error';
 }

@@ -152,7 +152,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   };
   if (options.resume) {
     state = (await loadCheckpoint(options.out, trained, optimizer)).state;
-    log(`resuming from epoch ${state.epoch} (step ${state.step})`);
+    if (state.epoch >= train.epochs) {
+      log(`nothing to resume: ${options.out} has already run ${state.epoch} of ${train.epochs} epochs; pass a larger --epochs to train on`);
+    } else if (state.epochsWithoutImprovement >= train.patience) {
+      log(`nothing to resume: ${options.out} stopped early after epoch ${state.epoch} (${state.epochsWithoutImprovement} epochs without improvement, patience ${train.patience})`);
+    } else {
+      log(`resuming from epoch ${state.epoch} (step ${state.step})`);
+    }
   }
 
   const split = leaveOneOutSplit(ds);

@@ -166,8 +166,10 @@ describe('HTTP serving: one base, many patches', () => {
       ['POST', '/v1/recommend', { items: ['a1'], k: 0 }, 400, /k must be >= 1/],
       ['POST', '/v1/recommend', { items: ['a1'], k: 100000 }, 400, /k must be <= 1000/],
       ['POST', '/v1/recommend', { items: ['a1'], k: '5' }, 400, /k must be integer/],
-      ['POST', '/v1/recommend', { items: ['a1'], colour: 'red' }, 400, /must NOT have additional properties/],
+      ['POST', '/v1/recommend', { items: ['a1'], colour: 'red' }, 400, /body has an unknown field "colour"/],
       ['GET', '/v1/nothing', undefined, 404, /no route GET \/v1\/nothing/],
+      ['GET', '/v1/recommend', undefined, 405, /GET \/v1\/recommend: use POST/],
+      ['POST', '/v1/tasks', {}, 405, /POST \/v1\/tasks: use GET/],
     ];
     for (const [method, path, body, status, message] of cases) {
       const r = await call(method, path, body);
@@ -175,6 +177,7 @@ describe('HTTP serving: one base, many patches', () => {
       assert.match(r.body.message, message, JSON.stringify(body));
       assert.equal(typeof r.body.error, 'string');
     }
+    assert.equal((await fetch(`${url}/v1/recommend`)).headers.get('allow'), 'POST');
     const broken = await call('POST', '/v1/embed', undefined, url, '{"items": [');
     assert.equal(broken.status, 400);
     const huge = await call('POST', '/v1/embed', { items: Array.from({ length: 200_000 }, (_, i) => `a${i}`) });

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { tempDir } from '../helpers/datasets.js';
+import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+let dir: string;
+let model: string;
+
+before(() => {
+  dir = tempDir();
+  const { log } = writeCatalogue(dir, catalogue(1, 60), 'a');
+  assert.equal(run('ingest', log, '--out', join(dir, 'ds')).status, 0);
+  model = join(dir, 'model');
+  const r = run('pretrain', '--data', join(dir, 'ds'), '--out', model, '--dim', '8', '--blocks', '1', '--max-len', '6', '--epochs', '1', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+});
+
+describe('the command line, as a new user meets it', () => {
+  it('--version prints the package version', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = run('--version');
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), version);
+  });
+
+  it('finetune refuses to replace an existing patch directory unless --force, before any work', () => {
+    const out = join(dir, 'patch');
+    mkdirSync(out);
+    writeFileSync(join(out, 'task.json'), '{}');
+    const refused = run('finetune', '--model', join(dir, 'no-model'), '--data', join(dir, 'ds'), '--task', 't', '--label', 'x', '--out', out);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /already exists and is not empty; pass --force/);
+    assert.equal(readFileSync(join(out, 'task.json'), 'utf8'), '{}');
+    // With --force the check is passed (this one then stops at the missing model).
+    const forced = run('finetune', '--model', join(dir, 'no-model'), '--data', join(dir, 'ds'), '--task', 't', '--label', 'x', '--out', out, '--force');
+    assert.equal(forced.status, 1);
+    assert.doesNotMatch(forced.stderr, /already exists/);
+  });
+
+  it('--resume on a finished run says there is nothing to resume', () => {
+    const r = run('pretrain', '--data', join(dir, 'ds'), '--out', model, '--epochs', '1', '--resume');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /nothing to resume: .* has already run 1 of 1 epochs; pass a larger --epochs/);
+  });
+
+  it('serve on a busy port: one line naming the port, exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const child = spawn(process.execPath, [cli, 'serve', '--model', model, '--port', String(port), '--log-level', 'silent']);
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`port ${port} on 127.0.0.1 is already in use; choose another with --port`));
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    } finally {
+      blocker.close();
+    }
+  });
+});

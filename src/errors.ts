@@ -23,3 +23,6 @@ export class TrainingError extends GraftrecError {}
 
 /** A tensor or graph used after it was released: backward twice through one graph, a tensor outliving its scope. */
 export class AutogradError extends GraftrecError {}
+
+/** The user stopped a long command (Ctrl-C); what was saved is kept. The CLI exits with 130, as a shell expects. */
+export class InterruptedError extends GraftrecError {}

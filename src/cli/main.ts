@@ -2,7 +2,7 @@
 /** The graftrec command line: thin wrappers that parse, validate and call the layers below. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { GraftrecError } from '../errors.js';
+import { GraftrecError, InterruptedError } from '../errors.js';
 import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
 import { embedCommand } from './embed.js';
@@ -42,6 +42,10 @@ try {
   const code = (err as { code?: string }).code;
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
   if (code?.startsWith('commander.')) process.exit((err as { exitCode?: number }).exitCode ?? 1);
+  if (err instanceof InterruptedError) {
+    process.stderr.write(`graftrec: interrupted: ${err.message}\n`);
+    process.exit(130);
+  }
   const message = err instanceof GraftrecError ? `${err.name}: ${err.message}` : (err as Error).stack ?? String(err);
   process.stderr.write(`graftrec: ${message}\n`);
   process.exit(1);

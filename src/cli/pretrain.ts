@@ -90,7 +90,14 @@ export function pretrainCommand(): Command {
         // Contrastive alone trains the causal network, which a bidirectional backbone does not have.
         throw new ModelError(`--objective contrastive trains a causal network; ${f.backbone} trains masked items: use --objective masked+contrastive`);
       }
+      // Ctrl-C stops between two steps with a line saying what was kept (exit 130); a second one kills at once.
+      const interrupt = new AbortController();
+      process.once('SIGINT', () => {
+        interrupt.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
       const result = await pretrain({
+        signal: interrupt.signal,
         data: f.data,
         out: f.out,
         resume: f.resume ?? false,

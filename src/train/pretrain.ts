@@ -12,7 +12,7 @@ import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, Mode
 import { epochBatches } from '../data/batch-plan.js';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
-import { ModelError, TrainingError } from '../errors.js';
+import { InterruptedError, ModelError, TrainingError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
 import { UserEncoder } from '../models/encoder.js';
@@ -38,6 +38,8 @@ export interface PretrainOptions {
   resume?: boolean;
   progress?: Progress;
   log?: (line: string) => void;
+  /** Aborting it (Ctrl-C) stops the run between two steps; the last complete epoch's checkpoint stays for --resume. */
+  signal?: AbortSignal;
 }
 
 export interface EpochRecord {
@@ -61,6 +63,9 @@ export interface PretrainResult {
   stoppedEarly: boolean;
   history: EpochRecord[];
 }
+
+/** How many training steps run between two looks at the interrupt signal. */
+const INTERRUPT_CHECK_STEPS = 8;
 
 /** The separate stream for shuffling, masking, negatives and views: init uses `seed`, training `seed + 1`. */
 function trainingRng(seed: number): Rng {
@@ -191,6 +196,15 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       const epochLoss = new EpochLoss(terms.map((t) => ({ name: t.name, weight: t.weight })));
       let itemSum = 0;
       for (let b = 0; b < batches.length; b++) {
+        // Every few steps the event loop gets a turn, so an interrupt is seen within a second, not at the epoch's end.
+        if (options.signal && b % INTERRUPT_CHECK_STEPS === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (options.signal.aborted) {
+            throw new InterruptedError(state.epoch === 0
+              ? `stopped in epoch 1 before any checkpoint; nothing was kept`
+              : `stopped in epoch ${epoch}; ${options.out} holds the best model so far and the checkpoint of epoch ${state.epoch}: continue with --resume`);
+          }
+        }
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
         model.startTrainingStep(state.step);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });

@@ -17,6 +17,19 @@ function binNames(bins: readonly number[]): string[] {
   return [`<${bins[0]}`, ...bins.slice(1).map((b, i) => `${bins[i]}-${b - 1}`), `${bins[bins.length - 1]}+`];
 }
 
+/** More distinct numeric values than this, without --bins, is a number to bucket rather than a set of classes. */
+export const MAX_NUMERIC_CLASSES = 20;
+
+/** A numeric attribute with many values (an age in years) is refused without --bins, with quartiles to start from. */
+function refuseUnbinnedNumbers(values: readonly string[], label: string, source: string): void {
+  const numbers = values.map(Number);
+  if (values.length <= MAX_NUMERIC_CLASSES || !numbers.every(Number.isFinite)) return;
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const quartiles = [0.25, 0.5, 0.75].map((q) => sorted[Math.floor(q * (sorted.length - 1))]!);
+  throw new DataError(`${source}: attribute "${label}" is numeric with ${values.length} distinct values, which would be ${values.length} classes; ` +
+    `bucket it with --bins (e.g. --bins ${[...new Set(quartiles)].join(',')}, its distinct values' quartiles)`);
+}
+
 export function userLabels(ds: Dataset, label: string, bins: readonly number[] | null, source: string): UserLabels {
   const column = ds.attributes[label];
   if (!column) {
@@ -40,6 +53,7 @@ export function userLabels(ds: Dataset, label: string, bins: readonly number[] |
     if (empty.length > 0) throw new DataError(`${source}: --bins ${bins.join(',')} leave class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} of "${label}" without users`);
   } else {
     classes = [...new Set(column.filter((v): v is string => v !== null && v !== ''))].sort();
+    refuseUnbinnedNumbers(classes, label, source);
     const index = new Map(classes.map((c, i) => [c, i]));
     column.forEach((v, u) => {
       if (v !== null && v !== '') labels[u] = index.get(v)!;

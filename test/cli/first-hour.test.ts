@@ -50,6 +50,25 @@ describe('the command line, as a new user meets it', () => {
     assert.match(r.stderr, /nothing to resume: .* has already run 1 of 1 epochs; pass a larger --epochs/);
   });
 
+  it('Ctrl-C during pretrain stops with one line saying what was kept (exit 130), and --resume continues', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(process.execPath, [cli, 'pretrain', '--data', join(dir, 'ds'), '--out', out, '--dim', '8', '--blocks', '1',
+      '--max-len', '6', '--epochs', '100000', '--patience', '100000']);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/epoch 2: loss/.test(stderr)) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 130, stderr.slice(-500));
+    assert.match(stderr, /graftrec: interrupted: stopped in epoch \d+; .* holds the best model so far and the checkpoint of epoch \d+: continue with --resume/);
+    const kept = Number(/checkpoint of epoch (\d+)/.exec(stderr)![1]);
+    const resumed = run('pretrain', '--data', join(dir, 'ds'), '--out', out, '--resume', '--epochs', String(kept + 1), '--patience', '100000');
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, new RegExp(`resuming from epoch ${kept} `));
+    assert.match(resumed.stderr, new RegExp(`epoch ${kept + 1}: loss`));
+  });
+
   it('serve on a busy port: one line naming the port, exit 1', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

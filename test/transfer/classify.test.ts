@@ -81,6 +81,8 @@ describe('attribute classification by transfer', () => {
     assert.deepEqual(age.classes, ['<30', '30-44', '45-59', '60+']);
     assert.throws(() => userLabels(data, 'height', null, 'synth'), (e: unknown) => e instanceof DataError && /no attribute column "height"; the dataset has: gender, age, life_stage/.test(e.message));
     assert.throws(() => userLabels(data, 'age', [200], 'synth'), /leave class 200\+ of "age" without users/);
+    // Without --bins an age in years would be one class per year: refused, with edges to start from.
+    assert.throws(() => userLabels(data, 'age', null, 'synth'), /"age" is numeric with \d+ distinct values, .* bucket it with --bins \(e\.g\. --bins \d+,\d+,\d+/);
     assert.throws(() => userLabels(data, 'gender', [1, 2], 'synth'), /not a number, so it cannot be binned/);
     const oneClass = { ...data, attributes: { ...data.attributes, gender: data.attributes.gender!.map(() => 'F') } };
     assert.throws(() => userLabels(oneClass, 'gender', null, 'synth'), /has 1 class \(F\); a classifier needs at least 2/);

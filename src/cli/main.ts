@@ -36,6 +36,16 @@ program.addCommand(serveCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
 
+// List defaults read in help as they are typed (`1,4`), not as JSON (`[1,4]`).
+const commands = (c: Command): Command[] => [c, ...c.commands.flatMap(commands)];
+for (const command of commands(program)) {
+  for (const option of command.options) {
+    if (Array.isArray(option.defaultValue) && option.defaultValueDescription === undefined) {
+      option.defaultValueDescription = option.defaultValue.join(',');
+    }
+  }
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -30,6 +30,13 @@ describe('the command line, as a new user meets it', () => {
     assert.equal(r.stdout.trim(), version);
   });
 
+  it('help shows list defaults as they are typed', () => {
+    const r = run('pretrain', '--help');
+    assert.match(r.stdout.replace(/\s+/g, ' '), /--dilations <list> block dilations, cycled \(default: 1,4\)/);
+    assert.doesNotMatch(r.stdout, /default: \[/);
+    assert.match(run('experiment', 'transfer', '--help').stdout.replace(/\s+/g, ' '), /\(default: 1,2,3\)/);
+  });
+
   it('finetune refuses to replace an existing patch directory unless --force, before any work', () => {
     const out = join(dir, 'patch');
     mkdirSync(out);

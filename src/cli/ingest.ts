@@ -39,8 +39,10 @@ function describeSummary(s: IngestSummary): string {
   return [
     `${s.input} (${s.format}) -> ${s.out}`,
     `${s.users} users, ${s.items} items, ${s.interactions} interactions (${dropped}) in ${s.seconds.toFixed(2)} s`,
+    `each user's items ordered ${s.order}`,
+    s.otherDomainRows > 0 ? `--domain kept one domain: ${s.otherDomainRows} interactions of the other domains left out` : '',
     ...extras,
-  ].join('\n');
+  ].filter((line) => line !== '').join('\n');
 }
 
 export function ingestCommand(): Command {

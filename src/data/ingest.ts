@@ -67,8 +67,12 @@ export interface IngestSummary {
   interactions: number;
   domains: string[] | null;
   attributes: string[];
-  /** Rows read from the input (interactions before filtering). */
+  /** Rows read from the input (interactions before filtering; with --domain, that domain's rows). */
   inputRows: number;
+  /** With --domain: the rows of the other domains it dropped (not counted in droppedInteractions). */
+  otherDomainRows: number;
+  /** How each user's sequence was ordered: by a time column (ties by input order), or by input order. */
+  order: string;
   droppedUsers: number;
   droppedItems: number;
   droppedInteractions: number;
@@ -124,11 +128,15 @@ async function loadLog(session: DuckSession, opts: IngestOptions, format: InputF
 }
 
 /** Drops every interaction outside `domain`, keeping input order (which breaks timestamp ties). */
-async function keepOneDomain(session: DuckSession, file: string, domain: string, hasDomain: boolean): Promise<void> {
+/** Returns how many rows of other domains it dropped. */
+async function keepOneDomain(session: DuckSession, file: string, domain: string, hasDomain: boolean): Promise<number> {
   if (!hasDomain) throw new DataError(`${file}: --domain needs a domain column (see --domain-col)`);
   const names = (await session.strings('SELECT DISTINCT d FROM raw ORDER BY d')).filter((d): d is string => d !== null);
   if (!names.includes(domain)) throw new DataError(`${file}: no interactions in domain "${domain}" (domains: ${names.join(', ')})`);
+  const [[before]] = (await session.rows('SELECT count(*) FROM raw')) as [[number]];
   await session.run(`CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM raw WHERE d = '${domain.replaceAll("'", "''")}' ORDER BY rowid`);
+  const [[after]] = (await session.rows('SELECT count(*) FROM raw')) as [[number]];
+  return before - after;
 }
 
 /** Reads, validates, filters and numbers the log; returns the dataset without writing it. */
@@ -149,7 +157,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
   try {
     const columns = await loadLog(session, opts, format);
     const hasDomain = format === 'peterrec' || columns?.domain !== undefined;
-    if (opts.domain !== undefined) await keepOneDomain(session, opts.input, opts.domain, hasDomain);
+    const otherDomainRows = opts.domain !== undefined ? await keepOneDomain(session, opts.input, opts.domain, hasDomain) : 0;
     const counts = await filterAndIndex(session, opts.input, thresholds, hasDomain);
     const arrays = await pullIndexedArrays(session, counts, hasDomain);
     const attributes: UserAttributes = opts.attributes !== undefined
@@ -208,6 +216,8 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
       domains: arrays.domainNames,
       attributes: attributes.names,
       inputRows: counts.inputRows,
+      otherDomainRows,
+      order: columns?.time !== undefined ? `by column ${columns.time}, ties in input order` : 'in input order (no time column)',
       droppedUsers: counts.inputUsers - counts.users,
       droppedItems: counts.inputItems - counts.items,
       droppedInteractions: counts.inputRows - counts.interactions,

@@ -37,6 +37,19 @@ describe('the command line, as a new user meets it', () => {
     assert.match(run('experiment', 'transfer', '--help').stdout.replace(/\s+/g, ' '), /\(default: 1,2,3\)/);
   });
 
+  it('ingest says how sequences were ordered, and what --domain left out', () => {
+    const log = join(dir, 'domains.csv');
+    writeFileSync(log, 'user,item,domain,timestamp\n' + Array.from({ length: 12 }, (_, i) => `u${i % 3},i${i % 5},${i % 4 === 0 ? 'b' : 'a'},${100 - i}`).join('\n') + '\n');
+    const r = run('ingest', log, '--domain', 'a', '--out', join(dir, 'ds-a'), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { otherDomainRows: number; order: string; inputRows: number };
+    assert.equal(summary.otherDomainRows, 3);
+    assert.equal(summary.inputRows, 9);
+    assert.match(summary.order, /by column timestamp/);
+    const plain = run('ingest', join(dir, 'ainteractions.tsv'), '--out', join(dir, 'ds-plain'));
+    assert.match(plain.stdout, /each user's items ordered in input order \(no time column\)/);
+  });
+
   it('finetune refuses to replace an existing patch directory unless --force, before any work', () => {
     const out = join(dir, 'patch');
     mkdirSync(out);

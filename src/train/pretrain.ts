@@ -64,6 +64,9 @@ export interface PretrainResult {
   history: EpochRecord[];
 }
 
+/** A step's loss over this multiple of ln(items) stops the run as diverged. */
+const DIVERGENCE_FACTOR = 100;
+
 /** How many training steps run between two looks at the interrupt signal. */
 const INTERRUPT_CHECK_STEPS = 8;
 
@@ -177,6 +180,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   if (windows.length === 0) throw new TrainingError(`${options.data}: no user has enough items to train on (need ≥ 4 per user)`);
   if (split.valid.targets.length === 0) throw new TrainingError(`${options.data}: no user has ≥ 3 items, so there is no validation set`);
   const rng = new Rng({ state: state.rngState });
+  // A loss this far above guessing uniformly over the items means the weights blew up (a learning rate too large).
+  const uniformLoss = Math.log(Math.max(2, modelConfig.numItems));
+  const divergedLoss = DIVERGENCE_FACTOR * uniformLoss;
   const createdOut = !existsSync(options.out);
   await mkdir(options.out, { recursive: true });
 
@@ -208,6 +214,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
         model.startTrainingStep(state.step);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
+        if (r.loss > divergedLoss) {
+          throw new TrainingError(`training diverged at step ${state.step + 1}: loss ${r.loss.toPrecision(3)}, over ${DIVERGENCE_FACTOR}× the ${uniformLoss.toFixed(2)} of a uniform guess; lower --lr (now ${train.lr})`);
+        }
         epochLoss.add(r.terms);
         itemSum += trainsOutputLayer ? r.terms[0]!.count : chosen.reduce((n, w) => n + w.length, 0);
         state.step++;

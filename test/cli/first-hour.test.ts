@@ -50,6 +50,13 @@ describe('the command line, as a new user meets it', () => {
     assert.match(plain.stdout, /each user's items ordered in input order \(no time column\)/);
   });
 
+  it('a learning rate that blows the weights up stops with one line, not a loss of 1e7', () => {
+    const r = run('pretrain', '--data', join(dir, 'ds'), '--out', join(dir, 'diverged'), '--dim', '8', '--blocks', '1', '--max-len', '6',
+      '--epochs', '3', '--lr', '1000', '--quiet');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /training diverged at step \d+: loss .*, over 100× the .* of a uniform guess; lower --lr \(now 1000\)/);
+  });
+
   it('finetune refuses to replace an existing patch directory unless --force, before any work', () => {
     const out = join(dir, 'patch');
     mkdirSync(out);

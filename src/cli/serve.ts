@@ -47,7 +47,7 @@ export function serveCommand(): Command {
       const server = await createServer({
         model: f.model, itemText: f.itemText ? { file: f.itemText, ...(f.itemTextCols ? { columns: f.itemTextCols } : {}) } : null, patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
         ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
-        bodyLimit: f.bodyLimit, logger: { level: f.logLevel }, adminToken,
+        bodyLimit: f.bodyLimit, logger: { level: f.logLevel, stream: process.stderr }, adminToken,
       });
       let address: string;
       try {
@@ -59,7 +59,8 @@ export function serveCommand(): Command {
         if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new DataError(`cannot listen on ${f.host}:${f.port} (${code})`);
         throw err;
       }
-      // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port.
+      // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port; the
+      // JSON log lines go to stderr, so neither stream mixes the two.
       process.stdout.write(`graftrec serving on ${address}\n`);
       const stop = () => void server.close().then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -44,7 +44,7 @@ export interface ServerOptions {
   batchWaitMs: number;
   maxBatch: number;
   bodyLimit: number;
-  logger: boolean | { level: string } | FastifyBaseLogger;
+  logger: boolean | { level: string; stream?: NodeJS.WritableStream } | FastifyBaseLogger;
   /** Bearer token the admin routes require; null turns them off. */
   adminToken: string | null;
 }

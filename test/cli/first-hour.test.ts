@@ -96,6 +96,25 @@ describe('the command line, as a new user meets it', () => {
     assert.match(resumed.stderr, new RegExp(`epoch ${kept + 1}: loss`));
   });
 
+  it('serve: stdout holds one plain line (where it listens), stderr only JSON log lines', async () => {
+    const child = spawn(process.execPath, [cli, 'serve', '--model', model, '--port', '0', '--log-level', 'info']);
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('\n')) resolve();
+    }));
+    const url = /^graftrec serving on (http:\/\/\S+)\n$/.exec(stdout)![1]!;
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(stdout.trim().split('\n').length, 1, stdout);
+    const lines = stderr.trim().split('\n').filter((l) => l !== '');
+    assert.ok(lines.length > 0);
+    for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line);
+  });
+
   it('serve on a busy port: one line naming the port, exit 1', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

@@ -54,7 +54,7 @@ export function experimentCommand(): Command {
       const result = await runTransferExperiment({
         spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f),
         strategies, insertions: f.insertions ?? [defaultInsertion(base.model.backbone)],
-        seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model,
+        seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr),
         onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });

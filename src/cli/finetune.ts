@@ -4,6 +4,7 @@ import { DataError } from '../errors.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng, backend } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
+import { createProgress } from '../train/progress.js';
 import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
@@ -23,6 +24,7 @@ interface FinetuneFlags extends TaskFlags {
   threads?: number;
   out: string;
   force?: boolean;
+  quiet?: boolean;
   json?: boolean;
 }
 
@@ -59,6 +61,7 @@ export function finetuneCommand(): Command {
     .requiredOption('--out <dir>', 'patch directory to write (patch.safetensors + task.json); an existing one only with --force')
     .option('--force', 'replace an existing patch directory at --out')
     .option('--json', 'print the result as one JSON object')
+    .option('--quiet', 'no progress output')
     .action(async (f: FinetuneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const spec = taskSpecFromFlags(f);
@@ -73,7 +76,7 @@ export function finetuneCommand(): Command {
       const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model };
       const result = runTask(spec, data, {
         model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
-        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy, spec.type), seed: f.seed,
+        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy, spec.type), seed: f.seed, progress: createProgress(process.stderr, f.quiet ?? false),
       });
       const baselines = runTaskBaselines(spec, data, { ...tuningFromFlags(f), lr: f.lr, seed: f.seed });
       await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);

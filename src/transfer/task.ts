@@ -10,6 +10,7 @@ import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scratchScope } from '../tensor/index.js';
 import { parameterTensors } from '../train/checkpoint.js';
+import { Progress } from '../train/progress.js';
 import { TaskHead, taskHead } from './head.js';
 import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
@@ -41,6 +42,8 @@ export interface TransferOptions {
   /** Share of the training and validation users whose labels are used (fewer labels; test users unchanged). */
   labelFraction: number;
   seed: number;
+  /** Per-epoch progress (batches, loss, examples/s); none by default. */
+  progress?: Progress;
 }
 
 /** The regularisation and reading defaults (from the config schema) in TransferOptions' shape. */
@@ -148,19 +151,30 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
   let stale = 0;
   let epochs = 0;
   const order = Int32Array.from({ length: examples }, (_, i) => i);
+  const batches = Math.ceil(examples / o.batch);
   for (let epoch = 1; epoch <= o.epochs && stale < o.patience; epoch++) {
     rng.shuffle(order);
-    for (let start = 0; start < order.length; start += o.batch) {
+    o.progress?.start(`epoch ${epoch}/${o.epochs}`, batches);
+    const epochStarted = process.hrtime.bigint();
+    let lossSum = 0;
+    for (let start = 0, b = 0; start < order.length; start += o.batch, b++) {
       // Every tensor of the step dies with it, so the next step reuses their memory (see scratchScope).
       const lr = scheduledLr(o.lr, step++, totalSteps, o.warmup);
       scratchScope(() => {
-        backward(loss(order.subarray(start, start + o.batch)));
+        const l = loss(order.subarray(start, start + o.batch));
+        if (o.progress) lossSum += l.item();
+        backward(l);
         for (const [optimizer, scale] of optimizers) {
           optimizer.lr = lr * scale;
           optimizer.step();
         }
       });
+      if (o.progress) {
+        const seconds = Number(process.hrtime.bigint() - epochStarted) / 1e9;
+        o.progress.update(b + 1, { loss: lossSum / (b + 1), itemsPerSec: Math.min(order.length, start + o.batch) / Math.max(seconds, 1e-9) });
+      }
     }
+    o.progress?.stop();
     epochs = epoch;
     const score = validate();
     if (score > best) {

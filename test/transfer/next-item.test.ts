@@ -105,6 +105,7 @@ describe('next-item transfer to a new platform (text items, no shared ids)', () 
     const ok = spawnSync(process.execPath, [cli, 'finetune', '--model', base, '--data', target, '--task', 'platform', '--type', 'next-item',
       '--strategy', 'peterrec', '--epochs', '1', '--batch', '32', '--out', out, '--json'], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stderr, /epoch 1\/1 \d+\/\d+ batches, loss \d+\.\d+/, 'finetune shows its progress');
     const summary = JSON.parse(ok.stdout) as { type: string; test: { coldItems: { queries: number } }; baselines: { idModel: object } };
     assert.equal(summary.type, 'next-item');
     assert.equal(summary.test.coldItems.queries, COLD);

@@ -82,9 +82,14 @@ describe('the command line, as a new user meets it', () => {
     const child = spawn(process.execPath, [cli, 'pretrain', '--data', join(dir, 'ds'), '--out', out, '--dim', '8', '--blocks', '1',
       '--max-len', '6', '--epochs', '100000', '--patience', '100000']);
     let stderr = '';
+    let sent = false;
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (/epoch 2: loss/.test(stderr)) child.kill('SIGINT');
+      // One Ctrl-C only: a second one kills at once, by design.
+      if (!sent && /epoch 2: loss/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 130, stderr.slice(-500));

@@ -118,7 +118,16 @@ export function pretrainCommand(): Command {
         progress: createProgress(process.stderr, f.quiet ?? false),
         log,
       });
-      const summary = { out: f.out, epochs: result.epochs, bestEpoch: result.bestEpoch, bestValidNDCG10: result.bestValid, stoppedEarly: result.stoppedEarly };
+      const summary = {
+        out: f.out, epochs: result.epochs, bestEpoch: result.bestEpoch, bestValidNDCG10: result.bestValid, stoppedEarly: result.stoppedEarly,
+        popularityValidNDCG10: result.popularityValid,
+      };
+      // A model that ranks no better than the most popular items should say so, not just print its number.
+      if (result.popularityValid !== null && result.bestValid <= result.popularityValid) {
+        process.stderr.write(`warning: the best validation NDCG@10 (${result.bestValid.toFixed(4)}) is not above popularity's ` +
+          `(${result.popularityValid.toFixed(4)}): this model ranks no better than recommending the most popular items; ` +
+          'try more epochs, the full softmax (--negatives 0) or another --lr\n');
+      }
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(`model written to ${f.out}: best validation NDCG@10 ${result.bestValid.toFixed(4)} at epoch ${result.bestEpoch} of ${result.epochs}${result.stoppedEarly ? ' (early stop)' : ''}`);
     });

@@ -62,6 +62,8 @@ export interface PretrainResult {
   bestValid: number;
   stoppedEarly: boolean;
   history: EpochRecord[];
+  /** Popularity's validation NDCG@10 on the same users (null when this call ran no epoch). */
+  popularityValid: number | null;
 }
 
 /** A step's loss over this multiple of ln(items) stops the run as diverged. */
@@ -259,7 +261,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     throw err;
   }
   await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
-  return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history };
+  return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history, popularityValid: popularityNdcg };
 }
 
 /** Each loss term's mean over an epoch (weighted by what each batch's loss averaged over) and their weighted sum. */

@@ -50,6 +50,22 @@ describe('the command line, as a new user meets it', () => {
     assert.match(plain.stdout, /each user's items ordered in input order \(no time column\)/);
   });
 
+  it('a model that ends no better than popularity says so', () => {
+    // Most clicks go to five items: popularity is strong, and one epoch at a tiny rate learns nothing.
+    let x = 7;
+    const next = () => (x = (x * 48271) % 2147483647) / 2147483647;
+    const rows = Array.from({ length: 200 }, (_, u) => Array.from({ length: 6 }, () => `u${u}\ti${next() < 0.8 ? Math.floor(next() * 5) : Math.floor(next() * 200)}`));
+    const log = join(dir, 'popular.tsv');
+    writeFileSync(log, 'user\titem\n' + rows.flat().join('\n') + '\n');
+    assert.equal(run('ingest', log, '--out', join(dir, 'ds-popular')).status, 0);
+    const r = run('pretrain', '--data', join(dir, 'ds-popular'), '--out', join(dir, 'weak'), '--dim', '8', '--blocks', '1', '--max-len', '6',
+      '--epochs', '1', '--lr', '1e-7', '--quiet', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { bestValidNDCG10: number; popularityValidNDCG10: number };
+    assert.ok(summary.bestValidNDCG10 < summary.popularityValidNDCG10, r.stdout);
+    assert.match(r.stderr, /warning: the best validation NDCG@10 \(.*\) is not above popularity's \(.*\): this model ranks no better/);
+  });
+
   it('a learning rate that blows the weights up stops with one line, not a loss of 1e7', () => {
     const r = run('pretrain', '--data', join(dir, 'ds'), '--out', join(dir, 'diverged'), '--dim', '8', '--blocks', '1', '--max-len', '6',
       '--epochs', '3', '--lr', '1000', '--quiet');

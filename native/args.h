@@ -104,6 +104,22 @@ inline void expect_ids_in_range(const Napi::Env& env, const char* kernel, const 
                " is outside [0, " + std::to_string(rows) + ")");
 }
 
+// CSR offsets over `count` consecutive rows (segments of pooled rows, bags of embedding ids): they start at 0,
+// never decrease and end at `count`. Returns the number of segments. `unit` names what is counted in the message.
+inline int64_t expect_offsets(const Napi::Env& env, const char* kernel, const View<int32_t>& offsets, int64_t count,
+                              const char* unit = "rows") {
+  if (offsets.length < 1) fail(env, kernel, "offsets must have at least one element");
+  if (offsets.data[0] != 0) fail(env, kernel, "offsets[0] must be 0, got " + std::to_string(offsets.data[0]));
+  for (size_t s = 1; s < offsets.length; ++s)
+    if (offsets.data[s] < offsets.data[s - 1])
+      fail(env, kernel, "offsets must not decrease (offsets[" + std::to_string(s) + "] = " +
+                            std::to_string(offsets.data[s]) + ")");
+  if (offsets.data[offsets.length - 1] != count)
+    fail(env, kernel, "offsets end at " + std::to_string(offsets.data[offsets.length - 1]) + ", expected " +
+                          std::to_string(count) + " " + unit);
+  return static_cast<int64_t>(offsets.length) - 1;
+}
+
 // Class targets index `rows` classes, except rows marked with ignore_index (padding), which are skipped.
 inline void expect_targets_in_range(const Napi::Env& env, const char* kernel, const View<int32_t>& targets,
                                     int64_t rows, int32_t ignore_index) {

@@ -2,7 +2,6 @@
 // update only the rows a batch touched (row-sparse Adam on large item tables).
 #include <algorithm>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "args.h"
@@ -56,18 +55,6 @@ void embedding_backward_js(const Napi::CallbackInfo& info) {
   });
 }
 
-// Bag offsets: start at 0, never decrease, end at the entry count. Returns the number of bags.
-int64_t expect_bag_offsets(const Napi::Env& env, const char* k, const View<int32_t>& offsets, int64_t entries) {
-  if (offsets.length < 1) fail(env, k, "offsets must have at least one element");
-  if (offsets.data[0] != 0) fail(env, k, "offsets[0] must be 0, got " + std::to_string(offsets.data[0]));
-  for (size_t s = 1; s < offsets.length; ++s)
-    if (offsets.data[s] < offsets.data[s - 1]) fail(env, k, "offsets must not decrease at " + std::to_string(s));
-  if (offsets.data[offsets.length - 1] != entries)
-    fail(env, k, "offsets end at " + std::to_string(offsets.data[offsets.length - 1]) + ", expected " +
-                     std::to_string(entries) + " entries");
-  return static_cast<int64_t>(offsets.length) - 1;
-}
-
 // embeddingBagForward(table, ids, weights, offsets, out, V, C): out[s, :] = sum over bag s of weights[r] table[ids[r], :]
 // The gather and the weighted sum in one pass, so the [entries, C] gathered rows never exist: a text item
 // encoder's bags hold ~100 tokens per item, and that intermediate was most of its step time.
@@ -84,7 +71,7 @@ void embedding_bag_forward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "table", table, V * C);
   expect_length(env, k, "weights", weights, n);
   expect_ids_in_range(env, k, "ids", ids, V);
-  int64_t S = expect_bag_offsets(env, k, offsets, n);
+  int64_t S = expect_offsets(env, k, offsets, n, "entries");
   expect_length(env, k, "out", out, S * C);
   int64_t grain = std::max<int64_t>(1, S * 64 / std::max<int64_t>(1, n));  // about 64 entries per task at least
   parallel_range(S, n * C >= (1 << 16) ? grain : S, [&](int64_t b, int64_t e) {
@@ -116,7 +103,7 @@ void embedding_bag_backward_js(const Napi::CallbackInfo& info) {
   expect_length(env, k, "weights", weights, n);
   expect_length(env, k, "dtable", dtable, V * C);
   expect_ids_in_range(env, k, "ids", ids, V);
-  int64_t S = expect_bag_offsets(env, k, offsets, n);
+  int64_t S = expect_offsets(env, k, offsets, n, "entries");
   expect_length(env, k, "dout", dout, S * C);
   int64_t tasks = n * C >= (1 << 16) ? num_threads() : 1;
   parallel_for(tasks, [&](int64_t t) {

@@ -15,20 +15,6 @@
 namespace graftrec {
 namespace {
 
-// Segment offsets must start at 0, never decrease, and end at the row count. Returns the number of segments.
-int64_t expect_offsets(const Napi::Env& env, const char* k, const View<int32_t>& offsets, int64_t rows) {
-  if (offsets.length < 1) fail(env, k, "offsets must have at least one element");
-  if (offsets.data[0] != 0) fail(env, k, "offsets[0] must be 0, got " + std::to_string(offsets.data[0]));
-  for (size_t s = 1; s < offsets.length; ++s)
-    if (offsets.data[s] < offsets.data[s - 1])
-      fail(env, k, "offsets must not decrease (offsets[" + std::to_string(s) + "] = " +
-                       std::to_string(offsets.data[s]) + ")");
-  if (offsets.data[offsets.length - 1] != rows)
-    fail(env, k, "offsets end at " + std::to_string(offsets.data[offsets.length - 1]) + ", expected " +
-                     std::to_string(rows) + " rows");
-  return static_cast<int64_t>(offsets.length) - 1;
-}
-
 template <typename Fn>
 void for_segments(int64_t segments, int64_t work, Fn fn) {
   parallel_range(segments, work >= (1 << 16) ? 1 : segments, [&](int64_t b, int64_t e) {

@@ -115,7 +115,7 @@ describe('features item encoder: ingest, pretrain, transfer to a fresh catalogue
     const cases: [string[], RegExp][] = [
       [[...good.slice(1), `{"item": "${ids[0]}", "vector": [1, 2]}`], /has 2 values, earlier rows 3/],
       [[...good.slice(1), `{"item": "${ids[0]}", "vector": [1, 2, 1e999]}`], /not a finite number/],
-      [[...good, good[0]!], /more than one row/],
+      [[...good, good[0]!], /row \d+: item ".*" has 2 rows; expected one per item/],
       [good.slice(1), /1 of \d+ items have no vector .* --allow-missing/],
       [ids.map((id) => `{"key": "${id}", "vector": [1, 2, 3]}`), /no item column/],
     ];

@@ -5,7 +5,7 @@
  */
 import { DataError } from '../../errors.js';
 import { DuckSession, sqlIdentifier } from './duckdb.js';
-import { detectFormat, findColumn, openTableSource, rowLocator } from './formats.js';
+import { detectFormat, findColumn, openTableSource, refuseDuplicateKeys } from './formats.js';
 
 export interface AttributeOptions {
   file: string;
@@ -39,14 +39,7 @@ export async function joinUserAttributes(session: DuckSession, opts: AttributeOp
   const picks = [{ alias: 'user_key', column: key }, ...names.map((column, k) => ({ alias: `a${k}`, column }))];
   await session.run(`CREATE TEMP TABLE user_attributes AS SELECT * FROM ${source.selectAsText(picks)}`);
 
-  const [duplicate] = await session.rows(
-    `SELECT user_key, count(*), min(rowid) FROM user_attributes WHERE user_key IS NOT NULL
-     GROUP BY user_key HAVING count(*) > 1 ORDER BY min(rowid) LIMIT 1`,
-  );
-  if (duplicate) {
-    const [user, rows, first] = duplicate as [string, number, number];
-    throw new DataError(`${opts.file} ${rowLocator(source)(first)}: user ${JSON.stringify(user)} has ${rows} rows; expected one per user`);
-  }
+  await refuseDuplicateKeys(session, 'user_attributes', 'user_key', source, 'user');
 
   const values: Record<string, (string | null)[]> = {};
   for (const [k, name] of names.entries()) {

@@ -2,6 +2,7 @@
  * Input formats and how DuckDB reads each one as a table of text columns. Every column is read as text (VARCHAR)
  * so ids keep their exact spelling and bad values can be reported by ingest, not by a DuckDB cast error.
  */
+import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DataError } from '../../errors.js';
 import { DuckSession, duckdbProblem, sqlIdentifier, sqlPath, sqlString } from './duckdb.js';
@@ -160,5 +161,29 @@ export async function openTableSource(session: DuckSession, file: string, opts: 
   } catch (err) {
     if (err instanceof DataError) throw err;
     throw new DataError(`${file}: cannot read as ${opts.format}: ${duckdbProblem(err)}`);
+  }
+}
+
+/**
+ * A keyed side table (item text, item vectors, user attributes) must hold one row per key: the first repeated
+ * key is an error naming its first row. `table` has the key in column `key` and keeps the file's row order.
+ */
+export async function refuseDuplicateKeys(session: DuckSession, table: string, key: string, source: TableSource, what: string): Promise<void> {
+  const [duplicate] = await session.rows(
+    `SELECT ${key}, count(*), min(rowid) FROM ${table} WHERE ${key} IS NOT NULL
+     GROUP BY ${key} HAVING count(*) > 1 ORDER BY min(rowid) LIMIT 1`,
+  );
+  if (duplicate) {
+    const [value, n, first] = duplicate as [string, number, number];
+    throw new DataError(`${source.file} ${rowLocator(source)(first)}: ${what} ${JSON.stringify(value)} has ${n} rows; expected one per ${what}`);
+  }
+}
+
+/** Text files must be UTF-8: DuckDB would otherwise stop at the first bad byte with a message about its reader. */
+export function requireUtf8(file: string): void {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
+  } catch {
+    throw new DataError(`${file}: not valid UTF-8 text`);
   }
 }

@@ -2,13 +2,12 @@
  * An item vector table (an item column and one vector column: a Parquet/JSON list of numbers, or a delimited
  * file's "[0.1, 0.2, …]" text) joined onto the ingested items: one vector per kept item, for the features item
  * encoder. Rows for items the log does not keep are ignored, as with item text. Every vector must have the same
- * length and finite values; a kept item without a row is an error unless allowMissing (then a zero vector,
- * counted).
+ * length and finite values, and one row per item; a kept item without a row is an error unless allowMissing
+ * (then a zero vector, counted).
  */
-import { readFileSync } from 'node:fs';
 import { DataError } from '../../errors.js';
 import { DuckSession } from './duckdb.js';
-import { detectFormat, findColumn, openTableSource, rowLocator } from './formats.js';
+import { detectFormat, findColumn, openTableSource, refuseDuplicateKeys, requireUtf8, rowLocator } from './formats.js';
 
 export interface ItemFeaturesOptions {
   file: string;
@@ -38,13 +37,7 @@ function parseVector(text: string): number[] | null {
 /** Needs the `item_idx(i, idx)` table of the ingested items. */
 export async function joinItemFeatures(session: DuckSession, opts: ItemFeaturesOptions): Promise<ItemFeatureTable> {
   const format = detectFormat(opts.file);
-  if (format !== 'parquet') {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(opts.file));
-    } catch {
-      throw new DataError(`${opts.file}: not valid UTF-8 text`);
-    }
-  }
+  if (format !== 'parquet') requireUtf8(opts.file);
   const source = await openTableSource(session, opts.file, { format, header: true });
   const where = rowLocator(source);
   const key = findColumn(source, opts.itemColumn) ?? findColumn(source, 'item') ?? findColumn(source, 'item_id');
@@ -57,6 +50,7 @@ export async function joinItemFeatures(session: DuckSession, opts: ItemFeaturesO
       : `${opts.file}: expected one vector column besides the item column '${key}', found ${others.length} (${others.join(', ')})`);
   }
   await session.run(`CREATE TEMP TABLE item_vec AS SELECT * FROM ${source.selectAsText([{ alias: 'item_key', column: key }, { alias: 'vec', column }])}`);
+  await refuseDuplicateKeys(session, 'item_vec', 'item_key', source, 'item');
   const rows = (await session.rows('SELECT item_key, vec, rowid FROM item_vec ORDER BY rowid')) as [string | null, string | null, number][];
   if (rows.length === 0) throw new DataError(`${opts.file}: no item rows`);
   const items = await session.strings('SELECT i FROM item_idx ORDER BY idx');
@@ -73,7 +67,6 @@ export async function joinItemFeatures(session: DuckSession, opts: ItemFeaturesO
     if (!vector.every(Number.isFinite)) throw new DataError(`${opts.file} ${where(rowid)}: item ${JSON.stringify(item)} has a value that is not a finite number`);
     const k = index.get(item);
     if (k === undefined) continue;
-    if (byItem.has(k)) throw new DataError(`${opts.file} ${where(rowid)}: item ${JSON.stringify(item)} has more than one row; expected one per item`);
     byItem.set(k, vector);
   }
   const missing = items.filter((_, k) => !byItem.has(k + 1));

@@ -3,11 +3,10 @@
  * ingested items: one text per kept item, its columns' values joined by ". ", then tokenised once (see
  * text/tokenize.ts) into the dataset's token rows. Rows for items the log does not keep are ignored.
  */
-import { readFileSync } from 'node:fs';
 import { DataError } from '../../errors.js';
 import { TokenizerSpec, tokenRows, type TokenRows } from '../text/tokenize.js';
 import { DuckSession, sqlIdentifier } from './duckdb.js';
-import { detectFormat, findColumn, openTableSource, rowLocator } from './formats.js';
+import { detectFormat, findColumn, openTableSource, refuseDuplicateKeys, requireUtf8 } from './formats.js';
 
 export interface ItemTextOptions {
   file: string;
@@ -28,15 +27,6 @@ export interface ItemText {
   /** Token rows over item indices 0..numItems (row 0, padding, is empty). */
   tokens: TokenRows;
   itemsWithoutText: number;
-}
-
-/** Text files must be UTF-8: DuckDB would otherwise stop at the first bad byte with a message about its reader. */
-function requireUtf8(file: string): void {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
-  } catch {
-    throw new DataError(`${file}: not valid UTF-8 text`);
-  }
 }
 
 /**
@@ -62,14 +52,7 @@ async function loadTextTable(session: DuckSession, opts: Pick<ItemTextOptions, '
   await session.run(`CREATE TEMP TABLE item_text AS SELECT * FROM ${source.selectAsText(picks)}`);
   const [[rows]] = (await session.rows('SELECT count(*) FROM item_text')) as [[number]];
   if (rows === 0) throw new DataError(`${opts.file}: no item rows`);
-  const [duplicate] = await session.rows(
-    `SELECT item_key, count(*), min(rowid) FROM item_text WHERE item_key IS NOT NULL
-     GROUP BY item_key HAVING count(*) > 1 ORDER BY min(rowid) LIMIT 1`,
-  );
-  if (duplicate) {
-    const [item, n, first] = duplicate as [string, number, number];
-    throw new DataError(`${opts.file} ${rowLocator(source)(first)}: item ${JSON.stringify(item)} has ${n} rows; expected one per item`);
-  }
+  await refuseDuplicateKeys(session, 'item_text', 'item_key', source, 'item');
   // concat_ws skips nulls, so an empty field adds no separator.
   const joined = `concat_ws('. ', ${columns.map((_, k) => `nullif(trim(t.${sqlIdentifier(`t${k}`)}), '')`).join(', ')})`;
   return { columns, joined };

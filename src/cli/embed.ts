@@ -1,19 +1,17 @@
 import { Command } from 'commander';
 import { userSequence } from '../data/dataset.js';
 import { writeVectorsParquet } from '../data/export/vectors.js';
-import { readItemTexts } from '../data/ingest/item-text.js';
 import { DataError } from '../errors.js';
 import { encodeHistories } from '../models/encoder.js';
 import { backend, noGrad } from '../tensor/index.js';
-import { withItemTexts } from '../train/catalogue.js';
+import { withItemTextFile } from '../train/catalogue.js';
 import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
-import { integerOption, nameListOption } from './options.js';
+import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
+import { integerOption } from './options.js';
 
-interface EmbedFlags {
+interface EmbedFlags extends ItemTextFlags {
   model: string;
   items?: string;
-  itemText?: string;
-  itemTextCols?: string[];
   data?: string;
   users?: string;
   force?: boolean;
@@ -21,12 +19,10 @@ interface EmbedFlags {
 }
 
 export function embedCommand(): Command {
-  return new Command('embed')
+  return withItemTextOptions(new Command('embed')
     .description('Export vectors as Parquet (id, vector): the item encoder\'s item vectors, and/or the base model\'s user vectors (last position) for every user of a dataset')
     .requiredOption('--model <dir>', 'model directory')
-    .option('--items <file>', 'write every item\'s vector here (.parquet)')
-    .option('--item-text <file>', 'text model: also embed these items (an item column and text columns) by their text')
-    .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order', nameListOption('item-text-cols'))
+    .option('--items <file>', 'write every item\'s vector here (.parquet)'), 'to embed into --items besides the trained ones')
     .option('--data <dir>', 'dataset whose users --users embeds (the model\'s vocabulary)')
     .option('--users <file>', 'write every user\'s vector here (.parquet; needs --data)')
     .option('--force', 'replace existing output files')
@@ -39,9 +35,8 @@ export function embedCommand(): Command {
       const loaded = await loadModelDir(f.model);
       const dim = loaded.config.model.dim;
       if (f.items) {
-        const base = f.itemText
-          ? withItemTexts(loaded, await readItemTexts(f.itemText, f.itemTextCols ? { columns: f.itemTextCols } : {}), f.model).base
-          : loaded;
+        const newItems = itemTextFile(f);
+        const base = newItems ? (await withItemTextFile(loaded, newItems, f.model)).base : loaded;
         const table = noGrad(() => base.model.items.table());
         await writeVectorsParquet(f.items, 'item', base.items, table.data.subarray(dim), dim, { overwrite: f.force });
         console.log(`${base.items.length} item vectors (${dim} floats) -> ${f.items}`);

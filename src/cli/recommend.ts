@@ -4,9 +4,9 @@ import { topKIndices } from '../eval/topk.js';
 import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
-import { integerOption, nameListOption } from './options.js';
-import { readItemTexts } from '../data/ingest/item-text.js';
-import { withItemTexts } from '../train/catalogue.js';
+import { integerOption } from './options.js';
+import { withItemTextFile } from '../train/catalogue.js';
+import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
 
 interface RecommendFlags extends HistoryFlags {
   model: string;
@@ -19,11 +19,9 @@ interface RecommendFlags extends HistoryFlags {
 }
 
 export function recommendCommand(): Command {
-  return withHistoryOptions(new Command('recommend')
+  return withItemTextOptions(withHistoryOptions(new Command('recommend')
     .description('Top-k next items for a known user (--user with --data) or for a given sequence (--items a,b,c)')
-    .requiredOption('--model <dir>', 'model directory'))
-    .option('--item-text <file>', 'text model: a table of items (an item column and text columns) to score besides the trained ones, by their text alone')
-    .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'))
+    .requiredOption('--model <dir>', 'model directory')), 'to score besides the trained ones')
     .option('--k <n>', 'how many items', integerOption('k'), 10)
     .option('--include-seen', 'allow items already in the sequence')
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
@@ -31,9 +29,8 @@ export function recommendCommand(): Command {
     .action(async (f: RecommendFlags) => {
       if (f.threads) backend().setThreads(f.threads);
       const loaded = await loadModelDir(f.model);
-      const base = f.itemText
-        ? withItemTexts(loaded, await readItemTexts(f.itemText, f.itemTextCols ? { columns: f.itemTextCols } : {}), f.model).base
-        : loaded;
+      const newItems = itemTextFile(f);
+      const base = newItems ? (await withItemTextFile(loaded, newItems, f.model)).base : loaded;
       const { model, config, items } = base;
       // A known user's sequence is read in the trained vocabulary; --items may name the new items too.
       const history = await resolveHistory(f, f.user !== undefined ? loaded : base, f.model);

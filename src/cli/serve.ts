@@ -2,12 +2,11 @@ import { Command } from 'commander';
 import { DataError } from '../errors.js';
 import { createServer } from '../serve/start.js';
 import { backend } from '../tensor/index.js';
-import { choiceOption, integerOption, nameListOption } from './options.js';
+import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
+import { choiceOption, integerOption } from './options.js';
 
-interface ServeFlags {
+interface ServeFlags extends ItemTextFlags {
   model: string;
-  itemText?: string;
-  itemTextCols?: string[];
   patches?: string;
   data?: string;
   port: number;
@@ -23,11 +22,9 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  return withItemTextOptions(new Command('serve')
     .description('Serve one base model and every task patch in a directory over HTTP (POST /v1/recommend, /v1/predict/:task, /v1/embed; GET /v1/tasks; OpenAPI at /docs/json)')
-    .requiredOption('--model <dir>', 'base model directory')
-    .option('--item-text <file>', 'text base: a table of items (an item column and text columns) to score besides the trained ones, by their text alone')
-    .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'))
+    .requiredOption('--model <dir>', 'base model directory'), 'to score besides the trained ones')
     .option('--patches <dir>', 'directory of task patch directories (from graftrec finetune)')
     .option('--data <dir>', 'dataset to look up "user" ids in')
     .option('--port <n>', 'TCP port (0 = any free port)', integerOption('port', 0, 65535), 8080)
@@ -45,7 +42,7 @@ export function serveCommand(): Command {
       const adminToken = f.adminToken ?? process.env.GRAFTREC_ADMIN_TOKEN ?? null;
       if (adminToken !== null && adminToken.length < 16) throw new DataError('--admin-token (or GRAFTREC_ADMIN_TOKEN) must be at least 16 characters');
       const server = await createServer({
-        model: f.model, itemText: f.itemText ? { file: f.itemText, ...(f.itemTextCols ? { columns: f.itemTextCols } : {}) } : null, patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
+        model: f.model, itemText: itemTextFile(f), patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
         ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
         bodyLimit: f.bodyLimit, logger: { level: f.logLevel, stream: process.stderr }, adminToken,
       });

@@ -6,8 +6,7 @@ import { FSWatcher, statSync, watch } from 'node:fs';
 import { FastifyInstance } from 'fastify';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { readItemTexts } from '../data/ingest/item-text.js';
-import { withItemTexts } from '../train/catalogue.js';
+import { ItemTextFile, withItemTextFile } from '../train/catalogue.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { baseFingerprint } from '../transfer/patchfile.js';
 import { TaskRegistry } from './registry.js';
@@ -16,7 +15,7 @@ import { ServerOptions, buildServer } from './server.js';
 export interface StartOptions extends Pick<ServerOptions, 'ignoreUnknownItems' | 'batchWaitMs' | 'maxBatch' | 'bodyLimit' | 'logger' | 'adminToken'> {
   model: string;
   /** A text table of items the text base scores besides its own (new items by their text), and its text columns. */
-  itemText?: { file: string; columns?: string[] } | null;
+  itemText?: ItemTextFile | null;
   patches: string | null;
   data: string | null;
   watch: boolean;
@@ -43,7 +42,7 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
   const trained = await loadModelDir(o.model);
   // Tasks load onto the base as trained; the base's own routes also score the items registered by text.
   const registry = new TaskRegistry(trained, await baseFingerprint(o.model), o.patches);
-  const extended = o.itemText ? withItemTexts(trained, await readItemTexts(o.itemText.file, o.itemText.columns ? { columns: o.itemText.columns } : {}), o.model) : null;
+  const extended = o.itemText ? await withItemTextFile(trained, o.itemText, o.model) : null;
   const base = extended?.base ?? trained;
   const dataset: Dataset | null = o.data !== null ? await loadDataset(o.data) : null;
   const app = await buildServer({ ...o, base, taskItems: trained.items.length, registry, dataset, datasetName: o.data ?? '' });

@@ -4,6 +4,7 @@
  * row to train. The extended model shares every weight with the loaded one.
  */
 import { ModelError } from '../errors.js';
+import { readItemTexts } from '../data/ingest/item-text.js';
 import { tokenRows } from '../data/text/tokenize.js';
 import { forItemCatalogue } from '../models/encoders.js';
 import { LoadedModel } from './checkpoint.js';
@@ -42,4 +43,15 @@ export function withItemTexts(loaded: LoadedModel, items: { ids: readonly string
     added,
     alreadyKnown: items.ids.length - added.length,
   };
+}
+
+/** A text table of new items: the file, and its text columns in join order (default: all but the item column). */
+export interface ItemTextFile {
+  file: string;
+  columns?: string[];
+}
+
+/** withItemTexts over the items of a text table read from disk. */
+export async function withItemTextFile(loaded: LoadedModel, source: ItemTextFile, what = 'the model'): Promise<ExtendedCatalogue> {
+  return withItemTexts(loaded, await readItemTexts(source.file, source.columns ? { columns: source.columns } : {}), what);
 }

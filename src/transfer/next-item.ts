@@ -134,12 +134,11 @@ function choosePrior(model: UserEncoder, p: PlatformSplit): { weight: number; va
 }
 
 /**
- * A model's next-item metrics on the test queries with the prior weight chosen on validation, popularity
- * beside them, and the cold-item queries apart.
+ * A model's next-item metrics on the test queries with the prior weight chosen on validation (`chosen`, when the
+ * caller already chose it), popularity beside them, and the cold-item queries apart.
  */
-export function nextItemTestReport(model: UserEncoder, ds: Dataset, ks: number[]): NextItemReport {
-  const p = platformSplit(ds);
-  const { weight, validation } = choosePrior(model, p);
+function testReport(model: UserEncoder, p: PlatformSplit, ks: number[], chosen = choosePrior(model, p)): NextItemReport {
+  const { weight, validation } = chosen;
   const prior = priorOf(p, weight);
   const all = evaluateNextItem(model, p.split.test, p.counts, { ks, maskHistory: false, withPopularity: true, prior });
   const coldSet = coldQueries(p.split.test, p.counts);
@@ -155,17 +154,18 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
   const ds = o.dataset;
   const started = process.hrtime.bigint();
   const model = modelForPlatform(o.model, ds, o.datasetName);
+  const p = platformSplit(ds);
   if (o.strategy === 'zero-shot') {
-    const total = model.parameters().reduce((n, p) => n + p.size, 0);
-    const test = nextItemTestReport(model, ds, o.ks);
+    const total = model.parameters().reduce((n, q) => n + q.size, 0);
+    const test = testReport(model, p, o.ks);
     return {
       backbone: model.backbone, strategy: 'zero-shot', insertion: null, trainedParams: 0, totalParams: total, patchBytes: 0,
       epochs: 0, bestEpoch: 0, validationScore: test.validationNdcg, trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
       trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, test,
     };
   }
-  const accounting = trainNextItem(model, o, ds);
-  const test = nextItemTestReport(model, ds, o.ks);
+  const accounting = trainNextItem(model, o, p);
+  const test = testReport(model, p, o.ks);
   return { ...accounting, validationScore: test.validationNdcg, task: o.task, targetItems: ds.items, test };
 }
 
@@ -182,15 +182,15 @@ export function nextItemBaselines(o: NextItemData & { baseConfig: ModelConfig; n
     testFraction: TRANSFER_DEFAULTS.testFraction, ...definedOnly(o) };
   // The baseline gets the same care as the models it is compared with: its learning rate is chosen on validation.
   // Each rate is judged as the table reports the model: by validation NDCG@10 with its own prior weight.
-  let best: { model: UserEncoder; trained: TransferAccounting<null>; lr: number; validation: number } | null = null;
+  let best: { model: UserEncoder; trained: TransferAccounting<null>; lr: number; prior: { weight: number; validation: number } } | null = null;
   const p = platformSplit(ds);
   for (const lr of o.lr ? [o.lr] : ID_BASELINE_LEARNING_RATES) {
     const model = createEncoder({ ...shape, itemEncoder: 'id', numItems: ds.meta.numItems }, new Rng(o.seed), null);
-    const trained = trainNextItem(model, { ...tuning, lr, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, ds);
-    const { validation } = choosePrior(model, p);
-    if (!best || validation > best.validation) best = { model, trained, lr, validation };
+    const trained = trainNextItem(model, { ...tuning, lr, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, p);
+    const prior = choosePrior(model, p);
+    if (!best || prior.validation > best.prior.validation) best = { model, trained, lr, prior };
   }
-  const test = nextItemTestReport(best!.model, ds, o.ks);
+  const test = testReport(best!.model, p, o.ks, best!.prior);
   const metrics = Object.fromEntries(Object.entries(test).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0].includes('@')));
   return {
     popularity: test.popularity,
@@ -217,13 +217,12 @@ function definedOnly<T extends object>(o: T): Partial<T> {
  * early-stopped on validation NDCG@10. A separate output table (an id model's) trains beside the strategy's
  * choice: it is the task's softmax.
  */
-export function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, ds: Dataset): TransferAccounting<null> {
-  const p = platformSplit(ds);
+function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, p: PlatformSplit): TransferAccounting<null> {
   const { windows } = objectiveWindows(p.split.train, model.config.objective, model.config.maxLen);
-  if (windows.length === 0) throw new ModelError(`${ds.meta.numUsers} users, none with enough items to train on (need ≥ 4 per user)`);
+  if (windows.length === 0) throw new ModelError(`${p.split.train.length} users, none with enough items to train on (need ≥ 4 per user)`);
   const sampler = o.negatives > 0 ? new NegativeSampler(p.counts) : null;
   const softmax = { negatives: o.negatives, sampler };
-  const outputTable: Parameter[] = model.parameters().filter((p) => p.name.startsWith('output.'));
+  const outputTable: Parameter[] = model.parameters().filter((q) => q.name.startsWith('output.'));
   return trainTransfer({ ...o, model }, null, (_head, rng) => ({
     examples: windows.length,
     loss: (batch) => {

@@ -17,6 +17,8 @@ interface PretrainFlags {
   crop: number;
   maskRate: number;
   reorder: number;
+  heldOutWeight: number;
+  heldOutRate: number;
   backbone?: Backbone;
   itemEncoder?: ItemEncoderKind;
   dim?: number;
@@ -44,6 +46,7 @@ interface PretrainFlags {
 }
 
 const C = TRAIN_DEFAULTS.contrastive;
+const H = TRAIN_DEFAULTS.heldOut;
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')
@@ -58,6 +61,9 @@ export function pretrainCommand(): Command {
     .option('--crop <η>', 'view augmentation: share of the sequence a crop keeps (1 = no crop)', numberOption('crop', { min: 0, max: 1, exclusiveMin: true }), C.crop)
     .option('--mask-rate <γ>', 'view augmentation: share of items an item mask drops (0 = no mask)', numberOption('mask-rate', { min: 0, max: 1, exclusiveMax: true }), C.maskRate)
     .option('--reorder <β>', 'view augmentation: share of the sequence a local reorder shuffles (0 = no reorder)', numberOption('reorder', { min: 0, max: 1 }), C.reorder)
+    .option('--held-out-weight <λ>', 'weight of the held-out items loss: a share of each window is held out and predicted from the mean-pooled user vector of the rest (a user-level objective for transfer; 0 = off)',
+      numberOption('held-out-weight', { min: 0 }), H.weight)
+    .option('--held-out-rate <ρ>', 'share of each window held out for that loss', numberOption('held-out-rate', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), H.rate)
     .option('--backbone <name>', `the sequence network: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
     .option('--item-encoder <kind>', `where item vectors come from: id (a table row per item), text (the item's text: hashed tokens → mean → Linear → LayerNorm; needs data ingested with --item-text; scores items never seen in training), id+text (their sum), features (precomputed item vectors from --item-features through a mixture-of-experts adaptor) (default ${MODEL_DEFAULTS.itemEncoder})`, choiceOption('item-encoder', ITEM_ENCODERS))
     .option('--dim <n>', `channels = embedding size (default ${BACKBONES.map((b) => `${b} ${DEFAULT_DIM[b]}`).join(', ')})`, integerOption('dim'))
@@ -114,6 +120,7 @@ export function pretrainCommand(): Command {
             weight: f.contrastiveWeight, temperature: f.temperature, projectionDim: f.projectionDim, crop: f.crop,
             maskRate: f.maskRate, reorder: f.reorder,
           },
+          heldOut: { weight: f.heldOutWeight, rate: f.heldOutRate },
         },
         progress: createProgress(process.stderr, f.quiet ?? false),
         log,

@@ -140,10 +140,24 @@ export const ContrastiveConfigSchema = z.object({
 });
 export type ContrastiveConfig = z.infer<typeof ContrastiveConfigSchema>;
 
+/**
+ * The held-out items loss term (train/held-out.ts): a share of each window's items is held out and predicted from
+ * the mean-pooled user vector of the rest, through the model's output layer. Added to any objective that trains
+ * the output layer; weight 0 = off.
+ */
+export const HeldOutConfigSchema = z.object({
+  /** The term's weight next to the sequence loss (weight 1); 0 = off. */
+  weight: z.number().min(0).default(0),
+  /** ρ: the share of each window's items held out (at least one item is held out and one kept). */
+  rate: z.number().gt(0).lt(1).default(0.5),
+});
+export type HeldOutConfig = z.infer<typeof HeldOutConfigSchema>;
+
 export const TrainConfigSchema = z.object({
   /** The loss terms trained; null = the model's own sequence objective alone (model.objective). */
   objective: z.enum(OBJECTIVES).nullable().default(null),
   contrastive: ContrastiveConfigSchema.prefault({}),
+  heldOut: HeldOutConfigSchema.prefault({}),
   epochs: z.number().int().positive().default(20),
   /** Windows per batch (unless batchTokens is set). */
   batch: z.number().int().positive().default(128),

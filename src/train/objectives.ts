@@ -1,6 +1,6 @@
 /**
  * Pretraining objectives as a list of weighted loss terms that a training step adds up: next-item (causal),
- * masked-item, contrastive, or a sequence term plus a contrastive one. Each term turns the batch's training
+ * masked-item, contrastive, or a sequence term plus a contrastive one, and optionally a held-out items term. Each term turns the batch's training
  * windows into its own inputs (data work: padding, masking, negatives, augmented views) and then into a loss.
  */
 import { Objective, TrainConfig } from '../config/schema.js';
@@ -10,9 +10,10 @@ import { TrainingError } from '../errors.js';
 import { UserEncoder } from '../models/encoder.js';
 import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { ProjectionHead, contrastiveLoss } from './contrastive.js';
+import { heldOutLoss, holdOutItems } from './held-out.js';
 import { NegativeSampler } from './sampler.js';
 
-export type LossName = 'next-item' | 'masked-item' | 'contrastive';
+export type LossName = 'next-item' | 'masked-item' | 'contrastive' | 'held-out-items';
 
 /** One term's inputs for one batch, ready to be turned into its loss. */
 export interface PreparedLoss {
@@ -105,10 +106,22 @@ function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainC
   };
 }
 
+function heldOutTerm(model: UserEncoder, train: TrainConfig): LossTerm {
+  const { weight, rate } = train.heldOut;
+  return {
+    name: 'held-out-items',
+    weight,
+    prepare: (windows, rng) => {
+      const split = holdOutItems(windows, rate, rng);
+      return { name: 'held-out-items', weight, count: split.targets.length, loss: () => heldOutLoss(model, split) };
+    },
+  };
+}
+
 /**
  * The loss terms of `objective` for this model (whose network must match it) — the sequence term first, with
- * weight 1, then the contrastive term with weight λ (1 when it is the only term). `head` is needed only when
- * the objective is contrastive.
+ * weight 1, then the contrastive term with weight λ (1 when it is the only term), then the held-out items term
+ * when its weight is above 0. `head` is needed only when the objective is contrastive.
  */
 export function lossTerms(objective: Objective, model: UserEncoder, head: ProjectionHead | null, train: TrainConfig,
   softmax: SoftmaxOptions): LossTerm[] {
@@ -119,5 +132,6 @@ export function lossTerms(objective: Objective, model: UserEncoder, head: Projec
     if (!head) throw new TrainingError(`objective ${objective} needs a projection head`);
     terms.push(contrastiveTerm(model, head, train, objective === 'contrastive' ? 1 : train.contrastive.weight));
   }
+  if (train.heldOut.weight > 0) terms.push(heldOutTerm(model, train));
   return terms;
 }

@@ -178,7 +178,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
   // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
   // is kept), and throughput counts the items read rather than the items predicted.
-  const trainsOutputLayer = objective !== 'contrastive';
+  const trainsOutputLayer = objective !== 'contrastive' || train.heldOut.weight > 0;
   if (windows.length === 0) throw new TrainingError(`${options.data}: no user has enough items to train on (need ≥ 4 per user)`);
   if (split.valid.targets.length === 0) throw new TrainingError(`${options.data}: no user has ≥ 3 items, so there is no validation set`);
   const rng = new Rng({ state: state.rngState });

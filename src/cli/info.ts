@@ -8,7 +8,7 @@ function provenanceLines(p: Provenance | null): string[] {
   if (p === null) return ['provenance  none recorded'];
   const b = p.backend;
   return [
-    `provenance  graftrec ${p.graftrec}${p.gitCommit ? ` (commit ${p.gitCommit.slice(0, 12)})` : ''}, node ${p.node}, created ${p.createdAt}`,
+    `provenance  graftrec ${p.graftrec}${p.gitCommit ? ` (commit ${p.gitCommit.slice(0, 12)}${p.gitDirty ? ', with uncommitted changes' : ''})` : ''}, node ${p.node}, created ${p.createdAt}`,
     `backend     ${b.cpuIsa}, ${b.gemm} GEMM${b.blas ? ` (BLAS loaded: ${b.blas})` : ''}, ${b.threads} thread${b.threads === 1 ? '' : 's'}, deterministic ${p.deterministic ? 'on' : 'off'}`,
     `seed        ${Array.isArray(p.seed) ? p.seed.join(',') : p.seed}`,
     `data        ${p.dataset.path} (sha256 ${p.dataset.sha256})`,

@@ -11,6 +11,8 @@ export const ProvenanceSchema = z.object({
   graftrec: z.string(),
   /** The commit of the git checkout graftrec ran from; null for an installed package (or without git). */
   gitCommit: z.string().nullable(),
+  /** Whether tracked files differed from that commit (uncommitted changes); null without a commit. */
+  gitDirty: z.boolean().nullable(),
   /** process.version, e.g. "v20.19.0". */
   node: z.string(),
   /** The native backend as it reported itself while the run started. */

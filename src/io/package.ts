@@ -29,6 +29,11 @@ export function packageVersion(): string {
 }
 
 let commit: string | null | undefined;
+let dirty: boolean | null | undefined;
+
+function git(args: string[], dir: string): string {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+}
 
 /**
  * The commit checked out at the package root, or null: when the package is not a git checkout (an npm install),
@@ -40,9 +45,24 @@ export function gitCommit(): string | null {
   const dir = packageRoot();
   if (dir === null || !existsSync(join(dir, '.git'))) return (commit = null);
   try {
-    const out = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    const out = git(['rev-parse', 'HEAD'], dir).trim();
     return (commit = /^[0-9a-f]{40,64}$/.test(out) ? out : null);
   } catch {
     return (commit = null);
+  }
+}
+
+/**
+ * Whether tracked files of that checkout differ from its commit (the commit alone would then not say which code
+ * ran), or null where gitCommit is null.
+ */
+export function gitDirty(): boolean | null {
+  if (dirty !== undefined) return dirty;
+  const dir = packageRoot();
+  if (dir === null || gitCommit() === null) return (dirty = null);
+  try {
+    return (dirty = git(['status', '--porcelain', '--untracked-files=no'], dir).trim() !== '');
+  } catch {
+    return (dirty = null);
   }
 }

@@ -1,7 +1,7 @@
 /** Collects a run's provenance (config/provenance.ts) from the package, the native backend and the dataset. */
 import { Provenance } from '../config/provenance.js';
 import { datasetHash } from '../data/dataset.js';
-import { gitCommit, packageVersion } from '../io/package.js';
+import { gitCommit, gitDirty, packageVersion } from '../io/package.js';
 import { backend } from '../tensor/index.js';
 
 export interface ProvenanceInput {
@@ -17,6 +17,7 @@ export async function collectProvenance(o: ProvenanceInput): Promise<Provenance>
   return {
     graftrec: packageVersion(),
     gitCommit: gitCommit(),
+    gitDirty: gitDirty(),
     node: process.version,
     backend: { cpuIsa: info.builtinIsa, gemm: info.gemmBackend, blas: info.blasPath === '' ? null : info.blasPath, threads: info.threads },
     deterministic: info.deterministic,

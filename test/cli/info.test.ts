@@ -15,6 +15,7 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 interface StoredProvenance {
   graftrec: string;
   gitCommit: string | null;
+  gitDirty: boolean | null;
   node: string;
   backend: { cpuIsa: string; gemm: string; blas: string | null; threads: number };
   deterministic: boolean;
@@ -42,6 +43,7 @@ function expectedCommit(): string | null {
 function assertRunFacts(p: StoredProvenance): void {
   assert.equal(p.graftrec, version);
   assert.equal(p.gitCommit, expectedCommit());
+  assert.equal(typeof p.gitDirty, p.gitCommit === null ? 'object' : 'boolean');
   assert.equal(p.node, process.version);
   const info = backend().info();
   assert.deepEqual(p.backend, { cpuIsa: info.builtinIsa, gemm: info.gemmBackend, blas: info.blasPath || null, threads: 1 });

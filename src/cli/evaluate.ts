@@ -1,8 +1,6 @@
 import { Command } from 'commander';
-import { itemCounts, leaveOneOutSplit } from '../data/split.js';
-import { evaluateNextItem } from '../eval/evaluate.js';
+import { evaluate } from '../api/model.js';
 import { backend } from '../tensor/index.js';
-import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
 import { choiceOption, integerListOption, integerOption } from './options.js';
 
 interface EvaluateFlags {
@@ -31,24 +29,18 @@ export function evaluateCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (f: EvaluateFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const { model, config } = await loadModelDir(f.model);
-      const ds = await loadDatasetFor(config, f.model, f.data);
-      const split = leaveOneOutSplit(ds);
-      const counts = itemCounts(split.train, config.model.numItems);
-      const result = evaluateNextItem(model, f.split === 'test' ? split.test : split.valid, counts, {
-        ks: f.k, maskHistory: f.maskHistory ?? false, sampledNegatives: f.sampled, seed: f.seed,
+      const result = await evaluate(f.model, {
+        data: f.data, split: f.split, ks: f.k, maskHistory: f.maskHistory ?? false, sampled: f.sampled, seed: f.seed,
       });
       if (f.json) {
-        console.log(JSON.stringify({
-          split: f.split, users: result.users, items: result.items, protocol: result.protocol,
-          historyMasked: result.historyMasked, ...result.metrics, popularity: result.popularity,
-        }));
+        const { metrics, popularity, ...rest } = result;
+        console.log(JSON.stringify({ ...rest, ...metrics, popularity }));
         return;
       }
       console.log(`${f.split} split: ${result.users} users, ${result.items} items; ${result.protocol}; history ${result.historyMasked ? 'masked' : 'not masked'}`);
       console.log(`${'metric'.padEnd(10)} ${'model'.padStart(8)} ${'popularity'.padStart(11)}`);
       for (const [name, v] of Object.entries(result.metrics)) {
-        console.log(`${name.padEnd(10)} ${v.toFixed(4).padStart(8)} ${result.popularity![name]!.toFixed(4).padStart(11)}`);
+        console.log(`${name.padEnd(10)} ${v.toFixed(4).padStart(8)} ${result.popularity[name]!.toFixed(4).padStart(11)}`);
       }
     });
 }

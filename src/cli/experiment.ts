@@ -7,13 +7,16 @@ import { backend } from '../tensor/index.js';
 import { backboneTable, runBackboneExperiment } from '../train/backbone-experiment.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { createProgress } from '../train/progress.js';
+import { collectProvenance } from '../train/provenance.js';
+import { baseFingerprint } from '../transfer/patchfile.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
 import { checkStrategyFor, describeBaselines } from '../transfer/tasks.js';
 import { NEXT_ITEM_STRATEGIES } from '../transfer/next-item.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
-import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
+import { loadTaskDataset } from '../transfer/task-dataset.js';
+import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface ExperimentFlags extends TaskFlags {
   model: string;
@@ -51,16 +54,21 @@ export function experimentCommand(): Command {
       // Refuse before hours of runs, not when the grid reaches the first patched strategy.
       if (strategies.some(strategyUsesPatches)) checkInsertion(defaultInsertion(backbone), backbone);
       const dataset = await loadTaskDataset(spec, base, f.model, f.data);
+      const insertions = f.insertions ?? [defaultInsertion(base.model.backbone)];
+      const provenance = await collectProvenance({
+        seed: f.seeds, dataset: f.data,
+        config: { task: f.task, spec, strategies, insertions, ...tuningFromFlags(f), model: f.model, baseFingerprint: await baseFingerprint(f.model) },
+      });
       const result = await runTransferExperiment({
         spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f),
-        strategies, insertions: f.insertions ?? [defaultInsertion(base.model.backbone)],
+        strategies, insertions,
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr),
         onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
       const table = experimentTable(result, dataset, f.task, spec);
       await writeDirAtomic(f.out, async (tmp) => {
-        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result }, null, 2) + '\n');
+        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result, provenance }, null, 2) + '\n');
         await writeFile(join(tmp, 'results.md'), table);
       });
       process.stdout.write(table);
@@ -80,6 +88,9 @@ export function experimentCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (f: BackboneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
+      const provenance = await collectProvenance({
+        seed: f.seeds, dataset: f.data, config: { backbones: f.backbones, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen },
+      });
       const result = await runBackboneExperiment({
         data: f.data, backbones: f.backbones, seeds: f.seeds, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen,
         progress: createProgress(process.stderr, f.quiet ?? false),
@@ -87,7 +98,7 @@ export function experimentCommand(): Command {
       });
       const table = backboneTable(result, f.data);
       if (f.out) await writeFileAtomic(f.out, table);
-      process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result }) + '\n' : table);
+      process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result, provenance }) + '\n' : table);
     });
   return experiment;
 }

@@ -1,16 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { DataError } from '../errors.js';
-import { createEncoder, itemSideOf } from '../models/encoders.js';
-import { Rng, backend } from '../tensor/index.js';
-import { loadModelDir } from '../train/checkpoint.js';
+import { runFinetune } from '../api/task.js';
+import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
-import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
-import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
-import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
-import { TaskBaselines, TaskResult, checkStrategyFor, describeBaselines, headline, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
+import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
+import { STRATEGIES, Strategy } from '../transfer/strategies.js';
+import { TaskBaselines, TaskResult, describeBaselines, headline } from '../transfer/tasks.js';
 import { choiceOption, integerOption } from './options.js';
-import { TaskFlags, loadTaskDataset, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
+import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface FinetuneFlags extends TaskFlags {
   model: string;
@@ -64,28 +60,11 @@ export function finetuneCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (f: FinetuneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const spec = taskSpecFromFlags(f);
-      checkStrategyFor(spec, f.strategy);
-      // A patch is a trained artefact: like pretrain, refuse to replace one unless asked (before any training).
-      if (!f.force && existsSync(f.out) && readdirSync(f.out).length > 0) {
-        throw new DataError(`${f.out}: already exists and is not empty; pass --force to replace it or choose another --out`);
-      }
-      const base = await loadModelDir(f.model);
-      const dataset = await loadTaskDataset(spec, base, f.model, f.data);
-      const model = strategyUsesPretraining(f.strategy) ? base.model : createEncoder(base.config.model, new Rng(f.seed), itemSideOf(base.model));
-      const data = { task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model };
-      const result = runTask(spec, data, {
-        model, strategy: f.strategy, insertion: f.insertion ?? defaultInsertion(model.backbone), patchDim: f.patchDim, zeroInitUp: f.zeroInitUp,
-        ...tuningFromFlags(f), lr: f.lr ?? defaultLearningRate(f.strategy, spec.type), seed: f.seed, progress: createProgress(process.stderr, f.quiet ?? false),
+      const { summary, result, baselines } = await runFinetune({
+        spec: taskSpecFromFlags(f), model: f.model, data: f.data, task: f.task, out: f.out, force: f.force ?? false,
+        strategy: f.strategy, insertion: f.insertion, patchDim: f.patchDim, zeroInitUp: f.zeroInitUp, seed: f.seed,
+        tuning: tuningFromFlags(f), progress: createProgress(process.stderr, f.quiet ?? false),
       });
-      const baselines = runTaskBaselines(spec, data, { ...tuningFromFlags(f), lr: f.lr, seed: f.seed });
-      await writePatchDir(f.out, taskCardFor(spec, result, await baseFingerprint(f.model), f.patchDim ?? null), result);
-      const summary = {
-        task: f.task, type: spec.type, strategy: f.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
-        totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, bestEpoch: result.bestEpoch,
-        validationScore: result.validationScore, trainSeconds: result.trainSeconds,
-        ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
-      };
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(describe(result, baselines, f.out));
     });

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** The graftrec command line: thin wrappers that parse, validate and call the layers below. */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { GraftrecError, InterruptedError } from '../errors.js';
+import { packageVersion } from '../io/package.js';
 import { benchCommand } from './bench.js';
 import { synthCommand } from './synth.js';
 import { embedCommand } from './embed.js';
@@ -10,12 +10,13 @@ import { evaluateCommand } from './evaluate.js';
 import { experimentCommand } from './experiment.js';
 import { finetuneCommand } from './finetune.js';
 import { predictCommand } from './predict.js';
+import { infoCommand } from './info.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
 import { serveCommand } from './serve.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const version = packageVersion();
 
 const program = new Command()
   .name('graftrec')
@@ -35,6 +36,7 @@ program.addCommand(experimentCommand());
 program.addCommand(serveCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());
+program.addCommand(infoCommand());
 
 // List defaults read in help as they are typed (`1,4`), not as JSON (`[1,4]`).
 const commands = (c: Command): Command[] => [c, ...c.commands.flatMap(commands)];

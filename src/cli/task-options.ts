@@ -1,9 +1,7 @@
 /** The task and training options `finetune` and `experiment transfer` share, and the task spec built from them. */
 import { Command } from 'commander';
 import { POOLINGS, TRANSFER_DEFAULTS } from '../config/schema.js';
-import { Dataset, loadDataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
-import { LoadedModel, assertItemTextFor, loadDatasetFor } from '../train/checkpoint.js';
 import { TASK_TYPES, TaskSpec } from '../transfer/tasks.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
@@ -79,18 +77,4 @@ export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
   // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
   const itemPairs = f.itemPairs && f.negatives === 0;
   return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, itemPairs, ks };
-}
-
-/**
- * The task's dataset. A classification dataset must share the model's vocabulary (its sequences are read as
- * they are); a cross-domain one is matched to the model by raw item id, so it may be a different ingest (e.g.
- * both domains, while the model was pretrained on the source domain only); a next-item one is another platform
- * whose items the model reads by their text.
- */
-export async function loadTaskDataset(spec: TaskSpec, base: LoadedModel, modelDir: string, dataDir: string): Promise<Dataset> {
-  if (spec.type === 'classify') return loadDatasetFor(base.config, modelDir, dataDir);
-  const ds = await loadDataset(dataDir);
-  // A new platform's items are read by their text: it must come from the base's tokenizer.
-  if (spec.type === 'next-item') assertItemTextFor(base.config, ds, modelDir, dataDir);
-  return ds;
 }

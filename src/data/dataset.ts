@@ -16,8 +16,9 @@
  *
  * Binary files are raw little-endian arrays so loading is a read and a typed-array view, no parsing.
  */
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
@@ -197,4 +198,28 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   if (meta.itemFeatures) ds.itemFeatures = view(await read('item-features.f32'), Float32Array);
   validateDataset(ds, dir);
   return ds;
+}
+
+/** The files whose bytes identify a dataset's interactions (who clicked what, in which order). */
+const HASHED_FILES = ['offsets.i32', 'sequences.i32'] as const;
+
+/**
+ * sha256 over the dataset's offsets and sequences files, streamed (a large log is never held in memory). Each
+ * file enters as its name and byte length, then its bytes, so moving bytes from one file to the other changes the
+ * hash. Vocabularies and side tables are not part of it: the same interactions under renamed ids hash the same.
+ */
+export async function datasetHash(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of HASHED_FILES) {
+    const path = join(dir, file);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      throw new DataError(`${path}: missing (not a graftrec dataset directory?)`);
+    }
+    hash.update(`${file}\n${size}\n`);
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
 }

@@ -5,9 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { KernelError } from '../errors.js';
+import { packageRoot } from '../io/package.js';
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -136,18 +136,10 @@ export interface Kernels {
   sumRows(x: F32, rows: number, cols: number, out: F32): void;
 }
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new KernelError('cannot locate the graftrec package root to load the native addon');
-    dir = parent;
-  }
-  return dir;
-}
-
 function loadAddon(): Kernels {
-  const path = join(packageRoot(), 'build', 'Release', 'graftrec.node');
+  const root = packageRoot();
+  if (root === null) throw new KernelError('cannot locate the graftrec package root to load the native addon');
+  const path = join(root, 'build', 'Release', 'graftrec.node');
   if (!existsSync(path)) {
     throw new KernelError(`native addon not built: ${path} is missing (run \`npm ci\` or \`npm run build\`)`);
   }

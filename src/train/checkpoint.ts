@@ -1,7 +1,8 @@
 /**
  * Model directories and resumable checkpoints.
  *
- *   MODEL/config.json          model + training config, dataset vocabulary fingerprint
+ *   MODEL/config.json          model + training config, dataset vocabulary fingerprint, provenance (who made it
+ *                              from what: config/provenance.ts)
  *   MODEL/model.safetensors    the best weights so far (by validation NDCG@10)
  *   MODEL/items.json           the item vocabulary (raw ids, index i + 1 = items[i])
  *   MODEL/item-tokens.safetensors
@@ -19,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Provenance } from '../config/provenance.js';
 import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema, usesText } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
@@ -44,6 +46,8 @@ export interface ModelDirConfig {
   dataset: string;
   /** Text item encoders: the tokenizer the item tokens were made with (a dataset must use the same one). */
   itemText?: { tokenizer: TokenizerSpec };
+  /** What produced the weights (absent in models written before it was recorded). */
+  provenance?: Provenance;
 }
 
 export interface TrainerState {

@@ -24,6 +24,7 @@ import {
   writeModelFiles,
 } from './checkpoint.js';
 import { Progress, createProgress } from './progress.js';
+import { collectProvenance } from './provenance.js';
 import { NegativeSampler } from './sampler.js';
 import { ProjectionHead } from './contrastive.js';
 import { LossName, lossTerms, networkObjective, objectiveWindows } from './objectives.js';
@@ -148,6 +149,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     };
   }
   assertItemTextFor(config, ds, options.out, options.data);
+  // Recorded afresh by every run (a resumed run may run other code on another machine): the run that wrote the
+  // weights is the one described.
+  config.provenance = await collectProvenance({ seed: config.train.seed, config: { model: config.model, train: config.train }, dataset: options.data });
   const { model: modelConfig, train } = config;
   const objective = pretrainingObjective(modelConfig, train);
   const model = createEncoder(modelConfig, new Rng(train.seed), datasetItemSide(ds, modelConfig.itemEncoder));

@@ -1,7 +1,7 @@
 /**
  * A finished task as a small directory: `patch.safetensors` holds only the tensors the task trained (patches,
  * second LayerNorms, head — or more for the fine-* strategies), and `task.json` is its card: what the task is,
- * how it was trained, and the fingerprint of the base weights it must be loaded onto.
+ * how it was trained, the fingerprint of the base weights it must be loaded onto, and its provenance.
  *
  * Loading a patch never modifies the base model: the task gets a copy of the base's module tree that shares
  * every tensor the patch does not replace, so one base in memory serves any number of tasks.
@@ -14,6 +14,7 @@ import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { DecodedSafetensors, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { BACKBONES, POOLINGS } from '../config/schema.js';
+import { ProvenanceSchema } from '../config/provenance.js';
 import { UserEncoder, inputRows } from '../models/encoder.js';
 import { Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
@@ -45,6 +46,8 @@ const cardCommon = {
   totalParams: z.number().int().nonnegative(),
   /** The task's test metrics as measured by `graftrec finetune` (informational). */
   test: z.record(z.string(), z.unknown()),
+  /** What produced the patch (absent in patches written before it was recorded; informational). */
+  provenance: ProvenanceSchema.optional(),
 };
 
 const taskCardSchema = z.discriminatedUnion('type', [

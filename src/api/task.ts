@@ -1,0 +1,196 @@
+/**
+ * Downstream tasks: fine-tuning one (PeterRec patches or a fine-tuning baseline) into a patch directory, loading
+ * a patch onto a loaded base model, and its answers for users.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { z } from 'zod';
+import { TransferConfigSchema } from '../config/schema.js';
+import { DataError } from '../errors.js';
+import { createEncoder, itemSideOf } from '../models/encoders.js';
+import { Rng } from '../tensor/index.js';
+import { loadModelDir } from '../train/checkpoint.js';
+import { Progress } from '../train/progress.js';
+import { collectProvenance } from '../train/provenance.js';
+import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
+import { TaskModel, loadPatchDir, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
+import { TaskAnswer, predictTask } from '../transfer/predict.js';
+import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
+import { loadTaskDataset } from '../transfer/task-dataset.js';
+import { TASK_TYPES, TaskBaselines, TaskResult, TaskSpec, checkStrategyFor, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
+import { UserReading } from '../models/user-vectors.js';
+import { Model } from './model.js';
+import { parseOptions } from './options.js';
+import { ProgressCallback, progressTo } from './progress.js';
+import { Users, resolveHistories } from './query.js';
+
+export type { TaskAnswer, TaskBaselines, TaskSpec };
+
+/** A fine-tuning run with its task already specified (what `graftrec finetune` and {@link finetune} both run). */
+export interface FinetuneRun {
+  spec: TaskSpec;
+  /** Base model directory (loaded fresh: the fine-* strategies change its weights). */
+  model: string;
+  data: string;
+  task: string;
+  /** Patch directory to write; an existing non-empty one only with `force`. */
+  out: string;
+  force: boolean;
+  strategy: Strategy;
+  /** Default: the backbone's default insertion. */
+  insertion?: PatchInsertion;
+  patchDim?: number;
+  zeroInitUp?: boolean;
+  seed: number;
+  tuning: {
+    reading: UserReading; epochs: number; batch: number; lr: number | null; weightDecay: number; dropout: number;
+    warmup: number; patience: number; testFraction: number; labelFraction: number;
+  };
+  progress: Progress;
+}
+
+export interface FinetuneSummary {
+  task: string;
+  type: TaskSpec['type'];
+  strategy: Strategy;
+  insertion: PatchInsertion | null;
+  trainedParams: number;
+  totalParams: number;
+  patchBytes: number;
+  epochs: number;
+  bestEpoch: number;
+  validationScore: number;
+  trainSeconds: number;
+  /** Classify: the validation metrics at the kept epoch. */
+  validation?: Record<string, number>;
+  /** Test metrics: accuracy, macro-F1, AUC (classify) or HR/NDCG/MRR@k (recommend, next-item). */
+  test: TaskResult['test'];
+  /** The comparison rows on the same test users (majority class + logistic regression, or popularity + co-occurrence). */
+  baselines: TaskBaselines;
+}
+
+/** Trains the task, its baselines, and writes the patch directory with its card and provenance. */
+export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSummary; result: TaskResult; baselines: TaskBaselines }> {
+  checkStrategyFor(o.spec, o.strategy);
+  // A patch is a trained artefact: like pretrain, refuse to replace one unless asked (before any training).
+  if (!o.force && existsSync(o.out) && readdirSync(o.out).length > 0) {
+    throw new DataError(`${o.out}: already exists and is not empty; pass --force to replace it or choose another --out`);
+  }
+  const base = await loadModelDir(o.model);
+  const dataset = await loadTaskDataset(o.spec, base, o.model, o.data);
+  const model = strategyUsesPretraining(o.strategy) ? base.model : createEncoder(base.config.model, new Rng(o.seed), itemSideOf(base.model));
+  const data = { task: o.task, dataset, datasetName: o.data, baseItems: base.items, baseConfig: base.config.model };
+  const lr = o.tuning.lr ?? defaultLearningRate(o.strategy, o.spec.type);
+  const insertion = o.insertion ?? defaultInsertion(model.backbone);
+  const fingerprint = await baseFingerprint(o.model);
+  const provenance = await collectProvenance({
+    seed: o.seed, dataset: o.data,
+    config: {
+      task: o.task, spec: o.spec, strategy: o.strategy, insertion, patchDim: o.patchDim ?? null, zeroInitUp: o.zeroInitUp ?? false,
+      ...o.tuning, lr, model: o.model, baseFingerprint: fingerprint,
+    },
+  });
+  const result = runTask(o.spec, data, {
+    model, strategy: o.strategy, insertion, patchDim: o.patchDim, zeroInitUp: o.zeroInitUp, ...o.tuning, lr, seed: o.seed, progress: o.progress,
+  });
+  const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed });
+  await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result);
+  const summary: FinetuneSummary = {
+    task: o.task, type: o.spec.type, strategy: o.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
+    totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, bestEpoch: result.bestEpoch,
+    validationScore: result.validationScore, trainSeconds: result.trainSeconds,
+    ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
+  };
+  return { summary, result, baselines };
+}
+
+const FinetuneSchema = TransferConfigSchema.extend({
+  model: z.string().min(1),
+  data: z.string().min(1),
+  task: z.string().min(1),
+  out: z.string().min(1),
+  force: z.boolean().default(false),
+  type: z.enum(TASK_TYPES).default('classify'),
+  label: z.string().optional(),
+  bins: z.array(z.number()).nullable().default(null),
+  sourceDomain: z.string().optional(),
+  targetDomain: z.string().optional(),
+  negatives: z.number().int().min(0).default(0),
+  ks: z.array(z.number().int().positive()).nonempty().default([5, 10, 20]),
+  strategy: z.enum(STRATEGIES).default('peterrec'),
+  insertion: z.enum(PATCH_INSERTIONS).optional(),
+  patchDim: z.number().int().positive().optional(),
+  zeroInitUp: z.boolean().default(false),
+  seed: z.number().int().min(0).default(1),
+});
+
+/**
+ * Options of {@link finetune}: the task, where the patch goes, and any fine-tuning setting (defaults from the
+ * config schema's transfer section: mean pooling over the whole history, item bag, 40 epochs, batch 64, the
+ * strategy's learning rate, weight decay 0.01, dropout 0.3, patience 5, 20% test users).
+ */
+export type FinetuneOptions = z.input<typeof FinetuneSchema> & { onProgress?: ProgressCallback };
+
+function taskSpec(o: z.output<typeof FinetuneSchema>): TaskSpec {
+  if (o.type === 'classify') {
+    if (o.label === undefined) throw new DataError('finetune: type classify needs label, the attribute column to predict');
+    return { type: 'classify', label: o.label, bins: o.bins };
+  }
+  // NDCG@10 is the validation and headline metric, so it is always reported.
+  const ks = [...new Set([...o.ks, 10])].sort((a, b) => a - b);
+  if (o.type === 'next-item') return { type: 'next-item', negatives: o.negatives, ks };
+  if (o.sourceDomain === undefined || o.targetDomain === undefined) throw new DataError('finetune: type recommend needs sourceDomain and targetDomain');
+  return { type: 'recommend', sourceDomain: o.sourceDomain, targetDomain: o.targetDomain, negatives: o.negatives, itemPairs: o.itemPairs && o.negatives === 0, ks };
+}
+
+/**
+ * Adapts a pretrained model to a downstream task and writes the task as a patch directory at `out`
+ * (`patch.safetensors` with only the trained tensors, `task.json` with the card and provenance).
+ *
+ * - `type: 'classify'` (default): predict the user attribute `label` (attached at ingest; `bins` buckets a
+ *   numeric one); the dataset must have the model's vocabulary.
+ * - `type: 'recommend'`: cross-domain / cold-start recommendation from `sourceDomain` into `targetDomain`.
+ * - `type: 'next-item'`: next items on a new platform's catalogue (a text base).
+ *
+ * @returns test metrics, the baselines on the same users, and the trained-parameter accounting.
+ * @throws DataError for invalid options or an existing `out` without `force`; ModelError for a strategy or
+ *   insertion the model cannot take.
+ */
+export async function finetune(options: FinetuneOptions): Promise<FinetuneSummary & { out: string }> {
+  const { onProgress, ...rest } = options;
+  const o = parseOptions(FinetuneSchema, rest, 'finetune');
+  const { summary } = await runFinetune({
+    spec: taskSpec(o), model: o.model, data: o.data, task: o.task, out: o.out, force: o.force, strategy: o.strategy,
+    insertion: o.insertion, patchDim: o.patchDim, zeroInitUp: o.zeroInitUp, seed: o.seed, progress: progressTo(onProgress),
+    tuning: {
+      reading: { pooling: o.pooling, windows: o.windows, itemBag: o.itemBag }, epochs: o.epochs, batch: o.batch, lr: o.lr,
+      weightDecay: o.weightDecay, dropout: o.dropout, warmup: o.warmup, patience: o.patience, testFraction: o.testFraction,
+      labelFraction: o.labelFraction,
+    },
+  });
+  return { out: o.out, ...summary };
+}
+
+/** A task patch loaded onto a base model (which it shares and does not modify). */
+export interface Task extends TaskModel {
+  base: Model;
+}
+
+/**
+ * Loads a patch directory onto a loaded base model.
+ *
+ * @throws ModelError when the patch was trained on another base (fingerprints differ) or its files are broken.
+ */
+export async function loadPatch(dir: string, base: Model): Promise<Task> {
+  return { ...(await loadPatchDir(dir, base, base.fingerprint)), base };
+}
+
+/**
+ * The task's answer for each user: `{ label, probabilities }` (classify) or `{ recommendations }`, the top-k
+ * target items (recommend; `k` default 10). A cross-domain task reads each user's source-domain items.
+ */
+export async function predict(task: Task, who: Users, options: { k?: number } = {}): Promise<TaskAnswer[]> {
+  const k = options.k ?? 10;
+  if (!Number.isSafeInteger(k) || k < 1) throw new DataError(`predict: k must be a positive integer, got ${k}`);
+  const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
+  return predictTask(task, await resolveHistories(who, task.base, sourceDomain), { k });
+}

@@ -1,0 +1,65 @@
+import { Command } from 'commander';
+import { DirectoryInfo, describeDirectory } from '../api/info.js';
+import { Provenance } from '../config/provenance.js';
+
+const num = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v));
+
+function provenanceLines(p: Provenance | null): string[] {
+  if (p === null) return ['provenance  none recorded'];
+  const b = p.backend;
+  return [
+    `provenance  graftrec ${p.graftrec}${p.gitCommit ? ` (commit ${p.gitCommit.slice(0, 12)}${p.gitDirty ? ', with uncommitted changes' : ''})` : ''}, node ${p.node}, created ${p.createdAt}`,
+    `backend     ${b.cpuIsa}, ${b.gemm} GEMM${b.blas ? ` (BLAS loaded: ${b.blas})` : ''}, ${b.threads} thread${b.threads === 1 ? '' : 's'}, deterministic ${p.deterministic ? 'on' : 'off'}`,
+    `seed        ${Array.isArray(p.seed) ? p.seed.join(',') : p.seed}`,
+    `data        ${p.dataset.path} (sha256 ${p.dataset.sha256})`,
+  ];
+}
+
+function describe(i: DirectoryInfo): string {
+  if (i.kind === 'dataset') {
+    return [
+      `dataset     ${i.dir}`,
+      `size        ${i.users} users, ${i.items} items, ${i.interactions} interactions`,
+      ...(i.domains ? [`domains     ${i.domains.join(', ')}`] : []),
+      ...(i.attributes.length > 0 ? [`attributes  ${i.attributes.join(', ')}`] : []),
+      ...(i.itemText ? ['item text   yes'] : []),
+      ...(i.itemFeatures !== null ? [`item vectors ${i.itemFeatures} floats`] : []),
+      `sha256      ${i.sha256}`,
+    ].join('\n');
+  }
+  if (i.kind === 'model') {
+    const shape = Object.entries(i.shape).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : v}`).join(', ');
+    const t = i.training;
+    return [
+      `model       ${i.dir}`,
+      `network     ${i.backbone} (${i.objective}), ${i.itemEncoder} items; ${shape}`,
+      `size        ${i.items} items, ${i.parameters.toLocaleString('en-US')} parameters`,
+      `trained on  ${i.dataset}`,
+      t ? `metrics     best validation NDCG@10 ${t.bestValidNDCG10.toFixed(4)} at epoch ${t.bestEpoch} of ${t.epochs}${t.stoppedEarly ? ' (early stop)' : ''}` : 'metrics     no epoch finished',
+      ...provenanceLines(i.provenance),
+    ].join('\n');
+  }
+  const target = i.type === 'classify'
+    ? `label ${i.label}: ${i.classes!.join(', ')}`
+    : `${i.sourceDomain ? `${i.sourceDomain} -> ${i.targetDomain}, ` : ''}${i.targetItems} target items`;
+  const test = Object.entries(i.test).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${num(v)}`).join(', ');
+  return [
+    `patch       ${i.dir}`,
+    `task        ${i.task} (${i.type}): ${target}`,
+    `training    ${i.strategy}${i.insertion ? `, ${i.insertion}` : ''} on a ${i.backbone} base; ${i.trainedParams.toLocaleString('en-US')} of ${i.totalParams.toLocaleString('en-US')} parameters trained`,
+    `test        ${test}`,
+    `base        sha256 ${i.baseFingerprint}`,
+    ...provenanceLines(i.provenance),
+  ].join('\n');
+}
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('Say what a model, patch or dataset directory is: its kind, shape, items, task, metrics and provenance')
+    .argument('<dir>', 'a model directory (pretrain), patch directory (finetune) or dataset directory (ingest)')
+    .option('--json', 'print one JSON object')
+    .action(async (dir: string, f: { json?: boolean }) => {
+      const info = await describeDirectory(dir);
+      console.log(f.json ? JSON.stringify(info) : describe(info));
+    });
+}

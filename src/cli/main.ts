@@ -13,6 +13,7 @@ import { predictCommand } from './predict.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,6 +33,7 @@ program.addCommand(embedCommand());
 program.addCommand(finetuneCommand());
 program.addCommand(predictCommand());
 program.addCommand(experimentCommand());
+program.addCommand(reportCommand());
 program.addCommand(serveCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());

@@ -17,6 +17,7 @@ export interface ReportTable {
 }
 
 export interface ReportChart {
+  /** Drawn as the chart's own title, so it stays on an exported SVG or PNG. */
   title: string;
   spec: VegaLiteSpec;
 }
@@ -80,7 +81,6 @@ function tableHtml(t: ReportTable): string {
 const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0 auto; padding: 24px 32px; max-width: 1320px; background: #fff; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 14px; margin: 16px 0 4px; font-weight: 600; }
 .subtitle { color: #666; margin: 0 0 16px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 10px; text-align: left; } th { background: #f6f6f6; }
@@ -90,23 +90,26 @@ figure { margin: 0; }
 .chart-error { color: #b00020; }
 `;
 
-/** Draws every chart; sets data-charts-drawn on <body> when all are done (a failed chart shows its error instead). */
+/**
+ * Draws every chart; the Vega views go to window.reportViews, and data-charts-drawn on <body> says how many were
+ * drawn once all are done (a chart that fails shows its error in its place).
+ */
 const DRAW = `
 (async () => {
   const charts = JSON.parse(document.getElementById('report-charts').textContent);
-  let drawn = 0;
+  window.reportViews = [];
   for (const chart of charts) {
     const element = document.getElementById(chart.id);
     try {
-      await vegaEmbed(element, chart.spec, { renderer: 'svg', actions: { export: true, source: false, compiled: false, editor: false } });
-      drawn++;
+      const result = await vegaEmbed(element, chart.spec, { renderer: 'svg', actions: { export: true, source: false, compiled: false, editor: false } });
+      window.reportViews.push(result.view);
     } catch (err) {
       console.error('chart ' + chart.id + ': ' + err.message);
       element.className = 'chart-error';
       element.textContent = 'This chart could not be drawn: ' + err.message;
     }
   }
-  document.body.dataset.chartsDrawn = String(drawn);
+  document.body.dataset.chartsDrawn = String(window.reportViews.length);
 })();
 `;
 
@@ -120,8 +123,8 @@ export function reportPage(content: ReportContent): string {
       parts.push('<div class="charts">');
       for (const chart of section.charts) {
         const id = `chart-${charts.length + 1}`;
-        charts.push({ id, spec: chart.spec });
-        parts.push(`<figure><h3>${escapeHtml(chart.title)}</h3><div id="${id}" class="chart"></div></figure>`);
+        charts.push({ id, spec: { ...chart.spec, title: { text: chart.title, anchor: 'start', fontSize: 13, offset: 10 } } });
+        parts.push(`<figure><div id="${id}" class="chart"></div></figure>`);
       }
       parts.push('</div>');
     }

@@ -104,7 +104,7 @@ function experimentSection(e: ExperimentFile): ReportSection {
         ];
       }),
     }],
-    charts: [{ title: 'Test scores: baselines and strategies', spec: experimentChart(table) }],
+    charts: [{ title: `${e.task}: test scores of the baselines and strategies`, spec: experimentChart(table) }],
   };
 }
 

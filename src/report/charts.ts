@@ -10,7 +10,7 @@ import { ExperimentRows } from '../transfer/experiment.js';
 export type VegaLiteSpec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const WIDTH = 420;
+const WIDTH = 380;
 const HEIGHT = 240;
 
 const epochAxis = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
@@ -24,7 +24,7 @@ function perEpochLines(values: object[], valueField: string, valueTitle: string,
     encoding: {
       x: epochAxis,
       y: { field: valueField, type: 'quantitative', title: valueTitle, scale: { zero } },
-      color: { field: 'series', type: 'nominal', title: seriesTitle },
+      color: { field: 'series', type: 'nominal', title: seriesTitle, legend: { orient: 'top' } },
       tooltip: [{ field: 'series', title: seriesTitle }, { field: 'epoch' }, { field: valueField, format: '.4f' }],
     },
   };

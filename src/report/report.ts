@@ -37,7 +37,7 @@ export async function buildReport(o: ReportOptions): Promise<Report> {
   const experiment = o.experiment !== undefined ? await readExperiment(o.experiment) : null;
   const data = await reportDataset(config, o.model, o.data);
   const m = config.model;
-  const sections: ReportSection[] = [pretrainingSection(records, `${m.backbone} (${m.objective} objective, ${m.itemEncoder} item encoder), ${m.numItems.toLocaleString('en-US')} items, ${m.dim} channels, sequences of up to ${m.maxLen}.`)];
+  const sections: ReportSection[] = [pretrainingSection(records, `${m.backbone} (${config.train.objective} objective, ${m.itemEncoder} item encoder), ${m.numItems.toLocaleString('en-US')} items, ${m.dim} channels, sequences of up to ${m.maxLen}.`)];
   if (experiment) sections.push(experimentSection(experiment));
   const notes: string[] = [];
   if (data.dataset) sections.push(datasetSection(data.dataset, data.path));
@@ -125,7 +125,7 @@ function datasetSection(ds: Dataset, path: string): ReportSection {
   ];
   return {
     title: 'Dataset',
-    paragraphs: [`${path}${itemsWithout > 0 ? `; ${count(itemsWithout)} items with no interaction are left out of the popularity curve` : ''}.`],
+    paragraphs: [`Read from ${path}${itemsWithout > 0 ? `; ${count(itemsWithout)} items with no interaction are left out of the popularity curve` : ''}.`],
     tables: [{ header: ['', ''], numeric: [false, true], rows }],
     charts: [
       { title: 'Sequence length', spec: sequenceLengthChart(sequenceLengthBins(ds)) },

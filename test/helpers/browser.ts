@@ -1,8 +1,9 @@
 /** Headless Chromium for tests that open a page (the report), driven by playwright-core without a browser download. */
 import { existsSync } from 'node:fs';
 
-/** CHROMIUM_PATH, or the Debian / Ubuntu package's binary. */
-export const CHROMIUM: string | undefined = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+/** CHROMIUM_PATH when set, else the Debian / Ubuntu package's binary; undefined when that is not there. */
+export const CHROMIUM: string | undefined = (process.env.CHROMIUM_PATH !== undefined ? [process.env.CHROMIUM_PATH]
+  : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find(existsSync);
 
 /**
  * The `skip` option of a test that needs Chromium: false when it is installed, and under CI=true (where its

@@ -5,7 +5,7 @@
 import { Dataset } from '../data/dataset.js';
 import { meanAndStd } from '../eval/summary.js';
 import { EpochRecord } from '../train/pretrain.js';
-import { ExperimentRows } from '../transfer/experiment.js';
+import { ExperimentRow, ExperimentRows } from '../transfer/experiment.js';
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -33,11 +33,13 @@ function perEpochLines(values: object[], valueField: string, valueTitle: string,
 /** Each loss term's epoch mean, and their weighted sum when the objective has more than one term. */
 export function lossChart(records: readonly EpochRecord[]): VegaLiteSpec {
   const terms = [...new Set(records.flatMap((r) => Object.keys(r.trainLosses)))];
-  const values = records.flatMap((r) => [
-    ...terms.flatMap((term) => (typeof r.trainLosses[term as keyof typeof r.trainLosses] === 'number'
-      ? [{ epoch: r.epoch, series: term, loss: r.trainLosses[term as keyof typeof r.trainLosses] }] : [])),
-    ...(terms.length > 1 ? [{ epoch: r.epoch, series: 'total (weighted sum)', loss: r.trainLoss }] : []),
-  ]);
+  const values = records.flatMap((r) => {
+    const losses: Record<string, number | null | undefined> = r.trainLosses;
+    return [
+      ...terms.filter((term) => typeof losses[term] === 'number').map((term) => ({ epoch: r.epoch, series: term, loss: losses[term] })),
+      ...(terms.length > 1 ? [{ epoch: r.epoch, series: 'total (weighted sum)', loss: r.trainLoss }] : []),
+    ];
+  });
   return perEpochLines(values, 'loss', 'training loss (epoch mean)', 'loss term', false);
 }
 
@@ -53,7 +55,7 @@ const BASELINE_COLOURS = ['#8c8c8c', '#5b5b5b', '#b5b5b5', '#3a3a3a'];
 const STRATEGY_COLOURS = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#17becf'];
 
 /** How a row of an experiment is named in its chart and table. */
-export function rowLabel(row: ExperimentRows['rows'][number]): string {
+export function rowLabel(row: ExperimentRow): string {
   if (row.kind === 'baseline') return `baseline: ${row.name}`;
   return row.insertion ? `${row.name} (${row.insertion})` : row.name;
 }

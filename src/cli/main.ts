@@ -14,6 +14,7 @@ import { infoCommand } from './info.js';
 import { ingestCommand } from './ingest.js';
 import { pretrainCommand } from './pretrain.js';
 import { recommendCommand } from './recommend.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 
 const version = packageVersion();
@@ -33,6 +34,7 @@ program.addCommand(embedCommand());
 program.addCommand(finetuneCommand());
 program.addCommand(predictCommand());
 program.addCommand(experimentCommand());
+program.addCommand(reportCommand());
 program.addCommand(serveCommand());
 program.addCommand(benchCommand());
 program.addCommand(synthCommand());

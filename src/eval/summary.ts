@@ -1,12 +1,18 @@
 /** How result tables summarise a number over seeds. */
 
-/** "mean ± std" (population std) of the finite values, to 4 decimals; "–" when there are none. */
-export function meanStd(values: readonly number[], digits = 4): string {
+/** Mean and population standard deviation of the finite values; null when there are none. */
+export function meanAndStd(values: readonly number[]): { mean: number; std: number; n: number } | null {
   const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '–';
+  if (finite.length === 0) return null;
   const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
   const std = Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length);
-  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
+  return { mean, std, n: finite.length };
+}
+
+/** "mean ± std" (population std) of the finite values, to 4 decimals; "–" when there are none. */
+export function meanStd(values: readonly number[], digits = 4): string {
+  const s = meanAndStd(values);
+  return s === null ? '–' : `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
 }
 
 /** The value itself for one seed, "mean ± std" for several. */

@@ -115,33 +115,72 @@ function validationColumn(spec: TaskSpec): [string, string] {
 
 const validationOf = (metrics: object | undefined) => (metrics as { validation?: object } | undefined)?.validation;
 
-/** One Markdown table row per baseline, then one per strategy × insertion; metrics as mean ± std over seeds. */
-export function experimentTable(result: ExperimentResult, dataset: Dataset, task: string, spec: TaskSpec): string {
+/** One row of a result table: a baseline, or a strategy × insertion with its runs; each number over seeds. */
+export interface ExperimentRow {
+  kind: 'baseline' | 'strategy';
+  /** The baseline's name, or the strategy. */
+  name: string;
+  insertion: PatchInsertion | null;
+  /** One entry per metric column, in `columns` order: the values over seeds (NaN where a seed has none). */
+  test: number[][];
+  validation: number[];
+  /** The strategy's runs (empty for a baseline). */
+  runs: ExperimentRun[];
+}
+
+export interface ExperimentRows {
+  /** The metric columns' headers. */
+  columns: string[];
+  validationHeader: string;
+  seeds: number[];
+  /** The baselines first, then the strategies in the order they ran. */
+  rows: ExperimentRow[];
+}
+
+/** The rows every view of an experiment shows (the Markdown table, the report's bars). */
+export function experimentRows(result: ExperimentResult, spec: TaskSpec): ExperimentRows {
   const { runs, baselines } = result;
+  const columns = metricColumns(spec);
+  const [validationHeader, validKey] = validationColumn(spec);
+  const rows: ExperimentRow[] = baselineRows(spec).map(([name, metricsOf]) => ({
+    kind: 'baseline', name, insertion: null, runs: [],
+    test: columns.map(([, key]) => baselines.map((b) => metric(metricsOf(b), key))),
+    validation: baselines.map((b) => metric(validationOf(metricsOf(b)), validKey)),
+  }));
   const groups = new Map<string, ExperimentRun[]>();
   for (const r of runs) {
     const key = `${r.strategy}|${r.insertion ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  const columns = metricColumns(spec);
-  const [validHeader, validKey] = validationColumn(spec);
+  for (const group of groups.values()) {
+    rows.push({
+      kind: 'strategy', name: group[0]!.strategy, insertion: group[0]!.insertion, runs: group,
+      test: columns.map(([, key]) => group.map((r) => metric(r.test, key))),
+      validation: group.map((r) => metric(r.validation, validKey)),
+    });
+  }
   const seeds = [...new Set([...baselines.map((b) => b.seed), ...runs.map((r) => r.seed)])];
+  return { columns: columns.map(([header]) => header), validationHeader, seeds, rows };
+}
+
+/** One Markdown table row per baseline, then one per strategy × insertion; metrics as mean ± std over seeds. */
+export function experimentTable(result: ExperimentResult, dataset: Dataset, task: string, spec: TaskSpec): string {
+  const { columns, validationHeader, seeds, rows } = experimentRows(result, spec);
   const lines = [
     `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}.`,
     '',
-    `| strategy | insertion | ${columns.map(([h]) => h).join(' | ')} | ${validHeader} | trained params | % of total | patch size | train s |`,
+    `| strategy | insertion | ${columns.join(' | ')} | ${validationHeader} | trained params | % of total | patch size | train s |`,
     `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: |`,
   ];
-  for (const [label, metricsOf] of baselineRows(spec)) {
-    const cells = columns.map(([, key]) => meanStd(baselines.map((b) => metric(metricsOf(b), key))));
-    const valid = meanStd(baselines.map((b) => metric(validationOf(metricsOf(b)), validKey)));
-    lines.push(`| baseline: ${label} | – | ${cells.join(' | ')} | ${valid} | – | – | – | – |`);
-  }
-  for (const group of groups.values()) {
-    const r0 = group[0]!;
-    const cells = columns.map(([, key]) => meanStd(group.map((r) => metric(r.test, key))));
-    const valid = meanStd(group.map((r) => metric(r.validation, validKey)));
-    lines.push(`| ${r0.strategy} | ${r0.insertion ?? '–'} | ${cells.join(' | ')} | ${valid} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(group.reduce((a, r) => a + r.trainSeconds, 0) / group.length).toFixed(1)} |`);
+  for (const row of rows) {
+    const cells = row.test.map((values) => meanStd(values)).join(' | ');
+    const valid = meanStd(row.validation);
+    if (row.kind === 'baseline') {
+      lines.push(`| baseline: ${row.name} | – | ${cells} | ${valid} | – | – | – | – |`);
+      continue;
+    }
+    const r0 = row.runs[0]!;
+    lines.push(`| ${row.name} | ${row.insertion ?? '–'} | ${cells} | ${valid} | ${r0.trainedParams.toLocaleString('en-US')} | ${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}% | ${(r0.patchBytes / 1024).toFixed(1)} KiB | ${(row.runs.reduce((a, r) => a + r.trainSeconds, 0) / row.runs.length).toFixed(1)} |`);
   }
   return lines.join('\n') + '\n';
 }

@@ -28,18 +28,22 @@ function crop(items: Int32Array, eta: number, rng: Rng): Int32Array {
   return items.slice(start, start + keep);
 }
 
-function mask(items: Int32Array, gamma: number, rng: Rng): Int32Array {
-  const drop = Math.min(items.length - 1, Math.floor(gamma * items.length));
-  const positions = Int32Array.from({ length: items.length }, (_, i) => i);
-  const dropped = new Uint8Array(items.length);
-  // A partial Fisher–Yates shuffle picks `drop` distinct positions.
-  for (let i = 0; i < drop; i++) {
-    const j = rng.int(i, items.length);
+/** `count` distinct positions of 0..n-1 drawn by a partial Fisher–Yates shuffle, as a 0/1 flag per position. */
+export function pickPositions(n: number, count: number, rng: Rng): Uint8Array {
+  const positions = Int32Array.from({ length: n }, (_, i) => i);
+  const picked = new Uint8Array(n);
+  for (let i = 0; i < count; i++) {
+    const j = rng.int(i, n);
     const p = positions[j]!;
     positions[j] = positions[i]!;
     positions[i] = p;
-    dropped[p] = 1;
+    picked[p] = 1;
   }
+  return picked;
+}
+
+function mask(items: Int32Array, gamma: number, rng: Rng): Int32Array {
+  const dropped = pickPositions(items.length, Math.min(items.length - 1, Math.floor(gamma * items.length)), rng);
   return items.filter((_, i) => dropped[i] === 0);
 }
 

@@ -8,6 +8,7 @@
  * recency and popularity; what separates users (taste, and with it demographics) is which items a history holds
  * as a whole. This term asks the very vector that transfer tasks pool to carry that.
  */
+import { pickPositions } from '../data/augment.js';
 import { Rng, Tensor, embedding, softmaxCrossEntropy } from '../tensor/index.js';
 import { UserEncoder } from '../models/encoder.js';
 import { CONTRASTIVE_READING } from './contrastive.js';
@@ -23,7 +24,7 @@ export interface HeldOutSplit {
 
 /**
  * Holds out ⌊ρ·n⌋ distinct positions of each window of n items (at least one item is kept and, when n ≥ 2, at
- * least one held out), chosen by a partial Fisher–Yates shuffle with `rng`; the kept items keep their order.
+ * least one held out), chosen with `rng` as the item-mask augmentation chooses; the kept items keep their order.
  */
 export function holdOutItems(windows: readonly Int32Array[], rate: number, rng: Rng): HeldOutSplit {
   const kept: Int32Array[] = [];
@@ -31,16 +32,7 @@ export function holdOutItems(windows: readonly Int32Array[], rate: number, rng: 
   const windowOf: number[] = [];
   windows.forEach((items, w) => {
     const n = items.length;
-    const drop = n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.floor(rate * n)));
-    const positions = Int32Array.from({ length: n }, (_, i) => i);
-    const out = new Uint8Array(n);
-    for (let i = 0; i < drop; i++) {
-      const j = rng.int(i, n);
-      const p = positions[j]!;
-      positions[j] = positions[i]!;
-      positions[i] = p;
-      out[p] = 1;
-    }
+    const out = pickPositions(n, n < 2 ? 0 : Math.min(n - 1, Math.max(1, Math.floor(rate * n))), rng);
     for (let i = 0; i < n; i++) {
       if (out[i]) {
         targets.push(items[i]!);

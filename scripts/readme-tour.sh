@@ -31,7 +31,7 @@ cd "$work"
 
 serve() {
   local line=$1 log="$work/serve.out" url=
-  bash -euo pipefail -c "$line" >"$log" 2>"$work/serve.err" &
+  bash -euo pipefail -c "exec $line" >"$log" 2>"$work/serve.err" &
   server=$!
   for _ in $(seq 1 120); do
     url=$(sed -n 's/^graftrec serving on //p' "$log")

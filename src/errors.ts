@@ -26,3 +26,6 @@ export class AutogradError extends GraftrecError {}
 
 /** The user stopped a long command (Ctrl-C); what was saved is kept. The CLI exits with 130, as a shell expects. */
 export class InterruptedError extends GraftrecError {}
+
+/** A run's settings are unusable: a config file that cannot be read, or holds an unknown key or a bad value. */
+export class ConfigError extends GraftrecError {}

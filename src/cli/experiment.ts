@@ -14,6 +14,7 @@ import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } fr
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
 import { checkStrategyFor, describeBaselines } from '../transfer/tasks.js';
 import { NEXT_ITEM_STRATEGIES } from '../transfer/next-item.js';
+import { withConfigFile } from './config-file.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
@@ -31,7 +32,7 @@ interface ExperimentFlags extends TaskFlags {
 
 export function experimentCommand(): Command {
   const experiment = new Command('experiment').description('Experiment grids that reproduce the paper\'s comparisons');
-  withTaskOptions(experiment
+  withConfigFile(withTaskOptions(experiment
     .command('transfer')
     .description('Every strategy (× insertion) × seed on one task (classify or recommend): results.json and a Markdown table')
     .requiredOption('--model <dir>', 'pretrained model directory')
@@ -72,7 +73,7 @@ export function experimentCommand(): Command {
         await writeFile(join(tmp, 'results.md'), table);
       });
       process.stdout.write(table);
-    });
+    }));
   experiment
     .command('backbones')
     .description('Pretrain each backbone with its published defaults on one dataset and compare next-item quality (full ranking and sampled-100), training time, throughput and size')

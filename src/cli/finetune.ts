@@ -5,6 +5,7 @@ import { createProgress } from '../train/progress.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
 import { TaskBaselines, TaskResult, describeBaselines, headline } from '../transfer/tasks.js';
+import { withConfigFile } from './config-file.js';
 import { choiceOption, integerOption } from './options.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -43,7 +44,7 @@ function describe(r: TaskResult, baselines: TaskBaselines, out: string): string 
 }
 
 export function finetuneCommand(): Command {
-  return withTaskOptions(new Command('finetune')
+  return withConfigFile(withTaskOptions(new Command('finetune')
     .description('Adapt a pretrained model to a downstream task (PeterRec model patches or a fine-tuning baseline) and save the task as a patch directory')
     .requiredOption('--model <dir>', 'pretrained model directory')
     .requiredOption('--data <dir>', 'dataset: for classify with the label attached at ingest and the model\'s vocabulary; for recommend with a domain column; for next-item another platform\'s log with item text')
@@ -67,5 +68,5 @@ export function finetuneCommand(): Command {
       });
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(describe(result, baselines, f.out));
-    });
+    }));
 }

@@ -5,6 +5,7 @@ import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
 import { pretrain } from '../train/pretrain.js';
+import { ConfigEntry, ConfigShape, withConfigFile } from './config-file.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
 interface PretrainFlags {
@@ -27,6 +28,9 @@ interface PretrainFlags {
   heads?: number;
   dropout?: number;
   kernelSize: number;
+  layerNormEps: number;
+  maskProbability: number;
+  featureExperts: number;
   dilations: number[];
   maxLen: number;
   epochs: number;
@@ -48,8 +52,64 @@ interface PretrainFlags {
 const C = TRAIN_DEFAULTS.contrastive;
 const H = TRAIN_DEFAULTS.heldOut;
 
+/**
+ * The config.json a pretraining run writes into its model directory, read as a config file: `model` and `train`
+ * map to the options (train.objective, the full objective, over model.objective, the network's), `dataset` to
+ * --data; what the dataset decides (numItems, textBuckets, featureDim) and the run's record (format, version,
+ * vocabularyHash, itemText, provenance) are not settings and are passed over. Flat keys (the options) work beside them.
+ */
+const MODEL_KEYS: Record<string, string | null> = {
+  backbone: 'backbone', objective: 'objective', dim: 'dim', blocks: 'blocks', kernelSize: 'kernelSize', dilations: 'dilations',
+  layers: 'layers', heads: 'heads', dropout: 'dropout', maxLen: 'maxLen', layerNormEps: 'layerNormEps', itemEncoder: 'itemEncoder',
+  featureExperts: 'featureExperts', maskProbability: 'maskProbability', numItems: null, textBuckets: null, featureDim: null,
+};
+const TRAIN_KEYS: Record<string, string | null> = {
+  objective: 'objective', epochs: 'epochs', batch: 'batch', batchTokens: 'batchTokens', lengthBuckets: 'lengthBuckets', lr: 'lr',
+  negatives: 'negatives', seed: 'seed', patience: 'patience', clipNorm: 'clipNorm', weightDecay: 'weightDecay',
+};
+const NESTED_TRAIN_KEYS: Record<string, Record<string, string>> = {
+  contrastive: { weight: 'contrastiveWeight', temperature: 'temperature', projectionDim: 'projectionDim', crop: 'crop', maskRate: 'maskRate', reorder: 'reorder' },
+  heldOut: { weight: 'heldOutWeight', rate: 'heldOutRate' },
+};
+const RECORD_KEYS = new Set(['format', 'version', 'vocabularyHash', 'itemText', 'provenance']);
+
+export const pretrainConfigShape: ConfigShape = (file, fail) => {
+  const entries: ConfigEntry[] = [];
+  const mapping = (key: string, value: unknown): Record<string, unknown> => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(key, 'must be a mapping');
+    return value as Record<string, unknown>;
+  };
+  const section = (prefix: string, value: unknown, keys: Record<string, string | null>) => {
+    for (const [key, v] of Object.entries(mapping(prefix, value))) {
+      const path = `${prefix}.${key}`;
+      if (prefix === 'train' && key in NESTED_TRAIN_KEYS) {
+        for (const [inner, iv] of Object.entries(mapping(path, v))) {
+          const attribute = NESTED_TRAIN_KEYS[key]![inner];
+          if (attribute === undefined) fail(`${path}.${inner}`, `unknown key (known: ${Object.keys(NESTED_TRAIN_KEYS[key]!).join(', ')})`);
+          entries.push({ key: `${path}.${inner}`, attribute: attribute!, value: iv });
+        }
+        continue;
+      }
+      if (!(key in keys)) fail(path, `unknown key (known: ${Object.keys(keys).join(', ')})`);
+      const attribute = keys[key];
+      // train.objective null: the model's own objective; model.objective yields to a full train.objective.
+      if (attribute === null || attribute === undefined || (path === 'train.objective' && v === null)) continue;
+      entries.push({ key: path, attribute, value: v });
+    }
+  };
+  for (const [key, value] of Object.entries(file)) {
+    if (RECORD_KEYS.has(key)) continue;
+    if (key === 'model') section('model', value, MODEL_KEYS);
+    else if (key === 'train') section('train', value, TRAIN_KEYS);
+    else if (key === 'dataset') entries.push({ key, attribute: 'data', value });
+    else entries.push({ key, attribute: key, value });
+  }
+  const trainObjective = entries.find((e) => e.key === 'train.objective');
+  return trainObjective ? entries.filter((e) => e.key !== 'model.objective') : entries;
+};
+
 export function pretrainCommand(): Command {
-  return new Command('pretrain')
+  return withConfigFile(new Command('pretrain')
     .description('Pretrain a user model (NextItNet, SASRec, BERT4Rec or GRU4Rec) on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
     .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
     .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
@@ -72,6 +132,9 @@ export function pretrainCommand(): Command {
     .option('--heads <n>', `sasrec, bert4rec: attention heads, must divide --dim (default ${(['sasrec', 'bert4rec'] as const).map((b) => `${b} ${DEFAULT_HEADS[b]}`).join(', ')})`, integerOption('heads'))
     .option('--dropout <p>', `sasrec, bert4rec, gru4rec: dropout rate in [0, 1) (default ${(['sasrec', 'bert4rec', 'gru4rec'] as const).map((b) => `${b} ${DEFAULT_DROPOUT[b]}`).join(', ')})`, numberOption('dropout', { min: 0, max: 1, exclusiveMax: true }))
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
+    .option('--layer-norm-eps <x>', 'LayerNorm epsilon', numberOption('layer-norm-eps', { min: 0, exclusiveMin: true }), MODEL_DEFAULTS.layerNormEps)
+    .option('--mask-probability <p>', 'masked objective: share of the real positions chosen for prediction', numberOption('mask-probability', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), MODEL_DEFAULTS.maskProbability)
+    .option('--feature-experts <n>', 'features item encoder: experts of the mixture-of-experts adaptor', integerOption('feature-experts'), MODEL_DEFAULTS.featureExperts)
     .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
     .option('--epochs <n>', 'maximum epochs', integerOption('epochs'), TRAIN_DEFAULTS.epochs)
@@ -110,8 +173,8 @@ export function pretrainCommand(): Command {
         model: {
           backbone: f.backbone, itemEncoder: f.itemEncoder, objective: f.objective && networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
           heads: f.heads, dropout: f.dropout, kernelSize: f.kernelSize,
-          dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: MODEL_DEFAULTS.layerNormEps,
-          maskProbability: MODEL_DEFAULTS.maskProbability,
+          dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: f.layerNormEps,
+          maskProbability: f.maskProbability, featureExperts: f.featureExperts,
         },
         train: {
           epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
@@ -137,5 +200,5 @@ export function pretrainCommand(): Command {
       }
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(`model written to ${f.out}: best validation NDCG@10 ${result.bestValid.toFixed(4)} at epoch ${result.bestEpoch} of ${result.epochs}${result.stoppedEarly ? ' (early stop)' : ''}`);
-    });
+    }), pretrainConfigShape);
 }

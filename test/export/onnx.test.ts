@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ModelConfigSchema } from '../../src/config/schema.js';
 import { ModelError } from '../../src/errors.js';
-import { ONNX_IR_VERSION, ONNX_OPSET, exportOnnx, nextItNetOnnxGraph } from '../../src/export/onnx.js';
+import { ONNX_IR_VERSION, ONNX_OPSET, exportOnnx, userEncoderOnnxGraph } from '../../src/export/onnx.js';
 import { OnnxGraph, encodeOnnxModel } from '../../src/export/onnx-proto.js';
 import { encodeHistories } from '../../src/models/encoder.js';
 import { createEncoder } from '../../src/models/encoders.js';
@@ -56,7 +56,7 @@ describe('ONNX export of a NextItNet user encoder', () => {
 
   it('a graph with a wrong dilation or untransposed convolution weights does not match (the check above can fail)', async () => {
     const expected = encodeHistories(loaded.model, histories);
-    const graph = () => nextItNetOnnxGraph(loaded.model as NextItNet);
+    const graph = () => userEncoderOnnxGraph(loaded.model);
     const encode = (g: OnnxGraph) => encodeOnnxModel(g, { irVersion: ONNX_IR_VERSION, opset: ONNX_OPSET, producerVersion: 'test', metadata: {} });
 
     const undilated = graph();
@@ -72,6 +72,19 @@ describe('ONNX export of a NextItNet user encoder', () => {
     }
     const b = await runOnnx(encode(untransposed), histories, maxLen);
     assert.ok(maxAbsDiff(b.data as Float32Array, expected) > 1e-3);
+  });
+
+  it('a SASRec model exports too, and matches graftrec\'s user vectors (max abs diff <= 1e-4)', async () => {
+    const sasrec = await trainExportableModel('sasrec');
+    const out = join(sasrec.dir, 'sasrec.onnx');
+    const r = runCli('export', 'onnx', '--model', sasrec.model, '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = encodeHistories(sasrec.loaded.model, sasrec.histories);
+    for (const length of [Math.max(...sasrec.histories.map((h) => h.length)), sasrec.maxLen]) {
+      const user = await runOnnx(readFileSync(out), sasrec.histories, length);
+      const diff = maxAbsDiff(user.data as Float32Array, expected);
+      assert.ok(diff <= 1e-4, `length ${length}: max abs diff ${diff}`);
+    }
   });
 
   it('refuses to replace an existing file without --force, and replaces it with --force', () => {
@@ -99,7 +112,7 @@ describe('ONNX export of a NextItNet user encoder', () => {
   });
 
   it('other backbones and objectives say they are not yet exportable', () => {
-    for (const fields of [{ backbone: 'sasrec' }, { backbone: 'nextitnet', objective: 'masked' }] as const) {
+    for (const fields of [{ backbone: 'gru4rec' }, { backbone: 'bert4rec' }, { backbone: 'nextitnet', objective: 'masked' }] as const) {
       const config = ModelConfigSchema.parse({ numItems: 10, dim: 8, maxLen: 6, ...fields });
       assert.throws(() => exportOnnx(createEncoder(config, new Rng(1)), 'test'), (e: Error) => e instanceof ModelError && /not yet exportable/.test(e.message));
     }

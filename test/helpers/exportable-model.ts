@@ -19,7 +19,8 @@ export interface ExportableModel {
   histories: Int32Array[];
 }
 
-export async function trainExportableModel(maxLen = 20): Promise<ExportableModel> {
+/** `backbone`: nextitnet (3 blocks, dilations 1,2,4) or sasrec (2 layers, 2 heads); 16 channels either way. */
+export async function trainExportableModel(backbone: 'nextitnet' | 'sasrec' = 'nextitnet', maxLen = 20): Promise<ExportableModel> {
   const dir = tempDir();
   assert.equal(runCli('synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '14').status, 0);
   const ds = join(dir, 'ds');
@@ -27,7 +28,8 @@ export async function trainExportableModel(maxLen = 20): Promise<ExportableModel
   assert.equal(ingested.status, 0, ingested.stderr);
   const model = join(dir, 'model');
   // Dilations 1,2,4 with kernel 3: a wrong dilation or tap order changes the vectors of long enough histories.
-  const p = runCli('pretrain', '--data', ds, '--out', model, '--dim', '16', '--blocks', '3', '--dilations', '1,2,4',
+  const shape = backbone === 'nextitnet' ? ['--blocks', '3', '--dilations', '1,2,4'] : ['--layers', '2', '--heads', '2'];
+  const p = runCli('pretrain', '--data', ds, '--out', model, '--backbone', backbone, '--dim', '16', ...shape,
     '--max-len', String(maxLen), '--epochs', '2', '--lr', '0.01', '--seed', '5', '--threads', '1', '--quiet');
   assert.equal(p.status, 0, p.stderr);
   const loaded = await loadModelDir(model);

@@ -20,6 +20,8 @@ import { UserEncoder } from '../models/encoder.js';
 import { NextItNet } from '../models/nextitnet.js';
 import { SASRec } from '../models/sasrec.js';
 import { TransformerBlock } from '../models/transformer.js';
+import type { Pooling } from '../models/user-vectors.js';
+import type { PatchInsertion } from '../transfer/insertion.js';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
@@ -35,7 +37,30 @@ export function onnxExportBlocker(model: UserEncoder): string | null {
   if (model.config.itemEncoder !== 'id') {
     return `a ${model.backbone} model with the ${model.config.itemEncoder} item encoder is not yet exportable to ONNX (only id)`;
   }
-  if (model.blocks.some((b) => b.patches)) return 'a patched model is not yet exportable to ONNX';
+  return null;
+}
+
+/**
+ * A classification task on the model, as `graftrec finetune --type classify` saved it: its patches (by parameter
+ * name, `patch.<block>.<sublayer>.{down,up}.{weight,bias}`), where they sit, how the head reads the user, and the
+ * head. The model passed with it must be the task's view of the base (backbone tensors the task trained replaced).
+ */
+export interface OnnxClassifyTask {
+  insertion: PatchInsertion | null;
+  patches: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+  pooling: Pooling;
+  itemBag: boolean;
+  classes: readonly string[];
+  /** The head's item-bag table [input rows, dim] (itemBag only). */
+  itemBagWeight: { shape: readonly number[]; data: Float32Array } | null;
+  /** [classes, dim] and [classes]. */
+  headWeight: Float32Array;
+  headBias: Float32Array;
+}
+
+/** Why `task` cannot be exported (null when it can). */
+export function onnxTaskBlocker(task: OnnxClassifyTask): string | null {
+  if (task.pooling === 'attention') return 'a task with attention pooling is not yet exportable to ONNX (last, mean and max are)';
   return null;
 }
 
@@ -72,6 +97,29 @@ class GraphBuilder {
     return this.node('Add', [y, this.constant(`${name}.bias`, [...layer.bias.shape], layer.bias.data)], `${name}.output`);
   }
 
+  private masks: { isItem: string; mask: string } | null = null;
+
+  /** items > 0 [batch, length] (bool) and as float [batch, length, 1]. */
+  paddingMasks(): { isItem: string; mask: string } {
+    if (this.masks) return this.masks;
+    const isItem = this.node('Greater', ['items', this.ints('zero', [0], true)], 'is_item');
+    const mask = this.node('Unsqueeze', [this.node('Cast', [isItem], 'mask.2d', { to: ONNX_FLOAT }), this.ints('axis.-1', [-1])], 'mask');
+    this.masks = { isItem, mask };
+    return this.masks;
+  }
+
+  private positions: { length: string; steps: string } | null = null;
+
+  /** The input's length (a scalar) and 0, 1, ..., length-1. */
+  lengthSteps(): { length: string; steps: string } {
+    if (this.positions) return this.positions;
+    const length = this.node('Gather', [this.node('Shape', ['items'], 'items.shape'), this.ints('one', [1], true)], 'length', { axis: 0 });
+    const zero = this.ints('zero.step', [0], true);
+    const steps = this.node('Range', [zero, length, this.ints('one.step', [1], true)], 'steps');
+    this.positions = { length, steps };
+    return this.positions;
+  }
+
   /** The id table rows of `items`: [batch, length, dim]. */
   itemVectors(model: NextItNet | SASRec): string {
     const table = model.items.ids!.weight;
@@ -92,11 +140,8 @@ function convWeight(conv: DilatedConv1d): Float32Array {
   return out;
 }
 
-function nextItNetHidden(g: GraphBuilder, model: NextItNet): string {
-  const zero = g.ints('zero', [0], true);
-  const isItem = g.node('Greater', ['items', zero], 'is_item');
-  // [batch, length, 1]: 1 at items, 0 at padding
-  const mask = g.node('Unsqueeze', [g.node('Cast', [isItem], 'mask.2d', { to: ONNX_FLOAT }), g.ints('axis.-1', [-1])], 'mask');
+function nextItNetHidden(g: GraphBuilder, model: NextItNet, p: GraphPatches): string {
+  const { mask } = g.paddingMasks();
   const conv = (x: string, layer: DilatedConv1d, name: string): string => {
     const w = g.constant(`${name}.weight`, [layer.weight.shape[2]!, layer.weight.shape[1]!, layer.kernelSize], convWeight(layer));
     const b = g.constant(`${name}.bias`, [...layer.bias.shape], layer.bias.data);
@@ -115,19 +160,19 @@ function nextItNetHidden(g: GraphBuilder, model: NextItNet): string {
   let h = g.itemVectors(model);
   model.blocks.forEach((block, i) => {
     const name = `block.${i}`;
-    const a = normRelu(conv(h, block.conv1, `${name}.conv1`), block.ln1, `${name}.ln1`);
-    const f = normRelu(conv(a, block.conv2, `${name}.conv2`), block.ln2, `${name}.ln2`);
-    h = g.node('Add', [h, f], `${name}.output`);
+    const a = normRelu(p.afterSublayer(i, 0, conv(h, block.conv1, `${name}.conv1`), h), block.ln1, `${name}.ln1`);
+    const f = normRelu(p.afterSublayer(i, 1, conv(a, block.conv2, `${name}.conv2`), a), block.ln2, `${name}.ln2`);
+    h = p.residual(i, h, f);
   });
   return h;
 }
 
-function sasrecHidden(g: GraphBuilder, model: SASRec): string {
+function sasrecHidden(g: GraphBuilder, model: SASRec, p: GraphPatches): string {
   const { dim, heads } = model.config;
   const dh = dim / heads;
   // The position rows counted back from the last item (length-1, ..., 0): the last `length` rows of the table
   // stored in reverse order.
-  const length = g.node('Gather', [g.node('Shape', ['items'], 'items.shape'), g.ints('one', [1], true)], 'length', { axis: 0 });
+  const { length, steps } = g.lengthSteps();
   const table = model.positions.weight;
   const [maxLen] = table.shape as [number, number];
   const reversed = new Float32Array(table.data.length);
@@ -139,10 +184,10 @@ function sasrecHidden(g: GraphBuilder, model: SASRec): string {
   let h = g.node('Add', [scaled, positions], 'embedded.positioned');
 
   // Additive attention mask [batch, 1, length, length]: 0 where key j ≤ query i and key j is an item, else -1e9.
-  const steps = g.node('Range', [g.ints('zero', [0], true), length, g.ints('one.step', [1], true)], 'steps');
+  const { isItem } = g.paddingMasks();
   const causal = g.node('LessOrEqual', [g.node('Unsqueeze', [steps, 'axis.0'], 'keys'),
     g.node('Unsqueeze', [steps, g.ints('axis.1', [1])], 'queries')], 'causal');
-  const realKey = g.node('Unsqueeze', [g.node('Greater', ['items', 'zero'], 'is_item'), g.ints('axes.1.2', [1, 2])], 'real_key');
+  const realKey = g.node('Unsqueeze', [isItem, g.ints('axes.1.2', [1, 2])], 'real_key');
   const allowed = g.node('And', [causal, realKey], 'allowed');
   const mask = g.node('Where', [allowed, g.constant('score.allowed', [], Float32Array.of(0)),
     g.constant('score.masked', [], Float32Array.of(-1e9))], 'attention.mask');
@@ -165,33 +210,143 @@ function sasrecHidden(g: GraphBuilder, model: SASRec): string {
 
   model.blocks.forEach((block, i) => {
     const name = `block.${i}`;
-    h = g.node('Add', [h, attention(g.layerNorm(h, block.ln1, `${name}.ln1`), block, `${name}.attention`)], `${name}.attended`);
-    const inner = g.node('Relu', [g.linear(g.layerNorm(h, block.ln2, `${name}.ln2`), block.ff1, `${name}.ff1`)], `${name}.ff1.relu`);
-    h = g.node('Add', [h, g.linear(inner, block.ff2, `${name}.ff2`)], `${name}.output`);
+    const a = g.layerNorm(h, block.ln1, `${name}.ln1`);
+    h = g.node('Add', [h, p.afterSublayer(i, 0, attention(a, block, `${name}.attention`), a)], `${name}.attended`);
+    const f = g.layerNorm(h, block.ln2, `${name}.ln2`);
+    const inner = g.node('Relu', [g.linear(f, block.ff1, `${name}.ff1`)], `${name}.ff1.relu`);
+    h = p.residual(i, h, p.afterSublayer(i, 1, g.linear(inner, block.ff2, `${name}.ff2`), f));
   });
   return g.layerNorm(h, model.finalNorm, 'final_norm');
 }
 
-export function userEncoderOnnxGraph(model: UserEncoder): OnnxGraph {
-  const blocker = onnxExportBlocker(model);
+/** Where a task's patches go into each block (see transfer/insertion.ts); the identity without a task. */
+class GraphPatches {
+  constructor(private readonly g: GraphBuilder, private readonly model: UserEncoder, private readonly task: OnnxClassifyTask | null) {}
+
+  private tensor(name: string): string {
+    const t = this.task!.patches.get(name);
+    if (!t) throw new ModelError(`the task has no tensor ${name}, which its ${this.task!.insertion} patches need`);
+    return this.g.constant(name, [...t.shape], t.data);
+  }
+
+  /** Δ(x) = Up(GELU(Down(x))), GELU in its tanh form as graftrec computes it. */
+  private delta(x: string, prefix: string): string {
+    const g = this.g;
+    const linear = (input: string, part: string) => g.node('Add', [g.node('MatMul', [input, this.tensor(`${prefix}.${part}.weight`)],
+      `${prefix}.${part}.matmul`), this.tensor(`${prefix}.${part}.bias`)], `${prefix}.${part}.output`);
+    const u = linear(x, 'down');
+    const cubic = g.node('Mul', [g.node('Mul', [g.node('Mul', [u, u], `${prefix}.u2`), u], `${prefix}.u3`),
+      g.constant(`${prefix}.gelu.c`, [], Float32Array.of(0.044715))], `${prefix}.cubic`);
+    const inner = g.node('Mul', [g.node('Add', [u, cubic], `${prefix}.gelu.arg`), g.constant(`${prefix}.gelu.k`, [], Float32Array.of(Math.sqrt(2 / Math.PI)))], `${prefix}.gelu.scaled`);
+    const onePlus = g.node('Add', [g.node('Tanh', [inner], `${prefix}.gelu.tanh`), g.constant(`${prefix}.gelu.one`, [], Float32Array.of(1))], `${prefix}.gelu.sum`);
+    const gelu = g.node('Mul', [g.node('Mul', [u, onePlus], `${prefix}.gelu.prod`), g.constant(`${prefix}.gelu.half`, [], Float32Array.of(0.5))], `${prefix}.gelu`);
+    return linear(gelu, 'up');
+  }
+
+  /** What continues after sublayer `index` of block `block`, given its output and its input. */
+  afterSublayer(block: number, index: 0 | 1, output: string, input: string): string {
+    const insertion = this.task?.insertion ?? null;
+    const prefix = `patch.${block}.${this.model.sublayerNames[index]}`;
+    switch (insertion) {
+      case 'serial-each-conv':
+      case 'serial-each-sublayer':
+        return this.g.node('Add', [output, this.delta(output, prefix)], `${prefix}.output`);
+      case 'serial-second-conv':
+        return index === 1 ? this.g.node('Add', [output, this.delta(output, prefix)], `${prefix}.output`) : output;
+      case 'parallel-each-conv':
+      case 'parallel-each-sublayer':
+        return this.g.node('Add', [output, this.delta(input, prefix)], `${prefix}.output`);
+      default:
+        return output;
+    }
+  }
+
+  /** The block's output from its input x and residual branch. */
+  residual(block: number, x: string, branch: string): string {
+    const sum = this.g.node('Add', [x, branch], `block.${block}.output`);
+    if (this.task?.insertion !== 'residual-mixed') return sum;
+    const prefix = `patch.${block}.residual`;
+    return this.g.node('Add', [sum, this.delta(branch, prefix)], `${prefix}.output`);
+  }
+}
+
+/** The user vector [batch, dim] from hidden states [batch, length, dim], as `pooling` reads them. */
+function pool(g: GraphBuilder, h: string, pooling: Pooling, user: string): string {
+  if (pooling === 'last') return g.node('Gather', [h, g.ints('last', [-1], true)], user, { axis: 1 });
+  const { mask } = g.paddingMasks();
+  if (pooling === 'mean') {
+    const axis = g.ints('pool.axes', [1]);
+    const sum = g.node('ReduceSum', [g.node('Mul', [h, mask], 'pool.masked'), axis], 'pool.sum', { keepdims: 0 });
+    return g.node('Div', [sum, g.node('ReduceSum', [mask, axis], 'pool.count', { keepdims: 0 })], user);
+  }
+  // max: padding positions pushed far below any real one
+  const penalty = g.node('Mul', [g.node('Sub', [mask, g.constant('pool.one', [], Float32Array.of(1))], 'pool.padding'),
+    g.constant('pool.big', [], Float32Array.of(1e9))], 'pool.penalty');
+  return g.node('ReduceMax', [g.node('Add', [h, penalty], 'pool.masked')], user, { axes: [1], keepdims: 0 });
+}
+
+/**
+ * The head's item bag [batch, dim]: Σ over the distinct items of the input of bag[item] / √(distinct items) (the
+ * binary, unit-norm bag of items). An item counts at its first occurrence: no equal id at an earlier position.
+ */
+function itemBag(g: GraphBuilder, task: OnnxClassifyTask): string {
+  const { mask } = g.paddingMasks();
+  const { steps } = g.lengthSteps();
+  const same = g.node('Equal', [g.node('Unsqueeze', ['items', g.ints('bag.axis.2', [2])], 'bag.at'),
+    g.node('Unsqueeze', ['items', g.ints('bag.axis.1', [1])], 'bag.other')], 'bag.same');
+  const earlier = g.node('Less', [g.node('Unsqueeze', [steps, g.ints('bag.axis.0', [0])], 'bag.s'),
+    g.node('Unsqueeze', [steps, 'bag.axis.1'], 'bag.t')], 'bag.earlier');
+  const repeated = g.node('ReduceMax', [g.node('Cast', [g.node('And', [same, earlier], 'bag.repeat')], 'bag.repeat.f', { to: ONNX_FLOAT })],
+    'bag.repeated', { axes: [2], keepdims: 1 });
+  const first = g.node('Mul', [mask, g.node('Sub', [g.constant('bag.one', [], Float32Array.of(1)), repeated], 'bag.new')], 'bag.first');
+  const count = g.node('ReduceSum', [first, g.ints('bag.axes', [1])], 'bag.count', { keepdims: 1 });
+  const norm = g.node('Sqrt', [g.node('Max', [count, 'bag.one'], 'bag.count.min1')], 'bag.norm');
+  const table = task.itemBagWeight!;
+  const rows = g.node('Gather', [g.constant('head.item_bag.weight', [...table.shape], table.data), 'items'], 'bag.rows', { axis: 0 });
+  const weighted = g.node('Mul', [rows, g.node('Div', [first, norm], 'bag.weights')], 'bag.weighted');
+  return g.node('ReduceSum', [weighted, 'bag.axes'], 'bag', { keepdims: 0 });
+}
+
+/**
+ * The graph of `model`'s user encoder (output `user`, the last position), or with `task` of the task's reading
+ * (output `user`, pooled as the task reads it) and its class probabilities (output `probabilities`).
+ */
+export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxClassifyTask | null = null): OnnxGraph {
+  const blocker = onnxExportBlocker(model) ?? (task && onnxTaskBlocker(task));
   if (blocker) throw new ModelError(blocker);
   const g = new GraphBuilder();
-  const h = model instanceof NextItNet ? nextItNetHidden(g, model) : sasrecHidden(g, model as SASRec);
-  g.node('Gather', [h, g.ints('last', [-1], true)], 'user', { axis: 1 });
+  const patches = new GraphPatches(g, model, task);
+  const h = model instanceof NextItNet ? nextItNetHidden(g, model, patches) : sasrecHidden(g, model as SASRec, patches);
+  const { dim } = model.config;
+  const pooled = pool(g, h, task?.pooling ?? 'last', task?.itemBag ? 'user.network' : 'user');
+  if (task?.itemBag) g.node('Add', [pooled, itemBag(g, task)], 'user');
+  const outputs = [{ name: 'user', elemType: ONNX_FLOAT, shape: ['batch', dim] as (string | number)[] }];
+  if (task) {
+    const classes = task.classes.length;
+    const transposed = new Float32Array(classes * dim);
+    for (let c = 0; c < classes; c++) for (let k = 0; k < dim; k++) transposed[k * classes + c] = task.headWeight[c * dim + k]!;
+    const logits = g.node('Add', [g.node('MatMul', ['user', g.constant('head.weight.t', [dim, classes], transposed)], 'head.matmul'),
+      g.constant('head.bias', [classes], task.headBias)], 'logits');
+    g.node('Softmax', [logits], 'probabilities', { axis: -1 });
+    outputs.push({ name: 'probabilities', elemType: ONNX_FLOAT, shape: ['batch', classes] });
+  }
   return {
     name: `graftrec_${model.backbone}_user_encoder`,
     doc: 'items: item ids [batch, length] (1-based in the model\'s items.json order; 0 = left padding; at most max_len). '
-      + 'user: the hidden state at the last position [batch, dim].',
+      + (task ? `user: the user vector the task reads (${task.pooling} over the real positions) [batch, dim]; `
+        + `probabilities: the classes ${JSON.stringify(task.classes)} [batch, classes].`
+        : 'user: the hidden state at the last position [batch, dim].'),
     inputs: [{ name: 'items', elemType: ONNX_INT64, shape: ['batch', 'length'] }],
-    outputs: [{ name: 'user', elemType: ONNX_FLOAT, shape: ['batch', model.config.dim] }],
+    outputs,
     nodes: g.nodes,
     initializers: g.initializers,
   };
 }
 
-/** The serialised ONNX model of `model`'s user encoder. */
-export function exportOnnx(model: UserEncoder, producerVersion: string, metadata: Record<string, string> = {}): Uint8Array {
-  return encodeOnnxModel(userEncoderOnnxGraph(model), {
+/** The serialised ONNX model of `model`'s user encoder (with `task`: of the task's reading and its classifier). */
+export function exportOnnx(model: UserEncoder, producerVersion: string, metadata: Record<string, string> = {},
+  task: OnnxClassifyTask | null = null): Uint8Array {
+  return encodeOnnxModel(userEncoderOnnxGraph(model, task), {
     irVersion: ONNX_IR_VERSION, opset: ONNX_OPSET, producerVersion,
     metadata: { ...metadata, backbone: model.backbone, dim: String(model.config.dim), max_len: String(model.config.maxLen) },
   });

@@ -13,6 +13,8 @@ export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, .
 
 export interface ExportableModel {
   dir: string;
+  /** The dataset (with the synthetic users' attributes, for classify tasks). */
+  data: string;
   model: string;
   loaded: LoadedModel;
   maxLen: number;
@@ -24,7 +26,7 @@ export async function trainExportableModel(backbone: 'nextitnet' | 'sasrec' = 'n
   const dir = tempDir();
   assert.equal(runCli('synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '14').status, 0);
   const ds = join(dir, 'ds');
-  const ingested = runCli('ingest', join(dir, 'raw', 'interactions.csv'), '--out', ds);
+  const ingested = runCli('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
   assert.equal(ingested.status, 0, ingested.stderr);
   const model = join(dir, 'model');
   // Dilations 1,2,4 with kernel 3: a wrong dilation or tap order changes the vectors of long enough histories.
@@ -41,7 +43,7 @@ export async function trainExportableModel(backbone: 'nextitnet' | 'sasrec' = 'n
     const n = Math.min(h.length, i < maxLen ? i + 1 : 1 + Math.floor(rng.uniform() * maxLen));
     return h.subarray(h.length - n);
   });
-  return { dir, model, loaded, maxLen, histories };
+  return { dir, data: ds, model, loaded, maxLen, histories };
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -12,6 +12,9 @@
  * SASRec: √dim · Gather(item table) + positions counted back from the last item → pre-LN layers (multi-head
  * attention, causal and blind to padding keys; ReLU feed-forward) → final LayerNorm. Masked scores get -1e9,
  * not -inf, so padding queries (which nothing reads) stay finite. Dropout is off, as in graftrec's evaluation.
+ *
+ * With a classify task: its patches where its insertion puts them, its pooling and item bag for `user`, and the
+ * head's softmax as a second output, `probabilities` [batch, classes].
  */
 import { ModelError } from '../errors.js';
 import { ONNX_FLOAT, ONNX_INT64, OnnxGraph, OnnxInitializer, OnnxNode, encodeOnnxModel } from './onnx-proto.js';
@@ -49,10 +52,9 @@ export interface OnnxClassifyTask {
   insertion: PatchInsertion | null;
   patches: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
   pooling: Pooling;
-  itemBag: boolean;
   classes: readonly string[];
-  /** The head's item-bag table [input rows, dim] (itemBag only). */
-  itemBagWeight: { shape: readonly number[]; data: Float32Array } | null;
+  /** The head's item-bag table [input rows, dim]; null when the task has no item bag. */
+  itemBag: { shape: readonly number[]; data: Float32Array } | null;
   /** [classes, dim] and [classes]. */
   headWeight: Float32Array;
   headBias: Float32Array;
@@ -289,7 +291,7 @@ function pool(g: GraphBuilder, h: string, pooling: Pooling, user: string): strin
  * The head's item bag [batch, dim]: Σ over the distinct items of the input of bag[item] / √(distinct items) (the
  * binary, unit-norm bag of items). An item counts at its first occurrence: no equal id at an earlier position.
  */
-function itemBag(g: GraphBuilder, task: OnnxClassifyTask): string {
+function itemBagSum(g: GraphBuilder, table: { shape: readonly number[]; data: Float32Array }): string {
   const { mask } = g.paddingMasks();
   const { steps } = g.lengthSteps();
   const same = g.node('Equal', [g.node('Unsqueeze', ['items', g.ints('bag.axis.2', [2])], 'bag.at'),
@@ -301,7 +303,6 @@ function itemBag(g: GraphBuilder, task: OnnxClassifyTask): string {
   const first = g.node('Mul', [mask, g.node('Sub', [g.constant('bag.one', [], Float32Array.of(1)), repeated], 'bag.new')], 'bag.first');
   const count = g.node('ReduceSum', [first, g.ints('bag.axes', [1])], 'bag.count', { keepdims: 1 });
   const norm = g.node('Sqrt', [g.node('Max', [count, 'bag.one'], 'bag.count.min1')], 'bag.norm');
-  const table = task.itemBagWeight!;
   const rows = g.node('Gather', [g.constant('head.item_bag.weight', [...table.shape], table.data), 'items'], 'bag.rows', { axis: 0 });
   const weighted = g.node('Mul', [rows, g.node('Div', [first, norm], 'bag.weights')], 'bag.weighted');
   return g.node('ReduceSum', [weighted, 'bag.axes'], 'bag', { keepdims: 0 });
@@ -318,8 +319,9 @@ export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxClassifyTask 
   const patches = new GraphPatches(g, model, task);
   const h = model instanceof NextItNet ? nextItNetHidden(g, model, patches) : sasrecHidden(g, model as SASRec, patches);
   const { dim } = model.config;
-  const pooled = pool(g, h, task?.pooling ?? 'last', task?.itemBag ? 'user.network' : 'user');
-  if (task?.itemBag) g.node('Add', [pooled, itemBag(g, task)], 'user');
+  const bag = task?.itemBag ?? null;
+  const pooled = pool(g, h, task?.pooling ?? 'last', bag ? 'user.network' : 'user');
+  if (bag) g.node('Add', [pooled, itemBagSum(g, bag)], 'user');
   const outputs = [{ name: 'user', elemType: ONNX_FLOAT, shape: ['batch', dim] as (string | number)[] }];
   if (task) {
     const classes = task.classes.length;
@@ -333,7 +335,7 @@ export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxClassifyTask 
   return {
     name: `graftrec_${model.backbone}_user_encoder`,
     doc: 'items: item ids [batch, length] (1-based in the model\'s items.json order; 0 = left padding; at most max_len). '
-      + (task ? `user: the user vector the task reads (${task.pooling} over the real positions) [batch, dim]; `
+      + (task ? `user: the user vector the task reads (${task.pooling} pooling${bag ? ' plus the item bag' : ''}) [batch, dim]; `
         + `probabilities: the classes ${JSON.stringify(task.classes)} [batch, classes].`
         : 'user: the hidden state at the last position [batch, dim].'),
     inputs: [{ name: 'items', elemType: ONNX_INT64, shape: ['batch', 'length'] }],

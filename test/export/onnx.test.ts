@@ -37,7 +37,7 @@ async function runOnnx(bytes: Uint8Array, hs: readonly Int32Array[], length: num
   return out.user!;
 }
 
-describe('ONNX export of a NextItNet user encoder', () => {
+describe('ONNX export of a user encoder', () => {
   it('graftrec export onnx writes a graph whose user vectors match graftrec\'s (max abs diff <= 1e-4), for any left padding', async () => {
     const out = join(dir, 'user.onnx');
     const r = runCli('export', 'onnx', '--model', model, '--out', out);
@@ -50,7 +50,7 @@ describe('ONNX export of a NextItNet user encoder', () => {
       const diff = maxAbsDiff(user.data as Float32Array, expected);
       assert.ok(diff <= 1e-4, `length ${length}: max abs diff ${diff}`);
     }
-    // The vectors are not trivially equal (a constant graph would not pass above, but check they vary by user).
+    // The users' vectors differ from one another: the comparison above is not between constants.
     assert.ok(maxAbsDiff(expected.subarray(0, dim), expected.subarray(dim, 2 * dim)) > 1e-3);
   });
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { DataError, ModelError } from '../errors.js';
 import { OnnxClassifyTask, exportOnnx } from '../export/onnx.js';
@@ -25,6 +25,7 @@ function onnxCommand(): Command {
     .option('--force', 'replace an existing --out file')
     .action(async (f: ExportOnnxFlags) => {
       if (existsSync(f.out) && !f.force) throw new DataError(`${f.out} exists; pass --force to replace it`);
+      if (!existsSync(dirname(f.out))) throw new DataError(`${f.out}: no such directory ${dirname(f.out)}`);
       const loaded = await loadModelDir(f.model);
       const metadata: Record<string, string> = { items: String(loaded.items.length) };
       let bytes: Uint8Array;

@@ -100,7 +100,7 @@ describe('ONNX export of a user encoder', () => {
     assert.notEqual(readFileSync(out, 'utf8'), 'keep me');
   });
 
-  it('a missing model is one error line, and nothing is written', () => {
+  it('a missing model or output directory is one error line, and nothing is written', () => {
     const out = join(dir, 'missing.onnx');
     const before = readdirSync(dir).length;
     const r = runCli('export', 'onnx', '--model', join(dir, 'no-such-model'), '--out', out);
@@ -109,6 +109,10 @@ describe('ONNX export of a user encoder', () => {
     assert.match(r.stderr, /no such model directory/);
     assert.equal(existsSync(out), false);
     assert.equal(readdirSync(dir).length, before);
+    const noDir = runCli('export', 'onnx', '--model', model, '--out', join(dir, 'no-such-dir', 'user.onnx'));
+    assert.notEqual(noDir.status, 0);
+    assert.equal(noDir.stderr.trim().split('\n').length, 1, noDir.stderr);
+    assert.match(noDir.stderr, /no such directory/);
   });
 
   it('other backbones and objectives say they are not yet exportable', () => {

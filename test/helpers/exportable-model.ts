@@ -1,0 +1,54 @@
+/** A small NextItNet trained for a few steps through the CLI, and real histories of lengths 1..maxLen, for export tests. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { loadDataset, userSequence } from '../../src/data/dataset.js';
+import { Rng } from '../../src/tensor/index.js';
+import { LoadedModel, loadModelDir } from '../../src/train/checkpoint.js';
+import { tempDir } from './datasets.js';
+
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+export interface ExportableModel {
+  dir: string;
+  /** The dataset (with the synthetic users' attributes, for classify tasks). */
+  data: string;
+  model: string;
+  loaded: LoadedModel;
+  maxLen: number;
+  histories: Int32Array[];
+}
+
+/** `backbone`: nextitnet (3 blocks, dilations 1,2,4) or sasrec (2 layers, 2 heads); 16 channels either way. */
+export async function trainExportableModel(backbone: 'nextitnet' | 'sasrec' = 'nextitnet', maxLen = 20): Promise<ExportableModel> {
+  const dir = tempDir();
+  assert.equal(runCli('synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '14').status, 0);
+  const ds = join(dir, 'ds');
+  const ingested = runCli('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
+  assert.equal(ingested.status, 0, ingested.stderr);
+  const model = join(dir, 'model');
+  // Dilations 1,2,4 with kernel 3: a wrong dilation or tap order changes the vectors of long enough histories.
+  const shape = backbone === 'nextitnet' ? ['--blocks', '3', '--dilations', '1,2,4'] : ['--layers', '2', '--heads', '2'];
+  const p = runCli('pretrain', '--data', ds, '--out', model, '--backbone', backbone, '--dim', '16', ...shape,
+    '--max-len', String(maxLen), '--epochs', '2', '--lr', '0.01', '--seed', '5', '--threads', '1', '--quiet');
+  assert.equal(p.status, 0, p.stderr);
+  const loaded = await loadModelDir(model);
+  // Real histories, cut to lengths 1..maxLen (their last items, as graftrec reads a history).
+  const data = await loadDataset(ds);
+  const rng = new Rng(11);
+  const histories = Array.from({ length: 48 }, (_, i) => {
+    const h = userSequence(data, i % data.users.length);
+    const n = Math.min(h.length, i < maxLen ? i + 1 : 1 + Math.floor(rng.uniform() * maxLen));
+    return h.subarray(h.length - n);
+  });
+  return { dir, data: ds, model, loaded, maxLen, histories };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}

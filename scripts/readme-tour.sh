@@ -4,7 +4,8 @@
 # copy of the commands) and run in order, in a fresh temporary directory, under `set -euo pipefail`.
 # Run it from a built checkout (after `npm ci`): `npm ci` and `npm test`, which CI has just run, are left out;
 # `dist/` is linked into the temporary directory so `node dist/src/cli/main.js` works there as in the checkout.
-# A `serve` command is started in the background, asked GET /healthz once it says it is serving, and stopped.
+# A `serve` command is started in the background on a free port (`--port 0` appended: a later --port wins, and the
+# README's port may be taken on the machine that runs this), asked GET /healthz once it says it is serving, and stopped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$repo/dist/src/cli/main.js" ] || { echo "readme-tour: build first (npm ci)" >&2; exit 1; }
@@ -30,8 +31,9 @@ ln -s "$repo/dist" "$work/dist"
 cd "$work"
 
 serve() {
-  local line=$1 log="$work/serve.out" url=
-  bash -euo pipefail -c "exec $line" >"$log" 2>"$work/serve.err" &
+  local line=$1 log="$work/serve.out" url= command
+  command=$(sed -E 's/[[:space:]]+#.*$//' <<<"$line")   # the README's trailing comment would swallow --port
+  bash -euo pipefail -c "exec $command --port 0" >"$log" 2>"$work/serve.err" &
   server=$!
   for _ in $(seq 1 120); do
     url=$(sed -n 's/^graftrec serving on //p' "$log")

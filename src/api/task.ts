@@ -15,6 +15,7 @@ import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/
 import { TaskModel, loadPatchDir, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { TaskAnswer, predictTask } from '../transfer/predict.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
+import { TransferAccounting } from '../transfer/task.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
 import { TASK_TYPES, TaskBaselines, TaskResult, TaskSpec, checkStrategyFor, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
 import { UserReading } from '../models/user-vectors.js';
@@ -48,18 +49,13 @@ export interface FinetuneRun {
   progress: Progress;
 }
 
-export interface FinetuneSummary {
+/** What a fine-tuning summary repeats of the task's accounting (documented there). */
+type SummaryAccounting = Pick<TransferAccounting, 'strategy' | 'insertion' | 'trainedParams' | 'totalParams' | 'patchBytes' | 'epochs'
+  | 'bestEpoch' | 'validationScore' | 'trainSeconds'>;
+
+export interface FinetuneSummary extends SummaryAccounting {
   task: string;
   type: TaskSpec['type'];
-  strategy: Strategy;
-  insertion: PatchInsertion | null;
-  trainedParams: number;
-  totalParams: number;
-  patchBytes: number;
-  epochs: number;
-  bestEpoch: number;
-  validationScore: number;
-  trainSeconds: number;
   /** Classify: the validation metrics at the kept epoch. */
   validation?: Record<string, number>;
   /** Test metrics: accuracy, macro-F1, AUC (classify) or HR/NDCG/MRR@k (recommend, next-item). */

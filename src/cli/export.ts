@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { DataError, ModelError } from '../errors.js';
 import { OnnxClassifyTask, exportOnnx } from '../export/onnx.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { refuseExistingFile, writeFileAtomic } from '../io/atomic.js';
 import { packageVersion } from '../io/package.js';
 import { floatTensors, readSafetensors } from '../io/safetensors.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -24,7 +24,7 @@ function onnxCommand(): Command {
     .requiredOption('--out <file>', 'the .onnx file to write')
     .option('--force', 'replace an existing --out file')
     .action(async (f: ExportOnnxFlags) => {
-      if (existsSync(f.out) && !f.force) throw new DataError(`${f.out} exists; pass --force to replace it`);
+      refuseExistingFile(f.out, f.force ?? false);
       if (!existsSync(dirname(f.out))) throw new DataError(`${f.out}: no such directory ${dirname(f.out)}`);
       const loaded = await loadModelDir(f.model);
       const metadata: Record<string, string> = { items: String(loaded.items.length) };

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { DataError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { refuseExistingFile, writeFileAtomic } from '../io/atomic.js';
 import { buildReport } from '../report/report.js';
 
 interface ReportFlags {
@@ -25,10 +25,8 @@ export function reportCommand(): Command {
     .option('--force', 'replace an existing --out file')
     .option('--json', 'print a JSON summary')
     .action(async (f: ReportFlags) => {
-      if (existsSync(f.out)) {
-        if (statSync(f.out).isDirectory()) throw new DataError(`${f.out}: is a directory; --out takes the HTML file to write`);
-        if (!f.force) throw new DataError(`${f.out}: already exists; pass --force to replace it`);
-      }
+      if (existsSync(f.out) && statSync(f.out).isDirectory()) throw new DataError(`${f.out}: is a directory; --out takes the HTML file to write`);
+      refuseExistingFile(f.out, f.force ?? false);
       const report = await buildReport({ model: f.model, experiment: f.experiment, data: f.data });
       await mkdir(dirname(f.out), { recursive: true });
       await writeFileAtomic(f.out, report.html);

@@ -6,9 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { DataError } from '../errors.js';
 
 function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Outputs are never replaced silently: an existing file at `path` stops the command unless the user asked (--force). */
+export function refuseExistingFile(path: string, force: boolean): void {
+  if (existsSync(path) && !force) throw new DataError(`${path}: already exists; pass --force to replace it`);
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -4,18 +4,16 @@
  * sibling and renamed, so a failure leaves nothing at the destination; an existing file is replaced only when
  * `overwrite` is set.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError } from '../../errors.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { refuseExistingFile, writeFileAtomic } from '../../io/atomic.js';
 import { DuckSession, sqlPath } from '../ingest/duckdb.js';
 
 export async function writeVectorsParquet(file: string, idColumn: 'item' | 'user', ids: readonly string[], vectors: Float32Array,
   dim: number, options: { overwrite?: boolean } = {}): Promise<void> {
   if (vectors.length !== ids.length * dim) throw new Error(`internal: ${vectors.length} floats for ${ids.length} ids of ${dim}`);
-  if (existsSync(file) && !options.overwrite) throw new DataError(`${file}: already exists; pass --force to replace it`);
+  refuseExistingFile(file, options.overwrite ?? false);
   const scratch = await mkdtemp(join(tmpdir(), 'graftrec-vectors-'));
   const session = await DuckSession.open();
   try {

@@ -9,11 +9,14 @@ import { writeFileAtomic } from './atomic.js';
 
 export type StoredTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
-  | { dtype: 'I32'; shape: number[]; data: Int32Array };
+  | { dtype: 'I32'; shape: number[]; data: Int32Array }
+  /** Bytes: bit-packed masks (continual learning). */
+  | { dtype: 'U8'; shape: number[]; data: Uint8Array };
 
 export type TensorMap = Map<string, StoredTensor>;
 
-const BYTES = { F32: 4, I32: 4 } as const;
+const BYTES = { F32: 4, I32: 4, U8: 1 } as const;
+type Dtype = keyof typeof BYTES;
 
 export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -74,19 +77,21 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
       continue;
     }
     const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (e.dtype !== 'F32' && e.dtype !== 'I32') fail(`tensor ${name} has dtype ${String(e.dtype)} (supported: F32, I32)`);
+    if (!(typeof e.dtype === 'string' && Object.hasOwn(BYTES, e.dtype))) fail(`tensor ${name} has dtype ${String(e.dtype)} (supported: F32, I32, U8)`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor ${name} has an invalid shape`);
     const [begin, end] = e.data_offsets ?? [-1, -1];
     const count = e.shape!.reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end >= begin && end <= dataLen)) fail(`tensor ${name} data offsets [${begin}, ${end}] are outside the data (${dataLen} bytes)`);
-    const need = count * BYTES[e.dtype as 'F32' | 'I32'];
+    const need = count * BYTES[e.dtype as Dtype];
     if (end - begin !== need) fail(`tensor ${name} holds ${end - begin} bytes, shape [${e.shape!.join(', ')}] needs ${need}`);
     // Copy into an aligned buffer of its own: the file's offsets need not be 4-byte aligned in memory.
     const raw = new Uint8Array(end - begin);
     raw.set(bytes.subarray(dataStart + begin, dataStart + end));
     tensors.set(name, e.dtype === 'F32'
       ? { dtype: 'F32', shape: e.shape!, data: new Float32Array(raw.buffer) }
-      : { dtype: 'I32', shape: e.shape!, data: new Int32Array(raw.buffer) });
+      : e.dtype === 'I32'
+        ? { dtype: 'I32', shape: e.shape!, data: new Int32Array(raw.buffer) }
+        : { dtype: 'U8', shape: e.shape!, data: raw });
   }
   return { tensors, metadata };
 }

@@ -41,18 +41,24 @@ export class TaskRegistry {
   private running: Promise<ReloadReport> | null = null;
   private queued: Promise<ReloadReport> | null = null;
 
+  /** Tasks loaded once at start and never rescanned: a continual model's tasks (continual/), beside the patches. */
+  private readonly fixed: Map<string, TaskModel>;
+
   constructor(
     readonly base: LoadedModel,
     readonly baseFingerprint: string,
     readonly patchesDir: string | null,
-  ) {}
+    fixed: readonly TaskModel[] = [],
+  ) {
+    this.fixed = new Map(fixed.map((t) => [t.card.task, t]));
+  }
 
   get(task: string): TaskModel | undefined {
-    return this.entries.get(task)?.task;
+    return this.fixed.get(task) ?? this.entries.get(task)?.task;
   }
 
   list(): TaskModel[] {
-    return [...this.entries.values()].map((e) => e.task);
+    return [...this.fixed.values(), ...[...this.entries.values()].map((e) => e.task)];
   }
 
   /**
@@ -87,8 +93,8 @@ export class TaskRegistry {
         const old = byDir.get(dir);
         const entry = old && old.version === version ? old : { task: await loadPatchDir(dir, this.base, this.baseFingerprint), version };
         const name = entry.task.card.task;
-        const clash = next.get(name);
-        if (clash) throw new Error(`task name "${name}" is already served from ${clash.task.dir}`);
+        const clash = next.get(name)?.task ?? this.fixed.get(name);
+        if (clash) throw new Error(`task name "${name}" is already served from ${clash.dir}`);
         next.set(name, entry);
         if (!old) report.loaded.push(name);
         else if (old !== entry) report.reloaded.push(name);

@@ -5,10 +5,11 @@
 import { FSWatcher, statSync, watch } from 'node:fs';
 import { FastifyInstance } from 'fastify';
 import { Dataset, loadDataset } from '../data/dataset.js';
-import { DataError } from '../errors.js';
+import { continualTasks, loadContinual } from '../continual/store.js';
+import { DataError, ModelError } from '../errors.js';
 import { ItemTextFile, withItemTextFile } from '../train/catalogue.js';
 import { loadModelDir } from '../train/checkpoint.js';
-import { baseFingerprint } from '../transfer/patchfile.js';
+import { TaskModel, baseFingerprint } from '../transfer/patchfile.js';
 import { TaskRegistry } from './registry.js';
 import { ServerOptions, buildServer } from './server.js';
 
@@ -17,6 +18,8 @@ export interface StartOptions extends Pick<ServerOptions, 'ignoreUnknownItems' |
   /** A text table of items the text base scores besides its own (new items by their text), and its text columns. */
   itemText?: ItemTextFile | null;
   patches: string | null;
+  /** A continual model grown from this base (continual/): its tasks are served beside the patches. */
+  continual?: string | null;
   data: string | null;
   watch: boolean;
   /** With watch: how long the directory must stay quiet before a reload (default 200 ms). */
@@ -27,6 +30,15 @@ export interface StartedServer {
   app: FastifyInstance;
   registry: TaskRegistry;
   close: () => Promise<void>;
+}
+
+/** A continual model's tasks, refused unless it was grown from the served base (same items, same users' readings). */
+async function continualTasksFor(dir: string, fingerprint: string, modelDir: string): Promise<TaskModel[]> {
+  const m = await loadContinual(dir);
+  if (m.manifest.baseFingerprint !== fingerprint) {
+    throw new ModelError(`${dir}: this continual model was grown from another base than ${modelDir} (fingerprints differ); refusing to serve it beside it`);
+  }
+  return continualTasks(m);
 }
 
 export async function createServer(o: StartOptions): Promise<StartedServer> {
@@ -40,8 +52,10 @@ export async function createServer(o: StartOptions): Promise<StartedServer> {
     if (!isDir) throw new DataError(`${o.patches}: not a directory of task patches`);
   }
   const trained = await loadModelDir(o.model);
+  const fingerprint = await baseFingerprint(o.model);
+  const continual = o.continual ? await continualTasksFor(o.continual, fingerprint, o.model) : [];
   // Tasks load onto the base as trained; the base's own routes also score the items registered by text.
-  const registry = new TaskRegistry(trained, await baseFingerprint(o.model), o.patches);
+  const registry = new TaskRegistry(trained, fingerprint, o.patches, continual);
   const extended = o.itemText ? await withItemTextFile(trained, o.itemText, o.model) : null;
   const base = extended?.base ?? trained;
   const dataset: Dataset | null = o.data !== null ? await loadDataset(o.data) : null;

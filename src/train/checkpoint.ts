@@ -91,6 +91,9 @@ export async function writeModelFiles(dir: string, config: ModelDirConfig, model
 const ITEM_TOKENS_FILE = 'item-tokens.safetensors';
 const ITEM_FEATURES_FILE = 'item-features.safetensors';
 
+/** The files of a model directory that describe the network and its items (everything but weights and training logs). */
+export const MODEL_DESCRIPTION_FILES = ['config.json', 'items.json', ITEM_TOKENS_FILE, ITEM_FEATURES_FILE] as const;
+
 async function readItemFeatures(dir: string): Promise<ItemFeatures> {
   const path = join(dir, ITEM_FEATURES_FILE);
   if (!existsSync(path)) throw new ModelError(`${path}: missing (the model encodes items by their vectors)`);
@@ -160,15 +163,18 @@ export interface LoadedModel {
   items: string[];
 }
 
-/** Loads MODEL (config, vocabulary, best weights); all parameters start trainable. */
-export async function loadModelDir(dir: string): Promise<LoadedModel> {
+/**
+ * Loads MODEL (config, vocabulary, best weights); all parameters start trainable. `weightsFile`: another weights
+ * file beside the same config (a continual model's shared weights).
+ */
+export async function loadModelDir(dir: string, weightsFile = 'model.safetensors'): Promise<LoadedModel> {
   const config = await readModelDirConfig(dir);
   const items = (await readJson(join(dir, 'items.json'))) as string[];
   if (!Array.isArray(items) || items.length !== config.model.numItems) {
     throw new ModelError(`${join(dir, 'items.json')}: ${Array.isArray(items) ? items.length : 'no'} items, config says ${config.model.numItems}`);
   }
   const model = createEncoder(config.model, new Rng(0), await readItemSide(dir, config.model));
-  const weightsPath = join(dir, 'model.safetensors');
+  const weightsPath = join(dir, weightsFile);
   const weights = await readSafetensors(weightsPath);
   // Weights written before backbones were recorded are NextItNet's.
   const stored = weights.metadata.backbone ?? 'nextitnet';

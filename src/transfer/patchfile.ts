@@ -30,7 +30,8 @@ const cardCommon = {
   format: z.literal(PATCH_FORMAT),
   version: z.literal(1),
   task: z.string().min(1),
-  strategy: z.enum(STRATEGIES),
+  /** `conure`: a task of a continual model (continual/), which loads only with that model's masks. */
+  strategy: z.enum([...STRATEGIES, 'conure']),
   insertion: z.enum(PATCH_INSERTIONS).nullable(),
   patchDim: z.number().int().positive().nullable(),
   /** The backbone of the base model (cards written before backbones existed were all NextItNet's). */
@@ -170,10 +171,17 @@ export async function readTaskCard(patchDir: string): Promise<ParsedCard> {
 /**
  * Loads a saved task onto a loaded base model without modifying it: checks the base fingerprint, gives the task a
  * copy of the base network sharing every tensor the patch does not replace, grafts the patches the card
- * describes and loads the trained tensors into them and into a new head.
+ * describes and loads the trained tensors into them and into a new head. A continual model's task (strategy
+ * conure) also takes the values its masks leave of the shared weight matrices (`continualWeights`, by name).
  */
-export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerprint: string): Promise<TaskModel> {
+export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerprint: string,
+  continualWeights: ReadonlyMap<string, Float32Array> | null = null): Promise<TaskModel> {
   const card = await readTaskCard(patchDir);
+  if ((card.strategy === 'conure') !== (continualWeights !== null)) {
+    throw new ModelError(card.strategy === 'conure'
+      ? `${patchDir}: a task of a continual model, which computes with that model's shared weights; load the continual model (serve --continual) instead`
+      : `internal: shared weights given for a ${card.strategy} patch`);
+  }
   if (card.backbone !== base.model.backbone) {
     throw new ModelError(`${patchDir}: this patch is for a ${card.backbone} model, but the base model is ${base.model.backbone}; refusing to load it`);
   }
@@ -195,7 +203,7 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
 
   // Backbone tensors the task trained replace the base's in the task's copy only.
   const backbone = base.model.parameterMap();
-  const replaced = new Map<string, Float32Array>();
+  const replaced = new Map<string, Float32Array>(continualWeights ?? []);
   for (const [name, t] of tensors) {
     const p = backbone.get(name);
     if (!p) continue;

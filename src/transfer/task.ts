@@ -44,6 +44,20 @@ export interface TransferOptions {
   seed: number;
   /** Per-epoch progress (batches, loss, examples/s); none by default. */
   progress?: Progress;
+  /** Continual learning (continual/): what trains beside the strategy's choice, and how frozen entries stay put. */
+  continual?: ContinualTraining;
+}
+
+/**
+ * A task learned into one shared network (Conure): `trainable` are the parameters whose free entries this task
+ * may change (and its own LayerNorms), `afterStep` puts every entry the task may not change back after each
+ * optimizer step (weight decay and Adam's moments would move them otherwise), and `head` continues a head
+ * trained before (the retraining after pruning) instead of starting a new one.
+ */
+export interface ContinualTraining {
+  trainable: Parameter[];
+  afterStep: () => void;
+  head?: TaskHead;
 }
 
 /** The regularisation and reading defaults (from the config schema) in TransferOptions' shape. */
@@ -126,10 +140,10 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
   const patches = strategyUsesPatches(o.strategy)
     ? graftPatches(model, o.insertion, rng, { bottleneck: o.patchDim, zeroInitUp: o.zeroInitUp })
     : [];
-  const head = headShape && taskHead(headShape.rows, model.config.dim, rng, {
+  const head = headShape && (o.continual?.head ?? taskHead(headShape.rows, model.config.dim, rng, {
     rowSparse: headShape.rowSparse ?? false, reading: o.reading, inputRows: inputRows(model.config), itemPairs: headShape.itemPairs,
-  });
-  const trained = applyStrategy(o.strategy, model, patches, [...head?.parameters() ?? [], ...extraTrainable]);
+  }));
+  const trained = applyStrategy(o.strategy, model, patches, [...head?.parameters() ?? [], ...extraTrainable, ...o.continual?.trainable ?? []]);
   const sparseTables = head?.sparseTables() ?? [];
   const rest = trained.filter((p) => !sparseTables.some(([table]) => table === p));
   // Each optimizer with the multiple of the scheduled learning rate it steps with.
@@ -144,7 +158,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
 
   // The starting point is scored too: a head that starts from counts (the item-pair table) may already be better
   // than what training makes of it, and then the task keeps it (bestEpoch 0).
-  prepare?.();
+  if (!o.continual?.head) prepare?.(); // a continued head keeps the start it already has
   let best = validate();
   let bestEpoch = 0;
   let bestValues = trained.map((p) => Float32Array.from(p.data));
@@ -168,6 +182,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
           optimizer.lr = lr * scale;
           optimizer.step();
         }
+        o.continual?.afterStep();
       });
       if (o.progress) {
         const seconds = Number(process.hrtime.bigint() - epochStarted) / 1e9;

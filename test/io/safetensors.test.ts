@@ -59,6 +59,6 @@ describe('safetensors', () => {
     const bytes = new Uint8Array(8 + header.length + 2);
     new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
     bytes.set(header, 8);
-    assert.throws(() => decodeSafetensors(bytes, 'f16.safetensors'), /dtype F16 \(supported: F32, I32\)/);
+    assert.throws(() => decodeSafetensors(bytes, 'f16.safetensors'), /dtype F16 \(supported: F32, I32, U8\)/);
   });
 });

@@ -1,0 +1,90 @@
+import { Command } from 'commander';
+import { DEFAULT_KEEP, addContinualTask, initContinual } from '../continual/learn.js';
+import { loadContinual } from '../continual/store.js';
+import { DataError } from '../errors.js';
+import { backend } from '../tensor/index.js';
+import { createProgress } from '../train/progress.js';
+import { describeBaselines } from '../transfer/tasks.js';
+import { integerOption, numberOption } from './options.js';
+import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
+
+interface CommonFlags {
+  keep: number;
+  retrainEpochs: number;
+  seed: number;
+  threads?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** --keep is checked here too, so a bad value is one line before anything is loaded. */
+const keepOption = numberOption('keep', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
+
+function withCommon(command: Command, retrainDefault: number): Command {
+  return command
+    .option('--keep <x>', 'share of the free weights the task keeps (by magnitude, per weight matrix), in (0, 1)', keepOption, DEFAULT_KEEP)
+    .option('--retrain-epochs <n>', 'epochs of retraining after pruning (the best on validation is kept)', integerOption('retrain-epochs', 0), retrainDefault)
+    .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--json', 'print the result as one JSON object')
+    .option('--quiet', 'no progress output');
+}
+
+const fmt = (m: object, key: string) => Number((m as Record<string, unknown>)[key]).toFixed(4);
+
+export function continualCommand(): Command {
+  const continual = new Command('continual')
+    .description('Conure: one network learns task after task, each keeping a share of its weights (no forgetting)');
+
+  withCommon(continual.command('init')
+    .description('Make a pretrained base the first task of a continual model: prune its blocks to --keep, retrain briefly, freeze')
+    .requiredOption('--model <dir>', 'pretrained model directory')
+    .requiredOption('--data <dir>', 'its pretraining dataset (same item vocabulary)')
+    .requiredOption('--out <dir>', 'continual model directory to create')
+    .option('--task <name>', 'name of the pretraining task', 'next-item')
+    .option('--force', 'replace an existing directory at --out'), 2)
+    .action(async (f: CommonFlags & { model: string; data: string; out: string; task: string; force?: boolean }) => {
+      if (f.threads) backend().setThreads(f.threads);
+      const s = await initContinual({
+        model: f.model, data: f.data, out: f.out, force: f.force ?? false, keep: f.keep, retrainEpochs: f.retrainEpochs, task: f.task,
+        seed: f.seed, progress: createProgress(process.stderr, f.quiet ?? false),
+      });
+      if (f.json) return console.log(JSON.stringify(s));
+      const t = s.test;
+      console.log(`${s.task}: kept ${s.owned} weights (${f.keep} per matrix), ${s.free} free; test HR@10 / NDCG@10 unpruned ` +
+        `${fmt(t.unpruned, 'HR@10')} / ${fmt(t.unpruned, 'NDCG@10')}, pruned ${fmt(t.pruned, 'HR@10')} / ${fmt(t.pruned, 'NDCG@10')}, ` +
+        `retrained ${fmt(t.retrained, 'HR@10')} / ${fmt(t.retrained, 'NDCG@10')} (epoch ${s.retrainedEpoch}); written to ${s.out}`);
+    });
+
+  withCommon(withTaskOptions(continual.command('add')
+    .description('Learn one more task (classify or recommend) into a continual model, in the freed weights; earlier tasks are unchanged')
+    .requiredOption('--model <dir>', 'continual model directory (rewritten as a whole)')
+    .requiredOption('--data <dir>', 'the task\'s dataset (see graftrec finetune --help)')
+    .requiredOption('--task <name>', 'task name (unique within the model)')), 2)
+    .action(async (f: CommonFlags & TaskFlags & { model: string; data: string; task: string }) => {
+      if (f.threads) backend().setThreads(f.threads);
+      const spec = taskSpecFromFlags(f);
+      if (spec.type === 'next-item') throw new DataError('continual add: --type next-item is not a continual task (the pretraining task is task 1); use classify or recommend');
+      const s = await addContinualTask({
+        continual: f.model, data: f.data, task: f.task, spec, keep: f.keep, retrainEpochs: f.retrainEpochs, seed: f.seed,
+        tuning: tuningFromFlags(f), progress: createProgress(process.stderr, f.quiet ?? false),
+      });
+      if (f.json) return console.log(JSON.stringify(s));
+      const metric = s.type === 'classify' ? 'accuracy' : 'NDCG@10';
+      console.log(`${s.task} (task ${s.index}): test ${metric} ${fmt(s.test.final, metric)} (before pruning ${fmt(s.test.unpruned, metric)}); ` +
+        `baselines: ${describeBaselines(s.baselines)}; owns ${s.owned} weights, ${s.freeAfter} free; ${s.taskBytes} bytes on disk`);
+    });
+
+  continual.command('list')
+    .description('The tasks of a continual model, in order')
+    .argument('<dir>', 'continual model directory')
+    .option('--json', 'print the manifest as JSON')
+    .action(async (dir: string, f: { json?: boolean }) => {
+      const m = await loadContinual(dir);
+      if (f.json) return console.log(JSON.stringify(m.manifest));
+      for (const [i, t] of m.manifest.tasks.entries()) {
+        console.log(`${i + 1}. ${t.name} (${t.type}): keeps ${t.keep} of the free weights, owns ${t.owned}, ${t.freeAfter} free after it`);
+      }
+    });
+  return continual;
+}

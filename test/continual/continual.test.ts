@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
+import { ingest } from '../../src/data/ingest.js';
+import { writeSynthetic } from '../../src/data/synth.js';
+import { AddTaskOptions, addContinualTask, initContinual } from '../../src/continual/learn.js';
+import { EntryPins, largestFree, packTaskMask, prunableParameters, unpackTaskMask } from '../../src/continual/owners.js';
+import { ContinualModel, continualTasks, loadContinual, weightsForTask } from '../../src/continual/store.js';
+import { loadDataset } from '../../src/data/dataset.js';
+import { leaveOneOutSplit } from '../../src/data/split.js';
+import { encodeHistories, forEachScoreRow } from '../../src/models/encoder.js';
+import { createServer } from '../../src/serve/start.js';
+import { Parameter } from '../../src/tensor/index.js';
+import { loadModelDir } from '../../src/train/checkpoint.js';
+import { pretrain } from '../../src/train/pretrain.js';
+import { createProgress } from '../../src/train/progress.js';
+import { loadPatchDir } from '../../src/transfer/patchfile.js';
+import { predictTask } from '../../src/transfer/predict.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
+import { tempDir } from '../helpers/datasets.js';
+
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+let root: string;
+let dataDir: string;
+let modelDir: string;
+let otherModelDir: string;
+
+/** Every file of a directory tree with its bytes (to compare a directory before and after). */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out.set(join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name)));
+  }
+  return out;
+}
+
+function addOptions(continual: string, task: string, over: Partial<AddTaskOptions> = {}): AddTaskOptions {
+  return {
+    continual, data: dataDir, task, spec: { type: 'classify', label: 'gender', bins: null }, keep: 0.3, retrainEpochs: 1, seed: 1,
+    tuning: { ...TUNING_DEFAULTS, epochs: 3, batch: 64, lr: 0.003, patience: 2, testFraction: 0.2 }, progress: createProgress(process.stderr, true), ...over,
+  };
+}
+
+/** Task 1's next-item scores and every later task's class probabilities, for a few users. */
+async function answers(m: ContinualModel, histories: Int32Array[]): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  const first = m.shared.model.copySharing(weightsForTask(m, 1));
+  const scores: number[] = [];
+  forEachScoreRow(first, encodeHistories(first, histories), (_, row) => scores.push(...row));
+  out.set('next-item', Float32Array.from(scores));
+  for (const t of await continualTasks(m)) {
+    out.set(t.card.task, Float32Array.from(predictTask(t, histories, { k: 5 }).flatMap((a) => ('probabilities' in a ? Object.values(a.probabilities) : []))));
+  }
+  return out;
+}
+
+before(async () => {
+  root = tempDir();
+  await writeSynthetic(join(root, 'raw'), { users: 400, items: 80, domains: 1, seed: 5 });
+  await ingest({ input: join(root, 'raw', 'interactions.csv'), attributes: join(root, 'raw', 'users.csv'), out: join(root, 'ds') });
+  dataDir = join(root, 'ds');
+  modelDir = join(root, 'model');
+  const shape = { ...MODEL_DEFAULTS, dim: 16, blocks: 2, maxLen: 20 };
+  await pretrain({ data: dataDir, out: modelDir, model: shape, train: { ...TRAIN_DEFAULTS, epochs: 2, batch: 64, lr: 0.003 }, progress: createProgress(process.stderr, true) });
+  otherModelDir = join(root, 'other');
+  await pretrain({ data: dataDir, out: otherModelDir, model: shape, train: { ...TRAIN_DEFAULTS, epochs: 1, batch: 64, lr: 0.003, seed: 2 }, progress: createProgress(process.stderr, true) });
+});
+
+describe('ownership of weight entries', () => {
+  it('keeps exactly the requested share of the free entries, those of largest magnitude, ties to the lower index', () => {
+    const values = Float32Array.from([0.5, -3, 2, 2, -2, 0.1, 7, 0, 2, -0.4]);
+    const owners = Uint8Array.from([0, 0, 0, 0, 0, 0, 1, 0, 0, 0]); // entry 6 (the largest) is taken already
+    const chosen = largestFree(values, owners, 0.45); // round(0.45 × 9 free) = 4
+    // |-3| first, then four entries of magnitude 2 (indices 2, 3, 4, 8) compete for three places: the lower indices win.
+    assert.deepEqual([...chosen], [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+    assert.equal(largestFree(values, owners, 0.5).reduce((a, b) => a + b, 0), Math.round(0.5 * 9));
+  });
+
+  it('bit-packed masks round-trip, and a mask that claims another task\'s entry or has the wrong length is refused', () => {
+    const owners = Uint8Array.from({ length: 21 }, (_, i) => (i % 3 === 0 ? 2 : i % 5 === 0 ? 1 : 0));
+    const bits = packTaskMask(owners, 2);
+    assert.equal(bits.length, 3);
+    const back = Uint8Array.from(owners, (o) => (o === 1 ? 1 : 0));
+    assert.ok(unpackTaskMask(bits, back, 2));
+    assert.deepEqual(back, owners);
+    assert.ok(!unpackTaskMask(bits, Uint8Array.from(owners), 3), 'overlaps task 2');
+    assert.ok(!unpackTaskMask(bits.subarray(0, 2), new Uint8Array(21), 2), 'too short');
+    assert.ok(!unpackTaskMask(Uint8Array.from([0, 0, 0x80]), new Uint8Array(21), 2), 'a bit past the end');
+  });
+
+  it('pins put every entry that may not move back after a step', () => {
+    const p = new Parameter('w', Float32Array.from([1, 2, 3, 4]), [2, 2]);
+    const pins = new EntryPins();
+    pins.add(p, Uint8Array.from([0, 1, 0, 1]));
+    p.data.set([9, 9, 9, 9]);
+    pins.restore();
+    assert.deepEqual([...p.data], [1, 9, 3, 9]);
+  });
+});
+
+describe('continual learning (Conure)', () => {
+  let dir: string;
+  let histories: Int32Array[];
+
+  before(async () => {
+    dir = join(root, 'continual');
+    const ds = await loadDataset(dataDir);
+    histories = leaveOneOutSplit(ds).test.histories.slice(0, 12);
+  });
+
+  it('init prunes each block weight matrix to the kept share and keeps the next-item task close to the unpruned base', async () => {
+    const s = await initContinual({
+      model: modelDir, data: dataDir, out: dir, force: false, keep: 0.3, retrainEpochs: 1, task: 'next-item', seed: 1, progress: createProgress(process.stderr, true),
+    });
+    const m = await loadContinual(dir);
+    for (const p of prunableParameters(m.shared.model)) {
+      const owners = m.owners.get(p.name)!;
+      const owned = owners.reduce((n, o) => n + o, 0);
+      assert.equal(owned, Math.round(0.3 * p.size), p.name);
+      for (let i = 0; i < p.size; i++) if (owners[i] === 0) assert.equal(p.data[i], 0, `${p.name}[${i}] is free but not zero`);
+    }
+    assert.equal(s.owned + s.free, prunableParameters(m.shared.model).reduce((n, p) => n + p.size, 0));
+    assert.ok(s.test.retrained['HR@10']! > 0, JSON.stringify(s.test));
+    assert.throws(() => { throw new Error(run('evaluate', '--model', dir, '--data', dataDir).stderr); }, /model\.safetensors/);
+  });
+
+  it('later tasks never change an earlier task\'s answers (bit-identical), nor the entries it owns', async () => {
+    await addContinualTask(addOptions(dir, 'gender'));
+    const afterGender = await loadContinual(dir);
+    const before = await answers(afterGender, histories);
+    const frozen = new Map(prunableParameters(afterGender.shared.model).map((p) => [p.name, Float32Array.from(p.data)]));
+
+    const age = await addContinualTask(addOptions(dir, 'age', { spec: { type: 'classify', label: 'age', bins: [25, 35, 45] } }));
+    assert.equal(age.index, 3);
+    assert.ok(age.owned > 0 && age.taskBytes > 0);
+    const m = await loadContinual(dir);
+    const after = await answers(m, histories);
+    for (const [task, values] of before) assert.deepEqual(after.get(task), values, `${task} changed after a later task`);
+    assert.ok(after.has('age'));
+    for (const p of prunableParameters(m.shared.model)) {
+      const owners = m.owners.get(p.name)!;
+      const old = frozen.get(p.name)!;
+      for (let i = 0; i < p.size; i++) if (owners[i] !== 0 && owners[i]! < 3) assert.equal(p.data[i], old[i], `${p.name}[${i}] moved`);
+    }
+    // The gender task computes with tasks 1–2's entries only: with age's entries it would answer otherwise.
+    const gender = (await continualTasks(m)).find((t) => t.card.task === 'gender')!;
+    const name = prunableParameters(m.shared.model)[0]!.name;
+    const withAge = gender.model.copySharing(new Map([[name, weightsForTask(m, 3).get(name)!]]));
+    const probabilities = (model: typeof withAge) => predictTask({ ...gender, model }, histories, { k: 1 }).map((a) => JSON.stringify(a));
+    assert.notDeepEqual(probabilities(withAge), probabilities(gender.model));
+  });
+
+  it('refuses a task name already used, a directory that is not a continual model, and a keep outside (0, 1)', async () => {
+    await assert.rejects(addContinualTask(addOptions(dir, 'gender')), /already has a task named "gender"/);
+    await assert.rejects(addContinualTask(addOptions(modelDir, 'x')), /not a continual model/);
+    await assert.rejects(addContinualTask(addOptions(dir, 'x', { keep: 1 })), /--keep must be a fraction in \(0, 1\)/);
+    const r = run('continual', 'init', '--model', modelDir, '--data', dataDir, '--out', join(root, 'never'), '--keep', '0');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /keep must be a number in \(0, 1\)/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(join(root, 'never')));
+  });
+
+  it('a continual task does not load as a plain patch, and is not served beside a base of another fingerprint', async () => {
+    const base = await loadModelDir(modelDir);
+    const m = await loadContinual(dir);
+    await assert.rejects(loadPatchDir(join(dir, 'tasks', 'gender'), base, m.manifest.baseFingerprint), /a task of a continual model/);
+    await assert.rejects(createServer({
+      model: otherModelDir, patches: null, continual: dir, data: null, watch: false, ignoreUnknownItems: false, batchWaitMs: 0, maxBatch: 8,
+      bodyLimit: 1 << 20, logger: false, adminToken: null,
+    }), /grown from another base/);
+  });
+
+  it('the server answers a continual task as predictTask does, beside the base', async () => {
+    const s = await createServer({
+      model: modelDir, patches: null, continual: dir, data: dataDir, watch: false, ignoreUnknownItems: false, batchWaitMs: 0, maxBatch: 8,
+      bodyLimit: 1 << 20, logger: false, adminToken: null,
+    });
+    try {
+      const tasks = (await s.app.inject({ method: 'GET', url: '/v1/tasks' })).json() as { tasks: { task: string; card: { strategy: string } }[] };
+      assert.deepEqual(tasks.tasks.map((t) => [t.task, t.card.strategy]), [['gender', 'conure'], ['age', 'conure']]);
+      const ds = await loadDataset(dataDir);
+      const items = Array.from(histories[0]!, (i) => ds.items[i - 1]!);
+      const res = await s.app.inject({ method: 'POST', url: '/v1/predict/age', payload: { items } });
+      assert.equal(res.statusCode, 200, res.body);
+      const age = (await continualTasks(await loadContinual(dir))).find((t) => t.card.task === 'age')!;
+      const expected = predictTask(age, [histories[0]!], { k: 1 })[0]!;
+      assert.deepEqual((res.json() as { probabilities: unknown }).probabilities, (expected as { probabilities: unknown }).probabilities);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a task with no free weights left is a clear error, and an interrupted add leaves the directory as it was', async () => {
+    const full = join(root, 'full');
+    await initContinual({ model: modelDir, data: dataDir, out: full, force: false, keep: 0.3, retrainEpochs: 0, task: 'next-item', seed: 1, progress: createProgress(process.stderr, true) });
+    await addContinualTask(addOptions(full, 'all', { keep: 0.99999, retrainEpochs: 0 }));
+    await assert.rejects(addContinualTask(addOptions(full, 'more')), /no free weights remain/);
+
+    const before = snapshot(dir);
+    const child = spawn(process.execPath, [cli, 'continual', 'add', '--model', dir, '--data', dataDir, '--task', 'stage',
+      '--label', 'life_stage', '--epochs', '50', '--patience', '50', '--quiet'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(child.exitCode, null, 'the add ended before it was interrupted');
+    child.kill('SIGKILL');
+    await exited;
+    assert.deepEqual(snapshot(dir), before);
+    assert.equal((await loadContinual(dir)).manifest.tasks.length, 3);
+  });
+});

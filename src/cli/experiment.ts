@@ -14,6 +14,7 @@ import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } fr
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
 import { checkStrategyFor, describeBaselines } from '../transfer/tasks.js';
 import { NEXT_ITEM_STRATEGIES } from '../transfer/next-item.js';
+import { addContinualExperiment } from './continual-experiment.js';
 import { withConfigFile } from './config-file.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
@@ -101,6 +102,7 @@ export function experimentCommand(): Command {
       if (f.out) await writeFileAtomic(f.out, table);
       process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result, provenance }) + '\n' : table);
     });
+  addContinualExperiment(experiment);
   return experiment;
 }
 

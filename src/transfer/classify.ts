@@ -64,19 +64,20 @@ export function predictProbabilities(model: UserEncoder, head: TaskHead, histori
   return out;
 }
 
-function labelledSplit(o: ClassifyData): UserLabels & { split: UserSplit } {
+/** The task's users, labels and split (the same for every strategy with the same data and seed). */
+export function classifySplit(o: ClassifyData): UserLabels & { split: UserSplit } {
   const { labels, classes } = userLabels(o.dataset, o.label, o.bins, o.datasetName);
   return { labels, classes, split: labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction) };
 }
 
 /** Majority class and bag-of-items logistic regression on the test users the task with the same data and seed has. */
 export function classifyBaselines(o: ClassifyData): ClassificationBaselines {
-  const { labels, classes, split } = labelledSplit(o);
+  const { labels, classes, split } = classifySplit(o);
   return classificationBaselines(o.dataset, labels, split, classes.length);
 }
 
 export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
-  const { labels, classes, split } = labelledSplit(o);
+  const { labels, classes, split } = classifySplit(o);
   const { model } = o;
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);

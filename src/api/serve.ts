@@ -8,6 +8,8 @@ export interface ServeOptions {
   model: string;
   /** Directory of task patch directories (each loaded onto the base). */
   patches?: string;
+  /** A continual model grown from the base (`graftrec continual`): its tasks are served beside the patches. */
+  continual?: string;
   /** Dataset to look `user` ids up in. */
   data?: string;
   /** TCP port (default 8080; 0 = any free port, see the returned url). */
@@ -49,7 +51,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const adminToken = options.adminToken ?? null;
   if (adminToken !== null && adminToken.length < 16) throw new DataError('serve: adminToken must be at least 16 characters');
   const server = await createServer({
-    model: options.model, itemText: options.itemText ?? null, patches: options.patches ?? null, data: options.data ?? null,
+    model: options.model, itemText: options.itemText ?? null, patches: options.patches ?? null, continual: options.continual ?? null,
+    data: options.data ?? null,
     watch: options.watch ?? false, ignoreUnknownItems: options.ignoreUnknownItems ?? false, batchWaitMs: options.batchWaitMs ?? 2,
     maxBatch: options.maxBatch ?? 64, bodyLimit: options.bodyLimit ?? 1 << 20, adminToken,
     logger: { level: options.logLevel ?? 'silent', stream: options.logStream ?? process.stderr },

@@ -8,6 +8,7 @@ import { choiceOption, integerOption } from './options.js';
 interface ServeFlags extends ItemTextFlags {
   model: string;
   patches?: string;
+  continual?: string;
   data?: string;
   port: number;
   host: string;
@@ -26,6 +27,7 @@ export function serveCommand(): Command {
     .description('Serve one base model and every task patch in a directory over HTTP (POST /v1/recommend, /v1/predict/:task, /v1/embed; GET /v1/tasks; OpenAPI at /docs/json)')
     .requiredOption('--model <dir>', 'base model directory'), 'to score besides the trained ones')
     .option('--patches <dir>', 'directory of task patch directories (from graftrec finetune)')
+    .option('--continual <dir>', 'a continual model grown from this base (graftrec continual): its tasks are served beside the patches')
     .option('--data <dir>', 'dataset to look up "user" ids in')
     .option('--port <n>', 'TCP port (0 = any free port)', integerOption('port', 0, 65535), 8080)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -42,7 +44,7 @@ export function serveCommand(): Command {
       const adminToken = f.adminToken ?? process.env.GRAFTREC_ADMIN_TOKEN ?? null;
       if (adminToken !== null && adminToken.length < 16) throw new DataError('--admin-token (or GRAFTREC_ADMIN_TOKEN) must be at least 16 characters');
       const server = await createServer({
-        model: f.model, itemText: itemTextFile(f), patches: f.patches ?? null, data: f.data ?? null, watch: f.watch ?? false,
+        model: f.model, itemText: itemTextFile(f), patches: f.patches ?? null, continual: f.continual ?? null, data: f.data ?? null, watch: f.watch ?? false,
         ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
         bodyLimit: f.bodyLimit, logger: { level: f.logLevel, stream: process.stderr }, adminToken,
       });

@@ -269,9 +269,8 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const kept = new EntryPins();
   for (const p of prunable) kept.add(p, claimLargest(p, m.owners.get(p.name)!, o.keep, index));
   noteParameterWrite();
-  const final = o.retrainEpochs > 0
-    ? runTask(o.spec, data, { ...transfer, epochs: o.retrainEpochs, continual: { trainable, afterStep: () => kept.restore(), head: first.head } })
-    : first;
+  // Even with no retraining epochs this scores the pruned network: what the task answers with from now on.
+  const final = runTask(o.spec, data, { ...transfer, epochs: o.retrainEpochs, continual: { trainable, afterStep: () => kept.restore(), head: first.head } });
   const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed });
 
   const owned = countOwned(m.owners, index);

@@ -7,6 +7,8 @@ import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
 import { ingest } from '../../src/data/ingest.js';
 import { writeSynthetic } from '../../src/data/synth.js';
 import { AddTaskOptions, addContinualTask, initContinual } from '../../src/continual/learn.js';
+import { continualTable, runContinualExperiment } from '../../src/continual/experiment.js';
+import { parseTaskList } from '../../src/cli/continual-experiment.js';
 import { EntryPins, largestFree, packTaskMask, prunableParameters, unpackTaskMask } from '../../src/continual/owners.js';
 import { ContinualModel, continualTasks, loadContinual, weightsForTask } from '../../src/continual/store.js';
 import { loadDataset } from '../../src/data/dataset.js';
@@ -212,5 +214,33 @@ describe('continual learning (Conure)', () => {
     await exited;
     assert.deepEqual(snapshot(dir), before);
     assert.equal((await loadContinual(dir)).manifest.tasks.length, 3);
+  });
+});
+
+describe('experiment continual', () => {
+  it('parses a task list with bin edges and refuses a malformed one', () => {
+    assert.deepEqual(parseTaskList('gender,age@25/35'), [
+      { name: 'gender', label: 'gender', bins: null }, { name: 'age', label: 'age', bins: [25, 35] },
+    ]);
+    assert.throws(() => parseTaskList('age@25/x'), /not LABEL or LABEL@EDGE/);
+    assert.throws(() => parseTaskList('gender,gender'), /appears twice/);
+  });
+
+  it('reports every method on every task, with the baselines, and Conure unchanged after the last task', async () => {
+    const tasks = [{ name: 'gender', label: 'gender', bins: null }, { name: 'age', label: 'age', bins: [25, 35, 45] }];
+    const o = {
+      model: modelDir, data: dataDir, out: join(root, 'experiment'), tasks, strategies: ['fine-cls' as const], seeds: [1], keep: 0.3,
+      retrainEpochs: 0, tuning: { ...TUNING_DEFAULTS, epochs: 2, batch: 64, lr: 0.003, patience: 1, testFraction: 0.2 },
+      progress: createProgress(process.stderr, true),
+    };
+    const r = await runContinualExperiment(o);
+    for (const method of ['conure', 'fine-cls', 'baseline: majority class', 'baseline: logistic regression on items']) {
+      for (const task of tasks) assert.ok(r.runs.some((x) => x.method === method && x.task === task.name), `${method} ${task.name}`);
+    }
+    for (const x of r.runs.filter((y) => y.method === 'conure')) assert.equal(x.afterLast, x.right, x.task);
+    assert.ok(r.bytes.conure! > 0 && r.bytes['fine-cls']! > 0);
+    const table = continualTable(r, o);
+    assert.match(table, /\| conure \| /);
+    assert.match(table, /gender accuracy \(right after \/ after last\)/);
   });
 });

@@ -244,3 +244,30 @@ describe('experiment continual', () => {
     assert.match(table, /gender accuracy \(right after \/ after last\)/);
   });
 });
+
+describe('a continual cross-domain task', () => {
+  it('learns a recommend task into the network and answers it from the loaded model as it reported', async () => {
+    const dir = tempDir();
+    await writeSynthetic(join(dir, 'raw'), { users: 300, items: 100, domains: 2, seed: 7 });
+    const raw = join(dir, 'raw', 'interactions.csv');
+    await ingest({ input: raw, domain: 'A', out: join(dir, 'source') });
+    await ingest({ input: raw, out: join(dir, 'both') });
+    await pretrain({
+      data: join(dir, 'source'), out: join(dir, 'model'), model: { ...MODEL_DEFAULTS, dim: 16, blocks: 2, maxLen: 20 },
+      train: { ...TRAIN_DEFAULTS, epochs: 1, batch: 64, lr: 0.003 }, progress: createProgress(process.stderr, true),
+    });
+    await initContinual({
+      model: join(dir, 'model'), data: join(dir, 'source'), out: join(dir, 'c'), force: false, keep: 0.3, retrainEpochs: 0, task: 'next-item',
+      seed: 1, progress: createProgress(process.stderr, true),
+    });
+    const s = await addContinualTask(addOptions(join(dir, 'c'), 'cold', {
+      data: join(dir, 'both'), spec: { type: 'recommend', sourceDomain: 'A', targetDomain: 'B', negatives: 0, itemPairs: true, ks: [10] },
+    }));
+    assert.equal(s.type, 'recommend');
+    assert.ok(Number((s.test.final as Record<string, unknown>)['NDCG@10']) > 0, JSON.stringify(s.test.final));
+    const [task] = await continualTasks(await loadContinual(join(dir, 'c')));
+    assert.equal(task!.card.type, 'recommend');
+    const answer = predictTask(task!, [Int32Array.from([1, 2, 3])], { k: 5 })[0]!;
+    assert.equal((answer as { recommendations: unknown[] }).recommendations.length, 5);
+  });
+});

@@ -22,7 +22,7 @@ import { UserReading } from '../models/user-vectors.js';
 import { Model } from './model.js';
 import { parseOptions } from './options.js';
 import { ProgressCallback, progressTo } from './progress.js';
-import { Users, resolveHistories } from './query.js';
+import { HistoryWording, NUMBERED_HISTORIES, Users, resolveUsers } from './query.js';
 
 export type { TaskAnswer, TaskBaselines, TaskSpec };
 
@@ -172,21 +172,25 @@ export interface Task extends TaskModel {
 }
 
 /**
- * Loads a patch directory onto a loaded base model.
+ * Loads a patch directory onto a loaded base model (onto the model as trained, when it was loaded with new items).
  *
  * @throws ModelError when the patch was trained on another base (fingerprints differ) or its files are broken.
  */
 export async function loadPatch(dir: string, base: Model): Promise<Task> {
-  return { ...(await loadPatchDir(dir, base, base.fingerprint)), base };
+  const trained = base.trained ?? base;
+  return { ...(await loadPatchDir(dir, trained, trained.fingerprint)), base: trained };
 }
 
 /**
  * The task's answer for each user: `{ label, probabilities }` (classify) or `{ recommendations }`, the top-k
  * target items (recommend; `k` default 10). A cross-domain task reads each user's source-domain items.
+ *
+ * @param wording - what errors about given histories say (the command line names --items).
  */
-export async function predict(task: Task, who: Users, options: { k?: number } = {}): Promise<TaskAnswer[]> {
+export async function predict(task: Task, who: Users, options: { k?: number } = {},
+  wording: HistoryWording = NUMBERED_HISTORIES): Promise<TaskAnswer[]> {
   const k = options.k ?? 10;
   if (!Number.isSafeInteger(k) || k < 1) throw new DataError(`predict: k must be a positive integer, got ${k}`);
   const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
-  return predictTask(task, await resolveHistories(who, task.base, sourceDomain), { k });
+  return predictTask(task, (await resolveUsers(who, task.base, sourceDomain, wording)).histories, { k });
 }

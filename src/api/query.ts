@@ -35,9 +35,9 @@ export const NUMBERED_HISTORIES: HistoryWording = {
 };
 
 /**
- * The histories to score, in the base model's item indices, and whose they are (user ids, or `history N`). With `sourceDomain` (cross-domain tasks) a user's
- * history is their items in that domain, matched to the model by raw id. Users are read in the vocabulary the
- * model was trained on (new items by text have no clicks in any dataset).
+ * The histories to score, in the base model's item indices, and whose they are (user ids, or `history N`). With
+ * `sourceDomain` (cross-domain tasks) a user's history is their items in that domain, matched to the model by raw
+ * id. Users are read in the vocabulary the model was trained on (new items by text have no clicks in any dataset).
  */
 export async function resolveUsers(who: Users, base: Model, sourceDomain: string | null = null,
   wording: HistoryWording = NUMBERED_HISTORIES): Promise<{ ids: string[]; histories: Int32Array[] }> {

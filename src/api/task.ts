@@ -150,8 +150,7 @@ const TASK_OPTION_NAMES: TaskOptionNames = { prefix: 'finetune: ', type: 'type',
 export type TaskOptions = Pick<z.output<typeof FinetuneSchema>, 'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks'>;
 
 /** The task a run trains, from its options; a type without the options it needs is one DataError naming them. */
-export function taskSpecOf(o: TaskOptions, names: TaskOptionNames = TASK_OPTION_NAMES): TaskSpec {
-  const n = names;
+export function taskSpecOf(o: TaskOptions, n: TaskOptionNames = TASK_OPTION_NAMES): TaskSpec {
   if (o.type === 'classify') {
     if (o.label === undefined) throw new DataError(`${n.prefix}${n.type} classify needs ${n.label}, the attribute column to predict`);
     return { type: 'classify', label: o.label, bins: o.bins };

@@ -144,10 +144,13 @@ export interface TaskOptionNames {
   targetDomain: string;
 }
 
-const TASK_OPTION_NAMES: TaskOptionNames = { prefix: 'finetune: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain' };
+const TASK_OPTION_NAMES: TaskOptionNames = {
+  prefix: 'finetune: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain',
+};
 
 /** The task options a spec is built from (finetune's, and the command line's task flags). */
-export type TaskOptions = Pick<z.output<typeof FinetuneSchema>, 'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks'>;
+export type TaskOptions = Pick<z.output<typeof FinetuneSchema>,
+  'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks'>;
 
 /** The task a run trains, from its options; a type without the options it needs is one DataError naming them. */
 export function taskSpecOf(o: TaskOptions, n: TaskOptionNames = TASK_OPTION_NAMES): TaskSpec {
@@ -159,7 +162,8 @@ export function taskSpecOf(o: TaskOptions, n: TaskOptionNames = TASK_OPTION_NAME
   const ks = [...new Set([...o.ks, 10])].sort((a, b) => a - b);
   if (o.type === 'next-item') return { type: 'next-item', negatives: o.negatives, ks };
   if (o.sourceDomain === undefined || o.targetDomain === undefined) {
-    throw new DataError(`${n.prefix}${n.type} recommend needs ${n.sourceDomain} and ${n.targetDomain} (for a new platform's own catalogue, with no shared ids, use ${n.type} next-item)`);
+    throw new DataError(`${n.prefix}${n.type} recommend needs ${n.sourceDomain} and ${n.targetDomain} ` +
+      `(for a new platform's own catalogue, with no shared ids, use ${n.type} next-item)`);
   }
   // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
   return { type: 'recommend', sourceDomain: o.sourceDomain, targetDomain: o.targetDomain, negatives: o.negatives, itemPairs: o.itemPairs && o.negatives === 0, ks };

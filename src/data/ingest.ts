@@ -62,8 +62,9 @@ export interface IngestOptions extends ColumnChoice {
 }
 
 /**
- * Where a running ingest is: its step ("reading FILE", "numbering users and items", …) and DuckDB's estimate of
- * how far the step's current statement is, 0–100 (0 when a step starts; reading a large file moves it steadily).
+ * Where a running ingest is: its step ("reading FILE", "ordering sequences", "writing DIR", …) and DuckDB's
+ * estimate of how far the step's current statement is, 0–100 (0 when a step starts; reading a large file moves it
+ * steadily).
  */
 export interface IngestProgress {
   step: string;

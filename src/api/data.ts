@@ -1,8 +1,8 @@
 /** Data in: a synthetic click log with planted structure, and any interaction log turned into a dataset directory. */
-import { ingest as ingestLog, type IngestOptions, type IngestSummary } from '../data/ingest.js';
+import { ingest as ingestLog, type IngestOptions, type IngestProgress, type IngestSummary } from '../data/ingest.js';
 import { writeSynthetic, type SynthOptions, type SynthSummary } from '../data/synth.js';
 
-export type { IngestOptions, IngestSummary, SynthOptions, SynthSummary };
+export type { IngestOptions, IngestProgress, IngestSummary, SynthOptions, SynthSummary };
 
 /**
  * Writes a synthetic click log to `out`: `interactions.csv` (user, item, timestamp, domain), `users.csv` (gender,
@@ -23,7 +23,8 @@ export async function synth(options: { out: string } & Partial<SynthOptions>): P
  * writes a dataset directory at `out` (replaced atomically; nothing is written on error).
  *
  * @param options - `input` (the log), `out`, and optionally columns, filters (minUserInteractions 2,
- *   minItemInteractions 1), an `attributes` table, item text or item vectors — as `graftrec ingest`'s flags.
+ *   minItemInteractions 1), an `attributes` table, item text or item vectors — as `graftrec ingest`'s flags — and
+ *   `onProgress`, called with each step and how far DuckDB is through it.
  * @returns the counts of users, items and interactions kept and dropped.
  * @throws DataError naming the file and the problem for bad input.
  */

@@ -4,15 +4,16 @@
  * is printed unless a progress or log callback is passed.
  */
 export { synth, ingest } from './data.js';
-export type { IngestOptions, IngestSummary, SynthOptions, SynthSummary } from './data.js';
+export type { IngestOptions, IngestProgress, IngestSummary, SynthOptions, SynthSummary } from './data.js';
 export { pretrain, loadModel, evaluate } from './model.js';
 export type { Model, ModelRef, PretrainOptions, PretrainSummary, EvaluateOptions, Evaluation } from './model.js';
 export { recommend, embedUsers, embedItems } from './query.js';
-export type { Users, Scored, Vectors } from './query.js';
+export type { Users, Scored, Vectors, HistoryWording } from './query.js';
 export { finetune, loadPatch, predict } from './task.js';
 export type { FinetuneOptions, FinetuneSummary, Task, TaskAnswer, TaskBaselines, TaskSpec } from './task.js';
 export { serve } from './serve.js';
-export type { ServeOptions, RunningServer } from './serve.js';
+export type { ServeOptions, ServeOptionNames, RunningServer } from './serve.js';
+export type { ItemTextFile } from '../train/catalogue.js';
 export { describeDirectory } from './info.js';
 export type { DirectoryInfo, ModelInfo, PatchInfo, DatasetInfo } from './info.js';
 export type { ProgressCallback, ProgressReport } from './progress.js';

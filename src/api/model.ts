@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ModelOptions, TrainConfigSchema } from '../config/schema.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
+import { ItemTextFile, withItemTextFile } from '../train/catalogue.js';
 import { LoadedModel, loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
 import { PretrainResult, pretrain as pretrainModel } from '../train/pretrain.js';
 import { baseFingerprint } from '../transfer/patchfile.js';
@@ -18,16 +19,26 @@ export interface Model extends LoadedModel {
   dir: string;
   /** sha256 of its weights file: patches record it and load only onto this model. */
   fingerprint: string;
+  /**
+   * Loaded with `itemText`: the model as trained, without the new items. Datasets are read and patches loaded in
+   * its vocabulary; this model shares its weights and ranks its items followed by the new ones.
+   */
+  trained?: Model;
 }
 
 /**
  * Loads a model directory written by {@link pretrain} (or `graftrec pretrain`).
  *
- * @throws ModelError when `dir` is not a graftrec model or its files disagree.
+ * @param options - itemText: a table of new items a text model scores (and embeds) by their text alone, after its own.
+ * @throws ModelError when `dir` is not a graftrec model or its files disagree, or `itemText` is given for a model
+ *   that does not encode items by text; DataError for an unreadable item table.
  */
-export async function loadModel(dir: string): Promise<Model> {
+export async function loadModel(dir: string, options: { itemText?: ItemTextFile } = {}): Promise<Model> {
   const loaded = await loadModelDir(dir);
-  return { ...loaded, dir, fingerprint: await baseFingerprint(dir) };
+  const trained: Model = { ...loaded, dir, fingerprint: await baseFingerprint(dir) };
+  if (!options.itemText) return trained;
+  const { base } = await withItemTextFile(loaded, options.itemText, dir);
+  return { ...base, dir, fingerprint: trained.fingerprint, trained };
 }
 
 /** A model given by its directory, or already loaded. */
@@ -127,7 +138,9 @@ export interface Evaluation {
  */
 export async function evaluate(model: ModelRef, options: EvaluateOptions): Promise<Evaluation> {
   const o = parseOptions(EvaluateSchema, options, 'evaluate');
-  const m = await resolveModel(model);
+  const loaded = await resolveModel(model);
+  // New items by text have no clicks to evaluate on: the model as trained is measured.
+  const m = loaded.trained ?? loaded;
   const ds = await loadDatasetFor(m.config, m.dir, o.data);
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, m.config.model.numItems);

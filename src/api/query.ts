@@ -13,39 +13,62 @@ import { Model } from './model.js';
 
 /**
  * Whose answers: users of a dataset by raw id (`data`: its directory; a base model's vocabulary, or for a
- * cross-domain task any dataset holding the source domain), or histories of raw item ids, oldest first.
+ * cross-domain task any dataset holding the source domain; `users` left out: every user of it, in its order), or
+ * histories of raw item ids, oldest first.
  */
 export type Users =
-  | { users: readonly string[]; data: string }
+  | { users?: readonly string[]; data: string }
   | { histories: readonly (readonly string[])[]; /** Drop item ids the model does not know instead of failing. */ ignoreUnknown?: boolean };
 
 /**
- * The histories to score, in the base model's item indices. With `sourceDomain` (cross-domain tasks) a user's
- * history is their items in that domain, matched to the model by raw id.
+ * What the errors about given histories say: the library numbers the histories; the command line, which takes one
+ * history as --items, names its flag instead. One check, each message in its reader's terms.
  */
-export async function resolveHistories(who: Users, base: Model, sourceDomain: string | null = null): Promise<Int32Array[]> {
-  if ('users' in who) {
-    const ds = sourceDomain === null ? await loadDatasetFor(base.config, base.dir, who.data) : await loadDataset(who.data);
+export interface HistoryWording {
+  unknownItems: (h: number, ids: string) => string;
+  noKnownItems: (h: number) => string;
+}
+
+export const NUMBERED_HISTORIES: HistoryWording = {
+  unknownItems: (h, ids) => `history ${h}: unknown item ids (not in the model's vocabulary): ${ids}`,
+  noKnownItems: (h) => `history ${h}: no item the model knows`,
+};
+
+/**
+ * The histories to score, in the base model's item indices, and whose they are (user ids, or `history N`). With
+ * `sourceDomain` (cross-domain tasks) a user's history is their items in that domain, matched to the model by raw
+ * id. Users are read in the vocabulary the model was trained on (new items by text have no clicks in any dataset).
+ */
+export async function resolveUsers(who: Users, base: Model, sourceDomain: string | null = null,
+  wording: HistoryWording = NUMBERED_HISTORIES): Promise<{ ids: string[]; histories: Int32Array[] }> {
+  if ('data' in who) {
+    const trained = base.trained ?? base;
+    const ds = sourceDomain === null ? await loadDatasetFor(trained.config, trained.dir, who.data) : await loadDataset(who.data);
     const index = new Map(ds.users.map((raw, u) => [raw, u]));
-    const toBase = sourceDomain === null ? null : baseItemIndex(ds, base.items);
-    return who.users.map((id) => {
-      const u = index.get(id);
-      if (u === undefined) throw new DataError(`${who.data}: unknown user "${id}"`);
-      const history = toBase === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain!, toBase, who.data);
-      if (history.length === 0) throw new DataError(`user "${id}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
-      return history;
-    });
+    const toBase = sourceDomain === null ? null : baseItemIndex(ds, trained.items);
+    const ids = who.users ? [...who.users] : ds.users;
+    return {
+      ids,
+      histories: ids.map((id) => {
+        const u = index.get(id);
+        if (u === undefined) throw new DataError(`${who.data}: unknown user "${id}"`);
+        const history = toBase === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain!, toBase, who.data);
+        if (history.length === 0) throw new DataError(`user "${id}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
+        return history;
+      }),
+    };
   }
   const index = new Map(base.items.map((raw, i) => [raw, i + 1]));
-  return who.histories.map((items, h) => {
+  const histories = who.histories.map((items, h) => {
     const unknown = items.filter((r) => !index.has(r));
     if (unknown.length > 0 && !who.ignoreUnknown) {
-      throw new DataError(`history ${h}: unknown item ids (not in the model's vocabulary): ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`);
+      throw new DataError(wording.unknownItems(h, `${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`));
     }
     const history = Int32Array.from(items.filter((r) => index.has(r)), (r) => index.get(r)!);
-    if (history.length === 0) throw new DataError(`history ${h}: no item the model knows`);
+    if (history.length === 0) throw new DataError(wording.noKnownItems(h));
     return history;
   });
+  return { ids: histories.map((_, h) => `history ${h}`), histories };
 }
 
 export interface Scored {
@@ -54,15 +77,18 @@ export interface Scored {
 }
 
 /**
- * The model's top-k next items for each user.
+ * The model's top-k next items for each user. A model loaded with `itemText` ranks its new items too, and its
+ * histories may name them.
  *
  * @param options - k (default 10); includeSeen: allow items already in the history (default false).
+ * @param wording - what errors about given histories say (the command line names --items).
  * @returns one list per user, best first.
  */
-export async function recommend(model: Model, who: Users, options: { k?: number; includeSeen?: boolean } = {}): Promise<Scored[][]> {
+export async function recommend(model: Model, who: Users, options: { k?: number; includeSeen?: boolean } = {},
+  wording: HistoryWording = NUMBERED_HISTORIES): Promise<Scored[][]> {
   const k = options.k ?? 10;
   if (!Number.isSafeInteger(k) || k < 1) throw new DataError(`recommend: k must be a positive integer, got ${k}`);
-  const histories = await resolveHistories(who, model);
+  const { histories } = await resolveUsers(who, model, null, wording);
   const numItems = model.config.model.numItems;
   const answers: Scored[][] = [];
   forEachScoreRow(model.model, encodeHistories(model.model, histories), (row, scores) => {
@@ -84,14 +110,13 @@ function split(ids: string[], flat: Float32Array, dim: number): Vectors {
   return { ids, dim, vectors: ids.map((_, i) => flat.slice(i * dim, (i + 1) * dim)) };
 }
 
-/** The base model's user vectors (its reading at the last position of each history). */
+/** The base model's user vectors (its reading at the last position of each history), by the network as trained. */
 export async function embedUsers(model: Model, who: Users): Promise<Vectors> {
-  const histories = await resolveHistories(who, model);
-  const ids = 'users' in who ? [...who.users] : who.histories.map((_, h) => `history ${h}`);
-  return split(ids, encodeHistories(model.model, histories), model.config.model.dim);
+  const { ids, histories } = await resolveUsers(who, model);
+  return split(ids, encodeHistories((model.trained ?? model).model, histories), model.config.model.dim);
 }
 
-/** Every item's input vector from the model's item encoder (an id row, its text, or both). */
+/** Every item's input vector from the model's item encoder (an id row, its text, or both; new items by text last). */
 export function embedItems(model: Model): Vectors {
   const dim = model.config.model.dim;
   const table = noGrad(() => model.model.items.table());

@@ -38,18 +38,27 @@ export interface RunningServer extends StartedServer {
   url: string;
 }
 
+/** How serve's errors name the options: the library by option name, the command line by its flags. */
+export interface ServeOptionNames {
+  port: string;
+  adminToken: string;
+}
+
+const OPTION_NAMES: ServeOptionNames = { port: 'the port option', adminToken: 'serve: adminToken' };
+
 /**
  * Loads the base model and every patch, and listens (POST /v1/recommend, /v1/predict/:task, /v1/embed; GET
  * /v1/tasks, /healthz; OpenAPI at /docs/json). Call `close()` to stop it.
  *
+ * @param names - what errors call the options (the command line names its flags).
  * @throws DataError for a bad option or a port in use; ModelError for a directory that is not a model.
  */
-export async function serve(options: ServeOptions): Promise<RunningServer> {
+export async function serve(options: ServeOptions, names: ServeOptionNames = OPTION_NAMES): Promise<RunningServer> {
   const port = options.port ?? 8080;
   const host = options.host ?? '127.0.0.1';
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DataError(`serve: port must be an integer in [0, 65535], got ${port}`);
   const adminToken = options.adminToken ?? null;
-  if (adminToken !== null && adminToken.length < 16) throw new DataError('serve: adminToken must be at least 16 characters');
+  if (adminToken !== null && adminToken.length < 16) throw new DataError(`${names.adminToken} must be at least 16 characters`);
   const server = await createServer({
     model: options.model, itemText: options.itemText ?? null, patches: options.patches ?? null, continual: options.continual ?? null,
     data: options.data ?? null,
@@ -62,7 +71,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   } catch (err) {
     await server.close();
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new DataError(`port ${port} on ${host} is already in use`);
+    if (code === 'EADDRINUSE') throw new DataError(`port ${port} on ${host} is already in use; choose another with ${names.port} (0 = any free port)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new DataError(`cannot listen on ${host}:${port} (${code})`);
     throw err;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { z } from 'zod';
-import { TransferConfigSchema } from '../config/schema.js';
+import { TransferConfig, TransferConfigSchema } from '../config/schema.js';
 import { DataError } from '../errors.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
@@ -22,7 +22,7 @@ import { UserReading } from '../models/user-vectors.js';
 import { Model } from './model.js';
 import { parseOptions } from './options.js';
 import { ProgressCallback, progressTo } from './progress.js';
-import { Users, resolveHistories } from './query.js';
+import { HistoryWording, NUMBERED_HISTORIES, Users, resolveUsers } from './query.js';
 
 export type { TaskAnswer, TaskBaselines, TaskSpec };
 
@@ -126,15 +126,46 @@ const FinetuneSchema = TransferConfigSchema.extend({
  */
 export type FinetuneOptions = z.input<typeof FinetuneSchema> & { onProgress?: ProgressCallback };
 
-function taskSpec(o: z.output<typeof FinetuneSchema>): TaskSpec {
+/** The fine-tuning settings of a run's options (the learning rate stays null where the strategy's default applies). */
+export function tuningOf(o: Omit<TransferConfig, 'itemPairs'>): FinetuneRun['tuning'] {
+  return {
+    reading: { pooling: o.pooling, windows: o.windows, itemBag: o.itemBag }, epochs: o.epochs, batch: o.batch, lr: o.lr,
+    weightDecay: o.weightDecay, dropout: o.dropout, warmup: o.warmup, patience: o.patience, testFraction: o.testFraction,
+    labelFraction: o.labelFraction,
+  };
+}
+
+/** What taskSpecOf's errors call the options: the library its option names, the command line its flags. */
+export interface TaskOptionNames {
+  prefix: string;
+  type: string;
+  label: string;
+  sourceDomain: string;
+  targetDomain: string;
+}
+
+const TASK_OPTION_NAMES: TaskOptionNames = {
+  prefix: 'finetune: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain',
+};
+
+/** The task options a spec is built from (finetune's, and the command line's task flags). */
+export type TaskOptions = Pick<z.output<typeof FinetuneSchema>,
+  'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks'>;
+
+/** The task a run trains, from its options; a type without the options it needs is one DataError naming them. */
+export function taskSpecOf(o: TaskOptions, n: TaskOptionNames = TASK_OPTION_NAMES): TaskSpec {
   if (o.type === 'classify') {
-    if (o.label === undefined) throw new DataError('finetune: type classify needs label, the attribute column to predict');
+    if (o.label === undefined) throw new DataError(`${n.prefix}${n.type} classify needs ${n.label}, the attribute column to predict`);
     return { type: 'classify', label: o.label, bins: o.bins };
   }
   // NDCG@10 is the validation and headline metric, so it is always reported.
   const ks = [...new Set([...o.ks, 10])].sort((a, b) => a - b);
   if (o.type === 'next-item') return { type: 'next-item', negatives: o.negatives, ks };
-  if (o.sourceDomain === undefined || o.targetDomain === undefined) throw new DataError('finetune: type recommend needs sourceDomain and targetDomain');
+  if (o.sourceDomain === undefined || o.targetDomain === undefined) {
+    throw new DataError(`${n.prefix}${n.type} recommend needs ${n.sourceDomain} and ${n.targetDomain} ` +
+      `(for a new platform's own catalogue, with no shared ids, use ${n.type} next-item)`);
+  }
+  // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
   return { type: 'recommend', sourceDomain: o.sourceDomain, targetDomain: o.targetDomain, negatives: o.negatives, itemPairs: o.itemPairs && o.negatives === 0, ks };
 }
 
@@ -155,13 +186,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
   const { onProgress, ...rest } = options;
   const o = parseOptions(FinetuneSchema, rest, 'finetune');
   const { summary } = await runFinetune({
-    spec: taskSpec(o), model: o.model, data: o.data, task: o.task, out: o.out, force: o.force, strategy: o.strategy,
+    spec: taskSpecOf(o), model: o.model, data: o.data, task: o.task, out: o.out, force: o.force, strategy: o.strategy,
     insertion: o.insertion, patchDim: o.patchDim, zeroInitUp: o.zeroInitUp, seed: o.seed, progress: progressTo(onProgress),
-    tuning: {
-      reading: { pooling: o.pooling, windows: o.windows, itemBag: o.itemBag }, epochs: o.epochs, batch: o.batch, lr: o.lr,
-      weightDecay: o.weightDecay, dropout: o.dropout, warmup: o.warmup, patience: o.patience, testFraction: o.testFraction,
-      labelFraction: o.labelFraction,
-    },
+    tuning: tuningOf(o),
   });
   return { out: o.out, ...summary };
 }
@@ -172,21 +199,25 @@ export interface Task extends TaskModel {
 }
 
 /**
- * Loads a patch directory onto a loaded base model.
+ * Loads a patch directory onto a loaded base model (onto the model as trained, when it was loaded with new items).
  *
  * @throws ModelError when the patch was trained on another base (fingerprints differ) or its files are broken.
  */
 export async function loadPatch(dir: string, base: Model): Promise<Task> {
-  return { ...(await loadPatchDir(dir, base, base.fingerprint)), base };
+  const trained = base.trained ?? base;
+  return { ...(await loadPatchDir(dir, trained, trained.fingerprint)), base: trained };
 }
 
 /**
  * The task's answer for each user: `{ label, probabilities }` (classify) or `{ recommendations }`, the top-k
  * target items (recommend; `k` default 10). A cross-domain task reads each user's source-domain items.
+ *
+ * @param wording - what errors about given histories say (the command line names --items).
  */
-export async function predict(task: Task, who: Users, options: { k?: number } = {}): Promise<TaskAnswer[]> {
+export async function predict(task: Task, who: Users, options: { k?: number } = {},
+  wording: HistoryWording = NUMBERED_HISTORIES): Promise<TaskAnswer[]> {
   const k = options.k ?? 10;
   if (!Number.isSafeInteger(k) || k < 1) throw new DataError(`predict: k must be a positive integer, got ${k}`);
   const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
-  return predictTask(task, await resolveHistories(who, task.base, sourceDomain), { k });
+  return predictTask(task, (await resolveUsers(who, task.base, sourceDomain, wording)).histories, { k });
 }

@@ -1,11 +1,9 @@
 import { Command } from 'commander';
-import { userSequence } from '../data/dataset.js';
+import { loadModel } from '../api/model.js';
+import { Vectors, embedItems, embedUsers } from '../api/query.js';
 import { writeVectorsParquet } from '../data/export/vectors.js';
 import { DataError } from '../errors.js';
-import { encodeHistories } from '../models/encoder.js';
-import { backend, noGrad } from '../tensor/index.js';
-import { withItemTextFile } from '../train/catalogue.js';
-import { loadDatasetFor, loadModelDir } from '../train/checkpoint.js';
+import { backend } from '../tensor/index.js';
 import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
 import { integerOption } from './options.js';
 
@@ -32,20 +30,12 @@ export function embedCommand(): Command {
       if (!f.items && !f.users) throw new DataError('give --items FILE, --users FILE (with --data), or both');
       if (f.users && !f.data) throw new DataError('--users needs --data, the dataset whose users to embed');
       if (f.itemText && !f.items) throw new DataError('--item-text adds items to --items; give --items FILE');
-      const loaded = await loadModelDir(f.model);
-      const dim = loaded.config.model.dim;
-      if (f.items) {
-        const newItems = itemTextFile(f);
-        const base = newItems ? (await withItemTextFile(loaded, newItems, f.model)).base : loaded;
-        const table = noGrad(() => base.model.items.table());
-        await writeVectorsParquet(f.items, 'item', base.items, table.data.subarray(dim), dim, { overwrite: f.force });
-        console.log(`${base.items.length} item vectors (${dim} floats) -> ${f.items}`);
-      }
-      if (f.users) {
-        const ds = await loadDatasetFor(loaded.config, f.model, f.data!);
-        const histories = ds.users.map((_, u) => userSequence(ds, u));
-        await writeVectorsParquet(f.users, 'user', ds.users, encodeHistories(loaded.model, histories), dim, { overwrite: f.force });
-        console.log(`${ds.users.length} user vectors (${dim} floats) -> ${f.users}`);
-      }
+      const model = await loadModel(f.model, { itemText: itemTextFile(f) });
+      const write = async (file: string, kind: 'item' | 'user', v: Vectors) => {
+        await writeVectorsParquet(file, kind, v, { overwrite: f.force });
+        console.log(`${v.ids.length} ${kind} vectors (${v.dim} floats) -> ${file}`);
+      };
+      if (f.items) await write(f.items, 'item', embedItems(model));
+      if (f.users) await write(f.users, 'user', await embedUsers(model, { data: f.data! }));
     });
 }

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { BACKBONES, Backbone, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
-import { backboneTable, runBackboneExperiment } from '../train/backbone-experiment.js';
+import { backboneTable, backboneTrainSettings, runBackboneExperiment } from '../train/backbone-experiment.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { createProgress } from '../train/progress.js';
-import { collectProvenance } from '../train/provenance.js';
+import { collectProvenance, provenanceNote } from '../train/provenance.js';
 import { baseFingerprint } from '../transfer/patchfile.js';
 import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } from '../transfer/insertion.js';
@@ -68,7 +68,7 @@ export function experimentCommand(): Command {
         onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
         onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
-      const table = experimentTable(result, dataset, f.task, spec);
+      const table = `${experimentTable(result, dataset, f.task, spec)}\n${provenanceNote(provenance)}`;
       await writeDirAtomic(f.out, async (tmp) => {
         await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result, provenance }, null, 2) + '\n');
         await writeFile(join(tmp, 'results.md'), table);
@@ -90,15 +90,16 @@ export function experimentCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (f: BackboneFlags) => {
       if (f.threads) backend().setThreads(f.threads);
+      // Each backbone runs at its own published shape; the settings they share are recorded in full.
       const provenance = await collectProvenance({
-        seed: f.seeds, dataset: f.data, config: { backbones: f.backbones, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen },
+        seed: f.seeds, dataset: f.data, config: { backbones: f.backbones, maxLen: f.maxLen, train: backboneTrainSettings(f) },
       });
       const result = await runBackboneExperiment({
         data: f.data, backbones: f.backbones, seeds: f.seeds, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen,
         progress: createProgress(process.stderr, f.quiet ?? false),
         onRun: f.quiet ? undefined : (r) => process.stderr.write(`${r.backbone} seed ${r.seed}: full NDCG@10 ${r.full['NDCG@10']!.toFixed(4)}, sampled NDCG@10 ${r.sampled['NDCG@10']!.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
-      const table = backboneTable(result, f.data);
+      const table = `${backboneTable(result, f.data)}\n${provenanceNote(provenance)}`;
       if (f.out) await writeFileAtomic(f.out, table);
       process.stdout.write(f.json ? JSON.stringify({ data: f.data, epochs: f.epochs, patience: f.patience, maxLen: f.maxLen, ...result, provenance }) + '\n' : table);
     });

@@ -1,18 +1,14 @@
 import { Command } from 'commander';
 import { DirectoryInfo, describeDirectory } from '../api/info.js';
 import { Provenance } from '../config/provenance.js';
+import { describeProvenance } from '../train/provenance.js';
 
 const num = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v));
 
 function provenanceLines(p: Provenance | null): string[] {
   if (p === null) return ['provenance  none recorded'];
-  const b = p.backend;
-  return [
-    `provenance  graftrec ${p.graftrec}${p.gitCommit ? ` (commit ${p.gitCommit.slice(0, 12)}${p.gitDirty ? ', with uncommitted changes' : ''})` : ''}, node ${p.node}, created ${p.createdAt}`,
-    `backend     ${b.cpuIsa}, ${b.gemm} GEMM${b.blas ? ` (BLAS loaded: ${b.blas})` : ''}, ${b.threads} thread${b.threads === 1 ? '' : 's'}, deterministic ${p.deterministic ? 'on' : 'off'}`,
-    `seed        ${Array.isArray(p.seed) ? p.seed.join(',') : p.seed}`,
-    `data        ${p.dataset.path} (sha256 ${p.dataset.sha256})`,
-  ];
+  const d = describeProvenance(p);
+  return [`provenance  ${d.code}`, `backend     ${d.backend}`, `seed        ${d.seed}`, `data        ${d.data}`];
 }
 
 function describe(i: DirectoryInfo): string {

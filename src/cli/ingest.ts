@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
+import { createStepProgress } from '../train/progress.js';
 import { integerOption, nameListOption } from './options.js';
 import { DEFAULT_TEXT_BUCKETS } from '../data/text/tokenize.js';
-import { ingest, INGEST_DEFAULTS, INPUT_FORMATS, type IngestOptions, type IngestSummary, type InputFormat } from '../data/ingest.js';
+import { ingest } from '../api/data.js';
+import { INGEST_DEFAULTS, INPUT_FORMATS, type IngestOptions, type IngestProgress, type IngestSummary, type InputFormat } from '../data/ingest.js';
 
 interface IngestFlags {
   out: string;
@@ -26,6 +28,7 @@ interface IngestFlags {
   minItemInteractions: number;
   domain?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 function describeSummary(s: IngestSummary): string {
@@ -71,13 +74,24 @@ export function ingestCommand(): Command {
     .option('--min-item-interactions <n>', 'drop items with fewer interactions (applied first)', integerOption('min-item-interactions'), INGEST_DEFAULTS.minItemInteractions)
     .option('--domain <name>', 'keep only this domain\'s interactions (e.g. pretrain on the source domain, keep the target domain for transfer)')
     .option('--json', 'print the summary as one JSON object')
+    .option('--quiet', 'no progress output')
     .action(async (file: string, flags: IngestFlags) => {
-      const { json, itemTextCols, itemFeaturesCol, ...rest } = flags;
+      const { json, quiet, itemTextCols, itemFeaturesCol, ...rest } = flags;
+      // A bar per step on a terminal once a run takes more than a second (a large log); stdout keeps only the summary.
+      const progress = createStepProgress(process.stderr, quiet ?? false);
       const options: IngestOptions & { out: string } = {
         input: file, ...rest, ...(itemTextCols !== undefined ? { itemTextColumns: itemTextCols } : {}),
         ...(itemFeaturesCol !== undefined ? { itemFeaturesColumn: itemFeaturesCol } : {}),
+        ...(progress ? { onProgress: (p: IngestProgress) => progress.update(p.step, p.percent) } : {}),
       };
-      const summary = await ingest(options);
+      let summary: IngestSummary;
+      try {
+        summary = await ingest(options);
+      } catch (err) {
+        progress?.stop(false);
+        throw err;
+      }
+      progress?.stop(true);
       console.log(json ? JSON.stringify(summary) : describeSummary(summary));
     });
 }

@@ -15,6 +15,6 @@ export function withItemTextOptions(command: Command, what: string): Command {
     .option('--item-text-cols <names>', 'text columns of --item-text, joined in this order (default: all but the item column)', nameListOption('item-text-cols'));
 }
 
-export function itemTextFile(f: ItemTextFlags): ItemTextFile | null {
-  return f.itemText ? { file: f.itemText, ...(f.itemTextCols ? { columns: f.itemTextCols } : {}) } : null;
+export function itemTextFile(f: ItemTextFlags): ItemTextFile | undefined {
+  return f.itemText ? { file: f.itemText, ...(f.itemTextCols ? { columns: f.itemTextCols } : {}) } : undefined;
 }

@@ -1,10 +1,8 @@
 import { Command } from 'commander';
+import { loadModel } from '../api/model.js';
+import { loadPatch, predict } from '../api/task.js';
 import { backend } from '../tensor/index.js';
-import { DataError } from '../errors.js';
-import { loadModelDir } from '../train/checkpoint.js';
-import { baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
-import { predictTask } from '../transfer/predict.js';
-import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
+import { HistoryFlags, ITEMS_WORDING, usersFromFlags, withHistoryOptions } from './history.js';
 import { integerOption } from './options.js';
 
 interface PredictFlags extends HistoryFlags {
@@ -25,12 +23,9 @@ export function predictCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (f: PredictFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const base = await loadModelDir(f.model);
-      const task = await loadPatchDir(f.patch, base, await baseFingerprint(f.model));
-      const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
-      const history = await resolveHistory(f, base, f.model, sourceDomain);
-      if (history.length === 0) throw new DataError(`user "${f.user}" has no ${sourceDomain} items the model knows`);
-      const [answer] = predictTask(task, [history], { k: f.k });
+      const who = usersFromFlags(f);
+      const task = await loadPatch(f.patch, await loadModel(f.model));
+      const [answer] = await predict(task, who, { k: f.k }, ITEMS_WORDING);
       if (f.json) console.log(JSON.stringify({ task: task.card.task, ...answer }));
       else if ('label' in answer!) {
         console.log(`${task.card.task}: ${answer.label} (${Object.entries(answer.probabilities).map(([c, p]) => `${c} ${p.toFixed(3)}`).join(', ')})`);

@@ -1,12 +1,10 @@
 import { Command } from 'commander';
+import { loadModel } from '../api/model.js';
+import { recommend } from '../api/query.js';
 import { backend } from '../tensor/index.js';
-import { topKIndices } from '../eval/topk.js';
-import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
-import { loadModelDir } from '../train/checkpoint.js';
-import { HistoryFlags, resolveHistory, withHistoryOptions } from './history.js';
+import { HistoryFlags, ITEMS_WORDING, usersFromFlags, withHistoryOptions } from './history.js';
 import { integerOption } from './options.js';
-import { withItemTextFile } from '../train/catalogue.js';
-import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
+import { itemTextFile, withItemTextOptions } from './item-text-options.js';
 
 interface RecommendFlags extends HistoryFlags {
   model: string;
@@ -28,20 +26,10 @@ export function recommendCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (f: RecommendFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const loaded = await loadModelDir(f.model);
-      const newItems = itemTextFile(f);
-      const base = newItems ? (await withItemTextFile(loaded, newItems, f.model)).base : loaded;
-      const { model, config, items } = base;
-      // A known user's sequence is read in the trained vocabulary; --items may name the new items too.
-      const history = await resolveHistory(f, f.user !== undefined ? loaded : base, f.model);
-      const seen = new Set(f.includeSeen ? [] : history);
-      const vectors = encodeHistories(model, [history]);
-      let top: { item: string; score: number }[] = [];
-      forEachScoreRow(model, vectors, (_, scores) => {
-        top = Array.from(topKIndices(scores, f.k, 1, config.model.numItems + 1, (v) => !seen.has(v)),
-          (v) => ({ item: items[v - 1]!, score: scores[v]! }));
-      });
+      const who = usersFromFlags(f);
+      const model = await loadModel(f.model, { itemText: itemTextFile(f) });
+      const [top] = await recommend(model, who, { k: f.k, includeSeen: f.includeSeen ?? false }, ITEMS_WORDING);
       if (f.json) console.log(JSON.stringify({ recommendations: top }));
-      else for (const r of top) console.log(`${r.item}\t${r.score.toFixed(4)}`);
+      else for (const r of top!) console.log(`${r.item}\t${r.score.toFixed(4)}`);
     });
 }

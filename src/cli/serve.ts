@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { DataError } from '../errors.js';
-import { createServer } from '../serve/start.js';
+import { serve } from '../api/serve.js';
 import { backend } from '../tensor/index.js';
 import { ItemTextFlags, itemTextFile, withItemTextOptions } from './item-text-options.js';
 import { choiceOption, integerOption } from './options.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 interface ServeFlags extends ItemTextFlags {
   model: string;
@@ -18,7 +19,7 @@ interface ServeFlags extends ItemTextFlags {
   ignoreUnknownItems?: boolean;
   watch?: boolean;
   threads?: number;
-  logLevel: string;
+  logLevel: (typeof LOG_LEVELS)[number];
   adminToken?: string;
 }
 
@@ -38,29 +39,17 @@ export function serveCommand(): Command {
     .option('--watch', 'reload tasks when the patch directory changes (besides POST /v1/tasks/reload)')
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--admin-token <token>', 'enable the admin routes (POST /v1/tasks/reload) for requests with "Authorization: Bearer <token>"; default: GRAFTREC_ADMIN_TOKEN, else admin routes are off')
-    .option('--log-level <level>', 'pino log level', choiceOption('log-level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info')
+    .option('--log-level <level>', 'pino log level', choiceOption('log-level', LOG_LEVELS), 'info')
     .action(async (f: ServeFlags) => {
       if (f.threads) backend().setThreads(f.threads);
-      const adminToken = f.adminToken ?? process.env.GRAFTREC_ADMIN_TOKEN ?? null;
-      if (adminToken !== null && adminToken.length < 16) throw new DataError('--admin-token (or GRAFTREC_ADMIN_TOKEN) must be at least 16 characters');
-      const server = await createServer({
-        model: f.model, itemText: itemTextFile(f), patches: f.patches ?? null, continual: f.continual ?? null, data: f.data ?? null, watch: f.watch ?? false,
-        ignoreUnknownItems: f.ignoreUnknownItems ?? false, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch,
-        bodyLimit: f.bodyLimit, logger: { level: f.logLevel, stream: process.stderr }, adminToken,
-      });
-      let address: string;
-      try {
-        address = await server.app.listen({ port: f.port, host: f.host });
-      } catch (err) {
-        await server.close();
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new DataError(`port ${f.port} on ${f.host} is already in use; choose another with --port (0 = any free port)`);
-        if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new DataError(`cannot listen on ${f.host}:${f.port} (${code})`);
-        throw err;
-      }
+      const server = await serve({
+        model: f.model, itemText: itemTextFile(f), patches: f.patches, continual: f.continual, data: f.data, port: f.port, host: f.host, watch: f.watch,
+        ignoreUnknownItems: f.ignoreUnknownItems, batchWaitMs: f.batchWaitMs, maxBatch: f.maxBatch, bodyLimit: f.bodyLimit,
+        adminToken: f.adminToken ?? process.env.GRAFTREC_ADMIN_TOKEN, logLevel: f.logLevel, logStream: process.stderr,
+      }, { port: '--port', adminToken: '--admin-token (or GRAFTREC_ADMIN_TOKEN)' });
       // One parseable line on stdout, whatever the log level, so scripts and benchmarks can find the port; the
       // JSON log lines go to stderr, so neither stream mixes the two.
-      process.stdout.write(`graftrec serving on ${address}\n`);
+      process.stdout.write(`graftrec serving on ${server.url}\n`);
       const stop = () => void server.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { SYNTH_DEFAULTS, type SynthOptions, writeSynthetic } from '../data/synth.js';
+import { synth } from '../api/data.js';
+import { SYNTH_DEFAULTS, type SynthOptions } from '../data/synth.js';
 import { integerOption, numberOption } from './options.js';
 
 type SynthCliOptions = SynthOptions & { out: string; json?: boolean };
@@ -22,7 +23,7 @@ export function synthCommand(): Command {
     .action(async (opts: SynthCliOptions) => {
       const started = performance.now();
       const { out, json, ...options } = opts;
-      const summary = await writeSynthetic(out, options);
+      const summary = await synth({ out, ...options });
       const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
       if (json) {
         console.log(JSON.stringify({ ...summary, seconds }));

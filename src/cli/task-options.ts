@@ -1,7 +1,7 @@
 /** The task and training options `finetune` and `experiment transfer` share, and the task spec built from them. */
 import { Command } from 'commander';
 import { POOLINGS, TRANSFER_DEFAULTS } from '../config/schema.js';
-import { DataError } from '../errors.js';
+import { TaskOptionNames, taskSpecOf, tuningOf } from '../api/task.js';
 import { TASK_TYPES, TaskSpec } from '../transfer/tasks.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
@@ -30,11 +30,7 @@ export interface TaskFlags {
 
 /** The fine-tuning settings of the flags (the learning rate stays null where the strategy's default applies). */
 export function tuningFromFlags(f: TaskFlags) {
-  return {
-    reading: { pooling: f.pooling, windows: f.windows, itemBag: f.itemBag }, epochs: f.epochs, batch: f.batch, lr: f.lr ?? null,
-    weightDecay: f.weightDecay, dropout: f.dropout, warmup: f.warmup, patience: f.patience,
-    testFraction: f.testFraction, labelFraction: f.labelFraction,
-  };
+  return tuningOf({ ...f, lr: f.lr ?? null });
 }
 
 export function withTaskOptions(command: Command): Command {
@@ -63,18 +59,8 @@ export function withTaskOptions(command: Command): Command {
     .option('--label-fraction <x>', 'share of the training/validation users whose labels are used, in (0, 1]', numberOption('label-fraction', { min: 0, max: 1, exclusiveMin: true }), TRANSFER_DEFAULTS.labelFraction);
 }
 
+const FLAG_NAMES: TaskOptionNames = { prefix: '', type: '--type', label: '--label', sourceDomain: '--source-domain', targetDomain: '--target-domain' };
+
 export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
-  if (f.type === 'classify') {
-    if (f.label === undefined) throw new DataError('--type classify needs --label, the attribute column to predict');
-    return { type: 'classify', label: f.label, bins: f.bins ?? null };
-  }
-  // NDCG@10 is the validation and headline metric, so it is always reported.
-  const ks = [...new Set([...f.k, 10])].sort((a, b) => a - b);
-  if (f.type === 'next-item') return { type: 'next-item', negatives: f.negatives, ks };
-  if (f.sourceDomain === undefined || f.targetDomain === undefined) {
-    throw new DataError('--type recommend needs --source-domain and --target-domain (for a new platform\'s own catalogue, with no shared ids, use --type next-item)');
-  }
-  // The item-pair table adds to the full softmax only; a sampled-softmax task goes without it.
-  const itemPairs = f.itemPairs && f.negatives === 0;
-  return { type: 'recommend', sourceDomain: f.sourceDomain, targetDomain: f.targetDomain, negatives: f.negatives, itemPairs, ks };
+  return taskSpecOf({ ...f, bins: f.bins ?? null, ks: f.k }, FLAG_NAMES);
 }

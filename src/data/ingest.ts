@@ -5,6 +5,7 @@
  * documented in ingest/sequences.ts.
  */
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { DataError } from '../errors.js';
 import { DATASET_FORMAT, DATASET_VERSION, saveDataset, type Dataset } from './dataset.js';
 import { joinUserAttributes, type UserAttributes } from './ingest/attributes.js';
@@ -56,6 +57,18 @@ export interface IngestOptions extends ColumnChoice {
   textBuckets?: number;
   /** Keep only the interactions of this domain (e.g. the source domain a base model is pretrained on). */
   domain?: string;
+  /** Called as the ingest moves through its steps, and while DuckDB works on one (nothing is printed without it). */
+  onProgress?: (report: IngestProgress) => void;
+}
+
+/**
+ * Where a running ingest is: its step ("reading FILE", "ordering sequences", "writing DIR", …) and DuckDB's
+ * estimate of how far the step's current statement is, 0–100 (0 when a step starts; reading a large file moves it
+ * steadily).
+ */
+export interface IngestProgress {
+  step: string;
+  percent: number;
 }
 
 export interface IngestSummary {
@@ -153,13 +166,24 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
   if (opts.itemFeatures !== undefined) requireReadableFile(opts.itemFeatures, 'item feature');
   const textBuckets = threshold(opts.textBuckets, DEFAULT_TEXT_BUCKETS, 'text-buckets');
 
-  const session = await DuckSession.open();
+  let step = '';
+  const report = opts.onProgress;
+  const at = (next: string) => {
+    step = next;
+    report?.({ step, percent: 0 });
+  };
+  const session = await DuckSession.open(report ? { onProgress: (percent) => report({ step, percent }) } : {});
   try {
+    at(`reading ${basename(opts.input)}`);
     const columns = await loadLog(session, opts, format);
     const hasDomain = format === 'peterrec' || columns?.domain !== undefined;
+    if (opts.domain !== undefined) at(`keeping domain ${opts.domain}`);
     const otherDomainRows = opts.domain !== undefined ? await keepOneDomain(session, opts.input, opts.domain, hasDomain) : 0;
+    at('filtering and numbering users and items');
     const counts = await filterAndIndex(session, opts.input, thresholds, hasDomain);
+    at('ordering sequences');
     const arrays = await pullIndexedArrays(session, counts, hasDomain);
+    if (opts.attributes !== undefined) at(`joining ${basename(opts.attributes)}`);
     const attributes: UserAttributes = opts.attributes !== undefined
       ? await joinUserAttributes(session, {
           file: opts.attributes,
@@ -168,6 +192,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
           ...(opts.attributeDelimiter !== undefined ? { delimiter: normalizeDelimiter(opts.attributeDelimiter)! } : {}),
         })
       : { names: [], values: {}, usersWithoutRow: 0 };
+    if (opts.itemText !== undefined) at(`joining ${basename(opts.itemText)}`);
     const itemText: ItemText | null = opts.itemText !== undefined
       ? await joinItemText(session, {
           file: opts.itemText,
@@ -177,6 +202,7 @@ export async function buildDataset(opts: IngestOptions): Promise<{ dataset: Data
           tokenizer: tokenizerSpec(textBuckets),
         })
       : null;
+    if (opts.itemFeatures !== undefined) at(`joining ${basename(opts.itemFeatures)}`);
     const features = opts.itemFeatures !== undefined
       ? await joinItemFeatures(session, {
           file: opts.itemFeatures, itemColumn: columns?.item ?? 'item', allowMissing: opts.allowMissing ?? false,
@@ -261,6 +287,7 @@ function describeSource(
 export async function ingest(opts: IngestOptions & { out: string }): Promise<IngestSummary> {
   const started = performance.now();
   const { dataset, summary } = await buildDataset(opts);
+  opts.onProgress?.({ step: `writing ${opts.out}`, percent: 0 });
   await saveDataset(opts.out, dataset);
   return { ...summary, out: opts.out, seconds: elapsedSeconds(started) };
 }

@@ -55,6 +55,11 @@ export interface BackboneExperimentResult {
   popularity: { full: Record<string, number>; sampled: Record<string, number> }[];
 }
 
+/** The training settings of every run but its seed: pretraining's defaults with the experiment's epochs and patience. */
+export function backboneTrainSettings(o: Pick<BackboneExperimentOptions, 'epochs' | 'patience'>) {
+  return { ...TRAIN_DEFAULTS, epochs: o.epochs, patience: o.patience, objective: null };
+}
+
 export async function runBackboneExperiment(o: BackboneExperimentOptions): Promise<BackboneExperimentResult> {
   const ds = await loadDataset(o.data);
   const split = leaveOneOutSplit(ds);
@@ -68,7 +73,7 @@ export async function runBackboneExperiment(o: BackboneExperimentOptions): Promi
         const out = join(work, `${backbone}-${seed}`);
         const trained = await pretrain({
           data: o.data, out, model: { backbone, maxLen: o.maxLen },
-          train: { ...TRAIN_DEFAULTS, epochs: o.epochs, patience: o.patience, seed, objective: null }, progress: o.progress,
+          train: { ...backboneTrainSettings(o), seed }, progress: o.progress,
         });
         const { model } = await loadModelDir(out);
         const full = evaluateNextItem(model, split.test, counts, { ks: [K], maskHistory: false });

@@ -28,3 +28,20 @@ export async function collectProvenance(o: ProvenanceInput): Promise<Provenance>
     createdAt: new Date().toISOString(),
   };
 }
+
+/** A provenance record in words, one phrase per part: `graftrec info` prints them as lines, experiment tables as a note. */
+export function describeProvenance(p: Provenance): { code: string; backend: string; seed: string; data: string } {
+  const b = p.backend;
+  return {
+    code: `graftrec ${p.graftrec}${p.gitCommit ? ` (commit ${p.gitCommit.slice(0, 12)}${p.gitDirty ? ', with uncommitted changes' : ''})` : ''}, node ${p.node}, created ${p.createdAt}`,
+    backend: `${b.cpuIsa}, ${b.gemm} GEMM${b.blas ? ` (BLAS loaded: ${b.blas})` : ''}, ${b.threads} thread${b.threads === 1 ? '' : 's'}, deterministic ${p.deterministic ? 'on' : 'off'}`,
+    seed: Array.isArray(p.seed) ? p.seed.join(',') : String(p.seed),
+    data: `${p.dataset.path} (sha256 ${p.dataset.sha256})`,
+  };
+}
+
+/** The note an experiment's Markdown table ends with; its JSON holds the full record (config included). */
+export function provenanceNote(p: Provenance): string {
+  const d = describeProvenance(p);
+  return `Provenance: ${d.code}; ${d.backend}; seed${d.seed.includes(',') ? 's' : ''} ${d.seed}; data ${d.data}.\n`;
+}

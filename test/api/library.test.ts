@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import {
@@ -51,6 +51,9 @@ describe('the library API', () => {
     assert.deepEqual(users.ids, ['u2', 'u0']);
     assert.equal(users.vectors[0]!.length, 16);
     assert.notDeepEqual(users.vectors[0], users.vectors[1]);
+    const everyone = await embedUsers(model, { data: ds });
+    assert.equal(everyone.ids.length, (await describeDirectory(ds) as { users: number }).users, 'no users: every user of the dataset');
+    assert.deepEqual(everyone.vectors[everyone.ids.indexOf('u2')], users.vectors[0]);
     const items = embedItems(model);
     assert.equal(items.ids.length, model.items.length);
     assert.ok(items.vectors.every((v) => v.length === 16));
@@ -67,6 +70,11 @@ describe('the library API', () => {
     await assert.rejects(recommend(model, { histories: [['i1', 'zz']] }), (e: Error) => e instanceof DataError && /unknown item ids .*: zz/.test(e.message));
     assert.equal((await recommend(model, { histories: [['i1', 'zz']], ignoreUnknown: true })).length, 1);
     await assert.rejects(loadModel(ds), (e: Error) => e instanceof ModelError && /not a graftrec model/.test(e.message));
+    // New items by text need a text model: this one encodes items by id.
+    const newItems = join(tempDir(), 'new-items.csv');
+    writeFileSync(newItems, 'item,title\nnew1,a new item\n');
+    await assert.rejects(loadModel(model.dir, { itemText: { file: newItems } }),
+      (e: Error) => e instanceof ModelError && /encodes items by id; only a text item encoder/.test(e.message));
   });
 
   it('describeDirectory tells a model from a dataset', async () => {

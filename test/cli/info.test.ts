@@ -103,6 +103,10 @@ describe('provenance', () => {
     assert.deepEqual(p.seed, [1, 2]);
     assert.deepEqual(p.config.strategies, ['fine-cls']);
     assert.equal(p.dataset.sha256, await datasetHash(ds));
+    // The table says it too, in one line after the rows (printed and in results.md).
+    const table = readFileSync(join(out, 'results.md'), 'utf8');
+    assert.equal(table, r.stdout);
+    assert.match(table, new RegExp(`\\n\\nProvenance: graftrec ${version.replace(/\./g, '\\.')}.*; seeds 1,2; data ${ds} \\(sha256 ${p.dataset.sha256}\\)\\.\\n$`));
   });
 });
 

@@ -10,14 +10,21 @@ import { join } from 'node:path';
 import { refuseExistingFile, writeFileAtomic } from '../../io/atomic.js';
 import { DuckSession, sqlPath } from '../ingest/duckdb.js';
 
-export async function writeVectorsParquet(file: string, idColumn: 'item' | 'user', ids: readonly string[], vectors: Float32Array,
-  dim: number, options: { overwrite?: boolean } = {}): Promise<void> {
-  if (vectors.length !== ids.length * dim) throw new Error(`internal: ${vectors.length} floats for ${ids.length} ids of ${dim}`);
+/** One vector of `dim` floats per id (the library's embedUsers / embedItems answer). */
+export interface IdVectors {
+  ids: readonly string[];
+  dim: number;
+  vectors: readonly Float32Array[];
+}
+
+export async function writeVectorsParquet(file: string, idColumn: 'item' | 'user', v: IdVectors,
+  options: { overwrite?: boolean } = {}): Promise<void> {
+  if (v.vectors.length !== v.ids.length || v.vectors.some((x) => x.length !== v.dim)) throw new Error(`internal: ${v.vectors.length} vectors for ${v.ids.length} ids of ${v.dim}`);
   refuseExistingFile(file, options.overwrite ?? false);
   const scratch = await mkdtemp(join(tmpdir(), 'graftrec-vectors-'));
   const session = await DuckSession.open();
   try {
-    const lines = ids.map((id, i) => JSON.stringify({ id, vector: Array.from(vectors.subarray(i * dim, (i + 1) * dim)) }));
+    const lines = v.ids.map((id, i) => JSON.stringify({ id, vector: Array.from(v.vectors[i]!) }));
     const jsonl = join(scratch, 'vectors.jsonl');
     await writeFile(jsonl, lines.join('\n') + '\n');
     const parquet = join(scratch, 'vectors.parquet');

@@ -37,14 +37,22 @@ export function duckdbProblem(err: unknown): string {
 
 export type SqlRow = unknown[];
 
+/** How often a watched session asks DuckDB how far the running statement is. */
+const PROGRESS_POLL_MS = 100;
+
 export class DuckSession {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     private readonly spillDir: string,
+    private readonly onProgress: ((percent: number) => void) | null,
   ) {}
 
-  static async open(): Promise<DuckSession> {
+  /**
+   * @param options - onProgress: called while a statement runs with DuckDB's estimate of how far it is (0–100,
+   *   from the bytes its readers have consumed; only statements that run long enough to measure report).
+   */
+  static async open(options: { onProgress?: (percent: number) => void } = {}): Promise<DuckSession> {
     // Spill files go to a private temp dir (DuckDB's default is ./.tmp under the caller's working directory).
     const spillDir = await mkdtemp(join(tmpdir(), 'graftrec-duckdb-'));
     const instance = await DuckDBInstance.create(':memory:', {
@@ -54,16 +62,37 @@ export class DuckSession {
       // Keeps CREATE TABLE AS in file order, so rowid is the input order that breaks timestamp ties.
       preserve_insertion_order: 'true',
     });
-    return new DuckSession(instance, await instance.connect(), spillDir);
+    const connection = await instance.connect();
+    if (options.onProgress) {
+      // DuckDB measures a statement's progress only with its progress bar on; its own printing stays off.
+      await connection.run('SET enable_progress_bar = true');
+      await connection.run('SET enable_progress_bar_print = false');
+    }
+    return new DuckSession(instance, connection, spillDir, options.onProgress ?? null);
+  }
+
+  /** `work` (one statement), with its progress polled and reported while it runs when the session was opened to. */
+  private async watched<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.onProgress) return work();
+    const timer = setInterval(() => {
+      const { percentage } = this.connection.progress;
+      // -1 until DuckDB has an estimate.
+      if (percentage >= 0) this.onProgress!(Math.min(100, percentage));
+    }, PROGRESS_POLL_MS);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   async run(sql: string): Promise<void> {
-    await this.connection.run(sql);
+    await this.watched(() => this.connection.run(sql));
   }
 
   /** All rows of a small result (counts, vocabularies, a few bad examples), with BIGINTs as numbers. */
   async rows(sql: string): Promise<SqlRow[]> {
-    const reader = await this.connection.runAndReadAll(sql);
+    const reader = await this.watched(() => this.connection.runAndReadAll(sql));
     return reader.getRows().map((row) => row.map((v) => (typeof v === 'bigint' ? Number(v) : v)));
   }
 
@@ -77,6 +106,10 @@ export class DuckSession {
    * object per row. `columns[k]` receives result column k; every value must be non-null and fit the array type.
    */
   async fillColumns(sql: string, columns: (Int32Array | Uint8Array)[]): Promise<number> {
+    return this.watched(() => this.fill(sql, columns));
+  }
+
+  private async fill(sql: string, columns: (Int32Array | Uint8Array)[]): Promise<number> {
     const result = await this.connection.stream(sql);
     let filled = 0;
     for (;;) {

@@ -28,3 +28,5 @@ export { STRATEGIES } from '../transfer/strategies.js';
 export type { Strategy } from '../transfer/strategies.js';
 export { PATCH_INSERTIONS } from '../transfer/insertion.js';
 export type { PatchInsertion } from '../transfer/insertion.js';
+export { continualInit, continualAdd, loadContinualTasks } from './continual.js';
+export type { ContinualInitOptions, ContinualAddOptions } from './continual.js';

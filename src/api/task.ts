@@ -99,7 +99,7 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
   return { summary, result, baselines };
 }
 
-const FinetuneSchema = TransferConfigSchema.extend({
+export const FinetuneSchema = TransferConfigSchema.extend({
   model: z.string().min(1),
   data: z.string().min(1),
   task: z.string().min(1),

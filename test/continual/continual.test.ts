@@ -193,6 +193,10 @@ describe('continual learning (Conure)', () => {
       const age = (await continualTasks(await loadContinual(dir))).find((t) => t.card.task === 'age')!;
       const expected = predictTask(age, [histories[0]!], { k: 1 })[0]!;
       assert.deepEqual((res.json() as { probabilities: unknown }).probabilities, (expected as { probabilities: unknown }).probabilities);
+      const cliAnswer = run('predict', '--model', modelDir, '--continual', dir, '--task', 'age', '--items', items.join(','), '--json');
+      assert.equal(cliAnswer.status, 0, cliAnswer.stderr);
+      assert.deepEqual(JSON.parse(cliAnswer.stdout).probabilities, (expected as { probabilities: unknown }).probabilities);
+      assert.match(run('predict', '--model', modelDir, '--continual', dir, '--task', 'nope', '--items', items.join(',')).stderr, /no task "nope" \(tasks: gender, age\)/);
     } finally {
       await s.close();
     }

@@ -15,13 +15,15 @@ export async function loadOnnxTask(patchDir: string, modelDir: string, loaded: L
   const { card, model, head } = await loadPatchDir(patchDir, loaded, await baseFingerprint(modelDir));
   if (card.type === 'next-item') throw new ModelError(`${patchDir}: a ${card.type} task is not yet exportable to ONNX (classify and recommend tasks are)`);
   const weightsPath = join(patchDir, 'patch.safetensors');
-  const tensors = floatTensors(await readSafetensors(weightsPath), weightsPath);
+  // The patches only: the file also holds the head (loaded above), whose item-pair support is integer.
+  const decoded = await readSafetensors(weightsPath);
+  const patches = floatTensors({ ...decoded, tensors: new Map([...decoded.tensors].filter(([name]) => name.startsWith('patch.'))) }, weightsPath);
   return {
     model,
     task: {
       type: card.type,
       insertion: card.insertion,
-      patches: new Map([...tensors].filter(([name]) => name.startsWith('patch.'))),
+      patches,
       pooling: card.pooling,
       query: head.query,
       itemBag: head.itemBag,

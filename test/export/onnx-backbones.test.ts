@@ -11,10 +11,12 @@ import { checkTask, exportableHistories, finetune } from '../helpers/exportable-
 
 let gru4rec: ExportableModel;
 let bert4rec: ExportableModel;
+let maskedNextItNet: ExportableModel;
 
 before(async () => {
   gru4rec = await trainExportableModel('gru4rec');
   bert4rec = await trainExportableModel('bert4rec');
+  maskedNextItNet = await trainExportableModel('nextitnet', 20, '--objective', 'masked');
 });
 
 const encode = (g: OnnxGraph) => encodeOnnxModel(g, { irVersion: ONNX_IR_VERSION, opset: ONNX_OPSET, producerVersion: 'test', metadata: {} });
@@ -32,7 +34,7 @@ function exportCli(m: ExportableModel, name: string): Uint8Array {
   return readFileSync(out);
 }
 
-describe('ONNX export of GRU4Rec and BERT4Rec user encoders', () => {
+describe('ONNX export of GRU4Rec, BERT4Rec and masked NextItNet user encoders', () => {
   it('gru4rec matches graftrec\'s user vectors (max abs diff <= 1e-4) for any left padding, an empty history included', async (t) => {
     const bytes = exportCli(gru4rec, 'gru4rec.onnx');
     const hs = [...gru4rec.histories, new Int32Array(0)];
@@ -116,5 +118,20 @@ describe('ONNX export of GRU4Rec and BERT4Rec user encoders', () => {
     t.diagnostic(`gru4rec fine-all attention + bag: user ${gru.user}, probabilities ${gru.probabilities}`);
     const bert = await checkTask(bert4rec, finetune(bert4rec, 'serial'));
     t.diagnostic(`bert4rec peterrec mean + bag: user ${bert.user}, probabilities ${bert.probabilities}`);
+  });
+
+  it('masked nextitnet (centred convolutions, the mask token appended) matches graftrec\'s user vectors; causal padding does not', async (t) => {
+    const m = maskedNextItNet;
+    const bytes = exportCli(m, 'masked.onnx');
+    const { hs, room } = exportableHistories(m);
+    const expected = encodeHistories(m.loaded.model, hs);
+    const diff = await userDiff(bytes, hs, room, expected);
+    assert.ok(diff <= 1e-4, `max abs diff ${diff}`);
+    t.diagnostic(`masked nextitnet: max abs diff ${diff}`);
+    const causal = userEncoderOnnxGraph(m.loaded.model);
+    for (const n of causal.nodes) {
+      if (n.opType === 'Conv') n.attributes = { ...n.attributes, pads: [(n.attributes!.pads as number[])[0]! * 2, 0] };
+    }
+    assert.ok(await userDiff(encode(causal), hs, room, expected) > 1e-3);
   });
 });

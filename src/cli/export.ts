@@ -10,7 +10,10 @@ import { UserEncoder } from '../models/encoder.js';
 import { LoadedModel, loadModelDir } from '../train/checkpoint.js';
 import { baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
 
-/** The task at `patchDir` (trained on the model at `modelDir`, loaded as `loaded`): its view of the base, and what the ONNX graph needs of it. */
+/**
+ * The task at `patchDir` (trained on the model at `modelDir`, loaded as `loaded`): its view of the base, and what
+ * the ONNX graph needs of it.
+ */
 export async function loadOnnxTask(patchDir: string, modelDir: string, loaded: LoadedModel): Promise<{ model: UserEncoder; task: OnnxTask }> {
   const { card, model, head } = await loadPatchDir(patchDir, loaded, await baseFingerprint(modelDir));
   if (card.type === 'next-item') throw new ModelError(`${patchDir}: a ${card.type} task is not yet exportable to ONNX (classify and recommend tasks are)`);

@@ -10,13 +10,23 @@ import { UserEncoder } from '../models/encoder.js';
 export class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxInitializer[] = [];
-  private readonly names = new Set<string>();
+  private readonly byName = new Map<string, OnnxInitializer>();
 
-  /** A constant; one of a name already added is that one (shared constants such as axes are added once). */
+  /**
+   * A constant; one of a name already added is that one (shared constants such as axes are added once), which
+   * must hold the same values.
+   */
   constant(name: string, dims: number[], data: Float32Array | BigInt64Array): string {
-    if (this.names.has(name)) return name;
-    this.names.add(name);
-    this.initializers.push({ name, dims, data });
+    const added = this.byName.get(name);
+    if (added) {
+      const same = added.dims.join() === dims.join() && added.data.constructor === data.constructor
+        && added.data.every((v: number | bigint, i: number) => v === data[i]);
+      if (!same) throw new Error(`internal: two ONNX constants named ${name}`);
+      return name;
+    }
+    const t = { name, dims, data };
+    this.byName.set(name, t);
+    this.initializers.push(t);
     return name;
   }
 

@@ -33,7 +33,7 @@ export async function loadOnnxTask(patchDir: string, modelDir: string, loaded: L
       rows: card.type === 'classify' ? card.classes : card.targetItems,
       headWeight: head.weight.data,
       headBias: head.bias.data,
-      itemPairs: head.itemPairs !== null,
+      itemPairs: head.itemPairs && { support: head.itemPairs.support, weight: head.itemPairs.weight.data },
     },
   };
 }

@@ -6,6 +6,7 @@ import { ONNX_FLOAT } from './onnx-proto.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { OnnxTensor } from './onnx-patches.js';
 import type { Pooling } from '../models/user-vectors.js';
+import type { ItemPairSupport } from '../transfer/item-pairs.js';
 
 /** Padding positions pushed far below any real one (added to a score or value before a max or softmax). */
 function paddingPenalty(g: GraphBuilder, mask: string, name: string): string {
@@ -35,11 +36,11 @@ export function pool(g: GraphBuilder, h: string, ids: string, pooling: Pooling, 
 }
 
 /**
- * The head's item bag [batch, dim] of the history `ids`: Σ over its distinct items of bag[item] / √(distinct
- * items) (the binary, unit-norm bag of items). An item counts at its first occurrence: no equal id at an earlier
- * position.
+ * The weight of each position of the history `ids` in its binary, unit-norm bag of items [batch, length, 1]:
+ * 1/√(distinct items) at an item's first occurrence (no equal id at an earlier position), 0 elsewhere — the
+ * weights graftrec's item bag and item-pair table read (baselines/bag-of-items.ts itemBagRows).
  */
-export function itemBagSum(g: GraphBuilder, ids: string, table: OnnxTensor): string {
+export function bagWeights(g: GraphBuilder, ids: string): string {
   const { mask } = g.paddingMasks(ids);
   const { steps } = g.lengthSteps(ids);
   const same = g.node('Equal', [g.node('Unsqueeze', [ids, g.ints('axis.2', [2])], 'bag.at'),
@@ -51,9 +52,13 @@ export function itemBagSum(g: GraphBuilder, ids: string, table: OnnxTensor): str
   const first = g.node('Mul', [mask, g.node('Sub', [g.float('one.f', 1), repeated], 'bag.new')], 'bag.first');
   const count = g.node('ReduceSum', [first, g.ints('axis.1', [1])], 'bag.count', { keepdims: 1 });
   const norm = g.node('Sqrt', [g.node('Max', [count, g.float('one.f', 1)], 'bag.count.min1')], 'bag.norm');
-  const rows = g.node('Gather', [g.constant('head.item_bag.weight', [...table.shape], table.data), ids], 'bag.rows', { axis: 0 });
-  const weighted = g.node('Mul', [rows, g.node('Div', [first, norm], 'bag.weights')], 'bag.weighted');
-  return g.node('ReduceSum', [weighted, g.ints('axis.1', [1])], 'bag', { keepdims: 0 });
+  return g.node('Div', [first, norm], 'bag.weights');
+}
+
+/** Σ over the positions of `ids` of weights · table[id]: [batch, columns] for a table [input rows, columns] named `name`. */
+export function bagSum(g: GraphBuilder, ids: string, weights: string, table: OnnxTensor, name: string): string {
+  const rows = g.node('Gather', [g.constant(name, [...table.shape], table.data), ids], `${name}.rows`, { axis: 0 });
+  return g.node('ReduceSum', [g.node('Mul', [rows, weights], `${name}.weighted`), g.ints('axis.1', [1])], `${name}.sum`, { keepdims: 0 });
 }
 
 /** The head's scores [batch, rows] = user · weightᵀ + bias, `weight` [rows, dim]. */
@@ -63,4 +68,18 @@ export function headScores(g: GraphBuilder, user: string, weight: Float32Array, 
   for (let c = 0; c < rows; c++) for (let k = 0; k < dim; k++) transposed[k * rows + c] = weight[c * dim + k]!;
   return g.node('Add', [g.node('MatMul', [user, g.constant('head.weight.t', [dim, rows], transposed)], 'head.matmul'),
     g.constant('head.bias', [rows], bias)], name);
+}
+
+/**
+ * A recommend task's item-pair table as a dense [source rows, targets] table (0 where no pair exists), so that its
+ * extra scores are a bag sum like the item bag's: Σ over the distinct source items s of w · W[s, t].
+ */
+export function denseItemPairs(support: ItemPairSupport, weight: Float32Array, targets: number): OnnxTensor {
+  const { indptr } = support;
+  const sources = indptr.length - 1;
+  const data = new Float32Array(sources * targets);
+  for (let s = 0; s < sources; s++) {
+    for (let p = indptr[s]!; p < indptr[s + 1]!; p++) data[s * targets + support.targets[p]!] = weight[p]!;
+  }
+  return { shape: [sources, targets], data };
 }

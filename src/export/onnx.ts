@@ -11,7 +11,8 @@
  *
  * With a task (`graftrec finetune`): its patches where its insertion puts them, its pooling and item bag for
  * `user`, and its head's scores as a second output — a classify task's softmax, `probabilities` [batch, classes],
- * or a recommend task's target-item scores, `scores` [batch, targets] (onnx-reading.ts).
+ * or a recommend task's target-item scores, `scores` [batch, targets], with its item-pair table's terms added
+ * (onnx-reading.ts).
  */
 import { ModelError } from '../errors.js';
 import { ONNX_FLOAT, ONNX_INT64, OnnxGraph, OnnxValueInfo, encodeOnnxModel } from './onnx-proto.js';
@@ -20,7 +21,7 @@ import { GraphPatches, OnnxTensor } from './onnx-patches.js';
 import { nextItNetHidden } from './onnx-nextitnet.js';
 import { bert4recHidden, sasrecHidden } from './onnx-transformer.js';
 import { gru4recHidden } from './onnx-gru.js';
-import { headScores, itemBagSum, pool } from './onnx-reading.js';
+import { bagSum, bagWeights, denseItemPairs, headScores, pool } from './onnx-reading.js';
 import { UserEncoder } from '../models/encoder.js';
 import { BERT4Rec } from '../models/bert4rec.js';
 import { GRU4Rec } from '../models/gru4rec.js';
@@ -28,9 +29,16 @@ import { NextItNet } from '../models/nextitnet.js';
 import { SASRec } from '../models/sasrec.js';
 import type { Pooling } from '../models/user-vectors.js';
 import type { PatchInsertion } from '../transfer/insertion.js';
+import type { ItemPairSupport } from '../transfer/item-pairs.js';
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
+
+/**
+ * The most entries of an item-pair table written dense (256 MiB of floats): far below protobuf's 2 GiB message
+ * limit, which the whole model must fit in.
+ */
+export const MAX_DENSE_ITEM_PAIRS = 2 ** 26;
 
 /** Why `model` cannot be exported (null when it can). */
 export function onnxExportBlocker(model: UserEncoder): string | null {
@@ -60,8 +68,8 @@ export interface OnnxTask {
   /** [rows, dim] and [rows]. */
   headWeight: Float32Array;
   headBias: Float32Array;
-  /** Whether a recommend task's head adds its item-to-item table to the scores. */
-  itemPairs: boolean;
+  /** A recommend task's item-to-item table, added to its scores (transfer/item-pairs.ts); null without one. */
+  itemPairs: { support: ItemPairSupport; weight: Float32Array } | null;
 }
 
 /**
@@ -69,7 +77,11 @@ export interface OnnxTask {
  * window (max-len items), which every windows setting reads alike.
  */
 export function onnxTaskBlocker(task: OnnxTask): string | null {
-  if (task.itemPairs) return 'a recommend task with an item-pair table is not yet exportable to ONNX (without one it is)';
+  const pairs = task.itemPairs;
+  if (pairs && (pairs.support.indptr.length - 1) * task.rows.length > MAX_DENSE_ITEM_PAIRS) {
+    return `an item-pair table of ${pairs.support.indptr.length - 1} source rows × ${task.rows.length} target items is not yet exportable to ONNX `
+      + `(it is written dense, at most ${MAX_DENSE_ITEM_PAIRS} entries)`;
+  }
   return null;
 }
 
@@ -103,14 +115,20 @@ export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxTask | null =
   const { dim } = model.config;
   const bag = task?.itemBag ?? null;
   const pooled = pool(g, h, ids, task?.pooling ?? 'last', task?.query ?? null, bag ? 'user.network' : 'user');
-  // The bag reads the history itself, never the mask token.
-  if (bag) g.node('Add', [pooled, itemBagSum(g, 'items', bag)], 'user');
+  // The bag and the item pairs read the history itself, never the mask token.
+  const weights = bag || task?.itemPairs ? bagWeights(g, 'items') : '';
+  if (bag) g.node('Add', [pooled, bagSum(g, 'items', weights, bag, 'head.item_bag.weight')], 'user');
   const outputs: OnnxValueInfo[] = [{ name: 'user', elemType: ONNX_FLOAT, shape: ['batch', dim] }];
   if (task?.type === 'classify') {
     g.node('Softmax', [headScores(g, 'user', task.headWeight, task.headBias, dim, 'logits')], 'probabilities', { axis: -1 });
     outputs.push({ name: 'probabilities', elemType: ONNX_FLOAT, shape: ['batch', task.rows.length] });
   } else if (task) {
-    headScores(g, 'user', task.headWeight, task.headBias, dim, 'scores');
+    const pairs = task.itemPairs;
+    const userScores = headScores(g, 'user', task.headWeight, task.headBias, dim, pairs ? 'scores.user' : 'scores');
+    if (pairs) {
+      const table = denseItemPairs(pairs.support, pairs.weight, task.rows.length);
+      g.node('Add', [userScores, bagSum(g, 'items', weights, table, 'head.item_pairs')], 'scores');
+    }
     outputs.push({ name: 'scores', elemType: ONNX_FLOAT, shape: ['batch', task.rows.length] });
   }
   const room = model.config.objective === 'masked' ? 'max_len - 1' : 'max_len';

@@ -85,6 +85,11 @@ export function onnxTaskBlocker(task: OnnxTask): string | null {
   return null;
 }
 
+/** The most items the graph's input takes: max-len, less the mask token's position for a masked-objective model. */
+function inputRoom(model: UserEncoder): number {
+  return model.config.objective === 'masked' ? model.config.maxLen - 1 : model.config.maxLen;
+}
+
 /** The network's id input: the history, followed by the mask token for a masked-objective model. */
 function networkInput(g: GraphBuilder, model: UserEncoder): string {
   if (model.config.objective !== 'masked') return 'items';
@@ -131,10 +136,9 @@ export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxTask | null =
     }
     outputs.push({ name: 'scores', elemType: ONNX_FLOAT, shape: ['batch', task.rows.length] });
   }
-  const room = model.config.objective === 'masked' ? 'max_len - 1' : 'max_len';
   return {
     name: `graftrec_${model.backbone}_user_encoder`,
-    doc: `items: item ids [batch, length] (1-based in the model's items.json order; 0 = left padding; at most ${room}). `
+    doc: `items: item ids [batch, length] (1-based in the model's items.json order; 0 = left padding; at most ${inputRoom(model)} items). `
       + (task ? `user: the user vector the task reads (${task.pooling} pooling${bag ? ' plus the item bag' : ''}) [batch, dim]; `
         + (task.type === 'classify' ? `probabilities: the classes ${JSON.stringify(task.rows)} [batch, classes].`
           : 'scores: one per target item, in the order of the metadata\'s target_items [batch, targets].')
@@ -149,9 +153,8 @@ export function userEncoderOnnxGraph(model: UserEncoder, task: OnnxTask | null =
 /** The serialised ONNX model of `model`'s user encoder (with `task`: of the task's reading and its head). */
 export function exportOnnx(model: UserEncoder, producerVersion: string, metadata: Record<string, string> = {},
   task: OnnxTask | null = null): Uint8Array {
-  const room = model.config.objective === 'masked' ? model.config.maxLen - 1 : model.config.maxLen;
   return encodeOnnxModel(userEncoderOnnxGraph(model, task), {
     irVersion: ONNX_IR_VERSION, opset: ONNX_OPSET, producerVersion,
-    metadata: { ...metadata, backbone: model.backbone, dim: String(model.config.dim), max_len: String(model.config.maxLen), max_items: String(room) },
+    metadata: { ...metadata, backbone: model.backbone, dim: String(model.config.dim), max_len: String(model.config.maxLen), max_items: String(inputRoom(model)) },
   });
 }

@@ -56,7 +56,7 @@ export class TransformerBlock extends EncoderBlock {
   readonly ff1: Linear;
   readonly ff2: Linear;
 
-  constructor(name: string, private readonly options: TransformerOptions, private readonly dropout: DropoutCalls, rng: Rng) {
+  constructor(name: string, readonly options: TransformerOptions, private readonly dropout: DropoutCalls, rng: Rng) {
     super(name);
     const { dim, eps } = options;
     this.ln1 = this.child(new LayerNorm(this.childName('ln1'), dim, eps));

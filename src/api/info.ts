@@ -11,6 +11,7 @@ import { datasetHash, loadDataset } from '../data/dataset.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { MODEL_FORMAT, readModelDirConfig } from '../train/checkpoint.js';
 import { PATCH_FORMAT, readTaskCard } from '../transfer/patchfile.js';
+import { readContinualManifest } from '../continual/store.js';
 
 export interface ModelInfo {
   kind: 'model';
@@ -65,7 +66,17 @@ export interface DatasetInfo {
   sha256: string;
 }
 
-export type DirectoryInfo = ModelInfo | PatchInfo | DatasetInfo;
+export interface ContinualInfo {
+  kind: 'continual';
+  dir: string;
+  backbone: string;
+  /** The tasks in the order they were learned (the first: the base's next-item task), with what each owns. */
+  tasks: { name: string; type: string; keep: number; owned: number; freeAfter: number; test: Record<string, unknown> }[];
+  baseFingerprint: string;
+  provenance: Provenance | null;
+}
+
+export type DirectoryInfo = ModelInfo | PatchInfo | DatasetInfo | ContinualInfo;
 
 async function readJsonFormat(path: string): Promise<unknown> {
   try {
@@ -124,6 +135,15 @@ async function patchInfo(dir: string): Promise<PatchInfo> {
   };
 }
 
+async function continualInfo(dir: string): Promise<ContinualInfo> {
+  const manifest = await readContinualManifest(dir);
+  const config = await readModelDirConfig(dir);
+  return {
+    kind: 'continual', dir, backbone: config.model.backbone, tasks: manifest.tasks, baseFingerprint: manifest.baseFingerprint,
+    provenance: provenanceOf(manifest.provenance),
+  };
+}
+
 async function datasetInfo(dir: string): Promise<DatasetInfo> {
   const ds = await loadDataset(dir);
   const m = ds.meta;
@@ -134,7 +154,7 @@ async function datasetInfo(dir: string): Promise<DatasetInfo> {
 }
 
 /**
- * Describes a model, patch or dataset directory.
+ * Describes a model, patch, continual model or dataset directory.
  *
  * @throws DataError for a path that is not a directory, or a directory that is none of the three;
  *   ModelError / DataError for one whose files are broken.
@@ -148,6 +168,7 @@ export async function describeDirectory(dir: string): Promise<DirectoryInfo> {
   }
   if (!isDir) throw new DataError(`${dir}: not a directory`);
   if (existsSync(join(dir, 'task.json')) && (await readJsonFormat(join(dir, 'task.json'))) === PATCH_FORMAT) return patchInfo(dir);
+  if (existsSync(join(dir, 'continual.json'))) return continualInfo(dir);
   if (existsSync(join(dir, 'config.json')) && (await readJsonFormat(join(dir, 'config.json'))) === MODEL_FORMAT) return modelInfo(dir);
   if (existsSync(join(dir, 'dataset.json'))) return datasetInfo(dir);
   throw new DataError(`${dir}: not a graftrec model, patch or dataset directory (no model config.json, task.json or dataset.json)`);

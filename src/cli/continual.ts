@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { DEFAULT_KEEP, addContinualTask, initContinual } from '../continual/learn.js';
-import { loadContinual } from '../continual/store.js';
 import { DataError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
@@ -75,16 +74,5 @@ export function continualCommand(): Command {
         `baselines: ${describeBaselines(s.baselines)}; owns ${s.owned} weights, ${s.freeAfter} free; ${s.taskBytes} bytes on disk`);
     });
 
-  continual.command('list')
-    .description('The tasks of a continual model, in order')
-    .argument('<dir>', 'continual model directory')
-    .option('--json', 'print the manifest as JSON')
-    .action(async (dir: string, f: { json?: boolean }) => {
-      const m = await loadContinual(dir);
-      if (f.json) return console.log(JSON.stringify(m.manifest));
-      for (const [i, t] of m.manifest.tasks.entries()) {
-        console.log(`${i + 1}. ${t.name} (${t.type}): keeps ${t.keep} of the free weights, owns ${t.owned}, ${t.freeAfter} free after it`);
-      }
-    });
   return continual;
 }

@@ -23,6 +23,14 @@ function describe(i: DirectoryInfo): string {
       `sha256      ${i.sha256}`,
     ].join('\n');
   }
+  if (i.kind === 'continual') {
+    return [
+      `continual   ${i.dir} (${i.backbone}, ${i.tasks.length} tasks)`,
+      ...i.tasks.map((t, k) => `task ${String(k + 1).padEnd(7)}${t.name} (${t.type}): keeps ${t.keep} of the free weights, owns ${t.owned.toLocaleString('en-US')}, ${t.freeAfter.toLocaleString('en-US')} free after it`),
+      `base        sha256 ${i.baseFingerprint}`,
+      ...provenanceLines(i.provenance),
+    ].join('\n');
+  }
   if (i.kind === 'model') {
     const shape = Object.entries(i.shape).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : v}`).join(', ');
     const t = i.training;
@@ -51,7 +59,7 @@ function describe(i: DirectoryInfo): string {
 
 export function infoCommand(): Command {
   return new Command('info')
-    .description('Say what a model, patch or dataset directory is: its kind, shape, items, task, metrics and provenance')
+    .description('Say what a model, patch, continual model or dataset directory is: its kind, shape, items, task, metrics and provenance')
     .argument('<dir>', 'a model directory (pretrain), patch directory (finetune) or dataset directory (ingest)')
     .option('--json', 'print one JSON object')
     .action(async (dir: string, f: { json?: boolean }) => {

@@ -278,7 +278,9 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   if (final.type === 'next-item') throw new Error('internal: a continual task without a head');
   const { head } = final;
   const taskTensors = [...own, ...head.parameters()];
-  const card = { ...taskCardFor(o.spec, final, m.manifest.baseFingerprint, null), strategy: 'conure' as const };
+  // What the task trained and keeps: its share of the entries, its LayerNorms and biases, its head.
+  const trainedParams = owned + taskTensors.reduce((n, p) => n + p.size, 0);
+  const card = { ...taskCardFor(o.spec, final, m.manifest.baseFingerprint, null), strategy: 'conure' as const, trainedParams };
   const entry: ContinualTaskEntry = {
     name: o.task, type: o.spec.type, keep: o.keep, owned, freeAfter, test: { unpruned: first.test, final: final.test },
   };
@@ -299,7 +301,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const taskBytes = (await Promise.all(readdirSync(dir).map(async (f) => (await stat(join(dir, f))).size))).reduce((a, b) => a + b, 0);
   return {
     task: o.task, type: o.spec.type, index, keep: o.keep, owned, freeAfter, test: { unpruned: first.test, final: final.test }, baselines,
-    trainedParams: owned + taskTensors.reduce((n, p) => n + p.size, 0), taskBytes,
+    trainedParams, taskBytes,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
 }

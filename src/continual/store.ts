@@ -73,7 +73,7 @@ export function taskDir(dir: string, name: string): string {
   return join(dir, 'tasks', name);
 }
 
-async function readManifest(dir: string): Promise<ContinualManifest> {
+export async function readContinualManifest(dir: string): Promise<ContinualManifest> {
   const path = join(dir, MANIFEST);
   if (!existsSync(path)) throw new ModelError(`${dir}: not a continual model (no ${MANIFEST}); create one with graftrec continual init`);
   let raw: unknown;
@@ -95,7 +95,7 @@ async function readManifest(dir: string): Promise<ContinualManifest> {
 
 /** Loads a continual model: the shared weights (checked against the manifest) and every task's mask. */
 export async function loadContinual(dir: string): Promise<ContinualModel> {
-  const manifest = await readManifest(dir);
+  const manifest = await readContinualManifest(dir);
   const weightsPath = join(dir, WEIGHTS);
   let bytes: Uint8Array;
   try {

@@ -275,3 +275,15 @@ describe('a continual cross-domain task', () => {
     assert.equal((answer as { recommendations: unknown[] }).recommendations.length, 5);
   });
 });
+
+describe('graftrec info on a continual model', () => {
+  it('lists its tasks in order with what each owns', async () => {
+    const dir = join(root, 'continual');
+    const r = run('info', dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /continual +.* \(nextitnet, 3 tasks\)/);
+    assert.match(r.stdout, /task 1 +next-item \(next-item\).*\ntask 2 +gender \(classify\).*\ntask 3 +age \(classify\)/);
+    const card = JSON.parse(readFileSync(join(dir, 'tasks', 'gender', 'task.json'), 'utf8')) as { trainedParams: number; totalParams: number };
+    assert.ok(card.trainedParams < card.totalParams / 2, `${card.trainedParams} of ${card.totalParams}`);
+  });
+});

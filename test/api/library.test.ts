@@ -53,7 +53,9 @@ describe('the library API', () => {
     assert.notDeepEqual(users.vectors[0], users.vectors[1]);
     const everyone = await embedUsers(model, { data: ds });
     assert.equal(everyone.ids.length, (await describeDirectory(ds) as { users: number }).users, 'no users: every user of the dataset');
-    assert.deepEqual(everyone.vectors[everyone.ids.indexOf('u2')], users.vectors[0]);
+    // The same user in another batch: equal up to rounding (a BLAS GEMM blocks batches of other sizes differently).
+    const u2 = everyone.vectors[everyone.ids.indexOf('u2')]!;
+    assert.ok(u2.every((v, i) => Math.abs(v - users.vectors[0]![i]!) <= 1e-5 * (1 + Math.abs(v))), `${u2} vs ${users.vectors[0]}`);
     const items = embedItems(model);
     assert.equal(items.ids.length, model.items.length);
     assert.ok(items.vectors.every((v) => v.length === 16));

@@ -210,7 +210,7 @@ describe('continual learning (Conure)', () => {
 
     const before = snapshot(dir);
     const child = spawn(process.execPath, [cli, 'continual', 'add', '--model', dir, '--data', dataDir, '--task', 'stage',
-      '--label', 'life_stage', '--epochs', '50', '--patience', '50', '--quiet'], { stdio: 'ignore' });
+      '--label', 'life_stage', '--epochs', '2000', '--patience', '2000', '--quiet'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.equal(child.exitCode, null, 'the add ended before it was interrupted');

@@ -2,10 +2,10 @@
  * Downstream tasks: fine-tuning one (PeterRec patches or a fine-tuning baseline) into a patch directory, loading
  * a patch onto a loaded base model, and its answers for users.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { z } from 'zod';
 import { TransferConfig, TransferConfigSchema } from '../config/schema.js';
 import { DataError } from '../errors.js';
+import { refuseNonEmptyDir } from '../io/atomic.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -68,9 +68,7 @@ export interface FinetuneSummary extends SummaryAccounting {
 export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSummary; result: TaskResult; baselines: TaskBaselines }> {
   checkStrategyFor(o.spec, o.strategy);
   // A patch is a trained artefact: like pretrain, refuse to replace one unless asked (before any training).
-  if (!o.force && existsSync(o.out) && readdirSync(o.out).length > 0) {
-    throw new DataError(`${o.out}: already exists and is not empty; pass --force to replace it or choose another --out`);
-  }
+  refuseNonEmptyDir(o.out, o.force);
   const base = await loadModelDir(o.model);
   const dataset = await loadTaskDataset(o.spec, base, o.model, o.data);
   const model = strategyUsesPretraining(o.strategy) ? base.model : createEncoder(base.config.model, new Rng(o.seed), itemSideOf(base.model));

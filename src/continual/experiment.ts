@@ -5,9 +5,10 @@
  * (Conure's are measured again on the final model; the others never change), the bytes every task together
  * needs on disk (the base included), and the training time.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../data/dataset.js';
+import { directoryBytes } from '../io/atomic.js';
 import { argmaxRows, accuracy } from '../eval/classification.js';
 import { meanStd } from '../eval/summary.js';
 import { userSequence } from '../data/dataset.js';
@@ -60,12 +61,6 @@ export interface ContinualExperimentResult {
   bytes: Record<string, number>;
 }
 
-function treeBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  return n;
-}
-
 export async function runContinualExperiment(o: ContinualExperimentOptions): Promise<ContinualExperimentResult> {
   const runs: ContinualRun[] = [];
   const bytes: Record<string, number> = {};
@@ -99,7 +94,7 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
       const afterLast = accuracy(argmaxRows(probs, classes.length), Int32Array.from(split.test, (u) => labels[u]!));
       note({ method: 'conure', seed, task: t.name, right: right.get(t.name)!.value, afterLast, trainSeconds: right.get(t.name)!.seconds });
     }
-    if (seed === o.seeds[0]) bytes.conure = treeBytes(dir);
+    if (seed === o.seeds[0]) bytes.conure = directoryBytes(dir);
     for (const t of o.tasks) {
       const b = classifyBaselines({ dataset, datasetName: o.data, label: t.label, bins: t.bins, ...o.tuning, seed });
       for (const [method, value] of [['baseline: majority class', b.majority.accuracy], ['baseline: logistic regression on items', b.logisticRegression.accuracy]] as const) {

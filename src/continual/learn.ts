@@ -12,14 +12,14 @@
  * Task t computes with the entries of tasks 1..t only (store.ts weightsForTask), and no later task changes one
  * of them, so an earlier task's answers stay bit-identical however many tasks follow.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { cp, stat } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TrainConfig } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
-import { LeaveOneOutSplit, itemCounts, leaveOneOutSplit } from '../data/split.js';
+import { HeldOut, LeaveOneOutSplit, itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { DataError, ModelError } from '../errors.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
+import { directoryBytes, refuseNonEmptyDir } from '../io/atomic.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Adam, Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
@@ -34,26 +34,14 @@ import { defaultLearningRate } from '../transfer/strategies.js';
 import { TransferOptions } from '../transfer/task.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
 import { TaskBaselines, TaskResult, TaskSpec, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
-import { EntryPins, MAX_TASKS, Owners, freeCount, largestFree, prunableParameters, taskOwnParameters } from './owners.js';
-import { ContinualManifest, ContinualTaskEntry, loadContinual, taskDir, writeContinual } from './store.js';
+import { EntryPins, MAX_TASKS, Owners, largestFree, ownedBy, prunableParameters, taskOwnParameters } from './owners.js';
+import { CONTINUAL_FORMAT, ContinualManifest, ContinualTaskEntry, loadContinual, taskDir, writeContinual } from './store.js';
 
 /** The share of free entries a task keeps unless told otherwise (the issue's and the paper's order of magnitude). */
 export const DEFAULT_KEEP = 0.3;
 
 export function checkKeep(keep: number): void {
   if (!(keep > 0 && keep < 1)) throw new DataError(`--keep must be a fraction in (0, 1), got ${keep}`);
-}
-
-function refuseNonEmpty(dir: string, force: boolean): void {
-  if (!force && existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new DataError(`${dir}: already exists and is not empty; pass --force to replace it or choose another --out`);
-  }
-}
-
-function countOwned(owners: Owners, task: number): number {
-  let n = 0;
-  for (const o of owners.values()) for (let i = 0; i < o.length; i++) if (o[i] === task) n++;
-  return n;
 }
 
 /**
@@ -70,18 +58,17 @@ function claimLargest(p: Parameter, owners: Uint8Array, keep: number, task: numb
   return chosen;
 }
 
-/** Test HR@10 / NDCG@10 of the network's own next-item softmax (full ranking). */
-function nextItemTest(model: UserEncoder, split: LeaveOneOutSplit, counts: Float64Array): Record<string, number> {
-  return evaluateNextItem(model, split.test, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics;
+/** HR@10 / NDCG@10 / MRR@10 of the network's own next-item softmax on held-out items (full ranking). */
+function nextItemMetrics(model: UserEncoder, heldOut: HeldOut, counts: Float64Array): Record<string, number> {
+  return evaluateNextItem(model, heldOut, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics;
 }
 
 /**
  * Next-item training of every parameter with `pins` put back after each step, for `epochs` epochs; keeps the epoch
  * (0 = the start) with the best validation NDCG@10. Returns that epoch.
  */
-function retrainNextItem(model: UserEncoder, split: LeaveOneOutSplit, train: TrainConfig, epochs: number,
+function retrainNextItem(model: UserEncoder, split: LeaveOneOutSplit, counts: Float64Array, train: TrainConfig, epochs: number,
   pins: EntryPins, seed: number, progress: Progress): number {
-  const counts = itemCounts(split.train, model.config.numItems);
   const objective = model.config.objective;
   const { windows, lengths } = objectiveWindows(split.train, objective, model.config.maxLen);
   const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
@@ -91,7 +78,7 @@ function retrainNextItem(model: UserEncoder, split: LeaveOneOutSplit, train: Tra
   model.setTrainable(true);
   const optimizer = new Adam(params, { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });
   const rng = new Rng(seed + 1);
-  const validate = () => evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: false }).metrics['NDCG@10']!;
+  const validate = () => nextItemMetrics(model, split.valid, counts)['NDCG@10']!;
   let best = validate();
   let bestEpoch = 0;
   let bestValues = params.map((p) => Float32Array.from(p.data));
@@ -156,14 +143,14 @@ export interface InitSummary {
 /** Creates a continual model from a pretrained base: the base's next-item task becomes task 1. */
 export async function initContinual(o: InitOptions): Promise<InitSummary> {
   checkKeep(o.keep);
-  refuseNonEmpty(o.out, o.force);
+  refuseNonEmptyDir(o.out, o.force);
   const started = process.hrtime.bigint();
   const base = await loadModelDir(o.model);
   const ds = await loadDatasetFor(base.config, o.model, o.data);
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, base.config.model.numItems);
   const { model } = base;
-  const unpruned = nextItemTest(model, split, counts);
+  const unpruned = nextItemMetrics(model, split.test, counts);
   const owners: Owners = new Map();
   const pins = new EntryPins();
   for (const p of prunableParameters(model)) {
@@ -172,18 +159,18 @@ export async function initContinual(o: InitOptions): Promise<InitSummary> {
     owners.set(p.name, own);
   }
   noteParameterWrite();
-  const pruned = nextItemTest(model, split, counts);
-  const retrainedEpoch = retrainNextItem(model, split, base.config.train, o.retrainEpochs, pins, o.seed, o.progress);
-  const retrained = nextItemTest(model, split, counts);
-  const owned = countOwned(owners, 1);
-  const free = freeCount(owners);
+  const pruned = nextItemMetrics(model, split.test, counts);
+  const retrainedEpoch = retrainNextItem(model, split, counts, base.config.train, o.retrainEpochs, pins, o.seed, o.progress);
+  const retrained = nextItemMetrics(model, split.test, counts);
+  const owned = ownedBy(owners, 1);
+  const free = ownedBy(owners, 0);
   const entry: ContinualTaskEntry = { name: o.task, type: 'next-item', keep: o.keep, owned, freeAfter: free, test: { unpruned, pruned, retrained } };
   const provenance = await collectProvenance({
     seed: o.seed, dataset: o.data, config: { model: o.model, keep: o.keep, retrainEpochs: o.retrainEpochs, task: o.task },
   });
   await writeContinual(o.out, {
     describedBy: o.model, backbone: model.backbone, owners,
-    manifest: { format: 'graftrec-continual', version: 1, baseFingerprint: await baseFingerprint(o.model), tasks: [entry], provenance },
+    manifest: { format: CONTINUAL_FORMAT, version: 1, baseFingerprint: await baseFingerprint(o.model), tasks: [entry], provenance },
     weights: parameterTensors(model.parameters()),
     writeTasks: async () => {},
   });
@@ -233,7 +220,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const { tasks } = m.manifest;
   if (tasks.some((t) => t.name === o.task)) throw new DataError(`${o.continual}: already has a task named "${o.task}"; choose another --task`);
   if (tasks.length >= MAX_TASKS) throw new ModelError(`${o.continual}: holds ${MAX_TASKS} tasks, the most one continual model can`);
-  if (freeCount(m.owners) === 0) throw new ModelError(`${o.continual}: no free weights remain for another task (every entry is owned by an earlier task)`);
+  if (ownedBy(m.owners, 0) === 0) throw new ModelError(`${o.continual}: no free weights remain for another task (every entry is owned by an earlier task)`);
   const index = tasks.length + 1;
   const { model } = m.shared;
   const prunable = prunableParameters(model);
@@ -273,8 +260,8 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const final = runTask(o.spec, data, { ...transfer, epochs: o.retrainEpochs, continual: { trainable, afterStep: () => kept.restore(), head: first.head } });
   const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed });
 
-  const owned = countOwned(m.owners, index);
-  const freeAfter = freeCount(m.owners);
+  const owned = ownedBy(m.owners, index);
+  const freeAfter = ownedBy(m.owners, 0);
   if (final.type === 'next-item') throw new Error('internal: a continual task without a head');
   const { head } = final;
   const taskTensors = [...own, ...head.parameters()];
@@ -297,8 +284,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
       await writePatchDir(join(tasksDir, o.task), { ...card, provenance }, { trained: taskTensors, head });
     },
   });
-  const dir = taskDir(o.continual, o.task);
-  const taskBytes = (await Promise.all(readdirSync(dir).map(async (f) => (await stat(join(dir, f))).size))).reduce((a, b) => a + b, 0);
+  const taskBytes = directoryBytes(taskDir(o.continual, o.task));
   return {
     task: o.task, type: o.spec.type, index, keep: o.keep, owned, freeAfter, test: { unpruned: first.test, final: final.test }, baselines,
     trainedParams, taskBytes,

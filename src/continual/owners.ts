@@ -44,10 +44,10 @@ export function largestFree(values: Float32Array, owners: Uint8Array, keep: numb
   return chosen;
 }
 
-/** Number of free entries over all prunable parameters. */
-export function freeCount(owners: Owners): number {
+/** Number of entries over all prunable parameters that task `task` owns (0: the free ones). */
+export function ownedBy(owners: Owners, task: number): number {
   let n = 0;
-  for (const o of owners.values()) for (let i = 0; i < o.length; i++) if (o[i] === 0) n++;
+  for (const o of owners.values()) for (let i = 0; i < o.length; i++) if (o[i] === task) n++;
   return n;
 }
 

@@ -23,7 +23,7 @@ import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, readSafetensors } from '../io/safetensors.js';
 import { LoadedModel, MODEL_DESCRIPTION_FILES, loadModelDir } from '../train/checkpoint.js';
-import { TaskModel, loadPatchDir } from '../transfer/patchfile.js';
+import { TaskModel, baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
 import { MAX_TASKS, Owners, packTaskMask, prunableParameters, unpackTaskMask, valuesForTask } from './owners.js';
 
 export const CONTINUAL_FORMAT = 'graftrec-continual' as const;
@@ -65,10 +65,6 @@ export interface ContinualModel {
   owners: Owners;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 export function taskDir(dir: string, name: string): string {
   return join(dir, 'tasks', name);
 }
@@ -96,15 +92,8 @@ export async function readContinualManifest(dir: string): Promise<ContinualManif
 /** Loads a continual model: the shared weights (checked against the manifest) and every task's mask. */
 export async function loadContinual(dir: string): Promise<ContinualModel> {
   const manifest = await readContinualManifest(dir);
-  const weightsPath = join(dir, WEIGHTS);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(weightsPath);
-  } catch (err) {
-    throw new ModelError(`${weightsPath}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  if (sha256(bytes) !== manifest.weightsFingerprint) {
-    throw new ModelError(`${weightsPath}: does not match ${join(dir, MANIFEST)} (fingerprints differ); the continual model is damaged`);
+  if ((await baseFingerprint(dir, WEIGHTS)) !== manifest.weightsFingerprint) {
+    throw new ModelError(`${join(dir, WEIGHTS)}: does not match ${join(dir, MANIFEST)} (fingerprints differ); the continual model is damaged`);
   }
   const shared = await loadModelDir(dir, WEIGHTS);
   const owners: Owners = new Map(prunableParameters(shared.model).map((p) => [p.name, new Uint8Array(p.size)]));
@@ -165,7 +154,7 @@ export async function writeContinual(dir: string, w: ContinualWrite): Promise<vo
       await mkdir(taskDir(tmp, task.name), { recursive: true });
       await writeFile(join(taskDir(tmp, task.name), MASK), encodeSafetensors(masks));
     }
-    const manifest: ContinualManifest = { ...w.manifest, weightsFingerprint: sha256(weights) };
+    const manifest: ContinualManifest = { ...w.manifest, weightsFingerprint: createHash('sha256').update(weights).digest('hex') };
     await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   });
 }

@@ -3,7 +3,7 @@
  * never leaves a half-written file or directory behind, and an existing good one survives until the new one is whole.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError } from '../errors.js';
@@ -15,6 +15,20 @@ function tempSibling(path: string): string {
 /** Outputs are never replaced silently: an existing file at `path` stops the command unless the user asked (--force). */
 export function refuseExistingFile(path: string, force: boolean): void {
   if (existsSync(path) && !force) throw new DataError(`${path}: already exists; pass --force to replace it`);
+}
+
+/** The same for an output directory: an existing non-empty one stops the command unless the user asked (--force). */
+export function refuseNonEmptyDir(dir: string, force: boolean): void {
+  if (!force && existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new DataError(`${dir}: already exists and is not empty; pass --force to replace it or choose another --out`);
+  }
+}
+
+/** Bytes of every file under `dir` (what a directory costs on disk, its tree's metadata aside). */
+export function directoryBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  return n;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -87,8 +87,9 @@ export function headRows(card: TaskCard): number {
   return card.type === 'classify' ? card.classes.length : card.targetItems.length;
 }
 
-export async function baseFingerprint(modelDir: string): Promise<string> {
-  const path = join(modelDir, 'model.safetensors');
+/** sha256 of a model directory's weights file (`weightsFile`: another one beside the config, a continual model's). */
+export async function baseFingerprint(modelDir: string, weightsFile = 'model.safetensors'): Promise<string> {
+  const path = join(modelDir, weightsFile);
   try {
     return createHash('sha256').update(await readFile(path)).digest('hex');
   } catch (err) {

@@ -2,7 +2,7 @@
  * Continual models (Conure) from code: growing one from a base, adding tasks, and loading its tasks to answer
  * like patch tasks ({@link predict}).
  */
-import { AddTaskSummary, DEFAULT_KEEP, InitSummary, addContinualTask, initContinual } from '../continual/learn.js';
+import { AddTaskSummary, DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, InitSummary, addContinualTask, initContinual } from '../continual/learn.js';
 import { continualTasks, loadContinual } from '../continual/store.js';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
@@ -30,7 +30,7 @@ export interface ContinualInitOptions {
 /** Makes a pretrained base the first task of a continual model at `out` (see `graftrec continual init`). */
 export async function continualInit(o: ContinualInitOptions): Promise<InitSummary> {
   return initContinual({
-    model: o.model, data: o.data, out: o.out, force: o.force ?? false, keep: o.keep ?? DEFAULT_KEEP, retrainEpochs: o.retrainEpochs ?? 2,
+    model: o.model, data: o.data, out: o.out, force: o.force ?? false, keep: o.keep ?? DEFAULT_KEEP, retrainEpochs: o.retrainEpochs ?? DEFAULT_RETRAIN_EPOCHS,
     task: o.task ?? 'next-item', seed: o.seed ?? 1, progress: progressTo(o.onProgress),
   });
 }
@@ -40,7 +40,7 @@ const ContinualAddSchema = FinetuneSchema.omit({ model: true, out: true, force: 
     /** The continual model directory (rewritten as a whole with the new task). */
     continual: z.string().min(1),
     keep: z.number().gt(0).lt(1).default(DEFAULT_KEEP),
-    retrainEpochs: z.number().int().min(0).default(2),
+    retrainEpochs: z.number().int().min(0).default(DEFAULT_RETRAIN_EPOCHS),
   });
 
 /** The task options of {@link finetune}, with the continual model in place of the base and the patch directory. */

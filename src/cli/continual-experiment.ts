@@ -3,13 +3,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinualTaskSpec, continualTable, runContinualExperiment } from '../continual/experiment.js';
-import { DEFAULT_KEEP } from '../continual/learn.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { collectProvenance } from '../train/provenance.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
-import { choiceListOption, integerListOption, integerOption, numberOption } from './options.js';
+import { withPruningOptions } from './continual.js';
+import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { TaskFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 /** `gender,age@18/25/35/45/50/56,occupation`: attribute columns in order, numeric ones with their bin edges. */
@@ -39,7 +39,7 @@ interface Flags extends TaskFlags {
 }
 
 export function addContinualExperiment(experiment: Command): void {
-  withTaskOptions(experiment
+  withPruningOptions(withTaskOptions(experiment
     .command('continual')
     .description('Conure against one-task-at-a-time transfer on a sequence of classification tasks: accuracy right after each task and after the last, bytes for all tasks, time')
     .requiredOption('--model <dir>', 'pretrained model directory (task 1: its next-item task)')
@@ -47,10 +47,8 @@ export function addContinualExperiment(experiment: Command): void {
     .requiredOption('--tasks <list>', 'attribute columns in order, numeric ones with bin edges: gender,age@18/25/35/45/50/56,occupation', parseTaskList)
     .option('--strategies <list>', 'one-task-at-a-time strategies to compare', choiceListOption('strategies', STRATEGIES), ['peterrec', 'fine-all', 'fine-cls'])
     .option('--seeds <list>', 'seeds (mean ± std over them)', integerListOption('seeds'), [1])
-    .option('--keep <x>', 'share of the free weights each Conure task keeps, in (0, 1)', numberOption('keep', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), DEFAULT_KEEP)
-    .option('--retrain-epochs <n>', 'Conure: epochs of retraining after each pruning', integerOption('retrain-epochs', 0), 2)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
-    .requiredOption('--out <dir>', 'output directory: results.json, results.md and each seed\'s continual model'))
+    .requiredOption('--out <dir>', 'output directory: results.json, results.md and each seed\'s continual model')))
     .action(async (f: Flags) => {
       if (f.threads) backend().setThreads(f.threads);
       const provenance = await collectProvenance({

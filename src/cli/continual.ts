@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DEFAULT_KEEP, addContinualTask, initContinual } from '../continual/learn.js';
+import { DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, addContinualTask, initContinual } from '../continual/learn.js';
 import { DataError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
@@ -16,13 +16,18 @@ interface CommonFlags {
   quiet?: boolean;
 }
 
-/** --keep is checked here too, so a bad value is one line before anything is loaded. */
-const keepOption = numberOption('keep', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true });
-
-function withCommon(command: Command, retrainDefault: number): Command {
+/** What Conure keeps of each task and how long it retrains (also `experiment continual`'s). --keep is checked here
+ * too, so a bad value is one line before anything is loaded. */
+export function withPruningOptions(command: Command): Command {
   return command
-    .option('--keep <x>', 'share of the free weights the task keeps (by magnitude, per weight matrix), in (0, 1)', keepOption, DEFAULT_KEEP)
-    .option('--retrain-epochs <n>', 'epochs of retraining after pruning (the best on validation is kept)', integerOption('retrain-epochs', 0), retrainDefault)
+    .option('--keep <x>', 'share of the free weights each task keeps (by magnitude, per weight matrix), in (0, 1)',
+      numberOption('keep', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), DEFAULT_KEEP)
+    .option('--retrain-epochs <n>', 'epochs of retraining after each pruning (the best on validation is kept)', integerOption('retrain-epochs', 0),
+      DEFAULT_RETRAIN_EPOCHS);
+}
+
+function withCommon(command: Command): Command {
+  return withPruningOptions(command)
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print the result as one JSON object')
@@ -41,7 +46,7 @@ export function continualCommand(): Command {
     .requiredOption('--data <dir>', 'its pretraining dataset (same item vocabulary)')
     .requiredOption('--out <dir>', 'continual model directory to create')
     .option('--task <name>', 'name of the pretraining task', 'next-item')
-    .option('--force', 'replace an existing directory at --out'), 2)
+    .option('--force', 'replace an existing directory at --out'))
     .action(async (f: CommonFlags & { model: string; data: string; out: string; task: string; force?: boolean }) => {
       if (f.threads) backend().setThreads(f.threads);
       const s = await initContinual({
@@ -59,7 +64,7 @@ export function continualCommand(): Command {
     .description('Learn one more task (classify or recommend) into a continual model, in the freed weights; earlier tasks are unchanged')
     .requiredOption('--model <dir>', 'continual model directory (rewritten as a whole)')
     .requiredOption('--data <dir>', 'the task\'s dataset (see graftrec finetune --help)')
-    .requiredOption('--task <name>', 'task name (unique within the model)')), 2)
+    .requiredOption('--task <name>', 'task name (unique within the model)')))
     .action(async (f: CommonFlags & TaskFlags & { model: string; data: string; task: string }) => {
       if (f.threads) backend().setThreads(f.threads);
       const spec = taskSpecFromFlags(f);

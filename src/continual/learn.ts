@@ -40,6 +40,9 @@ import { CONTINUAL_FORMAT, ContinualManifest, ContinualTaskEntry, loadContinual,
 /** The share of free entries a task keeps unless told otherwise (the issue's and the paper's order of magnitude). */
 export const DEFAULT_KEEP = 0.3;
 
+/** Epochs of retraining after each pruning unless told otherwise (the best on validation is kept). */
+export const DEFAULT_RETRAIN_EPOCHS = 2;
+
 export function checkKeep(keep: number): void {
   if (!(keep > 0 && keep < 1)) throw new DataError(`--keep must be a fraction in (0, 1), got ${keep}`);
 }

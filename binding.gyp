@@ -15,6 +15,7 @@
         "native/embedding.cc",
         "native/softmax_xent.cc",
         "native/sampled_softmax.cc",
+        "native/negative_bce.cc",
         "native/adam.cc",
         "native/reduce.cc",
         "native/patch.cc",

@@ -155,6 +155,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_embedding(env, exports);
   register_softmax_xent(env, exports);
   register_sampled_softmax(env, exports);
+  register_negative_bce(env, exports);
   register_adam(env, exports);
   register_reduce(env, exports);
   register_patch(env, exports);

@@ -187,6 +187,7 @@ void register_activation(Napi::Env env, Napi::Object exports);
 void register_embedding(Napi::Env env, Napi::Object exports);
 void register_softmax_xent(Napi::Env env, Napi::Object exports);
 void register_sampled_softmax(Napi::Env env, Napi::Object exports);
+void register_negative_bce(Napi::Env env, Napi::Object exports);
 void register_adam(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 void register_patch(Napi::Env env, Napi::Object exports);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_HEADS, DEFAULT_LAYERS, DEFAULT_OBJECTIVE, MODEL_DEFAULTS, OBJECTIVES, Objective, TRAIN_DEFAULTS } from '../config/schema.js';
+import { BACKBONES, Backbone, DEFAULT_DIM, DEFAULT_DROPOUT, ITEM_ENCODERS, ItemEncoderKind, DEFAULT_HEADS, DEFAULT_LAYERS, DEFAULT_OBJECTIVE, MODEL_DEFAULTS, OBJECTIVES, Objective, SEQUENCE_LOSSES, SequenceLoss, TRAIN_DEFAULTS } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
@@ -38,6 +38,7 @@ interface PretrainFlags {
   batchTokens: number;
   lengthBuckets: boolean;
   lr: number;
+  loss?: SequenceLoss;
   negatives: number;
   seed: number;
   patience: number;
@@ -65,7 +66,7 @@ const MODEL_KEYS: Record<string, string | null> = {
 };
 const TRAIN_KEYS: Record<string, string | null> = {
   objective: 'objective', epochs: 'epochs', batch: 'batch', batchTokens: 'batchTokens', lengthBuckets: 'lengthBuckets', lr: 'lr',
-  negatives: 'negatives', seed: 'seed', patience: 'patience', clipNorm: 'clipNorm', weightDecay: 'weightDecay',
+  loss: 'loss', negatives: 'negatives', seed: 'seed', patience: 'patience', clipNorm: 'clipNorm', weightDecay: 'weightDecay',
 };
 const NESTED_TRAIN_KEYS: Record<string, Record<string, string>> = {
   contrastive: { weight: 'contrastiveWeight', temperature: 'temperature', projectionDim: 'projectionDim', crop: 'crop', maskRate: 'maskRate', reorder: 'reorder' },
@@ -143,6 +144,7 @@ export function pretrainCommand(): Command {
     .option('--length-buckets', 'batches of sequences of similar length: far less padding on short-sequence logs, lower next-item quality in our measurements (see the README)', TRAIN_DEFAULTS.lengthBuckets)
     .option('--no-length-buckets', 'random batches, each padded to its own longest sequence')
     .option('--lr <x>', 'Adam learning rate', numberOption('lr', { min: 0, exclusiveMin: true }), TRAIN_DEFAULTS.lr)
+    .option('--loss <name>', `sequence loss: softmax (cross-entropy over all items, or over --negatives sampled ones) or bce (one negative per position, SASRec's loss) (default ${TRAIN_DEFAULTS.loss})`, choiceOption('loss', SEQUENCE_LOSSES))
     .option('--negatives <n>', '0 = full softmax; N = sampled softmax with N shared negatives (logQ corrected)', integerOption('negatives', 0), TRAIN_DEFAULTS.negatives)
     .option('--seed <n>', 'random seed (same seed, same machine ⇒ same numbers)', integerOption('seed', 0), TRAIN_DEFAULTS.seed)
     .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), TRAIN_DEFAULTS.patience)
@@ -177,7 +179,7 @@ export function pretrainCommand(): Command {
           maskProbability: f.maskProbability, featureExperts: f.featureExperts,
         },
         train: {
-          epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, negatives: f.negatives, seed: f.seed, patience: f.patience,
+          epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, loss: f.loss ?? TRAIN_DEFAULTS.loss, negatives: f.negatives, seed: f.seed, patience: f.patience,
           clipNorm: f.clipNorm, weightDecay: f.weightDecay, objective: f.objective ?? null,
           contrastive: {
             weight: f.contrastiveWeight, temperature: f.temperature, projectionDim: f.projectionDim, crop: f.crop,

@@ -153,6 +153,9 @@ export const HeldOutConfigSchema = z.object({
 });
 export type HeldOutConfig = z.infer<typeof HeldOutConfigSchema>;
 
+export const SEQUENCE_LOSSES = ['softmax', 'bce'] as const;
+export type SequenceLoss = (typeof SEQUENCE_LOSSES)[number];
+
 export const TrainConfigSchema = z.object({
   /** The loss terms trained; null = the model's own sequence objective alone (model.objective). */
   objective: z.enum(OBJECTIVES).nullable().default(null),
@@ -172,6 +175,12 @@ export const TrainConfigSchema = z.object({
    */
   lengthBuckets: z.boolean().default(false),
   lr: z.number().positive().default(1e-3),
+  /**
+   * The sequence loss. 'softmax': cross-entropy over all items (negatives 0) or over sampled ones. 'bce': binary
+   * cross-entropy of each target against one item drawn uniformly per position from those its window does not
+   * hold — SASRec's loss, which trains for the sampled-negative evaluation of its paper.
+   */
+  loss: z.enum(SEQUENCE_LOSSES).default('softmax'),
   /** 0 = full softmax over all items (chunked); N > 0 = sampled softmax with N shared negatives, logQ corrected. */
   negatives: z.number().int().min(0).default(0),
   seed: z.number().int().default(1),

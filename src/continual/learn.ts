@@ -24,10 +24,9 @@ import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Adam, Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
 import { loadDatasetFor, loadModelDir, parameterTensors } from '../train/checkpoint.js';
-import { lossTerms, objectiveWindows } from '../train/objectives.js';
+import { lossTerms, objectiveWindows, softmaxOptions } from '../train/objectives.js';
 import { Progress } from '../train/progress.js';
 import { collectProvenance } from '../train/provenance.js';
-import { NegativeSampler } from '../train/sampler.js';
 import { trainingStep } from '../train/step.js';
 import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { defaultLearningRate } from '../transfer/strategies.js';
@@ -74,9 +73,8 @@ function retrainNextItem(model: UserEncoder, split: LeaveOneOutSplit, counts: Fl
   pins: EntryPins, seed: number, progress: Progress): number {
   const objective = model.config.objective;
   const { windows, lengths } = objectiveWindows(split.train, objective, model.config.maxLen);
-  const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
   // The network's own sequence objective only: what its output table scores.
-  const terms = lossTerms(objective, model, null, { ...train, heldOut: { ...train.heldOut, weight: 0 } }, { negatives: train.negatives, sampler });
+  const terms = lossTerms(objective, model, null, { ...train, heldOut: { ...train.heldOut, weight: 0 } }, softmaxOptions(train, counts));
   const params = model.parameters();
   model.setTrainable(true);
   const optimizer = new Adam(params, { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });

@@ -80,6 +80,11 @@ export interface Kernels {
     gradScale: number, dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number,
     ignoreIndex: number): void;
 
+  negativeBceForward(h: F32, table: F32, bias: F32 | null, targets: I32, negatives: I32, probs: F32, N: number,
+    C: number, V: number, ignoreIndex: number): number;
+  negativeBceBackward(h: F32, table: F32, bias: F32 | null, targets: I32, negatives: I32, probs: F32, gradScale: number,
+    dh: F32 | null, dtable: F32 | null, dbias: F32 | null, N: number, C: number, V: number, ignoreIndex: number): void;
+
   patchForward(x: F32, downWeight: F32, downBias: F32 | null, upWeight: F32, upBias: F32 | null, base: F32 | null,
     hidden: F32, y: F32, rows: number, C: number, D: number): void;
   patchBackward(x: F32, downWeight: F32, upWeight: F32, hidden: F32, dy: F32, dx: F32 | null, dDownWeight: F32 | null,

@@ -22,7 +22,7 @@ export type { AttentionOptions } from './ops/attention.js';
 export { gruRecurrence } from './ops/gru.js';
 export { infoNce, l2Normalize } from './ops/contrastive.js';
 export type { BottleneckWeights } from './ops/patch.js';
-export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy } from './ops/softmax_xent.js';
+export { softmaxCrossEntropy, sampledSoftmaxCrossEntropy, negativeBce } from './ops/softmax_xent.js';
 export type { ExtraLogits } from './ops/softmax_xent.js';
 export { Adam, AdamW } from './optim/adam.js';
 export type { AdamOptions, AdamState } from './optim/adam.js';

@@ -3,12 +3,12 @@
  * masked-item, contrastive, or a sequence term plus a contrastive one, and optionally a held-out items term. Each term turns the batch's training
  * windows into its own inputs (data work: padding, masking, negatives, augmented views) and then into a loss.
  */
-import { Objective, TrainConfig } from '../config/schema.js';
+import { Objective, SequenceLoss, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
 import { Batch, batchLength, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
 import { UserEncoder } from '../models/encoder.js';
-import { Rng, Tensor, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
+import { Rng, Tensor, negativeBce, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { ProjectionHead, contrastiveLoss } from './contrastive.js';
 import { heldOutLoss, holdOutItems } from './held-out.js';
 import { NegativeSampler } from './sampler.js';
@@ -34,6 +34,43 @@ export interface SoftmaxOptions {
   /** 0 = full softmax; otherwise the number of shared sampled negatives (drawn from `sampler`). */
   negatives: number;
   sampler: NegativeSampler | null;
+  /** 'bce': one negative per position instead of a softmax (negatives must be 0); default 'softmax'. */
+  loss?: SequenceLoss;
+}
+
+/** How a sequence term scores its targets under these training settings; `counts` are the training items' counts. */
+export function softmaxOptions(train: Pick<TrainConfig, 'negatives' | 'loss'>, counts: Float64Array): SoftmaxOptions {
+  if (train.loss === 'bce' && train.negatives > 0) {
+    throw new TrainingError(`the bce loss draws one negative per position; --negatives ${train.negatives} is for the softmax (leave it at 0)`);
+  }
+  return { negatives: train.negatives, sampler: train.negatives > 0 ? new NegativeSampler(counts) : null, loss: train.loss };
+}
+
+/** How many draws a position gets to find an item its window does not hold before it keeps the last one. */
+const NEGATIVE_DRAWS = 10;
+
+/**
+ * One negative per position for the bce loss: uniform over the items 1..numItems, redrawn while it is an item of
+ * the same batch row (the user's window), as SASRec draws items the user has not interacted with.
+ */
+export function positionNegatives(batch: Batch, numItems: number, rng: Rng): Int32Array {
+  const negatives = new Int32Array(batch.targets.length);
+  const held = new Set<number>();
+  for (let b = 0; b < batch.size; b++) {
+    held.clear();
+    const row = b * batch.length;
+    for (let j = row; j < row + batch.length; j++) {
+      held.add(batch.inputs[j]!);
+      held.add(batch.targets[j]!);
+    }
+    for (let j = row; j < row + batch.length; j++) {
+      if (batch.targets[j] === 0) continue;
+      let item = rng.int(1, numItems + 1);
+      for (let draw = 1; draw < NEGATIVE_DRAWS && held.has(item); draw++) item = rng.int(1, numItems + 1);
+      negatives[j] = item;
+    }
+  }
+  return negatives;
 }
 
 /** The architecture an objective trains: its sequence objective, or the causal network for contrastive alone. */
@@ -47,13 +84,26 @@ export function countTargets(batch: Batch): number {
   return n;
 }
 
-/** Softmax cross-entropy of the items a batch predicts (next items, or masked items); negatives drawn now. */
+/**
+ * The loss of the items a batch predicts (next items, or masked items): softmax cross-entropy, or binary
+ * cross-entropy against one negative per position; negatives drawn now.
+ */
 export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1): PreparedLoss {
+  const name = model.config.objective === 'masked' ? 'masked-item' : 'next-item';
+  const count = countTargets(batch);
+  if (softmax.loss === 'bce') {
+    const negatives = positionNegatives(batch, model.config.numItems, rng);
+    return {
+      name, weight, count,
+      loss: () => negativeBce(model.hiddenRows(batch.inputs, batch.size, batch.length), model.outputWeight, model.outputBias,
+        batch.targets, negatives, { ignoreIndex: 0 }),
+    };
+  }
   const negatives = softmax.negatives > 0 ? softmax.sampler!.sample(softmax.negatives, rng) : null;
   return {
-    name: model.config.objective === 'masked' ? 'masked-item' : 'next-item',
+    name,
     weight,
-    count: countTargets(batch),
+    count,
     loss: () => {
       const h = model.hiddenRows(batch.inputs, batch.size, batch.length);
       return negatives

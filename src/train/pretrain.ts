@@ -25,9 +25,8 @@ import {
 } from './checkpoint.js';
 import { Progress, createProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
-import { NegativeSampler } from './sampler.js';
 import { ProjectionHead } from './contrastive.js';
-import { LossName, lossTerms, networkObjective, objectiveWindows } from './objectives.js';
+import { LossName, lossTerms, networkObjective, objectiveWindows, softmaxOptions } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
@@ -178,8 +177,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, modelConfig.numItems);
   const { windows, lengths: windowLengths } = objectiveWindows(split.train, modelConfig.objective, modelConfig.maxLen);
-  const sampler = train.negatives > 0 ? new NegativeSampler(counts) : null;
-  const terms = lossTerms(objective, model, head, train, { negatives: train.negatives, sampler });
+  const terms = lossTerms(objective, model, head, train, softmaxOptions(train, counts));
   // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
   // is kept), and throughput counts the items read rather than the items predicted.
   const trainsOutputLayer = objective !== 'contrastive' || train.heldOut.weight > 0;

@@ -25,8 +25,7 @@ import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, forItemCatalogue } from '../models/encoders.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { datasetItemSide } from '../train/checkpoint.js';
-import { objectiveWindows, sequenceBatch, sequenceLoss } from '../train/objectives.js';
-import { NegativeSampler } from '../train/sampler.js';
+import { objectiveWindows, sequenceBatch, sequenceLoss, softmaxOptions } from '../train/objectives.js';
 import { Strategy } from './strategies.js';
 import { TUNING_DEFAULTS, TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
@@ -220,8 +219,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, p: PlatformSplit): TransferAccounting<null> {
   const { windows } = objectiveWindows(p.split.train, model.config.objective, model.config.maxLen);
   if (windows.length === 0) throw new ModelError(`${p.split.train.length} users, none with enough items to train on (need ≥ 4 per user)`);
-  const sampler = o.negatives > 0 ? new NegativeSampler(p.counts) : null;
-  const softmax = { negatives: o.negatives, sampler };
+  const softmax = softmaxOptions({ negatives: o.negatives, loss: 'softmax' }, p.counts);
   const outputTable: Parameter[] = model.parameters().filter((q) => q.name.startsWith('output.'));
   return trainTransfer({ ...o, model }, null, (_head, rng) => ({
     examples: windows.length,

@@ -109,6 +109,22 @@ export function sampledSoftmaxRef(h: F64, table: F64, bias: F64 | null, targets:
   return count > 0 ? total / count : 0;
 }
 
+/** Mean of -log σ(s_target) - log(1 - σ(s_negative)) over counted rows; a negative equal to the target is dropped. */
+export function negativeBceRef(h: F64, table: F64, bias: F64 | null, targets: Int32Array, negatives: Int32Array, N: number,
+  C: number, ignoreIndex: number): number {
+  const score = (n: number, v: number) => dotRow(h, n, table, v, C) + (bias ? bias[v]! : 0);
+  const softplus = (x: number) => Math.log1p(Math.exp(x));
+  let total = 0;
+  let count = 0;
+  for (let n = 0; n < N; n++) {
+    const t = targets[n]!;
+    if (t === ignoreIndex) continue;
+    total += softplus(-score(n, t)) + (negatives[n] === t ? 0 : softplus(score(n, negatives[n]!)));
+    count++;
+  }
+  return count > 0 ? total / count : 0;
+}
+
 /** base + gelu(x Wd + bd) Wu + bu over rows of x[rows, C] (a bottleneck model patch; base null = the delta alone). */
 export function patchRef(x: F64, wd: F64, bd: F64 | null, wu: F64, bu: F64 | null, base: F64 | null, rows: number,
   C: number, D: number): F64 {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   Rng, Tensor, add, dilatedConv1d, embedding, embeddingBag, gelu, leadingRows, layerNorm, linear, matmul, relu, reshape,
-  sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
+  negativeBce, sampledSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from '../../src/index.js';
 import { gradCheck, randomTensor } from '../helpers/gradcheck.js';
 import {
-  conv1dRef, embeddingRef, geluRef, layerNormRef, matmulRef, reluRef, sampledSoftmaxRef, softmaxXentRef,
+  conv1dRef, embeddingRef, geluRef, layerNormRef, matmulRef, negativeBceRef, reluRef, sampledSoftmaxRef, softmaxXentRef,
 } from '../helpers/reference.js';
 
 const rng = new Rng(20200725);
@@ -289,6 +289,21 @@ describe('gradient checks (kernel backward vs finite differences of a float64 re
       });
     });
   }
+
+  it('binary cross-entropy with one negative per row: a padded row left out, an accidental hit dropped, repeated rows summed', () => {
+    const [N, C, V] = [5, 3, 10];
+    const h = randomTensor(rng, [N, C]);
+    const table = randomTensor(rng, [V, C]);
+    const bias = randomTensor(rng, [V]);
+    const targets = Int32Array.from([2, 7, 0, 5, 2]);
+    const negatives = Int32Array.from([7, 7, 4, 9, 3]);
+    gradCheck(rng, {
+      inputs: [h, table, bias],
+      kernel: ([h, t, b]) => negativeBce(h!, t!, b!, targets, negatives, { ignoreIndex: 0 }),
+      reference: ([h, t, b]) => [negativeBceRef(h!, t!, b!, targets, negatives, N, C, 0)],
+      kernelFiniteDifference: true,
+    });
+  });
 
   it('a residual block composed of the ops (conv → LN+ReLU → conv → LN+ReLU → +x)', () => {
     const [B, L, C] = [2, 6, 4];

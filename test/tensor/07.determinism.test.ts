@@ -132,6 +132,16 @@ const KERNELS: [string, () => Float32Array[]][] = [
     k.sampledSoftmaxBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0);
     return [Float32Array.of(loss), probs, dh, dt, dbias];
   }],
+  ['negativeBceForward/Backward', () => {
+    const rng = new Rng(17);
+    const [h, table, bias] = [random(rng, N * C), random(rng, V * C), random(rng, V)];
+    const targets = Int32Array.from({ length: N }, () => rng.int(0, V));
+    const negatives = Int32Array.from({ length: N }, () => rng.int(1, V));
+    const probs = new Float32Array(N * 2), dh = new Float32Array(N * C), dt = new Float32Array(V * C), dbias = new Float32Array(V);
+    const loss = k.negativeBceForward(h, table, bias, targets, negatives, probs, N, C, V, 0);
+    k.negativeBceBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0);
+    return [Float32Array.of(loss), probs, dh, dt, dbias];
+  }],
   ['patchForward/Backward', () => {
     const rng = new Rng(8);
     const [x, wd, bd, wu, bu, dy] = [random(rng, N * C), random(rng, C * D), random(rng, D), random(rng, D * C), random(rng, C), random(rng, N * C)];

@@ -14,7 +14,7 @@ import { NextItNet } from '../../src/models/nextitnet.js';
 import { ModelConfigSchema } from '../../src/config/schema.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
-import { sequenceLoss } from '../../src/train/objectives.js';
+import { positionNegatives, sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
 import { cyclicSequences, datasetFromSequences, savedCyclicDataset, tempDir } from '../helpers/datasets.js';
 
@@ -74,6 +74,42 @@ describe('pretraining', () => {
     const e = evaluateNextItem(loaded.model, split.test, itemCounts(split.train, ds.meta.numItems), { ks: [10], maskHistory: false });
     assert.ok(e.metrics['HR@10']! > 0.8, `masked model HR@10 ${e.metrics['HR@10']}`);
     assert.ok(e.metrics['NDCG@10']! > 5 * e.popularity!['NDCG@10']!, `NDCG@10 ${e.metrics['NDCG@10']} vs popularity ${e.popularity!['NDCG@10']}`);
+  });
+
+  it('the bce loss (one negative per position) learns the pattern, is recorded, and refuses sampled softmax negatives', async () => {
+    const data = await savedCyclicDataset(150, 60, 12);
+    const out = join(tempDir(), 'bce');
+    await pretrain({ data, out, model, train: train({ epochs: 8, loss: 'bce', lr: 0.01 }) });
+    const loaded = await loadModelDir(out);
+    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).train.loss, 'bce');
+    const ds = await loadDataset(data);
+    const split = leaveOneOutSplit(ds);
+    const e = evaluateNextItem(loaded.model, split.test, itemCounts(split.train, ds.meta.numItems), { ks: [10], maskHistory: false });
+    assert.ok(e.metrics['HR@10']! > 0.8, `bce model HR@10 ${e.metrics['HR@10']}`);
+    assert.ok(e.metrics['NDCG@10']! > 3 * e.popularity!['NDCG@10']!, `NDCG@10 ${e.metrics['NDCG@10']} vs popularity ${e.popularity!['NDCG@10']}`);
+
+    const refused = join(tempDir(), 'bce-sampled');
+    await assert.rejects(pretrain({ data, out: refused, model, train: train({ loss: 'bce', negatives: 5 }) }), /bce loss draws one negative per position/);
+    assert.equal(existsSync(refused), false);
+  });
+
+  it('bce negatives: one per predicted position, none on padding, never an item of the same window', () => {
+    const windows = [Int32Array.of(1, 2, 3, 4, 5), Int32Array.of(6, 7), Int32Array.of(8, 9, 10, 11, 12)];
+    const batch = causalBatch(windows, 4);
+    const negatives = positionNegatives(batch, 15, new Rng(3));
+    for (let b = 0; b < batch.size; b++) {
+      const row = new Set(windows[b]);
+      for (let j = b * batch.length; j < (b + 1) * batch.length; j++) {
+        if (batch.targets[j] === 0) {
+          assert.equal(negatives[j], 0, 'padding gets no negative');
+          continue;
+        }
+        assert.ok(negatives[j]! >= 1 && negatives[j]! <= 15, `negative ${negatives[j]} in range`);
+        assert.ok(!row.has(negatives[j]!), `negative ${negatives[j]} is not an item of window ${b}`);
+      }
+    }
+    assert.deepEqual(positionNegatives(batch, 15, new Rng(3)), negatives, 'seeded');
+    assert.ok(new Set(negatives.filter((n) => n > 0)).size > 3, 'negatives vary');
   });
 
   it('refuses to overwrite an existing model, and --resume without a checkpoint', async () => {

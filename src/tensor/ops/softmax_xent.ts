@@ -166,3 +166,34 @@ export function sampledSoftmaxCrossEntropy(h: Tensor, table: Tensor, bias: Tenso
     }
   });
 }
+
+/**
+ * Mean binary cross-entropy with one negative per row (SASRec's loss): -log σ(s_target) - log(1 - σ(s_negative)),
+ * negatives[n] drawn for row n (a negative equal to the row's target is dropped). Rows whose target is
+ * `ignoreIndex` are left out. Gradients touch only the target and negative rows of the table.
+ */
+export function negativeBce(h: Tensor, table: Tensor, bias: Tensor | null, targets: Int32Array, negatives: Int32Array,
+  options: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = options.ignoreIndex ?? 0;
+  const [N, C, V] = checkHeads('negativeBce', h, table, bias, targets);
+  if (negatives.length !== N) throw new ShapeError(`negativeBce: ${negatives.length} negatives for ${N} rows`);
+  let count = 0;
+  for (const t of targets) if (t !== ignoreIndex) count++;
+  if (count === 0) return Tensor.from([0], [1]);
+  const k = backend();
+  const probs = new Float32Array(N * 2);
+  const total = k.negativeBceForward(h.data, table.data, bias?.data ?? null, targets, negatives, probs, N, C, V, ignoreIndex);
+  const out = Tensor.from([total / count], [1]);
+  const inputs = bias ? [h, table, bias] : [h, table];
+  return record(out, 'negativeBce', inputs, (g) => {
+    const dtable = rowGradIfNeeded(table);
+    const dbias = rowGradIfNeeded(bias);
+    k.negativeBceBackward(h.data, table.data, bias?.data ?? null, targets, negatives, probs, g[0]! / count,
+      gradIfNeeded(h), dtable, dbias, N, C, V, ignoreIndex);
+    for (const [t, d] of [[table, dtable], [bias, dbias]] as const) {
+      if (!t || !d) continue;
+      noteRowGradient(t, targets, k.markRows);
+      noteRowGradient(t, negatives, k.markRows);
+    }
+  });
+}

@@ -1,11 +1,15 @@
 // Inverted dropout with a counter-based random number generator: element i of call `step` under `seed` is kept
-// when u(seed, step, i) >= rate, u a uniform in [0, 1) computed by hashing the three numbers (SplitMix64's
-// finaliser, applied twice). The mask is a pure function of (seed, step, i), so it is the same for any thread count
-// and any split of the work, and backward recomputes it instead of storing it.
+// when u(seed, step, i) >= rate, u a uniform in [0, 1) computed by hashing i with two 32-bit keys derived from
+// (seed, step). The mask is a pure function of (seed, step, i), so it is the same for any thread count and any
+// split of the work, and backward recomputes it instead of storing it.
 //   y = x * keep(i) / (1 - rate)          dx += dy * keep(i) / (1 - rate)
+// The per-element hash uses only 32-bit multiplies and fixed shifts (two rounds of a 32-bit integer finaliser), so
+// it vectorises: with 64-bit multiplies (SplitMix64) the mask cost more than the attention and GEMMs of a SASRec
+// step together.
 #include <cstdint>
 
 #include "args.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace graftrec {
@@ -19,9 +23,19 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// A 32-bit integer finaliser with low bias (shift–multiply–shift, constants from Wellons' hash search).
+inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7FEB352Du;
+  x ^= x >> 15;
+  x *= 0x846CA68Bu;
+  x ^= x >> 16;
+  return x;
+}
+
 // 24 random bits as a float in [0, 1): exact in float32, so comparing with the rate is the same everywhere.
-inline float uniform_at(uint64_t stream, uint64_t i) {
-  return static_cast<float>(mix64(stream + 0x9E3779B97F4A7C15ULL * (i + 1)) >> 40) * (1.f / 16777216.f);
+inline float uniform_at(uint32_t key0, uint32_t key1, uint32_t i) {
+  return static_cast<float>(mix32(mix32(i ^ key0) ^ key1) >> 8) * (1.f / 16777216.f);
 }
 
 inline uint64_t stream_of(int64_t seed, int64_t step) {
@@ -41,15 +55,29 @@ DropoutArgs read_dropout_args(const Napi::CallbackInfo& info, size_t at, const c
   return {static_cast<float>(rate), stream_of(seed, step)};
 }
 
+GRAFTREC_SIMD_CLONES
+void mask_span(const float* src, float* dst, int64_t begin, int64_t end, uint32_t key0, uint32_t key1, float rate,
+               float keep_scale, bool accumulate) {
+  if (accumulate) {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i)
+      dst[i] += uniform_at(key0, key1, static_cast<uint32_t>(i)) >= rate ? src[i] * keep_scale : 0.f;
+  } else {
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i)
+      dst[i] = uniform_at(key0, key1, static_cast<uint32_t>(i)) >= rate ? src[i] * keep_scale : 0.f;
+  }
+}
+
 // Applies the mask of (stream, rate) to src, scaled: dst = src * keep / (1 - rate), or dst += that (accumulate).
-void apply_mask(const float* src, float* dst, int64_t n, const DropoutArgs& a, bool accumulate) {
+void apply_mask(Napi::Env env, const char* k, const float* src, float* dst, int64_t n, const DropoutArgs& a,
+                bool accumulate) {
+  // The element index is hashed as 32 bits: a larger tensor would repeat masks.
+  if (n > static_cast<int64_t>(UINT32_MAX)) fail(env, k, "tensors above 2^32 elements are not supported");
   const float keep_scale = 1.f / (1.f - a.rate);
+  const auto key0 = static_cast<uint32_t>(a.stream), key1 = static_cast<uint32_t>(a.stream >> 32);
   parallel_range(n, kDropoutGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float m = uniform_at(a.stream, static_cast<uint64_t>(i)) >= a.rate ? keep_scale : 0.f;
-      if (accumulate) dst[i] += src[i] * m;
-      else dst[i] = src[i] * m;
-    }
+    mask_span(src, dst, begin, end, key0, key1, a.rate, keep_scale, accumulate);
   });
 }
 
@@ -59,7 +87,7 @@ void dropout_forward_js(const Napi::CallbackInfo& info) {
   auto x = f32_arg(info, 0, k, "x");
   auto y = f32_arg(info, 1, k, "y");
   expect_length(info.Env(), k, "y", y, static_cast<int64_t>(x.length));
-  apply_mask(x.data, y.data, static_cast<int64_t>(x.length), read_dropout_args(info, 2, k), false);
+  apply_mask(info.Env(), k, x.data, y.data, static_cast<int64_t>(x.length), read_dropout_args(info, 2, k), false);
 }
 
 // dropoutBackward(dy, dx, rate, seed, step): dx += dy * mask (accumulates).
@@ -68,7 +96,7 @@ void dropout_backward_js(const Napi::CallbackInfo& info) {
   auto dy = f32_arg(info, 0, k, "dy");
   auto dx = f32_arg(info, 1, k, "dx");
   expect_length(info.Env(), k, "dx", dx, static_cast<int64_t>(dy.length));
-  apply_mask(dy.data, dx.data, static_cast<int64_t>(dy.length), read_dropout_args(info, 2, k), true);
+  apply_mask(info.Env(), k, dy.data, dx.data, static_cast<int64_t>(dy.length), read_dropout_args(info, 2, k), true);
 }
 
 }  // namespace

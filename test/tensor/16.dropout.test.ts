@@ -36,6 +36,21 @@ describe('seeded dropout kernel', () => {
     assert.ok(a.every((m) => m === 0 || Math.abs(m - 1 / 0.7) < 1e-6));
   });
 
+  it('masks look independent: neighbouring elements, and the same element in consecutive steps, are both dropped at about rate²', () => {
+    const n = 1 << 16;
+    const a = maskOf(n, 0.5, 4, 7);
+    const b = maskOf(n, 0.5, 4, 8);
+    let neighbours = 0;
+    let steps = 0;
+    for (let i = 0; i < n; i++) {
+      if (i + 1 < n && a[i] === 0 && a[i + 1] === 0) neighbours++;
+      if (a[i] === 0 && b[i] === 0) steps++;
+    }
+    // 0.25 ± 0.01 is over five standard deviations of a fair coin's rate over 2^16 pairs.
+    assert.ok(Math.abs(neighbours / (n - 1) - 0.25) < 0.01, `neighbours both dropped ${neighbours / (n - 1)}`);
+    assert.ok(Math.abs(steps / n - 0.25) < 0.01, `consecutive steps both dropped ${steps / n}`);
+  });
+
   it('the mask depends only on (seed, step, index): identical for 1, 2 and 3 threads and for a prefix of the tensor', () => {
     const n = 1 << 18; // eight work chunks: each thread count splits them differently
     k.setThreads(1);

@@ -38,21 +38,24 @@ export class HistoryResolver {
 
   /**
    * `vocabulary`: only items 1..vocabulary count as known (a task knows the base's trained items, not the ones
-   * registered by text at load); default: every item of the base.
+   * registered by text at load); default: every item of the base. `added`: a request's own new items (by text),
+   * indexed after the base's, as train/catalogue.ts extends it — looked up here without copying the base's map.
    */
-  resolve(req: HistoryRequest, sourceDomain: string | null, vocabulary = this.itemIndex.size): ResolvedHistory {
+  resolve(req: HistoryRequest, sourceDomain: string | null, vocabulary = this.itemIndex.size, added: readonly string[] = []): ResolvedHistory {
     if ((req.user === undefined) === (req.items === undefined)) throw new HttpError(400, 'give exactly one of "user" or "items"');
     if (req.user !== undefined) {
       const history = this.userHistory(req.user, sourceDomain);
       return { history: vocabulary < this.itemIndex.size ? history.filter((v) => v <= vocabulary) : history, ignoredItems: [] };
     }
-    const known = (raw: string) => (this.itemIndex.get(raw) ?? Infinity) <= vocabulary;
+    const addedIndex = new Map(added.map((raw, k) => [raw, this.itemIndex.size + 1 + k]));
+    const index = (raw: string) => this.itemIndex.get(raw) ?? addedIndex.get(raw);
+    const known = (raw: string) => (this.itemIndex.get(raw) ?? Infinity) <= vocabulary || addedIndex.has(raw);
     const ignoredItems = req.items!.filter((raw) => !known(raw));
     if (ignoredItems.length > 0 && !this.ignoreUnknownItems) {
       const which = vocabulary < this.itemIndex.size ? 'not among the items the task was trained with' : 'not in the model\'s vocabulary';
       throw new HttpError(400, `unknown item ids (${which}): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
     }
-    const history = Int32Array.from(req.items!.filter(known), (raw) => this.itemIndex.get(raw)!);
+    const history = Int32Array.from(req.items!.filter(known), (raw) => index(raw)!);
     if (history.length === 0) throw new HttpError(400, 'no known items in "items"');
     return { history, ignoredItems };
   }

@@ -1,9 +1,9 @@
 /**
  * The HTTP API (Fastify): one base model, many task patches.
  *
- *   POST /v1/recommend        {user | items, k?, task?, excludeSeen?} → top-k items with scores
+ *   POST /v1/recommend        {user | items, k?, task?, excludeSeen?, itemTexts?} → top-k items with scores
  *   POST /v1/predict/:task    {user | items}                         → label + class probabilities
- *   POST /v1/embed            {user | items, task?}                  → user vector
+ *   POST /v1/embed            {user | items, task?, itemTexts?}      → user vector
  *   GET  /v1/tasks                                                   → base model + loaded tasks with their cards
  *   POST /v1/tasks/reload                                            → rescan the patch directory (admin)
  *   GET  /healthz                                                    → liveness, task count, memory
@@ -27,6 +27,7 @@ import { BatchStats, MicroBatcher, emptyBatchStats } from './batcher.js';
 import { HistoryRequest, HistoryResolver } from './histories.js';
 import { HttpError } from './http-error.js';
 import { RecommendInput, ScoredItem, answerTask, embedUsers, recommendNextItems } from './inference.js';
+import { ItemText, requestCatalogue } from './item-texts.js';
 import { TaskRegistry } from './registry.js';
 import { embedSchema, errorBody, predictSchema, recommendSchema } from './schemas.js';
 
@@ -53,6 +54,7 @@ interface RecommendBody extends HistoryRequest {
   k: number;
   task?: string;
   excludeSeen: boolean;
+  itemTexts?: ItemText[];
 }
 
 /** One batcher per network and operation; a reloaded task gets fresh ones, the old ones drain. */
@@ -141,8 +143,23 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     return reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
   });
 
+  // Tasks keep the vocabulary they were trained with, so new items by text are for the base's routes only.
+  const noTextsWithTask = (b: { task?: string; itemTexts?: ItemText[] }) => {
+    if (b.task !== undefined && b.itemTexts !== undefined) {
+      throw new HttpError(400, '"itemTexts" is for the base model only: a task knows the items it was trained with');
+    }
+  };
+
   app.post<{ Body: RecommendBody }>('/v1/recommend', { schema: recommendSchema }, async (request) => {
     const b = request.body;
+    noTextsWithTask(b);
+    if (b.itemTexts !== undefined) {
+      // A network of its own for this request: it cannot share a forward pass with the others, so no batcher.
+      const extended = requestCatalogue(o.base, b.itemTexts);
+      const { history, ignoredItems } = resolver.resolve(b, null, undefined, extended.added);
+      const [recommendations] = recommendNextItems(extended.base, [{ history, k: b.k, excludeSeen: b.excludeSeen }]);
+      return withIgnored({ task: null, recommendations: recommendations! }, ignoredItems);
+    }
     if (b.task === undefined) {
       const { history, ignoredItems } = resolver.resolve(b, null);
       const recommendations = await batchers.next.submit({ history, k: b.k, excludeSeen: b.excludeSeen });
@@ -162,8 +179,15 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     return withIgnored({ task: t.card.task, ...answer }, ignoredItems);
   });
 
-  app.post<{ Body: HistoryRequest & { task?: string } }>('/v1/embed', { schema: embedSchema }, async (request) => {
+  app.post<{ Body: HistoryRequest & { task?: string; itemTexts?: ItemText[] } }>('/v1/embed', { schema: embedSchema }, async (request) => {
     const b = request.body;
+    noTextsWithTask(b);
+    if (b.itemTexts !== undefined) {
+      const extended = requestCatalogue(o.base, b.itemTexts);
+      const { history, ignoredItems } = resolver.resolve(b, null, undefined, extended.added);
+      const [vector] = embedUsers(extended.base.model, [history]);
+      return withIgnored({ task: null, dim: vector!.length, vector: vector! }, ignoredItems);
+    }
     const t = b.task === undefined ? null : task(b.task);
     const sourceDomain = t?.card.type === 'recommend' ? t.card.sourceDomain : null;
     const { history, ignoredItems } = resolver.resolve(b, sourceDomain, t ? taskItems : undefined);

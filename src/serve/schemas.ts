@@ -51,7 +51,7 @@ export const recommendSchema = {
     properties: {
       ...history,
       k: { type: 'integer', minimum: 1, maximum: MAX_K, default: 10 },
-      task: { type: 'string', minLength: 1, description: 'a recommend task (cross-domain patch); default: the base model' },
+      task: { type: 'string', minLength: 1, description: 'a recommend task (cross-domain patch) or a next-item task (another platform\'s catalogue: "items" are that platform\'s ids); default: the base model' },
       excludeSeen: { type: 'boolean', default: true, description: 'base model only: leave out items already in the sequence' },
       itemTexts,
     },

@@ -7,7 +7,7 @@ import { DataError } from '../errors.js';
 import { topKIndices } from '../eval/topk.js';
 import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { noGrad } from '../tensor/index.js';
-import { loadDatasetFor } from '../train/checkpoint.js';
+import { loadDatasetFor, vocabularyHash } from '../train/checkpoint.js';
 import { baseItemIndex, sourceHistory } from '../transfer/crossdomain.js';
 import { Model } from './model.js';
 
@@ -58,7 +58,36 @@ export async function resolveUsers(who: Users, base: Model, sourceDomain: string
       }),
     };
   }
-  const index = new Map(base.items.map((raw, i) => [raw, i + 1]));
+  return givenHistories(who, new Map(base.items.map((raw, i) => [raw, i + 1])), wording);
+}
+
+/**
+ * The histories to score for a task over its own catalogue (a next-item task on a new platform): users of that
+ * platform's dataset (the one the task was trained on: the same items in the same order), or histories of its raw
+ * item ids.
+ */
+export async function resolveCatalogueUsers(who: Users, items: readonly string[], itemIndex: ReadonlyMap<string, number>, what: string,
+  wording: HistoryWording = NUMBERED_HISTORIES): Promise<{ ids: string[]; histories: Int32Array[] }> {
+  if (!('data' in who)) return givenHistories(who, itemIndex, wording);
+  const ds = await loadDataset(who.data);
+  if (vocabularyHash(ds.items) !== vocabularyHash(items)) {
+    throw new DataError(`${who.data}: not the catalogue ${what} was trained on (its items differ); give that platform's dataset, or --items`);
+  }
+  const index = new Map(ds.users.map((raw, u) => [raw, u]));
+  const ids = who.users ? [...who.users] : ds.users;
+  return {
+    ids,
+    histories: ids.map((id) => {
+      const u = index.get(id);
+      if (u === undefined) throw new DataError(`${who.data}: unknown user "${id}"`);
+      return userSequence(ds, u);
+    }),
+  };
+}
+
+/** Histories of raw item ids in a vocabulary's indices (unknown ids fail, or are dropped with ignoreUnknown). */
+function givenHistories(who: Extract<Users, { histories: unknown }>, index: ReadonlyMap<string, number>,
+  wording: HistoryWording): { ids: string[]; histories: Int32Array[] } {
   const histories = who.histories.map((items, h) => {
     const unknown = items.filter((r) => !index.has(r));
     if (unknown.length > 0 && !who.ignoreUnknown) {

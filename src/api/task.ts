@@ -12,7 +12,7 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { Progress } from '../train/progress.js';
 import { collectProvenance } from '../train/provenance.js';
 import { PATCH_INSERTIONS, PatchInsertion, defaultInsertion } from '../transfer/insertion.js';
-import { TaskModel, loadPatchDir, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
+import { AnyTask, loadTaskDir, baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { TaskAnswer, predictTask } from '../transfer/predict.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
 import { TransferAccounting } from '../transfer/task.js';
@@ -22,7 +22,7 @@ import { UserReading } from '../models/user-vectors.js';
 import { Model } from './model.js';
 import { parseOptions } from './options.js';
 import { ProgressCallback, progressTo } from './progress.js';
-import { HistoryWording, NUMBERED_HISTORIES, Users, resolveUsers } from './query.js';
+import { HistoryWording, NUMBERED_HISTORIES, Users, resolveCatalogueUsers, resolveUsers } from './query.js';
 
 export type { TaskAnswer, TaskBaselines, TaskSpec };
 
@@ -87,7 +87,8 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
     model, strategy: o.strategy, insertion, patchDim: o.patchDim, zeroInitUp: o.zeroInitUp, ...o.tuning, lr, seed: o.seed, progress: o.progress,
   });
   const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed });
-  await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result);
+  await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result,
+    result.type === 'next-item' ? result.catalogue : null);
   const summary: FinetuneSummary = {
     task: o.task, type: o.spec.type, strategy: o.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
     totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, bestEpoch: result.bestEpoch,
@@ -192,9 +193,9 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneSummar
 }
 
 /** A task patch loaded onto a base model (which it shares and does not modify). */
-export interface Task extends TaskModel {
+export type Task = AnyTask & {
   base: Model;
-}
+};
 
 /**
  * Loads a patch directory onto a loaded base model (onto the model as trained, when it was loaded with new items).
@@ -203,7 +204,7 @@ export interface Task extends TaskModel {
  */
 export async function loadPatch(dir: string, base: Model): Promise<Task> {
   const trained = base.trained ?? base;
-  return { ...(await loadPatchDir(dir, trained, trained.fingerprint)), base: trained };
+  return { ...(await loadTaskDir(dir, trained, trained.fingerprint)), base: trained };
 }
 
 /**
@@ -216,6 +217,10 @@ export async function predict(task: Task, who: Users, options: { k?: number } = 
   wording: HistoryWording = NUMBERED_HISTORIES): Promise<TaskAnswer[]> {
   const k = options.k ?? 10;
   if (!Number.isSafeInteger(k) || k < 1) throw new DataError(`predict: k must be a positive integer, got ${k}`);
+  if (task.head === null) {
+    // A next-item task reads its own platform: its users and item ids, not the base's.
+    return predictTask(task, (await resolveCatalogueUsers(who, task.card.targetItems, task.itemIndex, `task "${task.card.task}"`, wording)).histories, { k });
+  }
   const sourceDomain = task.card.type === 'recommend' ? task.card.sourceDomain : null;
   return predictTask(task, (await resolveUsers(who, task.base, sourceDomain, wording)).histories, { k });
 }

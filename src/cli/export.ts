@@ -8,15 +8,16 @@ import { packageVersion } from '../io/package.js';
 import { floatTensors, readSafetensors } from '../io/safetensors.js';
 import { UserEncoder } from '../models/encoder.js';
 import { LoadedModel, loadModelDir } from '../train/checkpoint.js';
-import { baseFingerprint, loadPatchDir } from '../transfer/patchfile.js';
+import { baseFingerprint, loadTaskDir } from '../transfer/patchfile.js';
 
 /**
  * The task at `patchDir` (trained on the model at `modelDir`, loaded as `loaded`): its view of the base, and what
  * the ONNX graph needs of it.
  */
 export async function loadOnnxTask(patchDir: string, modelDir: string, loaded: LoadedModel): Promise<{ model: UserEncoder; task: OnnxTask }> {
-  const { card, model, head } = await loadPatchDir(patchDir, loaded, await baseFingerprint(modelDir));
-  if (card.type === 'next-item') throw new ModelError(`${patchDir}: a ${card.type} task is not yet exportable to ONNX (classify and recommend tasks are)`);
+  const loadedTask = await loadTaskDir(patchDir, loaded, await baseFingerprint(modelDir));
+  if (loadedTask.head === null) throw new ModelError(`${patchDir}: a ${loadedTask.card.type} task is not yet exportable to ONNX (classify and recommend tasks are)`);
+  const { card, model, head } = loadedTask;
   const weightsPath = join(patchDir, 'patch.safetensors');
   // The patches only: the file also holds the head (loaded above), whose item-pair support is integer.
   const decoded = await readSafetensors(weightsPath);

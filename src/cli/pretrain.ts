@@ -112,7 +112,7 @@ export const pretrainConfigShape: ConfigShape = (file, fail) => {
 export function pretrainCommand(): Command {
   return withConfigFile(new Command('pretrain')
     .description('Pretrain a user model (NextItNet, SASRec, BERT4Rec or GRU4Rec) on a dataset (leave-one-out split, early stopping on validation NDCG@10)')
-    .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`')
+    .requiredOption('--data <dir>', 'dataset directory from `graftrec ingest` or `graftrec synth`; several separated by commas (a,b) train one model on their users, items merged by id')
     .requiredOption('--out <dir>', 'model directory to create (or continue with --resume)')
     .option('--objective <kind>', `causal (next item), masked (masked items: centred convolutions, bidirectional attention), contrastive (two augmented views per user, InfoNCE; causal network), causal+contrastive or masked+contrastive (default ${BACKBONES.map((b) => `${b} ${DEFAULT_OBJECTIVE[b]}`).join(', ')})`,
       choiceOption('objective', OBJECTIVES))

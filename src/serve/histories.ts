@@ -38,23 +38,33 @@ export class HistoryResolver {
 
   /**
    * `vocabulary`: only items 1..vocabulary count as known (a task knows the base's trained items, not the ones
-   * registered by text at load); default: every item of the base.
+   * registered by text at load); default: every item of the base. `added`: a request's own new items (by text),
+   * indexed after the base's, as train/catalogue.ts extends it — looked up here without copying the base's map.
    */
-  resolve(req: HistoryRequest, sourceDomain: string | null, vocabulary = this.itemIndex.size): ResolvedHistory {
+  resolve(req: HistoryRequest, sourceDomain: string | null, vocabulary = this.itemIndex.size, added: readonly string[] = []): ResolvedHistory {
     if ((req.user === undefined) === (req.items === undefined)) throw new HttpError(400, 'give exactly one of "user" or "items"');
     if (req.user !== undefined) {
       const history = this.userHistory(req.user, sourceDomain);
       return { history: vocabulary < this.itemIndex.size ? history.filter((v) => v <= vocabulary) : history, ignoredItems: [] };
     }
-    const known = (raw: string) => (this.itemIndex.get(raw) ?? Infinity) <= vocabulary;
-    const ignoredItems = req.items!.filter((raw) => !known(raw));
-    if (ignoredItems.length > 0 && !this.ignoreUnknownItems) {
-      const which = vocabulary < this.itemIndex.size ? 'not among the items the task was trained with' : 'not in the model\'s vocabulary';
-      throw new HttpError(400, `unknown item ids (${which}): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
+    const addedIndex = new Map(added.map((raw, k) => [raw, this.itemIndex.size + 1 + k]));
+    const index = (raw: string) => {
+      const i = this.itemIndex.get(raw);
+      return i !== undefined && i <= vocabulary ? i : addedIndex.get(raw);
+    };
+    const which = vocabulary < this.itemIndex.size ? 'not among the items the task was trained with' : 'not in the model\'s vocabulary';
+    return itemsHistory(req.items!, index, this.ignoreUnknownItems, which);
+  }
+
+  /**
+   * A next-item task's history: `items` are ids of the task's own catalogue (another platform's), which the
+   * server's dataset does not hold, so `user` is refused.
+   */
+  resolveInCatalogue(req: HistoryRequest, task: string, itemIndex: ReadonlyMap<string, number>): ResolvedHistory {
+    if (req.items === undefined) {
+      throw new HttpError(400, `task "${task}" recommends items of its own platform: send that platform's "items" (users are not looked up for it)`);
     }
-    const history = Int32Array.from(req.items!.filter(known), (raw) => this.itemIndex.get(raw)!);
-    if (history.length === 0) throw new HttpError(400, 'no known items in "items"');
-    return { history, ignoredItems };
+    return itemsHistory(req.items, (raw) => itemIndex.get(raw), this.ignoreUnknownItems, `not in task "${task}"'s catalogue`);
   }
 
   private userHistory(user: string, sourceDomain: string | null): Int32Array {
@@ -67,4 +77,15 @@ export class HistoryResolver {
     if (history.length === 0) throw new HttpError(422, `user "${user}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
     return history;
   }
+}
+
+/** Raw ids to indices: unknown ones are a 400 naming them, or dropped and reported when the server ignores them. */
+function itemsHistory(items: readonly string[], index: (raw: string) => number | undefined, ignoreUnknown: boolean, which: string): ResolvedHistory {
+  const ignoredItems = items.filter((raw) => index(raw) === undefined);
+  if (ignoredItems.length > 0 && !ignoreUnknown) {
+    throw new HttpError(400, `unknown item ids (${which}): ${ignoredItems.slice(0, 10).join(', ')}${ignoredItems.length > 10 ? `, … (${ignoredItems.length} in all)` : ''}`);
+  }
+  const history = Int32Array.from(items.filter((raw) => index(raw) !== undefined), (raw) => index(raw)!);
+  if (history.length === 0) throw new HttpError(400, 'no known items in "items"');
+  return { history, ignoredItems };
 }

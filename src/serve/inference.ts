@@ -6,7 +6,7 @@ import { topKIndices } from '../eval/topk.js';
 import { UserEncoder, encodeHistories, forEachScoreRow } from '../models/encoder.js';
 import { LoadedModel } from '../train/checkpoint.js';
 import { TaskHead } from '../transfer/head.js';
-import { TaskModel } from '../transfer/patchfile.js';
+import { AnyTask } from '../transfer/patchfile.js';
 import { TaskAnswer, predictTask } from '../transfer/predict.js';
 
 export interface ScoredItem {
@@ -34,7 +34,7 @@ export function recommendNextItems(base: LoadedModel, inputs: readonly Recommend
 }
 
 /** A task's answers (label + probabilities, or top-k target items), each request with its own k. */
-export function answerTask(task: TaskModel, inputs: readonly { history: Int32Array; k: number }[]): TaskAnswer[] {
+export function answerTask(task: AnyTask, inputs: readonly { history: Int32Array; k: number }[]): TaskAnswer[] {
   const k = Math.max(...inputs.map((i) => i.k));
   return predictTask(task, inputs.map((i) => i.history), { k }).map((a, b) => ('recommendations' in a
     ? { recommendations: a.recommendations.slice(0, inputs[b]!.k) }

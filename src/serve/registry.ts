@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LoadedModel } from '../train/checkpoint.js';
-import { TaskModel, loadPatchDir } from '../transfer/patchfile.js';
+import { AnyTask, TaskModel, loadTaskDir } from '../transfer/patchfile.js';
 
 export interface ReloadReport {
   loaded: string[];
@@ -24,7 +24,7 @@ export interface ReloadReport {
 }
 
 interface Entry {
-  task: TaskModel;
+  task: AnyTask;
   /** The identity of the patch's files when loaded (see patchVersion). */
   version: string;
 }
@@ -53,11 +53,11 @@ export class TaskRegistry {
     this.fixed = new Map(fixed.map((t) => [t.card.task, t]));
   }
 
-  get(task: string): TaskModel | undefined {
+  get(task: string): AnyTask | undefined {
     return this.fixed.get(task) ?? this.entries.get(task)?.task;
   }
 
-  list(): TaskModel[] {
+  list(): AnyTask[] {
     return [...this.fixed.values(), ...[...this.entries.values()].map((e) => e.task)];
   }
 
@@ -91,7 +91,7 @@ export class TaskRegistry {
       try {
         const version = await patchVersion(dir);
         const old = byDir.get(dir);
-        const entry = old && old.version === version ? old : { task: await loadPatchDir(dir, this.base, this.baseFingerprint), version };
+        const entry = old && old.version === version ? old : { task: await loadTaskDir(dir, this.base, this.baseFingerprint), version };
         const name = entry.task.card.task;
         const clash = next.get(name)?.task ?? this.fixed.get(name);
         if (clash) throw new Error(`task name "${name}" is already served from ${clash.dir}`);

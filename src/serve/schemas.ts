@@ -2,6 +2,8 @@
  * JSON schemas of the HTTP API: Fastify validates every request body against them (a violation is a 400 with
  * the reason) and @fastify/swagger publishes them as the OpenAPI document at /docs/json.
  */
+import { MAX_ITEM_TEXTS, MAX_ITEM_TEXT_LENGTH } from './item-texts.js';
+
 export const MAX_K = 1000;
 export const MAX_ITEMS = 10_000;
 
@@ -11,6 +13,19 @@ const history = {
     type: 'array', minItems: 1, maxItems: MAX_ITEMS, items: { type: 'string', minLength: 1, maxLength: 512 },
     description: 'raw item ids, oldest first (only the last max-len are used)',
   },
+} as const;
+
+/** New items by their text, for this request only (a text base): see item-texts.ts. */
+const itemTexts = {
+  type: 'array', minItems: 1, maxItems: MAX_ITEM_TEXTS,
+  items: {
+    type: 'object', additionalProperties: false, required: ['id', 'text'],
+    properties: {
+      id: { type: 'string', minLength: 1, maxLength: 512, description: 'the new item\'s id, usable in "items" and returned in recommendations' },
+      text: { type: 'string', minLength: 1, maxLength: MAX_ITEM_TEXT_LENGTH, description: 'its text (title, categories …), tokenised like the model\'s items' },
+    },
+  },
+  description: `base model with the text item encoder only (400 otherwise; not with "task"): items it does not have, scored from their text for this request — they may appear in "items" and be recommended. An id the model has keeps its trained vector. At most ${MAX_ITEM_TEXTS}.`,
 } as const;
 
 const scoredItems = {
@@ -36,8 +51,9 @@ export const recommendSchema = {
     properties: {
       ...history,
       k: { type: 'integer', minimum: 1, maximum: MAX_K, default: 10 },
-      task: { type: 'string', minLength: 1, description: 'a recommend task (cross-domain patch); default: the base model' },
+      task: { type: 'string', minLength: 1, description: 'a recommend task (cross-domain patch) or a next-item task (another platform\'s catalogue: "items" are that platform\'s ids); default: the base model' },
       excludeSeen: { type: 'boolean', default: true, description: 'base model only: leave out items already in the sequence' },
+      itemTexts,
     },
   },
   response: {
@@ -68,7 +84,7 @@ export const embedSchema = {
   body: {
     type: 'object',
     additionalProperties: false,
-    properties: { ...history, task: { type: 'string', minLength: 1 } },
+    properties: { ...history, task: { type: 'string', minLength: 1 }, itemTexts },
   },
   response: {
     200: {

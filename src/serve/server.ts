@@ -1,9 +1,9 @@
 /**
  * The HTTP API (Fastify): one base model, many task patches.
  *
- *   POST /v1/recommend        {user | items, k?, task?, excludeSeen?} → top-k items with scores
+ *   POST /v1/recommend        {user | items, k?, task?, excludeSeen?, itemTexts?} → top-k items with scores
  *   POST /v1/predict/:task    {user | items}                         → label + class probabilities
- *   POST /v1/embed            {user | items, task?}                  → user vector
+ *   POST /v1/embed            {user | items, task?, itemTexts?}      → user vector
  *   GET  /v1/tasks                                                   → base model + loaded tasks with their cards
  *   POST /v1/tasks/reload                                            → rescan the patch directory (admin)
  *   GET  /healthz                                                    → liveness, task count, memory
@@ -21,12 +21,13 @@ import swagger from '@fastify/swagger';
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { Dataset } from '../data/dataset.js';
 import { LoadedModel } from '../train/checkpoint.js';
-import { TaskModel } from '../transfer/patchfile.js';
+import { AnyTask } from '../transfer/patchfile.js';
 import { TaskAnswer } from '../transfer/predict.js';
 import { BatchStats, MicroBatcher, emptyBatchStats } from './batcher.js';
 import { HistoryRequest, HistoryResolver } from './histories.js';
 import { HttpError } from './http-error.js';
 import { RecommendInput, ScoredItem, answerTask, embedUsers, recommendNextItems } from './inference.js';
+import { ItemText, requestCatalogue } from './item-texts.js';
 import { TaskRegistry } from './registry.js';
 import { embedSchema, errorBody, predictSchema, recommendSchema } from './schemas.js';
 
@@ -53,13 +54,14 @@ interface RecommendBody extends HistoryRequest {
   k: number;
   task?: string;
   excludeSeen: boolean;
+  itemTexts?: ItemText[];
 }
 
 /** One batcher per network and operation; a reloaded task gets fresh ones, the old ones drain. */
 class Batchers {
   readonly next: MicroBatcher<RecommendInput, ScoredItem[]>;
   readonly baseEmbed: MicroBatcher<Int32Array, number[]>;
-  private readonly perTask = new WeakMap<TaskModel, { answer: MicroBatcher<{ history: Int32Array; k: number }, TaskAnswer>; embed: MicroBatcher<Int32Array, number[]> }>();
+  private readonly perTask = new WeakMap<AnyTask, { answer: MicroBatcher<{ history: Int32Array; k: number }, TaskAnswer>; embed: MicroBatcher<Int32Array, number[]> }>();
   /** Over every batcher: how many forward passes ran, for how many requests, and the largest batch. */
   readonly stats: BatchStats;
 
@@ -69,7 +71,7 @@ class Batchers {
     this.baseEmbed = new MicroBatcher((histories) => embedUsers(base.model, histories), options);
   }
 
-  forTask(task: TaskModel) {
+  forTask(task: AnyTask) {
     let b = this.perTask.get(task);
     if (!b) {
       b = {
@@ -82,9 +84,9 @@ class Batchers {
   }
 }
 
-function cardSummary(task: TaskModel): Record<string, unknown> {
+function cardSummary(task: AnyTask): Record<string, unknown> {
   const { card } = task;
-  if (card.type === 'recommend') {
+  if (card.type !== 'classify') {
     const { targetItems, ...rest } = card;
     return { ...rest, targetItemCount: targetItems.length };
   }
@@ -110,16 +112,21 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const resolver = new HistoryResolver(o.base, o.dataset, o.datasetName, o.ignoreUnknownItems);
   const taskItems = o.taskItems ?? o.base.items.length;
   const batchers = new Batchers(o.base, { waitMs: o.batchWaitMs, maxBatch: o.maxBatch, stats: emptyBatchStats() });
-  const task = (name: string, type?: 'classify' | 'recommend'): TaskModel => {
+  /** A loaded task by name; `answers`: what the route gives (labels, or items: recommend and next-item tasks). */
+  const task = (name: string, answers?: 'labels' | 'items'): AnyTask => {
     const t = o.registry.get(name);
     if (!t) throw new HttpError(404, `unknown task "${name}" (loaded: ${o.registry.list().map((x) => x.card.task).join(', ') || 'none'})`);
-    if (type && t.card.type !== type) {
-      throw new HttpError(400, type === 'classify'
-        ? `task "${name}" is a recommend task: ask POST /v1/recommend with "task": "${name}"`
+    if (answers && (t.card.type === 'classify') !== (answers === 'labels')) {
+      throw new HttpError(400, answers === 'labels'
+        ? `task "${name}" is a ${t.card.type} task: ask POST /v1/recommend with "task": "${name}"`
         : `task "${name}" is a classify task: ask POST /v1/predict/${name}`);
     }
     return t;
   };
+  /** A task's history: a next-item task's in its own catalogue, any other's in the base's items (see histories.ts). */
+  const taskHistory = (t: AnyTask, b: HistoryRequest) => (t.head === null
+    ? resolver.resolveInCatalogue(b, t.card.task, t.itemIndex)
+    : resolver.resolve(b, t.card.type === 'recommend' ? t.card.sourceDomain : null, taskItems));
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation) return reply.status(400).send({ error: 'Bad Request', message: validationMessage(err) });
@@ -141,32 +148,53 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     return reply.status(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url}` });
   });
 
+  // Tasks keep the vocabulary they were trained with, so new items by text are for the base's routes only.
+  const noTextsWithTask = (b: { task?: string; itemTexts?: ItemText[] }) => {
+    if (b.task !== undefined && b.itemTexts !== undefined) {
+      throw new HttpError(400, '"itemTexts" is for the base model only: a task knows the items it was trained with');
+    }
+  };
+
   app.post<{ Body: RecommendBody }>('/v1/recommend', { schema: recommendSchema }, async (request) => {
     const b = request.body;
+    noTextsWithTask(b);
+    if (b.itemTexts !== undefined) {
+      // A network of its own for this request: it cannot share a forward pass with the others, so no batcher.
+      const extended = requestCatalogue(o.base, b.itemTexts);
+      const { history, ignoredItems } = resolver.resolve(b, null, undefined, extended.added);
+      const [recommendations] = recommendNextItems(extended.base, [{ history, k: b.k, excludeSeen: b.excludeSeen }]);
+      return withIgnored({ task: null, recommendations: recommendations! }, ignoredItems);
+    }
     if (b.task === undefined) {
       const { history, ignoredItems } = resolver.resolve(b, null);
       const recommendations = await batchers.next.submit({ history, k: b.k, excludeSeen: b.excludeSeen });
       return withIgnored({ task: null, recommendations }, ignoredItems);
     }
-    const t = task(b.task, 'recommend');
-    const { history, ignoredItems } = resolver.resolve(b, t.card.type === 'recommend' ? t.card.sourceDomain : null, taskItems);
+    const t = task(b.task, 'items');
+    const { history, ignoredItems } = taskHistory(t, b);
     const answer = await batchers.forTask(t).answer.submit({ history, k: b.k });
     return withIgnored({ task: b.task, recommendations: 'recommendations' in answer ? answer.recommendations : [] }, ignoredItems);
   });
 
   app.post<{ Params: { task: string }; Body: HistoryRequest }>('/v1/predict/:task', { schema: predictSchema }, async (request) => {
-    const t = task(request.params.task, 'classify');
+    const t = task(request.params.task, 'labels');
     const { history, ignoredItems } = resolver.resolve(request.body, null, taskItems);
     const answer = await batchers.forTask(t).answer.submit({ history, k: 1 });
     if (!('label' in answer)) throw new Error('internal: a classify task answered without a label');
     return withIgnored({ task: t.card.task, ...answer }, ignoredItems);
   });
 
-  app.post<{ Body: HistoryRequest & { task?: string } }>('/v1/embed', { schema: embedSchema }, async (request) => {
+  app.post<{ Body: HistoryRequest & { task?: string; itemTexts?: ItemText[] } }>('/v1/embed', { schema: embedSchema }, async (request) => {
     const b = request.body;
+    noTextsWithTask(b);
+    if (b.itemTexts !== undefined) {
+      const extended = requestCatalogue(o.base, b.itemTexts);
+      const { history, ignoredItems } = resolver.resolve(b, null, undefined, extended.added);
+      const [vector] = embedUsers(extended.base.model, [history]);
+      return withIgnored({ task: null, dim: vector!.length, vector: vector! }, ignoredItems);
+    }
     const t = b.task === undefined ? null : task(b.task);
-    const sourceDomain = t?.card.type === 'recommend' ? t.card.sourceDomain : null;
-    const { history, ignoredItems } = resolver.resolve(b, sourceDomain, t ? taskItems : undefined);
+    const { history, ignoredItems } = t ? taskHistory(t, b) : resolver.resolve(b, null);
     const vector = await (t ? batchers.forTask(t).embed : batchers.baseEmbed).submit(history);
     return withIgnored({ task: b.task ?? null, dim: vector.length, vector }, ignoredItems);
   });

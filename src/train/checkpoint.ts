@@ -25,7 +25,8 @@ import { ModelConfig, ModelConfigSchema, TrainConfig, TrainConfigSchema, usesTex
 import { ModelError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { TensorMap, encodeSafetensors, floatTensors, readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { Dataset, loadDataset } from '../data/dataset.js';
+import { Dataset } from '../data/dataset.js';
+import { loadDatasets } from '../data/merge.js';
 import { TokenizerSpec, sameTokenizer } from '../data/text/tokenize.js';
 import { ItemSideInfo, ItemTokens } from '../models/item-encoder.js';
 import { ItemFeatures } from '../models/feature-encoder.js';
@@ -226,7 +227,8 @@ export function assertSameVocabulary(config: ModelDirConfig, items: readonly str
  * model that encodes items by text, item text tokenised the same way.
  */
 export async function loadDatasetFor(config: ModelDirConfig, modelDir: string, dataDir: string): Promise<Dataset> {
-  const ds = await loadDataset(dataDir);
+  // A model pretrained on several datasets (a,b) is evaluated on the same merge.
+  const ds = await loadDatasets(dataDir);
   assertSameVocabulary(config, ds.items, modelDir, dataDir);
   assertItemTextFor(config, ds, modelDir, dataDir);
   return ds;

@@ -10,7 +10,8 @@ import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_OBJECTIVE, MODEL_DEFAULTS, ModelConfig, ModelConfigSchema, ModelOptions, Objective, TrainConfig, usesText } from '../config/schema.js';
 import { epochBatches } from '../data/batch-plan.js';
-import { Dataset, loadDataset } from '../data/dataset.js';
+import { Dataset } from '../data/dataset.js';
+import { loadDatasets } from '../data/merge.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { InterruptedError, ModelError, TrainingError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -104,7 +105,8 @@ function isNonEmptyDir(path: string): boolean {
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const log = options.log ?? (() => {});
   const progress = options.progress ?? createProgress(process.stderr, true);
-  const ds: Dataset = await loadDataset(options.data);
+  // `a,b`: several datasets trained as one (data/merge.ts).
+  const ds: Dataset = await loadDatasets(options.data);
   const vocabHash = vocabularyHash(ds.items);
   if (!options.resume && isNonEmptyDir(options.out)) {
     throw new ModelError(`${options.out}: already exists and is not empty; pass --resume to continue it or choose another --out`);

@@ -1,6 +1,6 @@
 /** Collects a run's provenance (config/provenance.ts) from the package, the native backend and the dataset. */
 import { Provenance } from '../config/provenance.js';
-import { datasetHash } from '../data/dataset.js';
+import { datasetsHash } from '../data/merge.js';
 import { gitCommit, gitDirty, packageVersion } from '../io/package.js';
 import { backend } from '../tensor/index.js';
 
@@ -24,7 +24,7 @@ export async function collectProvenance(o: ProvenanceInput): Promise<Provenance>
     seed: o.seed,
     // A JSON round trip: what is recorded is exactly what the file will hold (no undefined, no typed arrays).
     config: JSON.parse(JSON.stringify(o.config)) as Record<string, unknown>,
-    dataset: { path: o.dataset, sha256: await datasetHash(o.dataset) },
+    dataset: { path: o.dataset, sha256: await datasetsHash(o.dataset) },
     createdAt: new Date().toISOString(),
   };
 }

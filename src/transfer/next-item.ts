@@ -26,6 +26,7 @@ import { createEncoder, forItemCatalogue } from '../models/encoders.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { datasetItemSide } from '../train/checkpoint.js';
 import { objectiveWindows, sequenceBatch, sequenceLoss, softmaxOptions } from '../train/objectives.js';
+import { PlatformCatalogue } from './patchfile.js';
 import { Strategy } from './strategies.js';
 import { TUNING_DEFAULTS, TransferAccounting, TransferOptions, trainTransfer } from './task.js';
 
@@ -63,6 +64,8 @@ export interface NextItemResult extends TransferAccounting<null> {
   task: string;
   /** Raw ids of the new catalogue's items (row i + 1 of the softmax scores targetItems[i]). */
   targetItems: string[];
+  /** What the task dir keeps so that predict and serve score the catalogue as the test did: tokens and prior. */
+  catalogue: PlatformCatalogue;
   test: NextItemReport;
 }
 
@@ -160,12 +163,19 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
     return {
       backbone: model.backbone, strategy: 'zero-shot', insertion: null, trainedParams: 0, totalParams: total, patchBytes: 0,
       epochs: 0, bestEpoch: 0, validationScore: test.validationNdcg, trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, test,
+      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, catalogue: platformCatalogue(model, p, test), test,
     };
   }
   const accounting = trainNextItem(model, o, p);
   const test = testReport(model, p, o.ks);
-  return { ...accounting, validationScore: test.validationNdcg, task: o.task, targetItems: ds.items, test };
+  return { ...accounting, validationScore: test.validationNdcg, task: o.task, targetItems: ds.items, catalogue: platformCatalogue(model, p, test), test };
+}
+
+/** The catalogue as the test scored it: the items' tokens, and the prior with the weight chosen on validation. */
+function platformCatalogue(model: UserEncoder, p: PlatformSplit, test: NextItemReport): PlatformCatalogue {
+  const tokens = model.items.itemTokens;
+  if (!tokens) throw new ModelError(`a next-item task is stored with its items' text; a ${model.config.itemEncoder} item encoder has none to store`);
+  return { tokens, prior: priorOf(p, test.popularityPrior) };
 }
 
 /**

@@ -7,15 +7,18 @@
  * every tensor the patch does not replace, so one base in memory serves any number of tasks.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
-import { DecodedSafetensors, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { DecodedSafetensors, StoredTensor, TensorMap, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { BACKBONES, POOLINGS } from '../config/schema.js';
 import { ProvenanceSchema } from '../config/provenance.js';
 import { UserEncoder, inputRows } from '../models/encoder.js';
+import { forItemCatalogue } from '../models/encoders.js';
+import { ItemTokens } from '../models/item-encoder.js';
 import { Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
 import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
@@ -98,11 +101,25 @@ export async function baseFingerprint(modelDir: string, weightsFile = 'model.saf
 }
 
 /**
- * Writes a finished task: its trained tensors and, where its head has an item-pair table, that table's support
- * (int32, beside them).
+ * A next-item task's own catalogue, which predict and serve score: its items' token ids (row i + 1 is
+ * card.targetItems[i]; row 0 padding) and the popularity prior its evaluation added to the scores (null: none).
  */
-export async function writePatchDir(dir: string, card: TaskCard, task: Pick<TransferAccounting<TaskHead | null>, 'trained' | 'head'>): Promise<void> {
+export interface PlatformCatalogue {
+  tokens: ItemTokens;
+  prior: Float32Array | null;
+}
+
+/** Beside task.json: a next-item task's catalogue (tokens and prior), written with the task since predict needs it. */
+const CATALOGUE_FILE = 'catalogue.safetensors';
+
+/**
+ * Writes a finished task: its trained tensors and, where its head has an item-pair table, that table's support
+ * (int32, beside them); a next-item task also its catalogue.
+ */
+export async function writePatchDir(dir: string, card: TaskCard, task: Pick<TransferAccounting<TaskHead | null>, 'trained' | 'head'>,
+  catalogue: PlatformCatalogue | null = null): Promise<void> {
   const parsed = taskCardSchema.parse(card);
+  if ((parsed.type === 'next-item') !== (catalogue !== null)) throw new Error('internal: a next-item task is written with its catalogue, and only it');
   const { trained } = task;
   const itemPairs = task.head?.itemPairs?.support ?? null;
   if ((parsed.type === 'recommend' && parsed.itemPairs) !== (itemPairs !== null)) {
@@ -116,7 +133,34 @@ export async function writePatchDir(dir: string, card: TaskCard, task: Pick<Tran
   await writeDirAtomic(dir, async (tmp) => {
     await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(tensors));
     await writeFile(join(tmp, 'task.json'), JSON.stringify(card, null, 2) + '\n');
+    if (catalogue) await writeFile(join(tmp, CATALOGUE_FILE), encodeSafetensors(catalogueTensors(catalogue)));
   });
+}
+
+function catalogueTensors(c: PlatformCatalogue): TensorMap {
+  const tensors: TensorMap = new Map([
+    ['offsets', { dtype: 'I32', shape: [c.tokens.offsets.length], data: c.tokens.offsets }],
+    ['tokens', { dtype: 'I32', shape: [c.tokens.tokens.length], data: c.tokens.tokens }],
+  ]);
+  if (c.prior) tensors.set('prior', { dtype: 'F32', shape: [c.prior.length], data: c.prior });
+  return tensors;
+}
+
+/** A next-item task's catalogue, checked against its card's items; task dirs written before it was stored are refused. */
+async function readCatalogue(patchDir: string, items: number): Promise<PlatformCatalogue> {
+  const path = join(patchDir, CATALOGUE_FILE);
+  if (!existsSync(path)) {
+    throw new ModelError(`${patchDir}: a next-item task written before its catalogue was stored with it (${CATALOGUE_FILE} is missing); run finetune again to serve it`);
+  }
+  const { tensors } = await readSafetensors(path);
+  const offsets = tensors.get('offsets');
+  const tokens = tensors.get('tokens');
+  const prior = tensors.get('prior');
+  if (offsets?.dtype !== 'I32' || tokens?.dtype !== 'I32' || offsets.data.length !== items + 2 || offsets.data[items + 1] !== tokens.data.length) {
+    throw new ModelError(`${path}: needs I32 tensors offsets (${items + 2} rows, one per item of the task card and padding) and tokens`);
+  }
+  if (prior && (prior.dtype !== 'F32' || prior.data.length !== items + 1)) throw new ModelError(`${path}: prior must be F32 with ${items + 1} values`);
+  return { tokens: { offsets: offsets.data, tokens: tokens.data }, prior: prior ? (prior.data as Float32Array) : null };
 }
 
 /**
@@ -142,13 +186,33 @@ function readItemPairSupport(decoded: DecodedSafetensors, expected: boolean, sou
   return { indptr: ip, targets: targets.data };
 }
 
+type HeadCard = Exclude<ParsedCard, { type: 'next-item' }>;
+type NextItemCard = Extract<ParsedCard, { type: 'next-item' }>;
+
 /** A task ready to run: its own view of the base network (patched) and its head. */
 export interface TaskModel {
-  card: ParsedCard;
+  card: HeadCard;
   dir: string;
   model: UserEncoder;
   head: TaskHead;
 }
+
+/**
+ * A next-item task on a new platform: no head — its network is the base read over the task's own catalogue
+ * (patched), scoring those items through its tied softmax plus the prior its evaluation chose.
+ */
+export interface NextItemTask {
+  card: NextItemCard;
+  dir: string;
+  model: UserEncoder;
+  head: null;
+  /** Raw id → row of the softmax (1-based), and the prior added to the scores (null: none). */
+  itemIndex: ReadonlyMap<string, number>;
+  prior: Float32Array | null;
+}
+
+/** Any saved task: what predict and serve load. */
+export type AnyTask = TaskModel | NextItemTask;
 
 export async function readTaskCard(patchDir: string): Promise<ParsedCard> {
   const cardPath = join(patchDir, 'task.json');
@@ -177,6 +241,14 @@ export async function readTaskCard(patchDir: string): Promise<ParsedCard> {
  */
 export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerprint: string,
   continualWeights: ReadonlyMap<string, Float32Array> | null = null): Promise<TaskModel> {
+  const task = await loadTaskDir(patchDir, base, fingerprint, continualWeights);
+  if (task.head === null) throw new ModelError(`${patchDir}: a next-item task has no head (it scores its own catalogue through the base's softmax); this needs a classify or recommend task`);
+  return task;
+}
+
+/** loadPatchDir for any task: a next-item task loads with its catalogue (see NextItemTask). */
+export async function loadTaskDir(patchDir: string, base: LoadedModel, fingerprint: string,
+  continualWeights: ReadonlyMap<string, Float32Array> | null = null): Promise<AnyTask> {
   const card = await readTaskCard(patchDir);
   if ((card.strategy === 'conure') !== (continualWeights !== null)) {
     throw new ModelError(card.strategy === 'conure'
@@ -189,9 +261,9 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
   if (card.baseFingerprint !== fingerprint) {
     throw new ModelError(`${patchDir}: this patch was trained on another base model (fingerprints differ); refusing to load it`);
   }
-  if (card.type === 'next-item') {
-    throw new ModelError(`${patchDir}: a next-item task on a new platform scores that platform's catalogue, which loading onto the base for predict/serve does not support yet`);
-  }
+  // A next-item task's network is the base read over the task's catalogue (as finetune built it), patched there.
+  const catalogue = card.type === 'next-item' ? await readCatalogue(patchDir, card.targetItems.length) : null;
+  const network = catalogue ? forItemCatalogue(base.model, catalogue.tokens.offsets.length - 2, catalogue.tokens) : base.model;
   const weightsPath = join(patchDir, 'patch.safetensors');
   const decoded = await readSafetensors(weightsPath);
   const itemPairs = readItemPairSupport(decoded, card.type === 'recommend' && card.itemPairs, weightsPath);
@@ -203,7 +275,7 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
   };
 
   // Backbone tensors the task trained replace the base's in the task's copy only.
-  const backbone = base.model.parameterMap();
+  const backbone = network.parameterMap();
   const replaced = new Map<string, Float32Array>(continualWeights ?? []);
   for (const [name, t] of tensors) {
     const p = backbone.get(name);
@@ -211,18 +283,18 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
     checkShape(name, t.shape, p.shape);
     replaced.set(name, Float32Array.from(t.data));
   }
-  const model = base.model.copySharing(replaced);
+  const model = network.copySharing(replaced);
 
   const own = new Map<string, Parameter>();
   if (card.insertion !== null) {
     const patches = graftPatches(model, card.insertion, new Rng(0), { bottleneck: card.patchDim ?? undefined });
     for (const p of patches.flatMap((q) => q.parameters())) own.set(p.name, p);
   }
-  const head = taskHead(headRows(card), model.config.dim, new Rng(0), {
+  const head = card.type === 'next-item' ? null : taskHead(headRows(card), model.config.dim, new Rng(0), {
     reading: { pooling: card.pooling, windows: card.windows, itemBag: card.itemBag }, inputRows: inputRows(model.config),
     itemPairs: itemPairs && { support: itemPairs },
   });
-  for (const p of head.parameters()) own.set(p.name, p);
+  for (const p of head?.parameters() ?? []) own.set(p.name, p);
   for (const [name, p] of own) {
     const t = tensors.get(name);
     if (!t) throw new ModelError(`${weightsPath}: missing tensor ${name}, which the task card's ${name.startsWith('head.') ? 'head' : 'patches'} need`);
@@ -233,5 +305,8 @@ export async function loadPatchDir(patchDir: string, base: LoadedModel, fingerpr
   for (const name of tensors.keys()) {
     if (!own.has(name) && !backbone.has(name)) throw new ModelError(`${weightsPath}: tensor ${name} has no place in the model this card describes`);
   }
-  return { card, dir: patchDir, model, head };
+  if (card.type === 'next-item') {
+    return { card, dir: patchDir, model, head: null, itemIndex: new Map(card.targetItems.map((raw, i) => [raw, i + 1])), prior: catalogue!.prior };
+  }
+  return { card, dir: patchDir, model, head: head! };
 }

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "args.h"
+#include "fast_math.h"
 #include "gemm.h"
+#include "simd.h"
 #include "thread_pool.h"
 
 namespace graftrec {
@@ -41,7 +43,33 @@ void check_starts(const Napi::Env& env, const char* k, const View<int32_t>& star
       fail(env, k, "starts[" + std::to_string(b) + "] = " + std::to_string(starts.data[b]) + " is outside [0, L]");
 }
 
-inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+// The gates through the vectorisable fast_exp: libm's expf and tanhf are scalar calls, and three of them per hidden
+// unit and position were the largest cost of a GRU4Rec training step.
+inline float sigmoid(float x) { return 1.f / (1.f + fast_exp(-x)); }
+
+// tanh(a) = sign(a) (1 - e^{-2|a|}) / (1 + e^{-2|a|}): no overflow for large |a|.
+inline float tanh_fast(float a) {
+  const float e = fast_exp(-2.f * std::fabs(a));
+  const float t = (1.f - e) / (1.f + e);
+  return a < 0.f ? -t : t;
+}
+
+// One position's gates and output: x = its input side [3H], g = its hidden side [3H], hprev = h_{t-1} (zeros at a
+// sequence's first item); writes h [H] and saves (r, z, n, gh_n) [4H].
+GRAFTREC_SIMD_CLONES
+void gru_cell(const float* x, const float* g, const float* hprev, float* h, float* sv, int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const float r = sigmoid(x[j] + g[j]);
+    const float z = sigmoid(x[H + j] + g[H + j]);
+    const float n = tanh_fast(x[2 * H + j] + r * g[2 * H + j]);
+    h[j] = (1.f - z) * n + z * hprev[j];
+    sv[j] = r;
+    sv[H + j] = z;
+    sv[2 * H + j] = n;
+    sv[3 * H + j] = g[2 * H + j];
+  }
+}
 
 // gruForward(gx, whh, bhh, starts, out, saved, B, L, H)
 void gru_forward_js(const Napi::CallbackInfo& info) {
@@ -65,6 +93,7 @@ void gru_forward_js(const Napi::CallbackInfo& info) {
   const int64_t B = s.B, L = s.L;
   const int ldo = static_cast<int>(L * H);
   std::vector<float> gh(B * G);
+  const std::vector<float> zeros(H, 0.f);
   for (int64_t t = 0; t < L; ++t) {
     // gh = b_hh + h_{t-1} W_hh for every sequence (h_{t-1} = 0 at a first item and in padding).
     for (int64_t b = 0; b < B; ++b) std::copy(bhh.data, bhh.data + G, gh.data() + b * G);
@@ -80,19 +109,8 @@ void gru_forward_js(const Napi::CallbackInfo& info) {
         std::fill(sv, sv + 4 * H, 0.f);
         return;
       }
-      const float* hprev = t > starts.data[b] ? h - H : nullptr;
-      const float* x = gx.data + row * G;
-      const float* g = gh.data() + b * G;
-      for (int64_t j = 0; j < H; ++j) {
-        const float r = sigmoid(x[j] + g[j]);
-        const float z = sigmoid(x[H + j] + g[H + j]);
-        const float n = std::tanh(x[2 * H + j] + r * g[2 * H + j]);
-        h[j] = (1.f - z) * n + z * (hprev ? hprev[j] : 0.f);
-        sv[j] = r;
-        sv[H + j] = z;
-        sv[2 * H + j] = n;
-        sv[3 * H + j] = g[2 * H + j];
-      }
+      const float* hprev = t > starts.data[b] ? h - H : zeros.data();
+      gru_cell(gx.data + row * G, gh.data() + b * G, hprev, h, sv, H);
     });
   }
 }

@@ -2,7 +2,7 @@
  * Asking a base model about users: top-k next items, and user and item vectors. Users are given as ids in a
  * dataset, or as histories of raw item ids; every answer comes back in the order asked.
  */
-import { loadDataset, userSequence } from '../data/dataset.js';
+import { Dataset, loadDataset, userSequence } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { topKIndices } from '../eval/topk.js';
 import { encodeHistories, forEachScoreRow } from '../models/encoder.js';
@@ -44,19 +44,12 @@ export async function resolveUsers(who: Users, base: Model, sourceDomain: string
   if ('data' in who) {
     const trained = base.trained ?? base;
     const ds = sourceDomain === null ? await loadDatasetFor(trained.config, trained.dir, who.data) : await loadDataset(who.data);
-    const index = new Map(ds.users.map((raw, u) => [raw, u]));
     const toBase = sourceDomain === null ? null : baseItemIndex(ds, trained.items);
-    const ids = who.users ? [...who.users] : ds.users;
-    return {
-      ids,
-      histories: ids.map((id) => {
-        const u = index.get(id);
-        if (u === undefined) throw new DataError(`${who.data}: unknown user "${id}"`);
-        const history = toBase === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain!, toBase, who.data);
-        if (history.length === 0) throw new DataError(`user "${id}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
-        return history;
-      }),
-    };
+    return datasetHistories(ds, who, (u, id) => {
+      const history = toBase === null ? userSequence(ds, u) : sourceHistory(ds, u, sourceDomain!, toBase, who.data);
+      if (history.length === 0) throw new DataError(`user "${id}" has no ${sourceDomain ?? ''}${sourceDomain ? ' ' : ''}items the model knows`);
+      return history;
+    });
   }
   return givenHistories(who, new Map(base.items.map((raw, i) => [raw, i + 1])), wording);
 }
@@ -73,6 +66,12 @@ export async function resolveCatalogueUsers(who: Users, items: readonly string[]
   if (vocabularyHash(ds.items) !== vocabularyHash(items)) {
     throw new DataError(`${who.data}: not the catalogue ${what} was trained on (its items differ); give that platform's dataset, or --items`);
   }
+  return datasetHistories(ds, who, (u) => userSequence(ds, u));
+}
+
+/** The named users of a dataset (all of them when none are named), each history read by `historyOf`. */
+function datasetHistories(ds: Dataset, who: Extract<Users, { data: string }>, historyOf: (user: number, id: string) => Int32Array):
+  { ids: string[]; histories: Int32Array[] } {
   const index = new Map(ds.users.map((raw, u) => [raw, u]));
   const ids = who.users ? [...who.users] : ds.users;
   return {
@@ -80,7 +79,7 @@ export async function resolveCatalogueUsers(who: Users, items: readonly string[]
     histories: ids.map((id) => {
       const u = index.get(id);
       if (u === undefined) throw new DataError(`${who.data}: unknown user "${id}"`);
-      return userSequence(ds, u);
+      return historyOf(u, id);
     }),
   };
 }

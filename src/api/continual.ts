@@ -50,7 +50,7 @@ export type ContinualAddOptions = z.input<typeof ContinualAddSchema> & { onProgr
 export async function continualAdd(options: ContinualAddOptions): Promise<AddTaskSummary> {
   const { onProgress, ...rest } = options;
   const o = parseOptions(ContinualAddSchema, rest, 'continualAdd');
-  const spec = taskSpecOf(o, { prefix: 'continualAdd: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain' });
+  const spec = taskSpecOf(o, { prefix: 'continualAdd: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain', newItems: 'newItems' });
   if (spec.type === 'next-item') throw new ModelError('continualAdd: a next-item task is the continual model\'s first task; add classify or recommend tasks');
   return addContinualTask({
     continual: o.continual, data: o.data, task: o.task, spec, keep: o.keep, retrainEpochs: o.retrainEpochs, seed: o.seed, tuning: tuningOf(o),

@@ -110,6 +110,7 @@ export const FinetuneSchema = TransferConfigSchema.extend({
   sourceDomain: z.string().optional(),
   targetDomain: z.string().optional(),
   negatives: z.number().int().min(0).default(0),
+  newItems: z.number().min(0).lt(1).default(0),
   ks: z.array(z.number().int().positive()).nonempty().default([5, 10, 20]),
   strategy: z.enum(STRATEGIES).default('peterrec'),
   insertion: z.enum(PATCH_INSERTIONS).optional(),
@@ -141,25 +142,29 @@ export interface TaskOptionNames {
   label: string;
   sourceDomain: string;
   targetDomain: string;
+  newItems: string;
 }
 
 const TASK_OPTION_NAMES: TaskOptionNames = {
-  prefix: 'finetune: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain',
+  prefix: 'finetune: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain', newItems: 'newItems',
 };
 
 /** The task options a spec is built from (finetune's, and the command line's task flags). */
 export type TaskOptions = Pick<z.output<typeof FinetuneSchema>,
-  'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks'>;
+  'type' | 'label' | 'bins' | 'sourceDomain' | 'targetDomain' | 'negatives' | 'itemPairs' | 'ks' | 'newItems'>;
 
 /** The task a run trains, from its options; a type without the options it needs is one DataError naming them. */
 export function taskSpecOf(o: TaskOptions, n: TaskOptionNames = TASK_OPTION_NAMES): TaskSpec {
+  if (o.newItems > 0 && o.type !== 'next-item') {
+    throw new DataError(`${n.prefix}${n.newItems} holds back items of a new platform's catalogue; it applies to ${n.type} next-item only`);
+  }
   if (o.type === 'classify') {
     if (o.label === undefined) throw new DataError(`${n.prefix}${n.type} classify needs ${n.label}, the attribute column to predict`);
     return { type: 'classify', label: o.label, bins: o.bins };
   }
   // NDCG@10 is the validation and headline metric, so it is always reported.
   const ks = [...new Set([...o.ks, 10])].sort((a, b) => a - b);
-  if (o.type === 'next-item') return { type: 'next-item', negatives: o.negatives, ks };
+  if (o.type === 'next-item') return { type: 'next-item', negatives: o.negatives, ks, newItems: o.newItems };
   if (o.sourceDomain === undefined || o.targetDomain === undefined) {
     throw new DataError(`${n.prefix}${n.type} recommend needs ${n.sourceDomain} and ${n.targetDomain} ` +
       `(for a new platform's own catalogue, with no shared ids, use ${n.type} next-item)`);

@@ -12,6 +12,7 @@ export interface TaskFlags {
   sourceDomain?: string;
   targetDomain?: string;
   negatives: number;
+  newItems: number;
   itemPairs: boolean;
   k: number[];
   pooling: (typeof POOLINGS)[number];
@@ -41,6 +42,7 @@ export function withTaskOptions(command: Command): Command {
     .option('--source-domain <name>', 'recommend: the domain whose sequence represents the user (the base model\'s)')
     .option('--target-domain <name>', 'recommend: the domain to recommend in (gets a new item table)')
     .option('--negatives <n>', 'recommend, next-item: 0 = full softmax over the target items, N = sampled softmax with N negatives', integerOption('negatives', 0), 0)
+    .option('--new-items <share>', 'next-item: share of the new platform\'s items held back as arriving after training (no training occurrence, left out of the training softmax; scored from their text), in [0, 1)', numberOption('new-items', { min: 0, max: 0.999999 }), 0)
     .option('--item-pairs', 'recommend: add a learned weight per (source item, target item) pair of the training users to the scores (full softmax only: off with --negatives)', TRANSFER_DEFAULTS.itemPairs)
     .option('--no-item-pairs', 'recommend: score target items by the user vector alone')
     .option('--k <list>', 'recommend, next-item: cut-offs for HR/NDCG/MRR', integerListOption('k'), [5, 10, 20])
@@ -59,7 +61,7 @@ export function withTaskOptions(command: Command): Command {
     .option('--label-fraction <x>', 'share of the training/validation users whose labels are used, in (0, 1]', numberOption('label-fraction', { min: 0, max: 1, exclusiveMin: true }), TRANSFER_DEFAULTS.labelFraction);
 }
 
-const FLAG_NAMES: TaskOptionNames = { prefix: '', type: '--type', label: '--label', sourceDomain: '--source-domain', targetDomain: '--target-domain' };
+const FLAG_NAMES: TaskOptionNames = { prefix: '', type: '--type', label: '--label', sourceDomain: '--source-domain', targetDomain: '--target-domain', newItems: '--new-items' };
 
 export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
   return taskSpecOf({ ...f, bins: f.bins ?? null, ks: f.k }, FLAG_NAMES);

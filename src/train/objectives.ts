@@ -8,7 +8,7 @@ import { twoViews } from '../data/augment.js';
 import { Batch, batchLength, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
 import { UserEncoder } from '../models/encoder.js';
-import { Rng, Tensor, negativeBce, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
+import { Rng, Tensor, add, negativeBce, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { ProjectionHead, contrastiveLoss } from './contrastive.js';
 import { heldOutLoss, holdOutItems } from './held-out.js';
 import { NegativeSampler } from './sampler.js';
@@ -36,6 +36,27 @@ export interface SoftmaxOptions {
   sampler: NegativeSampler | null;
   /** 'bce': one negative per position instead of a softmax (negatives must be 0); default 'softmax'. */
   loss?: SequenceLoss;
+  /**
+   * Items the loss leaves out: a per-row logit offset ([numItems + 1]; UNAVAILABLE_LOGIT on the items left out,
+   * 0 elsewhere) added to the output bias, so they are neither targets' rivals nor negatives. An evaluation of
+   * items that arrive after training (`unavailableItems`) trains as if they did not exist yet.
+   */
+  unavailable?: Tensor | null;
+}
+
+/** The logit offset of an item the loss leaves out: exp(-1e4) is 0 in float32, so it takes no probability and no gradient. */
+const UNAVAILABLE_LOGIT = -1e4;
+
+/** The `unavailable` offset for the items whose flag is set (index = item id). */
+export function unavailableItems(flags: Uint8Array): Tensor {
+  return Tensor.from(Float32Array.from(flags, (f) => (f ? UNAVAILABLE_LOGIT : 0)), [flags.length]);
+}
+
+/** The output bias the loss scores with: the model's, plus the offset of the items left out. */
+function trainingBias(model: UserEncoder, softmax: SoftmaxOptions): Tensor | null {
+  const bias = model.outputBias;
+  if (!softmax.unavailable) return bias;
+  return bias ? add(bias, softmax.unavailable) : softmax.unavailable;
 }
 
 /** How a sequence term scores its targets under these training settings; `counts` are the training items' counts. */
@@ -95,7 +116,7 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
     const negatives = positionNegatives(batch, model.config.numItems, rng);
     return {
       name, weight, count,
-      loss: () => negativeBce(model.hiddenRows(batch.inputs, batch.size, batch.length), model.outputWeight, model.outputBias,
+      loss: () => negativeBce(model.hiddenRows(batch.inputs, batch.size, batch.length), model.outputWeight, trainingBias(model, softmax),
         batch.targets, negatives, { ignoreIndex: 0 }),
     };
   }
@@ -106,9 +127,10 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
     count,
     loss: () => {
       const h = model.hiddenRows(batch.inputs, batch.size, batch.length);
+      const bias = trainingBias(model, softmax);
       return negatives
-        ? sampledSoftmaxCrossEntropy(h, model.outputWeight, model.outputBias, batch.targets, negatives, { logQ: softmax.sampler!.logQ, ignoreIndex: 0 })
-        : softmaxCrossEntropy(h, model.outputWeight, model.outputBias, batch.targets, { ignoreIndex: 0 });
+        ? sampledSoftmaxCrossEntropy(h, model.outputWeight, bias, batch.targets, negatives, { logQ: softmax.sampler!.logQ, ignoreIndex: 0 })
+        : softmaxCrossEntropy(h, model.outputWeight, bias, batch.targets, { ignoreIndex: 0 });
     },
   };
 }

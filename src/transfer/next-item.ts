@@ -25,7 +25,7 @@ import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, forItemCatalogue } from '../models/encoders.js';
 import { Parameter, Rng } from '../tensor/index.js';
 import { datasetItemSide } from '../train/checkpoint.js';
-import { objectiveWindows, sequenceBatch, sequenceLoss, softmaxOptions } from '../train/objectives.js';
+import { objectiveWindows, sequenceBatch, sequenceLoss, softmaxOptions, unavailableItems } from '../train/objectives.js';
 import { PlatformCatalogue } from './patchfile.js';
 import { Strategy } from './strategies.js';
 import { TUNING_DEFAULTS, TransferAccounting, TransferOptions, trainTransfer } from './task.js';
@@ -39,6 +39,8 @@ export interface NextItemData {
   dataset: Dataset;
   datasetName: string;
   ks: number[];
+  /** Share of the catalogue held back as new items that arrive after training (0: none; see platformSplit). */
+  newItems: number;
 }
 
 export interface NextItemOptions extends TransferOptions, NextItemData {
@@ -104,17 +106,55 @@ function coldQueries(heldOut: HeldOut, counts: Float64Array): HeldOut {
  */
 export const POPULARITY_PRIOR_WEIGHTS = [0, 0.1, 0.3, 1, 3];
 
-/** The leave-one-out split of the platform's log, its training counts and the prior's log-counts. */
+/**
+ * The leave-one-out split of the platform's log, its training counts and the prior's log-counts. With new items
+ * (`newItems` > 0, a share of the catalogue drawn with `seed`), those items arrive after training: every
+ * occurrence leaves the training part (the users' histories at validation and test keep them) and the training
+ * softmax leaves them out (`unavailable`), so the validation and test queries whose target is one of them are
+ * cold-item cases that only the items' text can rank.
+ */
 interface PlatformSplit {
   split: ReturnType<typeof leaveOneOutSplit>;
   counts: Float64Array;
   logCounts: Float32Array;
+  /** 1 for an item held back as new (index = item id); null when none is. */
+  newItems: Uint8Array | null;
 }
 
-function platformSplit(ds: Dataset): PlatformSplit {
-  const split = leaveOneOutSplit(ds);
+function platformSplit(ds: Dataset, newItems = 0, seed = 0): PlatformSplit {
+  const loo = leaveOneOutSplit(ds);
+  const held = newItems > 0 ? drawNewItems(ds.meta.numItems, newItems, seed) : null;
+  const split = held ? { ...loo, train: loo.train.map((s) => s.filter((v) => held[v] === 0)) } : loo;
   const counts = itemCounts(split.train, ds.meta.numItems);
-  return { split, counts, logCounts: Float32Array.from(counts, (c) => Math.log1p(c)) };
+  return { split, counts, logCounts: priorLogCounts(counts), newItems: held };
+}
+
+/** round(share · numItems) items (at least one), drawn without replacement with `seed`. */
+function drawNewItems(numItems: number, share: number, seed: number): Uint8Array {
+  const flags = new Uint8Array(numItems + 1);
+  const ids = new Rng(seed ^ NEW_ITEMS_SEED).shuffle(Int32Array.from({ length: numItems }, (_, i) => i + 1));
+  for (const id of ids.subarray(0, Math.max(1, Math.round(share * numItems)))) flags[id] = 1;
+  return flags;
+}
+
+/** Keeps the draw of the new items apart from the seed's other uses (initialisation, batch order). */
+const NEW_ITEMS_SEED = 0x5eed17;
+
+/**
+ * log(1 + training count) per item, the prior's shape. An item with no training occurrence has no count to go by:
+ * it gets the mean over the items that have one (a new item is taken to be as popular as the average item),
+ * rather than the bottom of every ranking that a count of 0 would give it.
+ */
+function priorLogCounts(counts: Float64Array): Float32Array {
+  let sum = 0;
+  let seen = 0;
+  for (let i = 1; i < counts.length; i++) {
+    if (counts[i]! > 0) { sum += Math.log1p(counts[i]!); seen++; }
+  }
+  const unseen = seen > 0 ? sum / seen : 0;
+  const logCounts = Float32Array.from(counts, (c) => (c > 0 ? Math.log1p(c) : unseen));
+  logCounts[0] = 0;
+  return logCounts;
 }
 
 function priorOf(p: PlatformSplit, weight: number): Float32Array | null {
@@ -156,7 +196,7 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
   const ds = o.dataset;
   const started = process.hrtime.bigint();
   const model = modelForPlatform(o.model, ds, o.datasetName);
-  const p = platformSplit(ds);
+  const p = platformSplit(ds, o.newItems, o.seed);
   if (o.strategy === 'zero-shot') {
     const total = model.parameters().reduce((n, q) => n + q.size, 0);
     const test = testReport(model, p, o.ks);
@@ -192,7 +232,7 @@ export function nextItemBaselines(o: NextItemData & { baseConfig: ModelConfig; n
   // The baseline gets the same care as the models it is compared with: its learning rate is chosen on validation.
   // Each rate is judged as the table reports the model: by validation NDCG@10 with its own prior weight.
   let best: { model: UserEncoder; trained: TransferAccounting<null>; lr: number; prior: { weight: number; validation: number } } | null = null;
-  const p = platformSplit(ds);
+  const p = platformSplit(ds, o.newItems, o.seed);
   for (const lr of o.lr ? [o.lr] : ID_BASELINE_LEARNING_RATES) {
     const model = createEncoder({ ...shape, itemEncoder: 'id', numItems: ds.meta.numItems }, new Rng(o.seed), null);
     const trained = trainNextItem(model, { ...tuning, lr, strategy: 'fine-all', insertion: null, seed: o.seed, negatives: o.negatives }, p);
@@ -229,7 +269,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & { negatives: number }, p: PlatformSplit): TransferAccounting<null> {
   const { windows } = objectiveWindows(p.split.train, model.config.objective, model.config.maxLen);
   if (windows.length === 0) throw new ModelError(`${p.split.train.length} users, none with enough items to train on (need ≥ 4 per user)`);
-  const softmax = softmaxOptions({ negatives: o.negatives, loss: 'softmax' }, p.counts);
+  const softmax = { ...softmaxOptions({ negatives: o.negatives, loss: 'softmax' }, p.counts), unavailable: p.newItems && unavailableItems(p.newItems) };
   const outputTable: Parameter[] = model.parameters().filter((q) => q.name.startsWith('output.'));
   return trainTransfer({ ...o, model }, null, (_head, rng) => ({
     examples: windows.length,

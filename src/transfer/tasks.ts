@@ -19,7 +19,7 @@ export const TASK_TYPES = ['classify', 'recommend', 'next-item'] as const;
 export type TaskSpec =
   | { type: 'classify'; label: string; bins: number[] | null }
   | { type: 'recommend'; sourceDomain: string; targetDomain: string; negatives: number; itemPairs: boolean; ks: number[] }
-  | { type: 'next-item'; negatives: number; ks: number[] };
+  | { type: 'next-item'; negatives: number; ks: number[]; newItems: number };
 
 export type TaskResult = ({ type: 'classify' } & ClassifyResult) | ({ type: 'recommend' } & RecommendResult)
   | ({ type: 'next-item' } & NextItemResult);
@@ -47,7 +47,7 @@ export function checkStrategyFor(spec: TaskSpec, strategy: Strategy): void {
 export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): TaskResult {
   checkStrategyFor(spec, o.strategy);
   if (spec.type === 'next-item') {
-    return { type: 'next-item', ...finetuneNextItem({ ...data, ...o, negatives: spec.negatives, ks: spec.ks }) };
+    return { type: 'next-item', ...finetuneNextItem({ ...data, ...o, negatives: spec.negatives, ks: spec.ks, newItems: spec.newItems }) };
   }
   if (spec.type === 'classify') {
     return { type: 'classify', ...finetuneClassifier({ ...data, ...o, label: spec.label, bins: spec.bins }), task: data.task };
@@ -73,7 +73,7 @@ export type TaskBaselines = ClassificationBaselines | RecommendationBaselines | 
  */
 export function runTaskBaselines(spec: TaskSpec, data: TaskData,
   split: { testFraction: number; labelFraction: number; seed: number } & Partial<Omit<TransferOptions, 'model' | 'strategy'>>): TaskBaselines {
-  if (spec.type === 'next-item') return nextItemBaselines({ ...data, ...split, negatives: spec.negatives, ks: spec.ks });
+  if (spec.type === 'next-item') return nextItemBaselines({ ...data, ...split, negatives: spec.negatives, ks: spec.ks, newItems: spec.newItems });
   if (spec.type === 'classify') return classifyBaselines({ ...data, ...split, label: spec.label, bins: spec.bins });
   return recommendBaselines({ ...data, ...split, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, ks: spec.ks });
 }

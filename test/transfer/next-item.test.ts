@@ -16,7 +16,7 @@ import { DESCRIPTORS, ITEMS, TOPICS, catalogue, writeCatalogue } from '../helper
 
 const quiet = { progress: { start() {}, update() {}, stop() {} } };
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const spec: TaskSpec = { type: 'next-item', negatives: 0, ks: [10] };
+const spec: TaskSpec = { type: 'next-item', negatives: 0, ks: [10], newItems: 0 };
 const COLD = TOPICS.length * 2;
 
 let dir: string;
@@ -57,12 +57,12 @@ before(async () => {
   await pretrain({ data: join(dir, 'seen'), out: idBase, model, train: { ...train, epochs: 1 }, ...quiet });
 });
 
-async function run(strategy: 'zero-shot' | 'peterrec', epochs = 3) {
+async function run(strategy: 'zero-shot' | 'peterrec', epochs = 3, task: TaskSpec = spec) {
   const loaded = await loadModelDir(base);
   const dataset = await loadDataset(target);
   const data = { task: 'platform', dataset, datasetName: target, baseItems: loaded.items, baseConfig: loaded.config.model };
   const options = { ...TUNING_DEFAULTS, model: loaded.model, strategy, insertion: 'serial-each-conv' as const, epochs, batch: 32, lr: 0.01, patience: 3, testFraction: 0.2, seed: 1 };
-  return { loaded, dataset, data, result: runTask(spec, data, options), options };
+  return { loaded, dataset, data, result: runTask(task, data, options), options };
 }
 
 describe('next-item transfer to a new platform (text items, no shared ids)', () => {
@@ -100,6 +100,24 @@ describe('next-item transfer to a new platform (text items, no shared ids)', () 
     assert.ok(cold['HR@10']! < 0.35, `id model cold-item HR@10 ${cold['HR@10']}`);
   });
 
+  it('new items (a share of the catalogue held back until after training) are cold queries the patched text model ranks and the id model cannot', async () => {
+    const held: TaskSpec = { ...spec, newItems: 0.25 };
+    const { result, data, options } = await run('peterrec', 3, held);
+    assert.ok(result.type === 'next-item');
+    if (result.type !== 'next-item') return;
+    const cold = result.test.coldItems;
+    // A quarter of the catalogue is new: about a quarter of the test targets besides the COLD ones.
+    assert.ok(cold.queries > COLD + 20, `${cold.queries} cold queries`);
+    assert.ok(cold['HR@10']! > 0.5, `text model cold-item HR@10 ${cold['HR@10']}`);
+    const b = runTaskBaselines(held, data, { ...options, seed: 1 });
+    if (!('idModel' in b)) return assert.fail('no id model');
+    const idCold = b.idModel.coldItems as Record<string, number>;
+    assert.equal(idCold.queries, cold.queries, 'the baseline holds back the same items');
+    assert.ok(idCold['HR@10']! < 0.35, `id model cold-item HR@10 ${idCold['HR@10']}`);
+    const other = runTask({ ...held }, data, { ...options, seed: 2, strategy: 'zero-shot' });
+    assert.ok(other.type === 'next-item' && other.test.coldItems.queries !== cold.queries, 'another seed draws other new items');
+  });
+
   it('the CLI: finetune --type next-item writes a next-item patch; wrong bases, strategies and tokenizers are refused', async () => {
     const out = join(dir, 'patch');
     const ok = spawnSync(process.execPath, [cli, 'finetune', '--model', base, '--data', target, '--task', 'platform', '--type', 'next-item',
@@ -125,6 +143,8 @@ describe('next-item transfer to a new platform (text items, no shared ids)', () 
     refused(['--model', base, '--type', 'next-item', '--strategy', 'fine-cls'], /trains only a task head/);
     refused(['--model', base, '--type', 'classify', '--label', 'x', '--strategy', 'zero-shot'], /zero-shot|no attribute column/);
     refused(['--model', base, '--type', 'recommend'], /use --type next-item/);
+    refused(['--model', base, '--type', 'next-item', '--new-items', '1'], /--new-items/);
+    refused(['--model', base, '--type', 'classify', '--label', 'x', '--new-items', '0.1'], /--new-items holds back items .* next-item only/);
     const other = spawnSync(process.execPath, [cli, 'finetune', '--model', base, '--data', join(dir, 'platform-8k'), '--task', 't', '--type', 'next-item',
       '--out', join(dir, 'bad-8k')], { encoding: 'utf8' });
     assert.equal(other.status, 1);

@@ -2,7 +2,7 @@
  * Continual models (Conure) from code: growing one from a base, adding tasks, and loading its tasks to answer
  * like patch tasks ({@link predict}).
  */
-import { AddTaskSummary, DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, InitSummary, addContinualTask, initContinual } from '../continual/learn.js';
+import { AddTaskSummary, DEFAULT_FREE_START, DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, FREE_STARTS, InitSummary, addContinualTask, initContinual } from '../continual/learn.js';
 import { continualTasks, loadContinual } from '../continual/store.js';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
@@ -41,6 +41,8 @@ const ContinualAddSchema = FinetuneSchema.omit({ model: true, out: true, force: 
     continual: z.string().min(1),
     keep: z.number().gt(0).lt(1).default(DEFAULT_KEEP),
     retrainEpochs: z.number().int().min(0).default(DEFAULT_RETRAIN_EPOCHS),
+    /** Where the task's free weights start: 'fresh' (default) or 'zero' (see FREE_STARTS). */
+    freeStart: z.enum(FREE_STARTS).default(DEFAULT_FREE_START),
   });
 
 /** The task options of {@link finetune}, with the continual model in place of the base and the patch directory. */
@@ -53,7 +55,7 @@ export async function continualAdd(options: ContinualAddOptions): Promise<AddTas
   const spec = taskSpecOf(o, { prefix: 'continualAdd: ', type: 'type', label: 'label', sourceDomain: 'sourceDomain', targetDomain: 'targetDomain', newItems: 'newItems' });
   if (spec.type === 'next-item') throw new ModelError('continualAdd: a next-item task is the continual model\'s first task; add classify or recommend tasks');
   return addContinualTask({
-    continual: o.continual, data: o.data, task: o.task, spec, keep: o.keep, retrainEpochs: o.retrainEpochs, seed: o.seed, tuning: tuningOf(o),
+    continual: o.continual, data: o.data, task: o.task, spec, keep: o.keep, retrainEpochs: o.retrainEpochs, freeStart: o.freeStart, seed: o.seed, tuning: tuningOf(o),
     progress: progressTo(onProgress),
   });
 }

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinualTaskSpec, continualTable, runContinualExperiment } from '../continual/experiment.js';
+import { FreeStart } from '../continual/learn.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
@@ -34,6 +35,7 @@ interface Flags extends TaskFlags {
   seeds: number[];
   keep: number;
   retrainEpochs: number;
+  freeStart: FreeStart;
   threads?: number;
   out: string;
 }
@@ -53,10 +55,10 @@ export function addContinualExperiment(experiment: Command): void {
       if (f.threads) backend().setThreads(f.threads);
       const provenance = await collectProvenance({
         seed: f.seeds, dataset: f.data,
-        config: { model: f.model, tasks: f.tasks, strategies: f.strategies, keep: f.keep, retrainEpochs: f.retrainEpochs, ...tuningFromFlags(f) },
+        config: { model: f.model, tasks: f.tasks, strategies: f.strategies, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, ...tuningFromFlags(f) },
       });
       const o = {
-        model: f.model, data: f.data, tasks: f.tasks, strategies: f.strategies, seeds: f.seeds, keep: f.keep, retrainEpochs: f.retrainEpochs,
+        model: f.model, data: f.data, tasks: f.tasks, strategies: f.strategies, seeds: f.seeds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart,
         tuning: tuningFromFlags(f), progress: createProgress(process.stderr),
         onRun: (r: { method: string; seed: number; task: string; right: number; trainSeconds: number }) =>
           process.stderr.write(`${r.method} seed ${r.seed} ${r.task}: ${r.right.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),

@@ -1,15 +1,16 @@
 import { Command } from 'commander';
-import { DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, addContinualTask, initContinual } from '../continual/learn.js';
+import { DEFAULT_FREE_START, DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, FREE_STARTS, FreeStart, addContinualTask, initContinual } from '../continual/learn.js';
 import { DataError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { describeBaselines } from '../transfer/tasks.js';
-import { integerOption, numberOption } from './options.js';
+import { choiceOption, integerOption, numberOption } from './options.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface CommonFlags {
   keep: number;
   retrainEpochs: number;
+  freeStart: FreeStart;
   seed: number;
   threads?: number;
   json?: boolean;
@@ -23,7 +24,9 @@ export function withPruningOptions(command: Command): Command {
     .option('--keep <x>', 'share of the free weights each task keeps (by magnitude, per weight matrix), in (0, 1)',
       numberOption('keep', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), DEFAULT_KEEP)
     .option('--retrain-epochs <n>', 'epochs of retraining after each pruning (the best on validation is kept)', integerOption('retrain-epochs', 0),
-      DEFAULT_RETRAIN_EPOCHS);
+      DEFAULT_RETRAIN_EPOCHS)
+    .option('--free-start <how>', 'where a new task\'s free weights start: fresh (a new network\'s initial values) or zero (the earlier tasks\' network as it is)',
+      choiceOption('free-start', FREE_STARTS), DEFAULT_FREE_START);
 }
 
 function withCommon(command: Command): Command {
@@ -70,7 +73,7 @@ export function continualCommand(): Command {
       const spec = taskSpecFromFlags(f);
       if (spec.type === 'next-item') throw new DataError('continual add: --type next-item is not a continual task (the pretraining task is task 1); use classify or recommend');
       const s = await addContinualTask({
-        continual: f.model, data: f.data, task: f.task, spec, keep: f.keep, retrainEpochs: f.retrainEpochs, seed: f.seed,
+        continual: f.model, data: f.data, task: f.task, spec, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, seed: f.seed,
         tuning: tuningFromFlags(f), progress: createProgress(process.stderr, f.quiet ?? false),
       });
       if (f.json) return console.log(JSON.stringify(s));

@@ -19,7 +19,7 @@ import { Strategy, defaultLearningRate } from '../transfer/strategies.js';
 import { defaultInsertion } from '../transfer/insertion.js';
 import { TransferOptions } from '../transfer/task.js';
 import { runTask } from '../transfer/tasks.js';
-import { addContinualTask, initContinual } from './learn.js';
+import { FreeStart, addContinualTask, initContinual } from './learn.js';
 import { continualTasks, loadContinual } from './store.js';
 
 export interface ContinualTaskSpec {
@@ -38,6 +38,7 @@ export interface ContinualExperimentOptions {
   seeds: number[];
   keep: number;
   retrainEpochs: number;
+  freeStart?: FreeStart;
   tuning: Pick<TransferOptions, 'reading' | 'epochs' | 'batch' | 'weightDecay' | 'dropout' | 'warmup' | 'patience' | 'testFraction' | 'labelFraction'>
     & { lr: number | null };
   progress: Progress;
@@ -79,7 +80,7 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
     for (const t of o.tasks) {
       const s = await addContinualTask({
         continual: dir, data: o.data, task: t.name, spec: { type: 'classify', label: t.label, bins: t.bins }, keep: o.keep,
-        retrainEpochs: o.retrainEpochs, seed, tuning: o.tuning, progress: o.progress,
+        retrainEpochs: o.retrainEpochs, freeStart: o.freeStart, seed, tuning: o.tuning, progress: o.progress,
       });
       right.set(t.name, { value: (s.test.final as { accuracy: number }).accuracy, seconds: s.trainSeconds });
     }

@@ -23,7 +23,7 @@ import { directoryBytes, refuseNonEmptyDir } from '../io/atomic.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Adam, Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
-import { loadDatasetFor, loadModelDir, parameterTensors } from '../train/checkpoint.js';
+import { LoadedModel, loadDatasetFor, loadModelDir, parameterTensors } from '../train/checkpoint.js';
 import { lossTerms, objectiveWindows, softmaxOptions } from '../train/objectives.js';
 import { Progress } from '../train/progress.js';
 import { collectProvenance } from '../train/provenance.js';
@@ -41,6 +41,15 @@ export const DEFAULT_KEEP = 0.3;
 
 /** Epochs of retraining after each pruning unless told otherwise (the best on validation is kept). */
 export const DEFAULT_RETRAIN_EPOCHS = 2;
+
+/**
+ * Where a new task's free entries start. 'fresh': where a fresh network of the same shape would (the issue's
+ * re-initialisation); 'zero': at zero, where pruning left them, so the task starts from exactly what the earlier
+ * tasks' network computes and grows from it (PackNet's release of pruned weights).
+ */
+export const FREE_STARTS = ['fresh', 'zero'] as const;
+export type FreeStart = (typeof FREE_STARTS)[number];
+export const DEFAULT_FREE_START: FreeStart = 'fresh';
 
 export function checkKeep(keep: number): void {
   if (!(keep > 0 && keep < 1)) throw new DataError(`--keep must be a fraction in (0, 1), got ${keep}`);
@@ -189,6 +198,8 @@ export interface AddTaskOptions {
   spec: Exclude<TaskSpec, { type: 'next-item' }>;
   keep: number;
   retrainEpochs: number;
+  /** How the free entries start (default DEFAULT_FREE_START). */
+  freeStart?: FreeStart;
   seed: number;
   tuning: Pick<TransferOptions, 'reading' | 'epochs' | 'batch' | 'weightDecay' | 'dropout' | 'warmup' | 'patience' | 'testFraction' | 'labelFraction'>
     & { lr: number | null };
@@ -213,6 +224,29 @@ export interface AddTaskSummary {
   trainSeconds: number;
 }
 
+/**
+ * Sets every free entry of the block weight matrices to its start (a fresh network's value drawn with `seed`, or
+ * zero) and returns pins that put every owned entry back after an optimizer step.
+ */
+export function startFreeEntries(shared: LoadedModel, owners: Owners, start: FreeStart, seed: number): EntryPins {
+  const { model } = shared;
+  const fresh = start === 'fresh' ? createEncoder(shared.config.model, new Rng(seed), itemSideOf(model)).parameterMap() : null;
+  const pins = new EntryPins();
+  for (const p of prunableParameters(model)) {
+    const taken = owners.get(p.name)!;
+    const init = fresh?.get(p.name)!.data;
+    const movable = new Uint8Array(p.size);
+    for (let i = 0; i < p.size; i++) {
+      if (taken[i] !== 0) continue;
+      p.data[i] = init ? init[i]! : 0;
+      movable[i] = 1;
+    }
+    pins.add(p, movable);
+  }
+  noteParameterWrite();
+  return pins;
+}
+
 /** Learns one more task into a continual model, keeping every earlier task's answers as they were. */
 export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummary> {
   checkKeep(o.keep);
@@ -228,21 +262,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const own = taskOwnParameters(model);
   const sharedOwn = own.map((p) => Float32Array.from(p.data)); // task 1's, which the weights file keeps
 
-  // Free entries start where a fresh network of this shape would; every owned one is pinned.
-  const fresh = createEncoder(m.shared.config.model, new Rng(o.seed), itemSideOf(model)).parameterMap();
-  const pins = new EntryPins();
-  for (const p of prunable) {
-    const owners = m.owners.get(p.name)!;
-    const init = fresh.get(p.name)!.data;
-    const movable = new Uint8Array(p.size);
-    for (let i = 0; i < p.size; i++) {
-      if (owners[i] !== 0) continue;
-      p.data[i] = init[i]!;
-      movable[i] = 1;
-    }
-    pins.add(p, movable);
-  }
-  noteParameterWrite();
+  const pins = startFreeEntries(m.shared, m.owners, o.freeStart ?? DEFAULT_FREE_START, o.seed);
 
   const dataset = await loadTaskDataset(o.spec, m.shared, o.continual, o.data);
   const data = { task: o.task, dataset, datasetName: o.data, baseItems: m.shared.items, baseConfig: m.shared.config.model };

@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
 import { ingest } from '../../src/data/ingest.js';
 import { writeSynthetic } from '../../src/data/synth.js';
-import { AddTaskOptions, addContinualTask, initContinual } from '../../src/continual/learn.js';
+import { AddTaskOptions, FREE_STARTS, addContinualTask, initContinual, startFreeEntries } from '../../src/continual/learn.js';
 import { continualTable, runContinualExperiment } from '../../src/continual/experiment.js';
 import { parseTaskList } from '../../src/cli/continual-experiment.js';
 import { EntryPins, largestFree, packTaskMask, prunableParameters, unpackTaskMask } from '../../src/continual/owners.js';
@@ -14,8 +14,9 @@ import { ContinualModel, continualTasks, loadContinual, weightsForTask } from '.
 import { loadDataset } from '../../src/data/dataset.js';
 import { leaveOneOutSplit } from '../../src/data/split.js';
 import { encodeHistories, forEachScoreRow } from '../../src/models/encoder.js';
+import { createEncoder, itemSideOf } from '../../src/models/encoders.js';
 import { createServer } from '../../src/serve/start.js';
-import { Parameter } from '../../src/tensor/index.js';
+import { Parameter, Rng } from '../../src/tensor/index.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { createProgress } from '../../src/train/progress.js';
@@ -132,6 +133,32 @@ describe('continual learning (Conure)', () => {
     const asBase = run('evaluate', '--model', dir, '--data', dataDir);
     assert.notEqual(asBase.status, 0);
     assert.match(asBase.stderr, /model\.safetensors/);
+  });
+
+  it('a new task\'s free entries start at a fresh network\'s values or at zero; the owned ones stay and are pinned', async () => {
+    for (const start of FREE_STARTS) {
+      const m = await loadContinual(dir);
+      const before = new Map(prunableParameters(m.shared.model).map((p) => [p.name, Float32Array.from(p.data)]));
+      const pins = startFreeEntries(m.shared, m.owners, start, 7);
+      const fresh = createEncoder(m.shared.config.model, new Rng(7), itemSideOf(m.shared.model)).parameterMap();
+      let changed = 0;
+      for (const p of prunableParameters(m.shared.model)) {
+        const owners = m.owners.get(p.name)!;
+        const init = fresh.get(p.name)!.data;
+        for (let i = 0; i < p.size; i++) {
+          if (owners[i] !== 0) assert.equal(p.data[i], before.get(p.name)![i], `${p.name}[${i}] is owned and moved`);
+          else assert.equal(p.data[i], start === 'zero' ? 0 : init[i], `${start}: ${p.name}[${i}]`);
+          if (p.data[i] !== before.get(p.name)![i]) changed++;
+        }
+        p.data.fill(5);
+      }
+      assert.equal(changed > 0, start === 'fresh', `${start}: ${changed} entries changed`);
+      pins.restore();
+      for (const p of prunableParameters(m.shared.model)) {
+        const owners = m.owners.get(p.name)!;
+        for (let i = 0; i < p.size; i++) if (owners[i] !== 0) assert.equal(p.data[i], before.get(p.name)![i], `${p.name}[${i}] not put back`);
+      }
+    }
   });
 
   it('later tasks never change an earlier task\'s answers (bit-identical), nor the entries it owns', async () => {

@@ -53,6 +53,8 @@ export interface ContinualRun {
   right: number;
   /** The same after the last task was learned. */
   afterLast: number;
+  /** Classification: the validation users' log-loss of the network the task answers with (what to choose settings by). */
+  validationLogLoss?: number;
   trainSeconds: number;
 }
 
@@ -76,13 +78,13 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
     const init = await initContinual({
       model: o.model, data: o.data, out: dir, force: true, keep: o.keep, retrainEpochs: o.retrainEpochs, task: 'next-item', seed, progress: o.progress,
     });
-    const right = new Map<string, { value: number; seconds: number }>();
+    const right = new Map<string, { value: number; seconds: number; validationLogLoss?: number }>();
     for (const t of o.tasks) {
       const s = await addContinualTask({
         continual: dir, data: o.data, task: t.name, spec: { type: 'classify', label: t.label, bins: t.bins }, keep: o.keep,
         retrainEpochs: o.retrainEpochs, freeStart: o.freeStart, seed, tuning: o.tuning, progress: o.progress,
       });
-      right.set(t.name, { value: (s.test.final as { accuracy: number }).accuracy, seconds: s.trainSeconds });
+      right.set(t.name, { value: (s.test.final as { accuracy: number }).accuracy, seconds: s.trainSeconds, validationLogLoss: s.validation?.logLoss });
     }
     // After the last task: every task answered again by the final model, on its own test users.
     const final = await loadContinual(dir);
@@ -93,7 +95,8 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
       const { labels, classes, split } = classifySplit({ dataset, datasetName: o.data, label: t.label, bins: t.bins, ...o.tuning, seed });
       const probs = predictProbabilities(task.model, task.head, Array.from(split.test, (u) => userSequence(dataset, u)));
       const afterLast = accuracy(argmaxRows(probs, classes.length), Int32Array.from(split.test, (u) => labels[u]!));
-      note({ method: 'conure', seed, task: t.name, right: right.get(t.name)!.value, afterLast, trainSeconds: right.get(t.name)!.seconds });
+      const learned = right.get(t.name)!;
+      note({ method: 'conure', seed, task: t.name, right: learned.value, afterLast, trainSeconds: learned.seconds, validationLogLoss: learned.validationLogLoss });
     }
     if (seed === o.seeds[0]) bytes.conure = directoryBytes(dir);
     for (const t of o.tasks) {
@@ -116,7 +119,8 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
         });
         total += r.patchBytes;
         const value = (r.test as { accuracy: number }).accuracy;
-        note({ method: strategy, seed, task: t.name, right: value, afterLast: value, trainSeconds: r.trainSeconds });
+        const validationLogLoss = r.type === 'classify' ? r.validation.logLoss : undefined;
+        note({ method: strategy, seed, task: t.name, right: value, afterLast: value, trainSeconds: r.trainSeconds, validationLogLoss });
       }
       if (seed === o.seeds[0]) bytes[strategy] = total;
     }
@@ -140,5 +144,16 @@ export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualEx
     const seconds = r.runs.filter((x) => x.method === m).reduce((s, x) => s + x.trainSeconds, 0) / o.seeds.length;
     lines.push(`| ${m} | ${cells.join(' | ')} | ${r.bytes[m]?.toLocaleString('en-US') ?? '–'} | ${seconds.toFixed(0)} |`);
   }
-  return `Tasks in order: ${tasks.join(' → ')}; seeds ${o.seeds.join(', ')}; Conure keeps ${o.keep} of the free weights per task.\n\n${lines.join('\n')}\n`;
+  return `Tasks in order: ${tasks.join(' → ')}; seeds ${o.seeds.join(', ')}; Conure keeps ${o.keep} of the free weights per task.\n\n${lines.join('\n')}\n`
+    + validationTable(r, o.tasks.map((t) => t.name), methods);
+}
+
+/** Markdown: the validation users' log-loss per method and task (what to choose settings by), where there is one. */
+function validationTable(r: ContinualExperimentResult, tasks: string[], methods: string[]): string {
+  const rows = methods.flatMap((m) => {
+    const cells = tasks.map((t) => r.runs.filter((x) => x.method === m && x.task === t && x.validationLogLoss !== undefined).map((x) => x.validationLogLoss!));
+    return cells.some((c) => c.length > 0) ? [`| ${m} | ${cells.map((c) => (c.length > 0 ? meanStd(c) : '–')).join(' | ')} |`] : [];
+  });
+  if (rows.length === 0) return '';
+  return `\n| method | ${tasks.map((t) => `${t} valid. log-loss`).join(' | ')} |\n| --- | ${tasks.map(() => '---:').join(' | ')} |\n${rows.join('\n')}\n`;
 }

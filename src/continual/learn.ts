@@ -216,6 +216,8 @@ export interface AddTaskSummary {
   freeAfter: number;
   /** Test metrics before pruning the task's share and after the retraining (what the task answers with). */
   test: { unpruned: TaskResult['test']; final: TaskResult['test'] };
+  /** Classify: the validation users' scores of the final network (what settings such as --free-start are chosen by). */
+  validation?: { users: number; accuracy: number; logLoss: number };
   baselines: TaskBaselines;
   /** Entries owned + the task's LayerNorms, biases and head. */
   trainedParams: number;
@@ -308,6 +310,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   const taskBytes = directoryBytes(taskDir(o.continual, o.task));
   return {
     task: o.task, type: o.spec.type, index, keep: o.keep, owned, freeAfter, test: { unpruned: first.test, final: final.test }, baselines,
+    ...(final.type === 'classify' ? { validation: final.validation } : {}),
     trainedParams, taskBytes,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
   };

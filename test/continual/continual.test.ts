@@ -276,6 +276,14 @@ describe('experiment continual', () => {
     const table = continualTable(r, o);
     assert.match(table, /\| conure \| /);
     assert.match(table, /gender accuracy \(right after \/ after last\)/);
+    // Settings are chosen on validation users: Conure and each strategy report their validation log-loss per task.
+    for (const method of ['conure', 'fine-cls']) {
+      for (const task of tasks) {
+        const v = r.runs.find((x) => x.method === method && x.task === task.name)!.validationLogLoss;
+        assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${method} ${task.name}: ${v}`);
+      }
+    }
+    assert.match(table, /\| method \| gender valid\. log-loss \| age valid\. log-loss \|\n[^\n]*\n\| conure \| \d/);
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelConfigSchema } from '../../src/config/schema.js';
 import { createEncoder } from '../../src/models/encoders.js';
-import { Rng, backward, noGrad } from '../../src/tensor/index.js';
+import { Adam, Rng, backward, noGrad } from '../../src/tensor/index.js';
 import { SoftmaxOptions, sequenceBatch, sequenceLoss, unavailableItems } from '../../src/train/objectives.js';
 
 /** Items 10..12 of 12 are left out of the loss; the windows use items 1..9 only. */
@@ -55,6 +55,12 @@ describe('items left out of the training softmax (items that arrive after traini
       const weight = model.parameters().find((p) => p.name === 'output.weight')!;
       for (const v of LEFT_OUT) assert.ok(weight.grad!.subarray(v * DIM, (v + 1) * DIM).every((g) => g === 0), `item ${v} has a gradient`);
       assert.ok(weight.grad!.subarray(DIM, 10 * DIM).some((g) => g !== 0));
+      // The offset passes through the row-sparse output bias: the lazy optimizer must still update its rows.
+      const bias = model.parameters().find((p) => p.name === 'output.bias')!;
+      const before = Float32Array.from(bias.data);
+      new Adam([weight, bias], { lr: 0.1 }).step();
+      assert.ok(Array.from(bias.data.subarray(1, 10)).some((v, i) => v !== before[i + 1]), 'the available items\' biases moved');
+      assert.deepEqual(Array.from(bias.data.subarray(10)), Array.from(before.subarray(10)), 'the items left out kept theirs');
       // Without the offset, the same loss reaches the items left out (so the check above can fail).
       const fresh = setup();
       backward(sequenceLoss(fresh.model, fresh.batch, softmax, new Rng(2)).loss());

@@ -1,5 +1,5 @@
 import { ShapeError } from '../../errors.js';
-import { gradIfNeeded, passGradient, record } from '../autograd.js';
+import { gradIfNeeded, noteDenseGradient, passGradient, record } from '../autograd.js';
 import { backend } from '../backend.js';
 import { Shape, Tensor, shapeString, sizeOf } from '../tensor.js';
 
@@ -18,6 +18,10 @@ export function add(a: Tensor, b: Tensor): Tensor {
   return record(out, 'add', [a, b], (g) => {
     const donated = passGradient(a, g, true, k.axpy);
     passGradient(b, g, !donated && a !== b, k.axpy);
+    // Every element got a gradient: a row-sparse parameter added here (an output bias plus a per-item offset)
+    // must be updated in every row by the lazy optimizer.
+    noteDenseGradient(a);
+    noteDenseGradient(b);
   });
 }
 

@@ -67,6 +67,16 @@ export abstract class UserEncoder extends Module {
    */
   startTrainingStep(step: number): void {}
 
+  /**
+   * A copy sharing every weight whose item encoder is `items` (these weights over a catalogue of `numItems`
+   * items, ItemEncoder.withAddedItems): its config counts them, so a masked model's mask token stays the last row.
+   */
+  withItemEncoder(items: ItemEncoder, numItems: number): this {
+    const copy = this.copySharing(new Map(), new Map([[this.items, items]]));
+    // The copy's config only; this network keeps its own.
+    return Object.assign(copy, { config: { ...this.config, numItems } });
+  }
+
   /** Id of the mask token (masked objective only). */
   get maskToken(): number {
     return this.config.numItems + 1;

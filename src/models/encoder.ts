@@ -12,7 +12,7 @@
  */
 import { Backbone, ModelConfig } from '../config/schema.js';
 import { Module } from '../nn/module.js';
-import { Parameter, Tensor, backend, reshape } from '../tensor/index.js';
+import { Parameter, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
 import type { ItemEncoder } from './item-encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, predictionInputs, userInputs } from './user-vectors.js';
 
@@ -121,7 +121,9 @@ export function encodeHistories(model: UserEncoder, histories: readonly Int32Arr
  */
 export function forEachScoreRow(model: UserEncoder, userVectors: Float32Array,
   visit: (row: number, scores: Float32Array) => void): void {
-  forEachTableScoreRow(model.outputWeight, model.outputBias, userVectors, visit);
+  // Scores are never differentiated. Read with a graph, a text (or features) model's table would be encoded anew
+  // on every call — every item, per served request — instead of coming from the item encoder's cache.
+  forEachTableScoreRow(noGrad(() => model.outputWeight), model.outputBias, userVectors, visit);
 }
 
 /**

@@ -195,6 +195,7 @@ describe('item encoder', () => {
     const patch = { projected: (x: Tensor) => scale(x, -2) };
     extended.items.setTextPatch(patch);
     reference.items.setTextPatch(patch);
+    assert.equal(model.items.text!.patch, null, 'the patch is the copy\'s only');
     noGrad(() => model.outputWeight);
     const fast = noGrad(() => extended.outputWeight.data);
     noGrad(() => reference.outputWeight.data).forEach((v, i) => assert.ok(Math.abs(v - fast[i]!) < 1e-6));

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { runIngestBench } from '../../bench/ingest.js';
 import { runKernelBench } from '../../bench/kernels.js';
 import { ServeBenchOptions, runServeBench } from '../../bench/serve.js';
+import { ItemTextsBenchOptions, runItemTextsBench } from '../../bench/item-texts.js';
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
 import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_HEADS, DEFAULT_LAYERS, ITEM_ENCODERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
@@ -99,6 +100,22 @@ export function benchCommand(): Command {
     .action(async (opts: ServeBenchOptions & { json?: boolean }) => {
       const { json, ...benchOptions } = opts;
       await runServeBench(benchOptions, printer(json));
+    });
+  bench
+    .command('item-texts')
+    .description('POST /v1/recommend on a random-weight text base (default shape, in process): p50/p99 latency without and with per-request itemTexts (distinct texts each request), heap growth')
+    .option('--items <n>', 'items of the base', integerOption('items'), 5_000)
+    .option('--backbone <name>', `the base's backbone at its default shape: ${BACKBONES.join(', ')} (default ${MODEL_DEFAULTS.backbone})`, choiceOption('backbone', BACKBONES))
+    .option('--text-buckets <n>', 'hash buckets of the text tokenizer (default as ingest --text-buckets)', integerOption('text-buckets'))
+    .option('--texts <n>', 'new items per itemTexts request', integerOption('texts'), 5)
+    .option('--history-length <n>', 'items per request sequence', integerOption('history-length'), 50)
+    .option('--requests <n>', 'timed requests per scenario', integerOption('requests'), 200)
+    .option('--threads <n>', 'kernel threads', integerOption('threads'))
+    .option('--json', 'print one JSON object per line')
+    .action(async (opts: ItemTextsBenchOptions & { threads?: number; json?: boolean }) => {
+      const { json, threads, ...benchOptions } = opts;
+      if (threads) backend().setThreads(threads);
+      await runItemTextsBench(benchOptions, printer(json));
     });
   return bench;
 }

@@ -12,7 +12,7 @@
  */
 import { Backbone, ModelConfig } from '../config/schema.js';
 import { Module } from '../nn/module.js';
-import { Parameter, Tensor, backend, reshape } from '../tensor/index.js';
+import { Parameter, Tensor, backend, noGrad, reshape } from '../tensor/index.js';
 import type { ItemEncoder } from './item-encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches, poolUsers, predictionInputs, userInputs } from './user-vectors.js';
 
@@ -67,6 +67,16 @@ export abstract class UserEncoder extends Module {
    */
   startTrainingStep(step: number): void {}
 
+  /**
+   * A copy sharing every weight whose item encoder is `items` (these weights over a catalogue of `numItems`
+   * items, ItemEncoder.withAddedItems): its config counts them, so a masked model's mask token stays the last row.
+   */
+  withItemEncoder(items: ItemEncoder, numItems: number): this {
+    const copy = this.copySharing(new Map(), new Map([[this.items, items]]));
+    // The copy's config only; this network keeps its own.
+    return Object.assign(copy, { config: { ...this.config, numItems } });
+  }
+
   /** Id of the mask token (masked objective only). */
   get maskToken(): number {
     return this.config.numItems + 1;
@@ -111,7 +121,9 @@ export function encodeHistories(model: UserEncoder, histories: readonly Int32Arr
  */
 export function forEachScoreRow(model: UserEncoder, userVectors: Float32Array,
   visit: (row: number, scores: Float32Array) => void): void {
-  forEachTableScoreRow(model.outputWeight, model.outputBias, userVectors, visit);
+  // Scores are never differentiated. Read with a graph, a text (or features) model's table would be encoded anew
+  // on every call — every item, per served request — instead of coming from the item encoder's cache.
+  forEachTableScoreRow(noGrad(() => model.outputWeight), model.outputBias, userVectors, visit);
 }
 
 /**

@@ -5,7 +5,7 @@ import { Rng } from '../tensor/index.js';
 import { BERT4Rec } from './bert4rec.js';
 import { UserEncoder } from './encoder.js';
 import { GRU4Rec } from './gru4rec.js';
-import { ItemSideInfo, isItemFeatures } from './item-encoder.js';
+import { ItemSideInfo, ItemTokens, isItemFeatures } from './item-encoder.js';
 import { NextItNet } from './nextitnet.js';
 import { SASRec } from './sasrec.js';
 
@@ -49,6 +49,17 @@ export function forItemCatalogue(model: UserEncoder, numItems: number, side: Ite
   // Every parameter is overwritten here (loadValues refuses a missing one), so none keeps an undrawn value.
   other.loadValues(model.parameterMap(), 'the trained model');
   return other;
+}
+
+/**
+ * A text model over its own items followed by `added` new ones, read by their text tokens (same tokenizer; CSR
+ * over the new items only). Unlike forItemCatalogue nothing is built or copied: the network is a copy of `model`
+ * sharing every weight — a per-request catalogue (serve's itemTexts) would otherwise allocate and fill a whole
+ * token table — and, without a graph, takes its own items' vectors from model's cache and encodes only the new
+ * items' (ItemEncoder.withAddedItems).
+ */
+export function withAddedItems(model: UserEncoder, added: ItemTokens): UserEncoder {
+  return model.withItemEncoder(model.items.withAddedItems(added), model.config.numItems + added.offsets.length - 1);
 }
 
 /**

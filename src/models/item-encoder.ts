@@ -56,8 +56,14 @@ export class TextItemEncoder extends Module {
   readonly tokens: Embedding;
   readonly projection: Linear;
   readonly norm: LayerNorm;
-  /** The bag of every input row: token ids, mean weights, row offsets. */
-  private readonly bag: TokenBag;
+  private readonly items: ItemTokens;
+  /** The mask row's reserved token (masked objective), or null. */
+  private readonly maskToken: number | null;
+  /**
+   * The bag of every input row (token ids, mean weights, row offsets), built on first use: an encoder that only
+   * encodes its rows after another's (encodeFrom) never needs the whole catalogue's.
+   */
+  private bag: TokenBag | null = null;
   /** Transfer patches of the text encoder (set by transfer/; see TextPatchHooks). */
   patch: TextPatchHooks | null = null;
 
@@ -67,22 +73,60 @@ export class TextItemEncoder extends Module {
     if (items.offsets.length !== config.numItems + 2) {
       throw new ModelError(`item text: token rows for ${items.offsets.length - 1} items, the model has ${config.numItems} (+ padding)`);
     }
-    for (const t of items.tokens) if (t < 0 || t >= buckets) throw new ModelError(`item text: token id ${t} outside the model's ${buckets} buckets`);
+    checkTokens(items.tokens, buckets);
     this.tokens = this.child(new Embedding(this.childName('tokens'), buckets + 1, config.dim, rng));
     this.projection = this.child(new Linear(this.childName('projection'), config.dim, config.dim, rng));
     this.norm = this.child(new LayerNorm(this.childName('norm'), config.dim, config.layerNormEps));
-    this.bag = tokenBag(items, inputRows(config) > config.numItems + 1 ? buckets : null);
+    this.items = items;
+    this.maskToken = inputRows(config) > config.numItems + 1 ? buckets : null;
+  }
+
+  /**
+   * A copy sharing every weight (and patch) that reads `items` — this one's followed by new ones, whose tokens
+   * `addedTokens` are checked here (this one's were at construction) — instead.
+   */
+  withItems(items: ItemTokens, addedTokens: Int32Array): TextItemEncoder {
+    // The token table's last row is the mask token's, after the hash buckets.
+    checkTokens(addedTokens, this.tokens.weight.shape[0]! - 1);
+    return Object.assign(this.copySharing(), { items, bag: null });
   }
 
   /** Vectors of every input row [rows, dim]. */
   encodeAll(): Tensor {
-    const { ids, weights, offsets } = this.bag;
+    return this.encodeBag(this.bag ??= tokenBag(this.items, this.maskToken));
+  }
+
+  /**
+   * Vectors of the input rows from `first` on (the mask row last, as in encodeAll) [rows - first, dim]. Every
+   * step — bag, patches, projection, LayerNorm — reads one row at a time, so these are encodeAll()'s last rows.
+   */
+  encodeFrom(first: number): Tensor {
+    return this.encodeBag(tokenBag(this.items, this.maskToken, first));
+  }
+
+  private encodeBag({ ids, weights, offsets }: TokenBag): Tensor {
     const p = this.patch;
     let bag = embeddingBag(this.tokens.weight, ids, weights, offsets);
     if (p?.tokenBag) bag = add(bag, p.tokenBag(ids, weights, offsets));
     const projected = this.projection.forward(bag);
     return this.norm.forward(p?.projected ? p.projected(projected) : projected);
   }
+}
+
+function checkTokens(tokens: Int32Array, buckets: number): void {
+  for (const t of tokens) if (t < 0 || t >= buckets) throw new ModelError(`item text: token id ${t} outside the model's ${buckets} buckets`);
+}
+
+/** The token rows of `own` followed by those of `added` (a CSR of its own, from offset 0). */
+function appendItemTokens(own: ItemTokens, added: ItemTokens): ItemTokens {
+  const ownEnd = own.offsets[own.offsets.length - 1]!;
+  const offsets = new Int32Array(own.offsets.length + added.offsets.length - 1);
+  offsets.set(own.offsets);
+  for (let k = 1; k < added.offsets.length; k++) offsets[own.offsets.length - 1 + k] = ownEnd + added.offsets[k]!;
+  const tokens = new Int32Array(ownEnd + added.tokens.length);
+  tokens.set(own.tokens.subarray(0, ownEnd));
+  tokens.set(added.tokens, ownEnd);
+  return { offsets, tokens };
 }
 
 /** Mean weights (1/n per token of an n-token item) and, for a masked model, the mask row's reserved token. */
@@ -92,13 +136,16 @@ interface TokenBag {
   offsets: Int32Array;
 }
 
-function tokenBag(items: ItemTokens, maskToken: number | null): TokenBag {
-  const rows = items.offsets.length - 1 + (maskToken === null ? 0 : 1);
-  const total = items.tokens.length + (maskToken === null ? 0 : 1);
+/** The bag of the input rows from item row `first` on (the mask row included). */
+function tokenBag(items: ItemTokens, maskToken: number | null, first = 0): TokenBag {
+  const start = items.offsets[first]!;
+  const itemRows = items.offsets.length - 1 - first;
+  const rows = itemRows + (maskToken === null ? 0 : 1);
+  const total = items.tokens.length - start + (maskToken === null ? 0 : 1);
   const ids = new Int32Array(total);
-  ids.set(items.tokens);
+  ids.set(items.tokens.subarray(start));
   const offsets = new Int32Array(rows + 1);
-  offsets.set(items.offsets);
+  for (let r = 0; r <= itemRows; r++) offsets[r] = items.offsets[first + r]! - start;
   if (maskToken !== null) {
     ids[total - 1] = maskToken;
     offsets[rows] = total;
@@ -141,6 +188,11 @@ export class ItemEncoder extends Module {
   readonly itemFeatures: ItemFeatures | null;
   private readonly numItems: number;
   private readonly rows: number;
+  /**
+   * The encoder whose items are this one's first items (a catalogue extended by new items' text, sharing its
+   * weights): without a graph, their vectors are taken from its cache and only the rows after them encoded.
+   */
+  private ownItemsFrom: ItemEncoder | null = null;
 
   constructor(config: ModelConfig, rng: Rng, side: ItemSideInfo | null) {
     super('');
@@ -157,6 +209,22 @@ export class ItemEncoder extends Module {
     this.ids = this.kind === 'id' || this.kind === 'id+text' ? this.child(new Embedding('items', this.rows, config.dim, rng)) : null;
     this.text = text ? this.child(new TextItemEncoder('item_text', config, tokens!, rng)) : null;
     this.features = this.kind === 'features' ? this.child(new FeatureItemEncoder('item_features', config, features!, rng)) : null;
+  }
+
+  /**
+   * This text encoder over its items followed by `added` ones (token rows of the new items only): a copy that
+   * shares every weight and patch, and reads its first items' vectors from this encoder (ownItemsFrom). Its
+   * item-vector cache is its own object's, so it is dropped with the copy.
+   */
+  withAddedItems(added: ItemTokens): ItemEncoder {
+    if (this.kind !== 'text') throw new ModelError(`a ${this.kind} item encoder cannot take new items by their text; only a text one can`);
+    const itemTokens = appendItemTokens(this.itemTokens!, added);
+    const text = this.text!.withItems(itemTokens, added.tokens);
+    const count = added.offsets.length - 1;
+    // Fields of the copy only: the original keeps its catalogue.
+    return Object.assign(this.copySharing(new Map(), new Map([[this.text!, text]])), {
+      numItems: this.numItems + count, rows: this.rows + count, itemTokens, ownItemsFrom: this,
+    });
   }
 
   /** Grafts (or with null removes) the text encoder's patches; item vectors computed before are stale then. */
@@ -204,14 +272,29 @@ export class ItemEncoder extends Module {
       caches.delete(this);
       return { scope: null, writes, all: this.encodeAll(), table: null };
     }
-    // Without a graph the result outlives any scratch scope, so it gets memory of its own.
-    const all = grad ? this.encodeAll() : noGrad(() => {
-      const t = this.encodeAll();
-      return new Tensor(Float32Array.from(t.data), t.shape);
-    });
+    const all = grad ? this.encodeAll() : noGrad(() => this.encodeWithoutGraph());
     const entry: EncodedItems = { scope: grad ? scope : null, writes, all, table: null };
     caches.set(this, entry);
     return entry;
+  }
+
+  /**
+   * encodeAll() in memory of its own (the result outlives any scratch scope). With a source of its first items
+   * that still computes them alike, those rows are copied from its cache and only the rows after them — new
+   * items, then the mask row — are encoded: a request's few new items cost what they add, not the catalogue.
+   */
+  private encodeWithoutGraph(): Tensor {
+    const source = this.ownItemsFrom;
+    if (source === null || !sameTextEncoding(this.text!, source.text!)) {
+      const t = this.encodeAll();
+      return new Tensor(Float32Array.from(t.data), t.shape);
+    }
+    const own = source.table();
+    const added = this.text!.encodeFrom(own.shape[0]!);
+    const data = new Float32Array(own.size + added.size);
+    data.set(own.data);
+    data.set(added.data, own.size);
+    return new Tensor(data, [this.rows, added.shape[1]!]);
   }
 
   private encodeAll(): Tensor {
@@ -220,4 +303,13 @@ export class ItemEncoder extends Module {
     // Gathered rather than added as is: the gather records which rows of the row-sparse id table get a gradient.
     return this.ids ? add(this.ids.forward(iota(this.rows), [this.rows]), text) : text;
   }
+}
+
+/**
+ * Whether two text encoders give an item the same vector: the same weight tensors (shared, so a write to one is
+ * a write to both) and the same patches. A task's copy with replaced weights or grafted patches is not alike.
+ */
+function sameTextEncoding(a: TextItemEncoder, b: TextItemEncoder): boolean {
+  const bs = b.parameters();
+  return a.patch === b.patch && a.parameters().every((p, i) => p.data === bs[i]?.data);
 }

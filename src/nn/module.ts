@@ -63,9 +63,10 @@ export abstract class Module {
    * A copy of this module tree that shares every parameter tensor with this one, except the parameters named in
    * `replace`, which become new Parameters holding the given values. Many tasks can then run on one base model in
    * memory: each task's copy costs a few objects plus the tensors its patch replaced, and per-task state such as
-   * patch hooks lives on the copy. The original tree is never modified.
+   * patch hooks lives on the copy. The original tree is never modified. A descendant found in `substitute` is
+   * not copied: its counterpart given there takes its place (the same weights over another item catalogue).
    */
-  copySharing(replace: ReadonlyMap<string, Float32Array> = new Map()): this {
+  copySharing(replace: ReadonlyMap<string, Float32Array> = new Map(), substitute: ReadonlyMap<Module, Module> = new Map()): this {
     const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
     // Maps each of this module's parameters/children to its counterpart in the copy, so that fields pointing at
     // them (`this.ln2`, `this.blocks[3]`, `this.gamma`) can be redirected.
@@ -79,7 +80,7 @@ export abstract class Module {
       return q;
     });
     const children = this.children.map((c) => {
-      const cc = c.copySharing(replace);
+      const cc = substitute.get(c) ?? c.copySharing(replace, substitute);
       counterpart.set(c, cc);
       return cc;
     });

@@ -9,7 +9,7 @@ import { ExtendedCatalogue, withItemTexts } from '../train/catalogue.js';
 import { LoadedModel } from '../train/checkpoint.js';
 import { HttpError } from './http-error.js';
 
-/** At most this many texts in one request: each is tokenised and the whole catalogue is re-encoded with them. */
+/** At most this many texts in one request: each is tokenised and encoded (the catalogue's own vectors are reused). */
 export const MAX_ITEM_TEXTS = 100;
 export const MAX_ITEM_TEXT_LENGTH = 4000;
 

@@ -1,12 +1,13 @@
 /**
  * New items by text: a model with the text item encoder scores any item it can tokenise, so items that arrived
  * after training (a new product, another platform's catalogue) join its catalogue by their text alone — no id
- * row to train. The extended model shares every weight with the loaded one.
+ * row to train. The extended model shares every weight with the loaded one (withAddedItems) and encodes only the
+ * new items: the loaded model's own item vectors are reused.
  */
 import { ModelError } from '../errors.js';
 import { readItemTexts } from '../data/ingest/item-text.js';
 import { tokenRows } from '../data/text/tokenize.js';
-import { forItemCatalogue } from '../models/encoders.js';
+import { withAddedItems } from '../models/encoders.js';
 import { LoadedModel } from './checkpoint.js';
 
 export interface ExtendedCatalogue {
@@ -27,17 +28,11 @@ export function withItemTexts(loaded: LoadedModel, items: { ids: readonly string
   const known = new Set(loaded.items);
   const fresh = items.ids.flatMap((id, k) => (known.has(id) ? [] : [k]));
   const added = fresh.map((k) => items.ids[k]!);
-  const rows = tokenRows(fresh.map((k) => items.texts[k]!), tokenizer);
-  const ownEnd = own.offsets[own.offsets.length - 1]!;
-  const offsets = Int32Array.from([...own.offsets, ...Array.from(rows.offsets.subarray(1), (o) => ownEnd + o)]);
-  const tokens = new Int32Array(ownEnd + rows.tokens.length);
-  tokens.set(own.tokens.subarray(0, ownEnd));
-  tokens.set(rows.tokens, ownEnd);
   const numItems = config.model.numItems + added.length;
   return {
     base: {
       config: { ...config, model: { ...config.model, numItems } },
-      model: forItemCatalogue(model, numItems, { offsets, tokens }),
+      model: withAddedItems(model, tokenRows(fresh.map((k) => items.texts[k]!), tokenizer)),
       items: [...loaded.items, ...added],
     },
     added,

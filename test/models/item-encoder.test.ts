@@ -2,15 +2,25 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BACKBONES, ModelConfigSchema } from '../../src/config/schema.js';
 import { ModelError } from '../../src/errors.js';
-import { createEncoder } from '../../src/models/encoders.js';
+import { createEncoder, forItemCatalogue, withAddedItems } from '../../src/models/encoders.js';
+import { inputRows } from '../../src/models/encoder.js';
 import { ItemEncoder, ItemTokens } from '../../src/models/item-encoder.js';
 import {
-  Adam, Rng, Tensor, backward, noGrad, noteParameterWrite, scratchScope, softmaxCrossEntropy,
+  Adam, Rng, Tensor, backward, noGrad, noteParameterWrite, scale, scratchScope, softmaxCrossEntropy,
 } from '../../src/tensor/index.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 
 /** Padding (no tokens) and 4 items over 11 buckets; items 2 and 4 share tokens, item 3 has one token. */
 const TOKENS: ItemTokens = { offsets: Int32Array.from([0, 0, 3, 5, 6, 9]), tokens: Int32Array.from([0, 4, 7, 2, 4, 10, 2, 4, 9]) };
+
+/** TOKENS followed by `added`'s rows. */
+function appendedTokens(added: ItemTokens): ItemTokens {
+  const end = TOKENS.tokens.length;
+  return {
+    offsets: Int32Array.from([...TOKENS.offsets, ...Array.from(added.offsets.subarray(1), (o) => end + o)]),
+    tokens: Int32Array.from([...TOKENS.tokens, ...added.tokens]),
+  };
+}
 
 function config(extra: Record<string, unknown> = {}) {
   return ModelConfigSchema.parse({ numItems: 4, dim: 4, blocks: 1, maxLen: 6, itemEncoder: 'text', textBuckets: 11, layerNormEps: 1e-5, ...extra });
@@ -143,6 +153,58 @@ describe('item encoder', () => {
       assert.ok(tokens.data.some((v, i) => v !== before[i]), 'the token table was updated');
     });
   }
+
+  for (const [backbone, objective] of [['sasrec', 'causal'], ['bert4rec', 'masked']] as const) {
+    it(`${backbone} (${objective}): new items by text share the weights and encode only themselves, row for row a full re-encode`, () => {
+      const rng = new Rng(5);
+      const model = createEncoder(config({ backbone, objective, dim: 8, maxLen: 7 }), new Rng(2), TOKENS);
+      // Larger than the init scale, so that every row — padding, items, mask — differs from the others.
+      for (const p of model.parameters()) rng.fillUniform(p.data, -1, 1);
+      noteParameterWrite();
+      const added: ItemTokens = { offsets: Int32Array.from([0, 2, 3, 6]), tokens: Int32Array.from([1, 5, 10, 3, 6, 8]) };
+      const extended = withAddedItems(model, added);
+      const all = appendedTokens(added);
+      const reference = forItemCatalogue(model, 7, all);
+      assert.deepEqual(extended.items.itemTokens, all);
+      const weights = model.parameterMap();
+      for (const p of extended.parameters()) assert.equal(p.data, weights.get(p.name)!.data, `${p.name} is shared, not copied`);
+
+      const own = noGrad(() => Float32Array.from(model.outputWeight.data));
+      // The fast path must not fall back to encoding the whole catalogue.
+      extended.items.text!.encodeAll = () => assert.fail('re-encoded every item');
+      const rows = inputRows(extended.config);
+      assert.equal(rows, objective === 'masked' ? 9 : 8);
+      const ids = Int32Array.from({ length: rows }, (_, i) => i);
+      const fast = noGrad(() => extended.items.forward(ids, [rows]).data);
+      const full = noGrad(() => reference.items.forward(ids, [rows]).data);
+      assert.equal(fast.length, full.length);
+      fast.forEach((v, i) => assert.ok(Math.abs(v - full[i]!) < 1e-6, `row ${Math.floor(i / 8)}: ${v} vs ${full[i]}`));
+      assert.deepEqual(fast.subarray(0, own.length), own, 'the own items are the base\'s cached vectors');
+      assert.deepEqual(noGrad(() => extended.outputWeight.shape), [8, 8], 'the softmax: padding + 4 own + 3 new items, no mask row');
+      const history = [Int32Array.from([1, 6, 3])];
+      const users = noGrad(() => extended.userVectors(history).data);
+      noGrad(() => reference.userVectors(history).data).forEach((v, c) => assert.ok(Math.abs(v - users[c]!) < 1e-5));
+    });
+  }
+
+  it('an extended catalogue with its own text patch encodes all its items again', () => {
+    const model = createEncoder(config(), new Rng(2), TOKENS);
+    const added: ItemTokens = { offsets: Int32Array.from([0, 2]), tokens: Int32Array.from([1, 5]) };
+    const extended = withAddedItems(model, added);
+    const reference = forItemCatalogue(model, 5, appendedTokens(added));
+    const patch = { projected: (x: Tensor) => scale(x, -2) };
+    extended.items.setTextPatch(patch);
+    reference.items.setTextPatch(patch);
+    assert.equal(model.items.text!.patch, null, 'the patch is the copy\'s only');
+    noGrad(() => model.outputWeight);
+    const fast = noGrad(() => extended.outputWeight.data);
+    noGrad(() => reference.outputWeight.data).forEach((v, i) => assert.ok(Math.abs(v - fast[i]!) < 1e-6));
+
+    const outside: ItemTokens = { offsets: Int32Array.from([0, 1]), tokens: Int32Array.from([11]) };
+    assert.throws(() => withAddedItems(model, outside), /token id 11 outside the model's 11 buckets/);
+    const idModel = createEncoder(config({ itemEncoder: 'id' }), new Rng(2));
+    assert.throws(() => withAddedItems(idModel, added), /a id item encoder cannot take new items by their text/);
+  });
 
   it('refuses to build a text encoder without item tokens, or with tokens outside its buckets', () => {
     assert.throws(() => createEncoder(config(), new Rng(1)), (e) => e instanceof ModelError && /needs item text.*--item-text/.test(e.message));

@@ -56,7 +56,8 @@ function orderedSum(comm: Communicator, x: Float32Array): Float32Array {
 /**
  * Gathers every rank's touched rows of the row-sparse parameters in two collectives (ids, then rows) and writes
  * their sums into each parameter's gradient, marking the union of rows as touched. The id buffer holds, per
- * parameter, its row count and then its row ids.
+ * parameter, its row count and then its row ids. The rows are copied out and added back by the embedding kernels
+ * (a gather, and a scatter-add that adds the ids in order), not row by row here.
  */
 function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number {
   if (sparse.length === 0) return 0;
@@ -74,41 +75,31 @@ function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number 
     ids[io++] = rows.length;
     ids.set(rows, io);
     io += rows.length;
-    for (const r of rows) {
-      values.set(p.grad!.subarray(r * p.rowSize, (r + 1) * p.rowSize), vo);
-      vo += p.rowSize;
-    }
+    const n = rows.length * p.rowSize;
+    k.embeddingForward(p.grad!, rows, values.subarray(vo, vo + n), p.touchedRows!.length, p.rowSize);
+    vo += n;
   });
-  const gatheredIds = comm.allgatherv(ids);
-  const gatheredValues = comm.allgatherv(values);
-  // Zero the union first (a rank's own rows are among its contributions), then add each rank's rows in rank order.
-  for (const pass of ['zero', 'add'] as const) {
-    let idStart = 0;
-    let valueStart = 0;
-    for (let r = 0; r < comm.size; r++) {
-      let i = idStart;
-      let v = valueStart;
-      for (const p of sparse) {
-        const count = gatheredIds.data[i++]!;
-        const size = p.rowSize;
-        for (let j = 0; j < count; j++, i++, v += size) {
-          const row = gatheredIds.data[i]!;
-          const target = p.grad!.subarray(row * size, (row + 1) * size);
-          if (pass === 'zero') {
-            target.fill(0);
-            p.touchedRows![row] = 1;
-          } else {
-            // A row is short (the embedding size): a loop here beats a native call per row. Float32 sums of two
-            // float32 values round the same whether added in double or in single precision.
-            const source = gatheredValues.data;
-            for (let e = 0; e < size; e++) target[e]! += source[v + e]!;
-          }
-        }
-      }
-      idStart += gatheredIds.counts[r]!;
-      valueStart += gatheredValues.counts[r]!;
+  const gathered = { ids: comm.allgatherv(ids), values: comm.allgatherv(values) };
+  // Each rank's (parameter, ids, rows) in rank order.
+  const contributions: { p: Parameter; ids: Int32Array; rows: Float32Array }[] = [];
+  let idStart = 0;
+  let valueStart = 0;
+  for (let r = 0; r < comm.size; r++) {
+    let i = idStart;
+    let v = valueStart;
+    for (const p of sparse) {
+      const count = gathered.ids.data[i++]!;
+      contributions.push({ p, ids: gathered.ids.data.subarray(i, i + count), rows: gathered.values.data.subarray(v, v + count * p.rowSize) });
+      i += count;
+      v += count * p.rowSize;
     }
+    idStart += gathered.ids.counts[r]!;
+    valueStart += gathered.values.counts[r]!;
   }
+  // Zero the union (a rank's own rows are among its contributions), then add each rank's rows in rank order.
+  for (const c of contributions) for (const id of c.ids) c.p.touchedRows![id] = 1;
+  for (const p of sparse) k.scaleRows(p.grad!, p.touchedRows!, p.rowSize, 0);
+  for (const c of contributions) k.embeddingBackward(c.ids, c.rows, c.p.grad!, c.p.touchedRows!.length, c.p.rowSize);
   // Every rank then sees the same union: when it is the whole table, all ranks take Adam's dense path alike.
   for (const p of sparse) p.allRowsTouched = p.touchedRows!.every((t) => t === 1);
   return ids.byteLength + values.byteLength;

@@ -119,6 +119,7 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit, comm
   bytesSent = 0;
   comm?.barrier();
   let stepNs = 0n;
+  let cpuMicros = 0;
   let sequences = 0, targets = 0, positions = 0;
   for (let i = 0; i < options.steps; i++) {
     // batch assembly (and drawing negatives) is data loading, not the step: keep it out of the timing
@@ -128,7 +129,10 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit, comm
     targets += countTargets(batch);
     positions += batch.size * batch.length;
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     trainingStep(losses, optimizer, { clipNorm: 0, exchange });
+    const cpu = process.cpuUsage(cpu0);
+    cpuMicros += cpu.user + cpu.system;
     stepNs += process.hrtime.bigint() - t0;
   }
   if (comm && comm.rank !== 0) return;
@@ -142,6 +146,8 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit, comm
     realItemsPerSec: round(targets / seconds, 1),
     paddingShare: round(1 - targets / positions, 4),
     msPerStep: round((seconds * 1000) / options.steps, 2),
+    // This process's CPU time (all its threads): on a machine shared with other work, the cost wall time hides.
+    cpuMsPerStep: round(cpuMicros / 1000 / options.steps, 2),
     ...(comm ? {
       ranks: comm.size,
       waitMsPerStep: round(Number(waitNs) / 1e6 / options.steps, 2),

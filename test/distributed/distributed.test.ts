@@ -81,6 +81,18 @@ describe('distributed pretraining', () => {
     });
   }
 
+  mpiTest('a distributed run resumed from its checkpoint ends with the weights of a straight run', async () => {
+    const data = await savedCyclicDataset(60, 20, 8);
+    const dir = tempDir();
+    const mpirun = (out: string, extra: string[]) =>
+      run('mpirun', [...MPIRUN, '-np', '2', 'node', ...pretrainArgs(data, out, ['--batch', '16', '--negatives', '7', '--distributed', ...extra])]);
+    assert.equal(mpirun(join(dir, 'straight'), ['--epochs', '3']).status, 0);
+    assert.equal(mpirun(join(dir, 'resumed'), ['--epochs', '1']).status, 0);
+    const r = mpirun(join(dir, 'resumed'), ['--epochs', '3', '--resume']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'resumed', 'checkpoint', 'model.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint', 'model.safetensors')));
+  });
+
   it('--distributed without a launcher is one clear line and exit 1', async () => {
     const data = await savedCyclicDataset(30, 10, 6);
     const launcherless = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(OMPI_|PMIX_|PMI_)/.test(k)));
@@ -110,7 +122,7 @@ describe('distributed pretraining', () => {
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
   });
 
-  mpiTest('a rank killed mid-training makes the others stop within seconds', async () => {
+  mpiTest('a rank killed mid-training makes the others stop within seconds', async (t) => {
     const data = await savedCyclicDataset(60, 20, 8);
     const dir = tempDir();
     const pidFile = join(dir, 'rank1.pid');
@@ -129,6 +141,7 @@ describe('distributed pretraining', () => {
     if (code === 'hung') job.kill('SIGKILL');
     assert.notEqual(code, 'hung', 'the job did not stop within 30 s');
     assert.notEqual(code, 0);
+    t.diagnostic(`the job ended ${Date.now() - killed} ms after rank 1 was killed`);
     assert.ok(Date.now() - killed < 15_000, `stopped ${Date.now() - killed} ms after the kill`);
     assert.ok(stderr.length > 0);
   });

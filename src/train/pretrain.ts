@@ -115,7 +115,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const comm = options.communicator ?? null;
   const isRoot = comm === null || comm.rank === 0;
   const log = isRoot ? options.log ?? (() => {}) : () => {};
-  const progress = isRoot ? options.progress ?? createProgress(process.stderr, true) : createProgress(process.stderr, true);
+  const progress = isRoot && options.progress ? options.progress : createProgress(process.stderr, true);
   // `a,b`: several datasets trained as one (data/merge.ts).
   const ds: Dataset = await loadDatasets(options.data);
   const vocabHash = vocabularyHash(ds.items);

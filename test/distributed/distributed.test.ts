@@ -17,7 +17,9 @@ if (!hasMpirun && process.env.CI === 'true') throw new Error('mpirun is missing:
 const mpiTest = hasMpirun ? it : it.skip;
 // One kernel thread per rank on shared cores; deterministic mode: the builtin GEMM and ranks summed in rank order.
 const env = { ...process.env, GRAFTREC_THREADS: '1', GRAFTREC_DETERMINISTIC: '1' };
-const MPIRUN = ['--oversubscribe', ...(process.getuid?.() === 0 ? ['--allow-run-as-root'] : []), '--mca', 'btl', 'self,vader,tcp'];
+// Shared memory without the cross-memory-attach copy, which containers often forbid (ptrace restrictions).
+const MPIRUN = ['--oversubscribe', ...(process.getuid?.() === 0 ? ['--allow-run-as-root'] : []), '--mca', 'btl', 'self,vader,tcp',
+  '--mca', 'btl_vader_single_copy_mechanism', 'none'];
 
 function pretrainArgs(data: string, out: string, extra: string[]): string[] {
   return [cli, 'pretrain', '--data', data, '--out', out, '--dim', '16', '--blocks', '2', '--layers', '1', '--heads', '2',
@@ -91,6 +93,17 @@ describe('distributed pretraining', () => {
     const r = mpirun(join(dir, 'resumed'), ['--epochs', '3', '--resume']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readFileSync(join(dir, 'resumed', 'checkpoint', 'model.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint', 'model.safetensors')));
+  });
+
+  mpiTest('bench train --distributed: rank 0 prints one record with the ranks and the bytes each sent', () => {
+    const r = spawnSync('mpirun', [...MPIRUN, '-np', '2', 'node', cli, 'bench', 'train', '--items', '500', '--dim', '16', '--blocks', '2',
+      '--batch', '16', '--max-len', '8', '--negatives', '10', '--steps', '2', '--warmup', '1', '--json', '--distributed'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const record = JSON.parse(lines[0]!);
+    assert.equal(record.ranks, 2);
+    assert.ok(record.bytesSentPerStep > 0 && record.exchangeMsPerStep >= 0 && record.seqPerSec > 0, lines[0]);
   });
 
   it('--distributed without a launcher is one clear line and exit 1', async () => {

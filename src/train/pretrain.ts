@@ -7,8 +7,8 @@
  *
  * Data-parallel (a communicator given): every rank plans the same batches and prepares each whole batch from the
  * same seeded stream (masks, negatives), trains on its shard of the rows, and the gradients are summed across ranks
- * (distributed/gradients.ts), so all ranks take the same steps as one process with the same global batch. Rank 0 alone
- * validates (and shares the NDCG that decides early stopping) and writes files.
+ * (distributed/gradients.ts), so all ranks take the same steps as one process with the same global batch.
+ * Validation is sharded by user, its ranks gathered; rank 0 alone writes files.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
@@ -248,7 +248,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       }
       progress.stop();
       const epochSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const valid = validate(() => evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null }), comm);
+      // Data-parallel: each rank ranks its share of the users and the ranks are gathered, so every rank has the
+      // metrics (and makes the same early-stopping decision) that one process would.
+      const shard = comm ? { ...shardRows(split.valid.targets.length, comm.rank, comm.size), gather: (r: Int32Array) => comm.allgatherv(r).data } : undefined;
+      const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null, shard });
       popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
         epoch, step: state.step, trainLoss: epochLoss.total(), trainLosses: epochLoss.means(),
@@ -285,26 +288,6 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   }
   if (isRoot) await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
   return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history, popularityValid: popularityNdcg };
-}
-
-type Validation = Pick<ReturnType<typeof evaluateNextItem>, 'metrics' | 'popularity'>;
-
-/**
- * The epoch's validation: evaluated by rank 0 alone (the weights are the same on every rank), whose metrics are
- * then summed into every rank (the others add zeros), so all ranks make the same early-stopping decision.
- */
-function validate(evaluate: () => Validation, comm: Communicator | null): Validation {
-  if (comm === null) return evaluate();
-  const keys = ['HR@10', 'NDCG@10'];
-  const own = comm.rank === 0 ? evaluate() : null;
-  const values = new Float64Array(keys.length + 1);
-  if (own) {
-    keys.forEach((k, i) => (values[i] = own.metrics[k]!));
-    values[keys.length] = own.popularity?.['NDCG@10'] ?? 0;
-  }
-  comm.allreduceSum(values);
-  if (own) return own;
-  return { metrics: Object.fromEntries(keys.map((k, i) => [k, values[i]!])), popularity: { 'NDCG@10': values[keys.length]! } };
 }
 
 /** Each loss term's mean over an epoch (weighted by what each batch's loss averaged over) and their weighted sum. */

@@ -36,8 +36,8 @@ async function weights(dir: string): Promise<Map<string, Float32Array>> {
   return new Map([...floatTensors(await readSafetensors(path), path)].map(([k, v]) => [k, v.data]));
 }
 
-function losses(dir: string): number[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).trainLoss as number);
+function epochs(dir: string): { trainLoss: number; valid: Record<string, number> }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 
 /** Largest |a - b| over every weight. */
@@ -74,8 +74,12 @@ describe('distributed pretraining', () => {
       for (const f of ['model.safetensors', 'config.json', 'training.json', 'checkpoint/state.json']) assert.ok(existsSync(join(rank0, f)), f);
       // Not bit-identical: each rank's GEMMs sum its half of the batch, and the halves are then added, where one
       // process sums the whole batch in one order; float32 rounding differs in the last bits.
-      const [a, b] = [losses(rank0), losses(single)];
-      a.forEach((l, i) => assert.ok(Math.abs(l - b[i]!) <= 1e-6 * Math.abs(b[i]!), `epoch ${i + 1}: loss ${l} vs ${b[i]}`));
+      const [a, b] = [epochs(rank0), epochs(single)];
+      a.forEach((e, i) => {
+        assert.ok(Math.abs(e.trainLoss - b[i]!.trainLoss) <= 1e-6 * Math.abs(b[i]!.trainLoss), `epoch ${i + 1}: loss ${e.trainLoss} vs ${b[i]!.trainLoss}`);
+        // Validation sharded by user: the same ranks, so the same metrics (the weights' last-bit differences flip no ranking here).
+        assert.deepEqual(e.valid, b[i]!.valid, `epoch ${i + 1}`);
+      });
       // Weights (of scale 0.05 to 1) agree to ~1e-7, except where the exact gradient is zero and Adam turns rounding
       // noise into steps of ~lr / 1000: the attention's key bias (softmax ignores a shift common to all keys).
       const worst = largestDifference(await weights(rank0), await weights(single));

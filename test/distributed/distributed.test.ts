@@ -110,6 +110,15 @@ describe('distributed pretraining', () => {
     assert.ok(record.bytesSentPerStep > 0 && record.exchangeMsPerStep >= 0 && record.seqPerSec > 0, lines[0]);
   });
 
+  mpiTest('several ranks without --distributed are refused, not left to write the same files', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const out = join(tempDir(), 'm');
+    const r = run('mpirun', [...MPIRUN, '-np', '2', 'node', ...pretrainArgs(data, out, [])]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /graftrec: DistributedError: started as one of 2 MPI ranks without --distributed/);
+    assert.ok(!existsSync(out));
+  });
+
   it('--distributed without a launcher is one clear line and exit 1', async () => {
     const data = await savedCyclicDataset(30, 10, 6);
     const launcherless = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(OMPI_|PMIX_|PMI_)/.test(k)));

@@ -192,7 +192,7 @@ function notSharded(name: LossName): TrainingError {
   return new TrainingError(`the ${name} loss cannot be split across ranks yet; distributed training takes the sequence objectives (causal, masked) only`);
 }
 
-/** Whether every term of `terms` can train on a shard of each batch. */
+/** Whether every loss term of this objective (and held-out setting) can train on a shard of each batch. */
 export function shardable(objective: Objective, train: Pick<TrainConfig, 'heldOut'>): boolean {
   return !objective.includes('contrastive') && !(train.heldOut.weight > 0);
 }

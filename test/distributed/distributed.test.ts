@@ -119,6 +119,13 @@ describe('distributed pretraining', () => {
     assert.ok(!existsSync(out));
   });
 
+  mpiTest('an objective that couples a batch\'s rows (contrastive) is refused with --distributed', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const r = run('mpirun', [...MPIRUN, '-np', '1', 'node', ...pretrainArgs(data, join(tempDir(), 'm'), ['--objective', 'causal+contrastive', '--distributed'])]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--distributed trains the sequence objectives \(causal, masked\) only: the causal\+contrastive objective/);
+  });
+
   it('--distributed without a launcher is one clear line and exit 1', async () => {
     const data = await savedCyclicDataset(30, 10, 6);
     const launcherless = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(OMPI_|PMIX_|PMI_)/.test(k)));

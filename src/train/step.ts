@@ -38,7 +38,7 @@ export function trainingStep(losses: readonly PreparedLoss[], optimizer: Adam, o
 
 function runStep(losses: readonly PreparedLoss[], optimizer: Adam, options: StepOptions): StepResult {
   // A rank whose shard holds nothing a term predicts (a short last batch) computes no loss and adds zeros.
-  const tensors = losses.map((l) => (l.count > 0 ? l.loss() : null));
+  const tensors = losses.map((l) => (l.count > 0 || l.batchCount === undefined ? l.loss() : null));
   const terms = losses.map((l, i) => ({ name: l.name, loss: tensors[i]?.item() ?? 0, count: l.count }));
   for (const t of terms) {
     if (!Number.isFinite(t.loss)) {

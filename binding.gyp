@@ -23,7 +23,8 @@
         "native/contrastive.cc",
         "native/attention.cc",
         "native/dropout.cc",
-        "native/gru.cc"
+        "native/gru.cc",
+        "native/mpi.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

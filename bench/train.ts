@@ -4,6 +4,10 @@
  * way pretraining makes them (leave-one-out training part, windows, length-bucketed batches each padded to its own
  * longest window, the dataset's vocabulary). Prints sequences/s, real items/s (predicted positions per second),
  * the share of batch positions that are padding, ms per step and peak RSS.
+ *
+ * With a communicator (`mpirun -np N graftrec bench train --distributed`), every rank draws the same global batches
+ * and trains on its shard, as distributed pretraining does; rank 0 prints the global throughput, the bytes each
+ * rank sent per step, the time spent waiting for the slowest rank and the time the gradient exchange took.
  */
 import { epochBatches } from '../src/data/batch-plan.js';
 import { loadDataset } from '../src/data/dataset.js';
@@ -12,7 +16,9 @@ import { ItemEncoderKind } from '../src/config/schema.js';
 import { DataError } from '../src/errors.js';
 import { createEncoder } from '../src/models/encoders.js';
 import { ItemTokens } from '../src/models/item-encoder.js';
-import { Adam, Rng, backend } from '../src/tensor/index.js';
+import { Communicator, shardRows } from '../src/distributed/communicator.js';
+import { exchangeGradients } from '../src/distributed/gradients.js';
+import { Adam, Parameter, Rng, backend } from '../src/tensor/index.js';
 import { NegativeSampler } from '../src/train/sampler.js';
 import { countTargets, objectiveWindows, sequenceBatch, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
@@ -72,7 +78,7 @@ async function datasetWindows(dir: string, options: TrainBenchOptions, objective
   };
 }
 
-export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Promise<void> {
+export async function runTrainBench(options: TrainBenchOptions, emit: Emit, comm: Communicator | null = null): Promise<void> {
   // Batches (and negatives, dropout) from a stream of their own: models of any size and item encoder see the
   // same batches at the same seed, so their step times compare like for like.
   const rng = new Rng(options.seed + 0x9e3779b9);
@@ -90,21 +96,46 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
   const sampler = options.negatives > 0 ? new NegativeSampler(source.counts) : null;
   const softmax = { negatives: options.negatives, sampler };
   const makeBatch = () => sequenceBatch(model, source.next(rng), rng);
-  const step = () => trainingStep([sequenceLoss(model, makeBatch(), softmax, rng)], optimizer, { clipNorm: 0 });
+  let waitNs = 0n;
+  let exchangeNs = 0n;
+  let bytesSent = 0;
+  const exchange = comm ? (params: readonly Parameter[], scalars: number[]) => {
+    // A barrier first separates waiting for the slowest rank (imbalance, shared cores) from the exchange itself.
+    const t0 = process.hrtime.bigint();
+    comm.barrier();
+    const t1 = process.hrtime.bigint();
+    const r = exchangeGradients(comm, params, scalars);
+    waitNs += t1 - t0;
+    exchangeNs += process.hrtime.bigint() - t1;
+    bytesSent += r.bytesSent;
+    return r.scalars;
+  } : undefined;
+  const prepare = (batch: ReturnType<typeof makeBatch>) =>
+    [sequenceLoss(model, batch, softmax, rng, 1, comm ? shardRows(batch.size, comm.rank, comm.size) : undefined)];
+  const step = () => trainingStep(prepare(makeBatch()), optimizer, { clipNorm: 0, exchange });
   for (let i = 0; i < options.warmup; i++) step();
+  waitNs = 0n;
+  exchangeNs = 0n;
+  bytesSent = 0;
+  comm?.barrier();
   let stepNs = 0n;
+  let cpuMicros = 0;
   let sequences = 0, targets = 0, positions = 0;
   for (let i = 0; i < options.steps; i++) {
     // batch assembly (and drawing negatives) is data loading, not the step: keep it out of the timing
     const batch = makeBatch();
-    const losses = [sequenceLoss(model, batch, softmax, rng)];
+    const losses = prepare(batch);
     sequences += batch.size;
     targets += countTargets(batch);
     positions += batch.size * batch.length;
     const t0 = process.hrtime.bigint();
-    trainingStep(losses, optimizer, { clipNorm: 0 });
+    const cpu0 = process.cpuUsage();
+    trainingStep(losses, optimizer, { clipNorm: 0, exchange });
+    const cpu = process.cpuUsage(cpu0);
+    cpuMicros += cpu.user + cpu.system;
     stepNs += process.hrtime.bigint() - t0;
   }
+  if (comm && comm.rank !== 0) return;
   const seconds = Number(stepNs) / 1e9;
   const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
   const { data, ...shape } = options;
@@ -115,6 +146,14 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit): Pro
     realItemsPerSec: round(targets / seconds, 1),
     paddingShare: round(1 - targets / positions, 4),
     msPerStep: round((seconds * 1000) / options.steps, 2),
+    // This process's CPU time (all its threads): on a machine shared with other work, the cost wall time hides.
+    cpuMsPerStep: round(cpuMicros / 1000 / options.steps, 2),
+    ...(comm ? {
+      ranks: comm.size,
+      waitMsPerStep: round(Number(waitNs) / 1e6 / options.steps, 2),
+      exchangeMsPerStep: round(Number(exchangeNs) / 1e6 / options.steps, 2),
+      bytesSentPerStep: Math.round(bytesSent / options.steps),
+    } : {}),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   });
 }

@@ -164,6 +164,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_attention(env, exports);
   register_dropout(env, exports);
   register_gru(env, exports);
+  register_mpi(env, exports);
   return exports;
 }
 

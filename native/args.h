@@ -196,5 +196,6 @@ void register_contrastive(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_dropout(Napi::Env env, Napi::Object exports);
 void register_gru(Napi::Env env, Napi::Object exports);
+void register_mpi(Napi::Env env, Napi::Object exports);
 
 }  // namespace graftrec

@@ -29,3 +29,6 @@ export class InterruptedError extends GraftrecError {}
 
 /** A run's settings are unusable: a config file that cannot be read, or holds an unknown key or a bad value. */
 export class ConfigError extends GraftrecError {}
+
+/** Distributed training cannot start or go on (no MPI launcher or library, a rank that failed). */
+export class DistributedError extends GraftrecError {}

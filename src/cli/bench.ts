@@ -6,6 +6,7 @@ import { ItemTextsBenchOptions, runItemTextsBench } from '../../bench/item-texts
 import { FinetuneBenchOptions, runFinetuneBench } from '../../bench/finetune.js';
 import { TrainBenchOptions, runTrainBench } from '../../bench/train.js';
 import { BACKBONES, DEFAULT_DIM, DEFAULT_DROPOUT, DEFAULT_HEADS, DEFAULT_LAYERS, ITEM_ENCODERS, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { withCommunicator } from './distributed.js';
 import { choiceOption, integerOption, numberOption } from './options.js';
 import { backend } from '../tensor/index.js';
 
@@ -68,10 +69,11 @@ export function benchCommand(): Command {
     .option('--seed <n>', 'random seed', integerOption('seed', 0), 1)
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .option('--json', 'print one JSON object')
-    .action(async (opts: TrainBenchOptions & { threads?: number; json?: boolean }) => {
-      const { json, threads, ...benchOptions } = opts;
+    .option('--distributed', 'under `mpirun -np N`: each rank steps on its share of every --batch, gradients exchanged as distributed pretraining does; adds ranks, bytes sent per step and the exchange\'s ms per step')
+    .action(async (opts: TrainBenchOptions & { threads?: number; json?: boolean; distributed?: boolean }) => {
+      const { json, threads, distributed, ...benchOptions } = opts;
       if (threads) backend().setThreads(threads);
-      await runTrainBench(benchOptions, printer(json));
+      await withCommunicator(distributed, (comm) => runTrainBench(benchOptions, printer(json), comm));
     });
   withModelShapeOptions(bench
     .command('finetune')

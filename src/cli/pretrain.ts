@@ -6,6 +6,7 @@ import { createProgress } from '../train/progress.js';
 import { networkObjective } from '../train/objectives.js';
 import { pretrain } from '../train/pretrain.js';
 import { ConfigEntry, ConfigShape, withConfigFile } from './config-file.js';
+import { withCommunicator } from './distributed.js';
 import { choiceOption, integerListOption, integerOption, numberOption } from './options.js';
 
 interface PretrainFlags {
@@ -48,6 +49,7 @@ interface PretrainFlags {
   resume?: boolean;
   json?: boolean;
   quiet?: boolean;
+  distributed?: boolean;
 }
 
 const C = TRAIN_DEFAULTS.contrastive;
@@ -154,7 +156,9 @@ export function pretrainCommand(): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--json', 'print the result as one JSON object')
     .option('--quiet', 'no progress output')
-    .action(async (f: PretrainFlags) => {
+    .option('--distributed', 'data-parallel training over the ranks of an MPI job (`mpirun -np N graftrec pretrain … --distributed`): each rank trains on its share of every batch of --batch sequences; rank 0 writes the model (see the README)')
+    .action(async (f: PretrainFlags) => withCommunicator(f.distributed, async (communicator) => {
+      const isRoot = communicator === null || communicator.rank === 0;
       if (f.threads) backend().setThreads(f.threads);
       const log = f.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
       if (f.objective === 'contrastive' && f.backbone && DEFAULT_OBJECTIVE[f.backbone] === 'masked') {
@@ -168,6 +172,7 @@ export function pretrainCommand(): Command {
         process.once('SIGINT', () => process.exit(130));
       });
       const result = await pretrain({
+        communicator: communicator ?? undefined,
         signal: interrupt.signal,
         data: f.data,
         out: f.out,
@@ -187,9 +192,10 @@ export function pretrainCommand(): Command {
           },
           heldOut: { weight: f.heldOutWeight, rate: f.heldOutRate },
         },
-        progress: createProgress(process.stderr, f.quiet ?? false),
+        progress: createProgress(process.stderr, (f.quiet ?? false) || !isRoot),
         log,
       });
+      if (!isRoot) return;
       const summary = {
         out: f.out, epochs: result.epochs, bestEpoch: result.bestEpoch, bestValidNDCG10: result.bestValid, stoppedEarly: result.stoppedEarly,
         popularityValidNDCG10: result.popularityValid,
@@ -202,5 +208,5 @@ export function pretrainCommand(): Command {
       }
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(`model written to ${f.out}: best validation NDCG@10 ${result.bestValid.toFixed(4)} at epoch ${result.bestEpoch} of ${result.epochs}${result.stoppedEarly ? ' (early stop)' : ''}`);
-    }), pretrainConfigShape);
+    })), pretrainConfigShape);
 }

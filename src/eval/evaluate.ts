@@ -20,6 +20,12 @@ export interface EvaluateOptions {
   withPopularity?: boolean;
   /** A score per output row added to the model's before ranking (a popularity prior); none by default. */
   prior?: Float32Array | null;
+  /**
+   * Data-parallel: this process ranks only the users [start, end), and `gather` joins every process's ranks in
+   * user order (an allgather), so the metrics are those of ranking every user in one process. Full ranking only:
+   * sampled negatives come from one stream over all users.
+   */
+  shard?: { start: number; end: number; gather: (ranks: Int32Array) => Int32Array };
 }
 
 export interface EvaluationResult {
@@ -81,6 +87,11 @@ function sampledRank(scores: Float32Array, numItems: number, target: number, neg
 export function evaluateNextItem(model: UserEncoder, heldOut: HeldOut, popularityCounts: Float64Array,
   options: EvaluateOptions): EvaluationResult {
   const { numItems } = model.config;
+  const { shard } = options;
+  if (shard && (options.sampledNegatives ?? 0) > 0) throw new RangeError('a sharded evaluation ranks against all items only');
+  const users = heldOut.targets.length;
+  if (shard) heldOut = { users: heldOut.users.subarray(shard.start, shard.end), histories: heldOut.histories.slice(shard.start, shard.end), targets: heldOut.targets.subarray(shard.start, shard.end) };
+  const joined = (ranks: Int32Array) => (shard ? shard.gather(ranks) : ranks);
   const n = heldOut.targets.length;
   const modelRanks = new Int32Array(n);
   const withPopularity = options.withPopularity ?? true;
@@ -106,13 +117,13 @@ export function evaluateNextItem(model: UserEncoder, heldOut: HeldOut, popularit
     }
   });
   return {
-    users: n,
+    users,
     items: numItems,
     protocol: sampled > 0
       ? `sampled: target ranked among ${sampled} random negatives (for comparison with papers only)`
       : 'full ranking over all items, ties counted against the target',
     historyMasked: options.maskHistory,
-    metrics: rankingMetrics(modelRanks, options.ks),
-    popularity: withPopularity ? rankingMetrics(popRanks, options.ks) : null,
+    metrics: rankingMetrics(joined(modelRanks), options.ks),
+    popularity: withPopularity ? rankingMetrics(joined(popRanks), options.ks) : null,
   };
 }

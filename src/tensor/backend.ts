@@ -1,5 +1,5 @@
 /**
- * The kernel interface. tensor/ is the only layer that calls it; a second backend (e.g. CUDA) implements the same
+ * The kernel interface. tensor/ is the only layer that calls it (and distributed/ its message-passing calls); a second backend (e.g. CUDA) implements the same
  * interface and nothing above tensor/ changes. Buffers are passed zero-copy; backward kernels ACCUMULATE (+=)
  * into the gradient buffers they are given, and skip any gradient passed as null (frozen inputs cost nothing).
  */
@@ -139,6 +139,18 @@ export interface Kernels {
   add(a: F32, b: F32, out: F32): void;
   addRowVector(y: F32, v: F32, rows: number, cols: number): void;
   sumRows(x: F32, rows: number, cols: number, out: F32): void;
+
+  // Message passing (native/mpi.cc: Open MPI loaded at run time). Only distributed/ calls these.
+  /** Loads libmpi (`library`, or the usual names when "") and initialises it; idempotent. */
+  mpiInit(library: string): { rank: number; size: number; library: string };
+  /** x = the element-wise sum of every rank's x, in place. */
+  mpiAllreduceSum(x: F32 | Float64Array): void;
+  /** Every rank's x concatenated in rank order, and each rank's length. */
+  mpiAllgatherv<T extends I32 | F32>(x: T): { data: T; counts: I32 };
+  mpiBarrier(): void;
+  mpiFinalize(): void;
+  /** Ends every rank of the job now with this exit code. */
+  mpiAbort(code: number): never;
 }
 
 function loadAddon(): Kernels {

@@ -21,13 +21,28 @@ export interface PreparedLoss {
   readonly weight: number;
   /** What the loss is a mean over (predicted positions, or sequences), for averaging over an epoch. */
   readonly count: number;
+  /**
+   * When this loss covers only some rows of a global batch (data-parallel training): the count over the whole
+   * batch. The step scales the loss by count / batchCount, so the ranks' gradients sum to the batch mean's.
+   */
+  readonly batchCount?: number;
   loss(): Tensor;
+}
+
+/** The rows [start, end) of a global batch that this process trains on. */
+export interface BatchRows {
+  start: number;
+  end: number;
 }
 
 export interface LossTerm {
   readonly name: LossName;
   readonly weight: number;
-  prepare(windows: readonly Int32Array[], rng: Rng): PreparedLoss;
+  /**
+   * `rows`: this rank's shard of the batch. The whole batch is still prepared (padding, masks, negatives drawn
+   * from rng), so every rank draws the same numbers as a single process would, and then the shard is cut out.
+   */
+  prepare(windows: readonly Int32Array[], rng: Rng, rows?: BatchRows): PreparedLoss;
 }
 
 export interface SoftmaxOptions {
@@ -109,13 +124,16 @@ export function countTargets(batch: Batch): number {
  * The loss of the items a batch predicts (next items, or masked items): softmax cross-entropy, or binary
  * cross-entropy against one negative per position; negatives drawn now.
  */
-export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1): PreparedLoss {
+export function sequenceLoss(model: UserEncoder, whole: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1, rows?: BatchRows): PreparedLoss {
   const name = model.config.objective === 'masked' ? 'masked-item' : 'next-item';
+  const batch = rows ? batchRows(whole, rows) : whole;
   const count = countTargets(batch);
+  const batchCount = rows ? countTargets(whole) : undefined;
   if (softmax.loss === 'bce') {
-    const negatives = positionNegatives(batch, model.config.numItems, rng);
+    const all = positionNegatives(whole, model.config.numItems, rng);
+    const negatives = rows ? all.subarray(rows.start * whole.length, rows.end * whole.length) : all;
     return {
-      name, weight, count,
+      name, weight, count, batchCount,
       loss: () => negativeBce(model.hiddenRows(batch.inputs, batch.size, batch.length), model.outputWeight, trainingBias(model, softmax),
         batch.targets, negatives, { ignoreIndex: 0 }),
     };
@@ -125,6 +143,7 @@ export function sequenceLoss(model: UserEncoder, batch: Batch, softmax: SoftmaxO
     name,
     weight,
     count,
+    batchCount,
     loss: () => {
       const h = model.hiddenRows(batch.inputs, batch.size, batch.length);
       const bias = trainingBias(model, softmax);
@@ -158,11 +177,31 @@ export function sequenceBatch(model: UserEncoder, windows: readonly Int32Array[]
     : causalBatch(windows, batchLength(windows, 'causal', maxLen));
 }
 
+/** Rows [start, end) of a batch: the same padded length, so the shard's positions are the whole batch's. */
+function batchRows(batch: Batch, rows: BatchRows): Batch {
+  const { length } = batch;
+  return {
+    size: rows.end - rows.start, length,
+    inputs: batch.inputs.subarray(rows.start * length, rows.end * length),
+    targets: batch.targets.subarray(rows.start * length, rows.end * length),
+  };
+}
+
+/** Terms whose loss couples a batch's rows (in-batch negatives, pooled users) are not split across ranks. */
+function notSharded(name: LossName): TrainingError {
+  return new TrainingError(`the ${name} loss cannot be split across ranks yet; distributed training takes the sequence objectives (causal, masked) only`);
+}
+
+/** Whether every loss term of this objective (and held-out setting) can train on a shard of each batch. */
+export function shardable(objective: Objective, train: Pick<TrainConfig, 'heldOut'>): boolean {
+  return !objective.includes('contrastive') && !(train.heldOut.weight > 0);
+}
+
 function sequenceTerm(model: UserEncoder, softmax: SoftmaxOptions): LossTerm {
   return {
     name: model.config.objective === 'masked' ? 'masked-item' : 'next-item',
     weight: 1,
-    prepare: (windows, rng) => sequenceLoss(model, sequenceBatch(model, windows, rng), softmax, rng),
+    prepare: (windows, rng, rows) => sequenceLoss(model, sequenceBatch(model, windows, rng), softmax, rng, 1, rows),
   };
 }
 
@@ -171,7 +210,8 @@ function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainC
   return {
     name: 'contrastive',
     weight,
-    prepare: (windows, rng) => {
+    prepare: (windows, rng, rows) => {
+      if (rows) throw notSharded('contrastive');
       const views = twoViews(windows, options, rng);
       return { name: 'contrastive', weight, count: windows.length, loss: () => contrastiveLoss(model, head, views, options.temperature) };
     },
@@ -183,7 +223,8 @@ function heldOutTerm(model: UserEncoder, train: TrainConfig): LossTerm {
   return {
     name: 'held-out-items',
     weight,
-    prepare: (windows, rng) => {
+    prepare: (windows, rng, rows) => {
+      if (rows) throw notSharded('held-out-items');
       const split = holdOutItems(windows, rate, rng);
       return { name: 'held-out-items', weight, count: split.targets.length, loss: () => heldOutLoss(model, split) };
     },

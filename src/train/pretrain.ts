@@ -4,6 +4,11 @@
  * MODEL/checkpoint/ for --resume, and one metrics line per epoch. Same seed, same machine ⇒ same numbers.
  * The objective is a list of weighted loss terms (objectives.ts); with contrastive learning alone the output layer
  * is not trained, so validation NDCG cannot pick an epoch and the latest epoch is kept instead.
+ *
+ * Data-parallel (a communicator given): every rank plans the same batches and prepares each whole batch from the
+ * same seeded stream (masks, negatives), trains on its shard of the rows, and the gradients are summed across ranks
+ * (distributed/gradients.ts), so all ranks take the same steps as one process with the same global batch.
+ * Validation is sharded by user, its ranks gathered; rank 0 alone writes files.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
@@ -18,8 +23,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder } from '../models/encoders.js';
+import { Communicator, shardRows } from '../distributed/communicator.js';
+import { exchangeGradients } from '../distributed/gradients.js';
 import { Module } from '../nn/module.js';
-import { Adam, Rng } from '../tensor/index.js';
+import { Adam, Parameter, Rng } from '../tensor/index.js';
 import {
   MODEL_FORMAT, ModelDirConfig, TrainerState, assertItemTextFor, datasetItemSide, loadCheckpoint, readModelDirConfig, vocabularyHash, writeCheckpoint,
   writeModelFiles,
@@ -27,7 +34,7 @@ import {
 import { Progress, createProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
 import { ProjectionHead } from './contrastive.js';
-import { LossName, lossTerms, networkObjective, objectiveWindows, softmaxOptions } from './objectives.js';
+import { LossName, lossTerms, networkObjective, objectiveWindows, shardable, softmaxOptions } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
@@ -41,6 +48,8 @@ export interface PretrainOptions {
   log?: (line: string) => void;
   /** Aborting it (Ctrl-C) stops the run between two steps; the last complete epoch's checkpoint stays for --resume. */
   signal?: AbortSignal;
+  /** Data-parallel training over this job's ranks (see the file comment). */
+  communicator?: Communicator;
 }
 
 export interface EpochRecord {
@@ -103,8 +112,10 @@ function isNonEmptyDir(path: string): boolean {
 }
 
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
-  const log = options.log ?? (() => {});
-  const progress = options.progress ?? createProgress(process.stderr, true);
+  const comm = options.communicator ?? null;
+  const isRoot = comm === null || comm.rank === 0;
+  const log = isRoot ? options.log ?? (() => {}) : () => {};
+  const progress = isRoot && options.progress ? options.progress : createProgress(process.stderr, true);
   // `a,b`: several datasets trained as one (data/merge.ts).
   const ds: Dataset = await loadDatasets(options.data);
   const vocabHash = vocabularyHash(ds.items);
@@ -155,6 +166,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   config.provenance = await collectProvenance({ seed: config.train.seed, config: { model: config.model, train: config.train }, dataset: options.data });
   const { model: modelConfig, train } = config;
   const objective = pretrainingObjective(modelConfig, train);
+  if (comm && !shardable(objective, train)) {
+    throw new TrainingError(`--distributed trains the sequence objectives (causal, masked) only: the ${objective} objective${train.heldOut.weight > 0 ? ' with the held-out items loss' : ''} couples a batch's rows, which would be split across ranks`);
+  }
   const model = createEncoder(modelConfig, new Rng(train.seed), datasetItemSide(ds, modelConfig.itemEncoder));
   const head = objective.endsWith('contrastive')
     ? new ProjectionHead(modelConfig.dim, train.contrastive.projectionDim, projectionHeadRng(train.seed))
@@ -190,7 +204,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const uniformLoss = Math.log(Math.max(2, modelConfig.numItems));
   const divergedLoss = DIVERGENCE_FACTOR * uniformLoss;
   const createdOut = !existsSync(options.out);
-  await mkdir(options.out, { recursive: true });
+  if (isRoot) await mkdir(options.out, { recursive: true });
+  const exchange = comm ? (params: readonly Parameter[], scalars: number[]) => exchangeGradients(comm, params, scalars).scalars : undefined;
 
   const history: EpochRecord[] = [];
   let popularityNdcg: number | null = null;
@@ -218,8 +233,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
           }
         }
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
-        model.startTrainingStep(state.step);
-        const r = trainingStep(terms.map((t) => t.prepare(chosen, rng)), optimizer, { clipNorm: train.clipNorm });
+        const rows = comm ? shardRows(chosen.length, comm.rank, comm.size) : undefined;
+        // Ranks draw dropout masks from disjoint call streams (one rank: the single process's).
+        model.startTrainingStep(comm ? state.step * comm.size + comm.rank : state.step);
+        const r = trainingStep(terms.map((t) => t.prepare(chosen, rng, rows)), optimizer, { clipNorm: train.clipNorm, exchange });
         if (r.loss > divergedLoss) {
           throw new TrainingError(`training diverged at step ${state.step + 1}: loss ${r.loss.toPrecision(3)}, over ${DIVERGENCE_FACTOR}× the ${uniformLoss.toFixed(2)} of a uniform guess; lower --lr (now ${train.lr})`);
         }
@@ -231,7 +248,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       }
       progress.stop();
       const epochSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null });
+      // Data-parallel: each rank ranks its share of the users and the ranks are gathered, so every rank has the
+      // metrics (and makes the same early-stopping decision) that one process would.
+      const shard = comm ? { ...shardRows(split.valid.targets.length, comm.rank, comm.size), gather: (r: Int32Array) => comm.allgatherv(r).data } : undefined;
+      const valid = evaluateNextItem(model, split.valid, counts, { ks: [10], maskHistory: false, withPopularity: popularityNdcg === null, shard });
       popularityNdcg ??= valid.popularity!['NDCG@10']!;
       const record: EpochRecord = {
         epoch, step: state.step, trainLoss: epochLoss.total(), trainLosses: epochLoss.means(),
@@ -246,25 +266,27 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         state.bestNdcg = ndcg;
         state.bestEpoch = epoch;
         state.epochsWithoutImprovement = 0;
-        await writeModelFiles(options.out, config, model, ds.items);
+        if (isRoot) await writeModelFiles(options.out, config, model, ds.items);
       } else {
         state.epochsWithoutImprovement++;
       }
-      await appendFile(join(options.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-      await writeCheckpoint(options.out, trained, optimizer, state, config);
+      if (isRoot) {
+        await appendFile(join(options.out, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+        await writeCheckpoint(options.out, trained, optimizer, state, config);
+      }
       log(`epoch ${epoch}: loss ${record.trainLoss.toFixed(4)}${epochLoss.describeTerms()}, valid HR@10 ${valid.metrics['HR@10']!.toFixed(4)} NDCG@10 ${ndcg.toFixed(4)} (popularity ${popularityNdcg.toFixed(4)}), ${Math.round(record.itemsPerSec)} items/s`);
     }
     if (state.epochsWithoutImprovement >= train.patience && state.epoch < train.epochs) stoppedEarly = true;
   } catch (err) {
     progress.stop();
     // A run that never completed an epoch leaves nothing behind; later failures keep the last good checkpoint.
-    if (createdOut && state.epoch === 0) await rm(options.out, { recursive: true, force: true });
+    if (createdOut && state.epoch === 0 && isRoot) await rm(options.out, { recursive: true, force: true });
     else if (err instanceof TrainingError) {
       err.message += ` (the best model so far and the last checkpoint are in ${options.out})`;
     }
     throw err;
   }
-  await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
+  if (isRoot) await writeFileAtomic(join(options.out, 'training.json'), JSON.stringify({ ...state, stoppedEarly }, null, 2) + '\n');
   return { epochs: state.epoch, bestEpoch: state.bestEpoch, bestValid: state.bestNdcg, stoppedEarly, history, popularityValid: popularityNdcg };
 }
 

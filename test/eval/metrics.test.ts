@@ -54,6 +54,31 @@ describe('ranking metrics', () => {
     assert.equal(healthy.metrics['HR@5'], 1);
   });
 
+  it('an evaluation sharded by user, its ranks joined, gives the metrics of the whole evaluation', () => {
+    const items = 40;
+    const model = new NextItNet(ModelConfigSchema.parse({ ...MODEL_DEFAULTS, numItems: items, dim: 8, blocks: 1, maxLen: 5 }), new Rng(3));
+    const rng = new Rng(4);
+    const n = 23;
+    const heldOut = {
+      users: Int32Array.from({ length: n }, (_, i) => i),
+      histories: Array.from({ length: n }, () => Int32Array.from({ length: rng.int(1, 7) }, () => rng.int(1, items + 1))),
+      targets: Int32Array.from({ length: n }, () => rng.int(1, items + 1)),
+    };
+    const counts = Float64Array.from({ length: items + 1 }, (_, i) => (i === 0 ? 0 : rng.int(0, 9)));
+    const options = { ks: [5, 10], maskHistory: false };
+    const whole = evaluateNextItem(model, heldOut, counts, options);
+    // Two "ranks": the second one's ranks are captured first, then joined after the first's, as an allgather would.
+    const second: Int32Array[] = [];
+    evaluateNextItem(model, heldOut, counts, { ...options, shard: { start: 9, end: n, gather: (r) => (second.push(r), new Int32Array(n)) } });
+    let call = 0;
+    const joined = evaluateNextItem(model, heldOut, counts, {
+      ...options, shard: { start: 0, end: 9, gather: (r) => Int32Array.from([...r, ...second[call++]!]) },
+    });
+    assert.equal(joined.users, n);
+    assert.deepEqual(joined.metrics, whole.metrics);
+    assert.deepEqual(joined.popularity, whole.popularity);
+  });
+
   it('all-equal scores (a collapsed model) rank every target last', () => {
     const scores = new Float32Array(11).fill(0.3);
     assert.equal(fullRank(scores, 10, 5, null), 9);

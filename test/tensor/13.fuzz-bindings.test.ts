@@ -88,6 +88,8 @@ const templates = {
   gruBackward: (B, L, H) => [F(H * 3 * H), F(B * L * H), F(B * L * 4 * H), I(B, L + 1), F(B * L * H), rand() < 0.5 ? F(B * L * 3 * H) : null, F(H * 3 * H), F(3 * H), B, L, H],
   dropoutForward: (n) => [F(n), F(n), 0.5, 7, n], dropoutBackward: (n) => [F(n), F(n), 0.5, 7, n],
   sumSquaresRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C], scaleRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C, 2],
+  // MPI is never initialised here (no launcher): the collectives must refuse with a JS error, not crash.
+  mpiAllreduceSum: (n) => [F(n)], mpiAllgatherv: (n) => [I(1, n)], mpiBarrier: () => [],
 };
 const nearValid = (name) => {
   const make = templates[name];
@@ -96,8 +98,9 @@ const nearValid = (name) => {
   if (rand() < 0.8) args[Math.floor(rand() * args.length)] = value();
   return args;
 };
-// Settings that change the process for the rest of the run are kept to safe values.
-const skip = new Set(['setThreads', 'setGemmBackend', 'setDeterministic', 'resetPoolStats']);
+// Settings that change the process for the rest of the run are kept to safe values; MPI's start and end are
+// process-wide too (mpiAbort ends the process by design), and are tested under mpirun (test/distributed).
+const skip = new Set(['setThreads', 'setGemmBackend', 'setDeterministic', 'resetPoolStats', 'mpiInit', 'mpiFinalize', 'mpiAbort']);
 const names = Object.keys(k).filter((n) => typeof k[n] === 'function' && !skip.has(n)).sort();
 let calls = 0, errors = 0;
 const missing = names.filter((n) => !templates[n] && !['info', 'noop', 'poolStats'].includes(n));

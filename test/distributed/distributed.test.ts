@@ -1,0 +1,183 @@
+/**
+ * Data-parallel pretraining under `mpirun -np 2 --oversubscribe`: the same losses and weights as one process with
+ * the same global batch, files written by rank 0 only, a failed or killed rank ending the job, and the one-line
+ * errors without a launcher or an MPI library. Skipped where Open MPI's mpirun is missing (failing under CI=true).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { floatTensors, readSafetensors } from '../../src/io/safetensors.js';
+import { savedCyclicDataset, tempDir } from '../helpers/datasets.js';
+
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
+if (!hasMpirun && process.env.CI === 'true') throw new Error('mpirun is missing: install openmpi-bin and libopenmpi-dev');
+const mpiTest = hasMpirun ? it : it.skip;
+// One kernel thread per rank on shared cores; deterministic mode: the builtin GEMM and ranks summed in rank order.
+const env = { ...process.env, GRAFTREC_THREADS: '1', GRAFTREC_DETERMINISTIC: '1' };
+// Shared memory without the cross-memory-attach copy, which containers often forbid (ptrace restrictions).
+const MPIRUN = ['--oversubscribe', ...(process.getuid?.() === 0 ? ['--allow-run-as-root'] : []), '--mca', 'btl', 'self,vader,tcp',
+  '--mca', 'btl_vader_single_copy_mechanism', 'none'];
+
+function pretrainArgs(data: string, out: string, extra: string[]): string[] {
+  return [cli, 'pretrain', '--data', data, '--out', out, '--dim', '16', '--blocks', '2', '--layers', '1', '--heads', '2',
+    '--max-len', '8', '--epochs', '2', '--lr', '0.005', '--quiet', ...extra];
+}
+
+function run(command: string, args: string[], extraEnv: Record<string, string> = {}): { status: number | null; stderr: string } {
+  const r = spawnSync(command, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+async function weights(dir: string): Promise<Map<string, Float32Array>> {
+  const path = join(dir, 'checkpoint', 'model.safetensors');
+  return new Map([...floatTensors(await readSafetensors(path), path)].map(([k, v]) => [k, v.data]));
+}
+
+function epochs(dir: string): { trainLoss: number; valid: Record<string, number> }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** Largest |a - b| over every weight. */
+function largestDifference(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  let worst = 0;
+  for (const [name, x] of a) {
+    const y = b.get(name)!;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+  }
+  return worst;
+}
+
+describe('distributed pretraining', () => {
+  // The last case leaves deterministic mode: dense gradients then go through MPI_Allreduce itself.
+  const cases: [string, string[], Record<string, string>][] = [
+    ['nextitnet, full softmax, a last batch of one window (one rank idle)', ['--batch', '59'], {}],
+    ['nextitnet, sampled softmax', ['--batch', '16', '--negatives', '7'], {}],
+    ['sasrec, bce loss', ['--backbone', 'sasrec', '--dropout', '0', '--loss', 'bce', '--batch', '16'], {}],
+    ['bert4rec, masked items', ['--backbone', 'bert4rec', '--dropout', '0', '--batch', '16'], {}],
+    ['nextitnet, MPI_Allreduce', ['--batch', '16'], { GRAFTREC_DETERMINISTIC: '0' }],
+  ];
+  for (const [name, extra, caseEnv] of cases) {
+    mpiTest(`2 ranks × a global batch train as 1 process with that batch (${name}); rank 0 alone writes`, async () => {
+      const data = await savedCyclicDataset(60, 20, 8);
+      const dir = tempDir();
+      const single = join(dir, 'single');
+      assert.equal(run('node', pretrainArgs(data, single, extra), caseEnv).status, 0);
+      // MPMD: rank 1 is given another --out, which it must never create.
+      const rank0 = join(dir, 'rank0');
+      const rank1 = join(dir, 'rank1');
+      const r = run('mpirun', [...MPIRUN, '-np', '1', 'node', ...pretrainArgs(data, rank0, [...extra, '--distributed']),
+        ':', '-np', '1', 'node', ...pretrainArgs(data, rank1, [...extra, '--distributed'])], caseEnv);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!existsSync(rank1), 'rank 1 wrote files');
+      for (const f of ['model.safetensors', 'config.json', 'training.json', 'checkpoint/state.json']) assert.ok(existsSync(join(rank0, f)), f);
+      // Not bit-identical: each rank's GEMMs sum its half of the batch, and the halves are then added, where one
+      // process sums the whole batch in one order; float32 rounding differs in the last bits.
+      const [a, b] = [epochs(rank0), epochs(single)];
+      a.forEach((e, i) => {
+        assert.ok(Math.abs(e.trainLoss - b[i]!.trainLoss) <= 1e-6 * Math.abs(b[i]!.trainLoss), `epoch ${i + 1}: loss ${e.trainLoss} vs ${b[i]!.trainLoss}`);
+        // Validation sharded by user: the same ranks, so the same metrics (the weights' last-bit differences flip no ranking here).
+        assert.deepEqual(e.valid, b[i]!.valid, `epoch ${i + 1}`);
+      });
+      // Weights (of scale 0.05 to 1) agree to ~1e-7, except where the exact gradient is zero and Adam turns rounding
+      // noise into steps of ~lr / 1000: the attention's key bias (softmax ignores a shift common to all keys).
+      const worst = largestDifference(await weights(rank0), await weights(single));
+      assert.ok(worst < 2e-5, `weights differ by up to ${worst}`);
+    });
+  }
+
+  mpiTest('a distributed run resumed from its checkpoint ends with the weights of a straight run', async () => {
+    const data = await savedCyclicDataset(60, 20, 8);
+    const dir = tempDir();
+    const mpirun = (out: string, extra: string[]) =>
+      run('mpirun', [...MPIRUN, '-np', '2', 'node', ...pretrainArgs(data, out, ['--batch', '16', '--negatives', '7', '--distributed', ...extra])]);
+    assert.equal(mpirun(join(dir, 'straight'), ['--epochs', '3']).status, 0);
+    assert.equal(mpirun(join(dir, 'resumed'), ['--epochs', '1']).status, 0);
+    const r = mpirun(join(dir, 'resumed'), ['--epochs', '3', '--resume']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'resumed', 'checkpoint', 'model.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint', 'model.safetensors')));
+  });
+
+  mpiTest('bench train --distributed: rank 0 prints one record with the ranks and the bytes each sent', () => {
+    const r = spawnSync('mpirun', [...MPIRUN, '-np', '2', 'node', cli, 'bench', 'train', '--items', '500', '--dim', '16', '--blocks', '2',
+      '--batch', '16', '--max-len', '8', '--negatives', '10', '--steps', '2', '--warmup', '1', '--json', '--distributed'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const record = JSON.parse(lines[0]!);
+    assert.equal(record.ranks, 2);
+    assert.ok(record.bytesSentPerStep > 0 && record.exchangeMsPerStep >= 0 && record.seqPerSec > 0, lines[0]);
+  });
+
+  mpiTest('several ranks without --distributed are refused, not left to write the same files', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const out = join(tempDir(), 'm');
+    const r = run('mpirun', [...MPIRUN, '-np', '2', 'node', ...pretrainArgs(data, out, [])]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /graftrec: DistributedError: started as one of 2 MPI ranks without --distributed/);
+    assert.ok(!existsSync(out));
+  });
+
+  mpiTest('an objective that couples a batch\'s rows (contrastive) is refused with --distributed', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const r = run('mpirun', [...MPIRUN, '-np', '1', 'node', ...pretrainArgs(data, join(tempDir(), 'm'), ['--objective', 'causal+contrastive', '--distributed'])]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--distributed trains the sequence objectives \(causal, masked\) only: the causal\+contrastive objective/);
+  });
+
+  it('--distributed without a launcher is one clear line and exit 1', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const launcherless = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(OMPI_|PMIX_|PMI_)/.test(k)));
+    const r = spawnSync('node', pretrainArgs(data, join(tempDir(), 'm'), ['--distributed']), { env: launcherless, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.trim(), /^graftrec: DistributedError: --distributed needs an MPI launcher: run it as `mpirun -np N/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('--distributed without an MPI library is one clear line and exit 1', async () => {
+    const data = await savedCyclicDataset(30, 10, 6);
+    const r = run('node', pretrainArgs(data, join(tempDir(), 'm'), ['--distributed']),
+      { OMPI_COMM_WORLD_RANK: '0', OMPI_COMM_WORLD_SIZE: '1', GRAFTREC_MPI: '/nonexistent/libmpi.so.40' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.trim(), /^graftrec: DistributedError: --distributed: cannot load the MPI library \(tried \/nonexistent\/libmpi\.so\.40\)/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  mpiTest('a rank that fails ends the job with its error at once', async () => {
+    const data = await savedCyclicDataset(60, 20, 8);
+    const dir = tempDir();
+    const started = Date.now();
+    const r = run('mpirun', [...MPIRUN, '-np', '1', 'node', ...pretrainArgs(data, join(dir, 'a'), ['--distributed', '--epochs', '100000', '--patience', '100000']),
+      ':', '-np', '1', 'node', ...pretrainArgs(join(dir, 'missing'), join(dir, 'b'), ['--distributed'])]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /graftrec: rank 1 of 2: .*missing/);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+  });
+
+  mpiTest('a rank killed mid-training makes the others stop within seconds', async (t) => {
+    const data = await savedCyclicDataset(60, 20, 8);
+    const dir = tempDir();
+    const pidFile = join(dir, 'rank1.pid');
+    const args = pretrainArgs(data, join(dir, 'm'), ['--distributed', '--epochs', '100000', '--patience', '100000']);
+    const script = join(dir, 'rank1.sh');
+    writeFileSync(script, `echo $$ > ${pidFile}\nexec node ${args.map((a) => `'${a}'`).join(' ')}\n`);
+    const job = spawn('mpirun', [...MPIRUN, '-np', '1', 'node', ...args, ':', '-np', '1', 'sh', script], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    job.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => job.on('exit', (code) => resolve(code)));
+    // Training has begun once rank 0 wrote its first epoch (an epoch takes milliseconds here).
+    while (!existsSync(join(dir, 'm', 'metrics.jsonl')) || !existsSync(pidFile)) await new Promise((r) => setTimeout(r, 100));
+    const killed = Date.now();
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    if (code === 'hung') job.kill('SIGKILL');
+    assert.notEqual(code, 'hung', 'the job did not stop within 30 s');
+    assert.notEqual(code, 0);
+    t.diagnostic(`the job ended ${Date.now() - killed} ms after rank 1 was killed`);
+    assert.ok(Date.now() - killed < 15_000, `stopped ${Date.now() - killed} ms after the kill`);
+    assert.ok(stderr.length > 0);
+  });
+});

@@ -157,8 +157,3 @@ export function leftPaddingLengths(ids: Int32Array, batch: number, length: numbe
   }
   return starts;
 }
-
-/** Input table rows: padding + items (+ mask token for the masked objective). */
-export function inputRows(config: ModelConfig): number {
-  return config.numItems + 1 + (config.objective === 'masked' ? 1 : 0);
-}

@@ -22,7 +22,7 @@ import { Module } from '../nn/module.js';
 import {
   Parameter, Rng, Shape, Tensor, add, currentScratchScope, embedding, embeddingBag, isGradEnabled, leadingRows, noGrad, parameterWriteCount,
 } from '../tensor/index.js';
-import { inputRows } from './encoder.js';
+import { inputRows } from './input-rows.js';
 import { FeatureItemEncoder, ItemFeatures } from './feature-encoder.js';
 
 /** Token ids per item, CSR over item indices 0..numItems (row 0, padding, may be empty). */

@@ -5,7 +5,8 @@
  * examples, the loss and the validation score.
  */
 import { encodeSafetensors } from '../io/safetensors.js';
-import { UserEncoder, inputRows } from '../models/encoder.js';
+import { UserEncoder } from '../models/encoder.js';
+import { inputRows } from '../models/input-rows.js';
 import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scratchScope } from '../tensor/index.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { BACKBONES, ModelConfigSchema } from '../../src/config/schema.js';
 import { ModelError } from '../../src/errors.js';
 import { createEncoder, forItemCatalogue, withAddedItems } from '../../src/models/encoders.js';
-import { inputRows } from '../../src/models/encoder.js';
+import { inputRows } from '../../src/models/input-rows.js';
 import { ItemEncoder, ItemTokens } from '../../src/models/item-encoder.js';
 import {
   Adam, Rng, Tensor, backward, noGrad, noteParameterWrite, scale, scratchScope, softmaxCrossEntropy,

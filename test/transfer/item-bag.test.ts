@@ -4,7 +4,7 @@ import { before, describe, it } from 'node:test';
 import { itemBagRows } from '../../src/baselines/bag-of-items.js';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
 import { Dataset, saveDataset, userSequence } from '../../src/data/dataset.js';
-import { inputRows } from '../../src/models/encoder.js';
+import { inputRows } from '../../src/models/input-rows.js';
 import { Rng, noGrad } from '../../src/tensor/index.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';

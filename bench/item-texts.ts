@@ -14,7 +14,7 @@ import { createEncoder } from '../src/models/encoders.js';
 import { createServer } from '../src/serve/start.js';
 import { Rng } from '../src/tensor/index.js';
 import { MODEL_FORMAT, vocabularyHash, writeModelFiles } from '../src/train/checkpoint.js';
-import { Emit } from './timing.js';
+import { Emit, percentile, round } from './timing.js';
 
 export interface ItemTextsBenchOptions {
   items: number;
@@ -45,8 +45,6 @@ async function writeTextBase(dir: string, o: ItemTextsBenchOptions, backbone: Ba
 
 const WORDS = ['mini', 'camera', 'tripod', 'garden', 'hose', 'red', 'steel', 'kettle', 'wool', 'scarf', 'vintage', 'lamp', 'travel', 'mug', 'set', 'pro'];
 
-const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function runItemTextsBench(o: ItemTextsBenchOptions, emit: Emit): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'graftrec-bench-item-texts-'));
@@ -93,8 +91,8 @@ export async function runItemTextsBench(o: ItemTextsBenchOptions, emit: Emit): P
         const sorted = t.sort((a, b) => a - b);
         emit({
           bench: 'item-texts', scenario, backbone, items: o.items, textBuckets: buckets, historyLength: o.historyLength,
-          texts: scenario === 'plain' ? 0 : o.texts, requests: sorted.length, p50Ms: round(percentile(sorted, 50)),
-          p99Ms: round(percentile(sorted, 99)), ...(scenario === 'plain' ? {} : { heapGrowthMB }),
+          texts: scenario === 'plain' ? 0 : o.texts, requests: sorted.length, p50Ms: round(percentile(sorted, 50), 3),
+          p99Ms: round(percentile(sorted, 99), 3), ...(scenario === 'plain' ? {} : { heapGrowthMB }),
         });
       }
     } finally {

@@ -5,7 +5,7 @@
 import {
   Parameter, Rng, Tensor, add, backend, backward, dilatedConv1d, layerNorm, noGrad, sumProduct,
 } from '../src/index.js';
-import { Emit, timeIt } from './timing.js';
+import { Emit, round, timeIt } from './timing.js';
 
 interface GemmShape { m: number; n: number; k: number; transA: boolean; transB: boolean; use: string }
 
@@ -100,10 +100,6 @@ function benchResidualBlock(emit: Emit, minSeconds: number): void {
   measure('second layer norm only', [g2, be2]);
 }
 
-function round(v: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 export function runKernelBench(emit: Emit, options: { minSeconds?: number } = {}): void {
   const minSeconds = options.minSeconds ?? 0.5;

@@ -22,7 +22,7 @@ import { checkInsertion, defaultInsertion, graftPatches } from '../src/transfer/
 import { PATCH_FORMAT, baseFingerprint, writePatchDir } from '../src/transfer/patchfile.js';
 import { applyStrategy } from '../src/transfer/strategies.js';
 import { taskHead } from '../src/transfer/head.js';
-import { Emit } from './timing.js';
+import { Emit, percentile, round } from './timing.js';
 
 export interface ServeBenchOptions {
   items: number;
@@ -101,7 +101,6 @@ function load(url: string, connections: number, seconds: number, body: string): 
   return autocannon({ url: `${url}/v1/predict/${TASK}`, method: 'POST', headers: JSON_HEADERS, body, connections, duration: seconds });
 }
 
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**
  * Low-load latency at sub-millisecond resolution (autocannon's histogram counts whole milliseconds): requests
@@ -126,7 +125,6 @@ async function sequentialLatencies(url: string, path: string, body: string, seco
   return times.sort((a, b) => a - b);
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function runServeBench(o: ServeBenchOptions, emit: Emit): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'graftrec-bench-serve-'));

@@ -15,3 +15,14 @@ export function timeIt(fn: () => void, options: { minSeconds?: number; minReps?:
 }
 
 export type Emit = (record: Record<string, unknown>) => void;
+
+/** x to `digits` decimals, for the benchmarks' JSON. */
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** The p-th percentile (0–100) of ascending-sorted times: the value at rank ⌊p/100 · n⌋. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

@@ -23,7 +23,7 @@ import { NegativeSampler } from '../src/train/sampler.js';
 import { countTargets, objectiveWindows, sequenceBatch, sequenceLoss } from '../src/train/objectives.js';
 import { trainingStep } from '../src/train/step.js';
 import { ModelShapeOptions, benchModelConfig } from './model-shape.js';
-import { Emit } from './timing.js';
+import { Emit, round } from './timing.js';
 
 export interface TrainBenchOptions extends ModelShapeOptions {
   items: number;
@@ -137,7 +137,6 @@ export async function runTrainBench(options: TrainBenchOptions, emit: Emit, comm
   }
   if (comm && comm.rank !== 0) return;
   const seconds = Number(stepNs) / 1e9;
-  const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
   const { data, ...shape } = options;
   emit({
     bench: 'train', ...shape, backbone: config.backbone, itemEncoder, dim: config.dim, ...(data ? { data, items: source.numItems } : {}),

@@ -62,10 +62,7 @@ function orderedSum(comm: Communicator, x: Float32Array): Float32Array {
 function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number {
   if (sparse.length === 0) return 0;
   const k = backend();
-  const rowsOf = sparse.map((p) => {
-    const rows = k.collectRows(p.touchedRows!);
-    return p.allRowsTouched ? Int32Array.from({ length: p.touchedRows!.length }, (_, i) => i) : rows;
-  });
+  const rowsOf = sparse.map((p) => (p.allRowsTouched ? Int32Array.from({ length: p.touchedRows!.length }, (_, i) => i) : k.collectRows(p.touchedRows!)));
   const ids = new Int32Array(rowsOf.reduce((s, r) => s + 1 + r.length, 0));
   const values = new Float32Array(sparse.reduce((s, p, i) => s + rowsOf[i]!.length * p.rowSize, 0));
   let io = 0;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,74 @@ Napi::Value mpi_allgatherv_js(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Reused across steps: a step's rows are megabytes, and fresh buffers would be paged in (and zeroed) every time.
+std::vector<int32_t> g_send, g_recv;
+std::vector<uint8_t> g_seen;
+
+// mpiSumRows(x: Float32Array, mask: Uint8Array, rowSize) -> bytes sent. x holds mask.length rows of rowSize; a
+// rank's marked rows are its contribution, its unmarked rows count as zero. On return, on every rank: the mask
+// marks the union of the ranks' rows, and each row of the union holds the sum of the ranks' rows added in rank
+// order (the first contribution copied, which is 0 + row exactly), so every rank has the same bits for any MPI.
+// Rows outside the union are left as they were. One message per rank: [row count, row ids, rows as float bits].
+Napi::Value mpi_sum_rows_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* k = "mpiSumRows";
+  require_ready(env, k);
+  auto x = f32_arg(info, 0, k, "x");
+  auto mask = u8_arg(info, 1, k, "mask");
+  int64_t row_size = int_arg(info, 2, k, "rowSize", 1, INT32_MAX);
+  if (static_cast<int64_t>(x.length) != static_cast<int64_t>(mask.length) * row_size)
+    fail(env, k, "x must hold mask.length rows of rowSize");
+  int64_t count = 0;
+  for (size_t r = 0; r < mask.length; ++r) count += mask.data[r] != 0;
+  int64_t send_len = 1 + count + count * row_size;
+  if (send_len > INT32_MAX) fail(env, k, "this rank's rows are longer than an MPI count");
+  g_send.resize(static_cast<size_t>(send_len));
+  int32_t* ids = g_send.data() + 1;
+  float* rows = reinterpret_cast<float*>(ids + count);
+  g_send[0] = static_cast<int32_t>(count);
+  int64_t i = 0;
+  for (size_t r = 0; r < mask.length; ++r) {
+    if (!mask.data[r]) continue;
+    ids[i] = static_cast<int32_t>(r);
+    std::memcpy(rows + i * row_size, x.data + r * row_size, row_size * sizeof(float));
+    ++i;
+  }
+  int n = static_cast<int>(send_len);
+  std::vector<int> counts(g_mpi.size), displs(g_mpi.size);
+  g_mpi.allgather(&n, 1, g_mpi.i32, counts.data(), 1, g_mpi.i32, g_mpi.world);
+  int64_t total = 0;
+  for (int r = 0; r < g_mpi.size; r++) {
+    if (total > INT32_MAX) fail(env, k, "the gathered rows are longer than an MPI count");
+    displs[r] = static_cast<int>(total);
+    total += counts[r];
+  }
+  g_recv.resize(static_cast<size_t>(total));
+  g_mpi.allgatherv(g_send.data(), n, g_mpi.i32, g_recv.data(), counts.data(), displs.data(), g_mpi.i32, g_mpi.world);
+  g_seen.assign(mask.length, 0);
+  for (int r = 0; r < g_mpi.size; r++) {
+    const int32_t* msg = g_recv.data() + displs[r];
+    int64_t c = msg[0];
+    const int32_t* rids = msg + 1;
+    const float* rrows = reinterpret_cast<const float*>(rids + c);
+    if (1 + c + c * row_size != counts[r]) fail(env, k, "a rank sent rows of another size");
+    for (int64_t j = 0; j < c; ++j) {
+      int64_t id = rids[j];
+      if (id < 0 || id >= static_cast<int64_t>(mask.length)) fail(env, k, "a rank sent a row outside the table");
+      float* dst = x.data + id * row_size;
+      const float* src = rrows + j * row_size;
+      if (!g_seen[id]) {
+        g_seen[id] = 1;
+        std::memcpy(dst, src, row_size * sizeof(float));
+      } else {
+        for (int64_t e = 0; e < row_size; ++e) dst[e] += src[e];
+      }
+    }
+  }
+  std::memcpy(mask.data, g_seen.data(), mask.length);
+  return Napi::Number::New(env, static_cast<double>(send_len) * sizeof(int32_t));
+}
+
 void mpi_barrier_js(const Napi::CallbackInfo& info) {
   require_ready(info.Env(), "mpiBarrier");
   g_mpi.barrier(g_mpi.world);
@@ -188,6 +257,7 @@ void register_mpi(Napi::Env env, Napi::Object exports) {
   exports.Set("mpiInit", Napi::Function::New(env, mpi_init_js, "mpiInit"));
   exports.Set("mpiAllreduceSum", Napi::Function::New(env, mpi_allreduce_sum_js, "mpiAllreduceSum"));
   exports.Set("mpiAllgatherv", Napi::Function::New(env, mpi_allgatherv_js, "mpiAllgatherv"));
+  exports.Set("mpiSumRows", Napi::Function::New(env, mpi_sum_rows_js, "mpiSumRows"));
   exports.Set("mpiBarrier", Napi::Function::New(env, mpi_barrier_js, "mpiBarrier"));
   exports.Set("mpiFinalize", Napi::Function::New(env, mpi_finalize_js, "mpiFinalize"));
   exports.Set("mpiAbort", Napi::Function::New(env, mpi_abort_js, "mpiAbort"));

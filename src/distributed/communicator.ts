@@ -13,6 +13,11 @@ export interface Communicator {
   allreduceSum(x: Float32Array | Float64Array): void;
   /** Every rank's x concatenated in rank order, and each rank's length. */
   allgatherv<T extends Int32Array | Float32Array>(x: T): { data: T; counts: Int32Array };
+  /**
+   * Sums a row-sparse table over the ranks: each rank gives its rows marked in `rows`; afterwards `rows` marks the
+   * union, whose rows hold the ranks' rows added in rank order (the same bits on every rank). Returns bytes sent.
+   */
+  sumRows(x: Float32Array, rows: Uint8Array, rowSize: number): number;
   barrier(): void;
   /** Ends MPI in this process after a run that completed on every rank. */
   finalize(): void;
@@ -49,6 +54,7 @@ export function openCommunicator(env: NodeJS.ProcessEnv = process.env): Communic
     size: world.size,
     allreduceSum: (x) => k.mpiAllreduceSum(x),
     allgatherv: (x) => k.mpiAllgatherv(x),
+    sumRows: (x, rows, rowSize) => k.mpiSumRows(x, rows, rowSize),
     barrier: () => k.mpiBarrier(),
     finalize: () => k.mpiFinalize(),
     abort: (code) => k.mpiAbort(code),

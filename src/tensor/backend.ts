@@ -147,6 +147,11 @@ export interface Kernels {
   mpiAllreduceSum(x: F32 | Float64Array): void;
   /** Every rank's x concatenated in rank order, and each rank's length. */
   mpiAllgatherv<T extends I32 | F32>(x: T): { data: T; counts: I32 };
+  /**
+   * Sums row-sparse x over the ranks: each rank contributes its rows marked in mask; afterwards mask marks the
+   * union and its rows hold the ranks' rows added in rank order (the same bits on every rank). Returns bytes sent.
+   */
+  mpiSumRows(x: F32, mask: Uint8Array, rowSize: number): number;
   mpiBarrier(): void;
   mpiFinalize(): void;
   /** Ends every rank of the job now with this exit code. */

@@ -101,6 +101,58 @@ describe('distributed pretraining', () => {
     assert.deepEqual(readFileSync(join(dir, 'resumed', 'checkpoint', 'model.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint', 'model.safetensors')));
   });
 
+  mpiTest('a run resumed with another number of ranks continues where it stopped', async () => {
+    const data = await savedCyclicDataset(60, 20, 8);
+    const dir = tempDir();
+    const train = (np: number, out: string, extra: string[]) =>
+      run('mpirun', [...MPIRUN, '-np', String(np), 'node', ...pretrainArgs(data, out, ['--batch', '16', '--negatives', '7', '--distributed', ...extra])]);
+    assert.equal(train(2, join(dir, 'straight'), ['--epochs', '3']).status, 0);
+    assert.equal(train(2, join(dir, 'resumed'), ['--epochs', '1']).status, 0);
+    const r = train(1, join(dir, 'resumed'), ['--epochs', '3', '--resume']);
+    assert.equal(r.status, 0, r.stderr);
+    const [a, b] = [epochs(join(dir, 'resumed')), epochs(join(dir, 'straight'))];
+    assert.equal(a.length, 3);
+    // Epoch 1 is the 2-rank run itself; epochs 2-3 ran on one rank, whose sums round differently in the last bits.
+    assert.equal(a[0]!.trainLoss, b[0]!.trainLoss);
+    for (let i = 1; i < 3; i++) assert.ok(Math.abs(a[i]!.trainLoss - b[i]!.trainLoss) <= 1e-6 * Math.abs(b[i]!.trainLoss), `epoch ${i + 1}`);
+    const worst = largestDifference(await weights(join(dir, 'resumed')), await weights(join(dir, 'straight')));
+    assert.ok(worst < 2e-5, `weights differ by up to ${worst}`);
+  });
+
+  mpiTest('row-sparse sums: the union of the ranks\' rows, added in rank order, the same bits on every rank', () => {
+    const dir = tempDir();
+    const script = join(dir, 'sum-rows.mjs');
+    const communicator = new URL('../../src/distributed/communicator.js', import.meta.url).href;
+    // 5 rows of 2; rank 0 marks rows 0, 2; rank 1 marks rows 2, 3. Unmarked rows hold junk that must not count.
+    writeFileSync(script, `
+      import { openCommunicator } from ${JSON.stringify(communicator)};
+      const comm = openCommunicator();
+      const r = comm.rank;
+      const x = Float32Array.from({ length: 10 }, (_, i) => 100 * (r + 1) + i + 0.1);
+      const mask = Uint8Array.from(r === 0 ? [1, 0, 1, 0, 0] : [0, 0, 1, 1, 0]);
+      const bytes = comm.sumRows(x, mask, 2);
+      process.stdout.write(JSON.stringify({ rank: r, x: Array.from(x), mask: Array.from(mask), bytes }) + '\\n');
+      comm.finalize();
+    `);
+    const r = spawnSync('mpirun', [...MPIRUN, '-np', '2', 'node', script], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
+    const f = Math.fround;
+    const rank0 = (i: number) => f(100 + i + 0.1);
+    const rank1 = (i: number) => f(200 + i + 0.1);
+    // Row 0: rank 0's; row 2: rank 0's + rank 1's; row 3: rank 1's; rows 1 and 4: each rank's own, untouched.
+    const union = [1, 0, 1, 1, 0];
+    for (const o of out) {
+      assert.deepEqual(o.mask, union);
+      assert.deepEqual(o.x.slice(0, 2), [rank0(0), rank0(1)]);
+      assert.deepEqual(o.x.slice(4, 8), [f(rank0(4) + rank1(4)), f(rank0(5) + rank1(5)), rank1(6), rank1(7)]);
+      // Each rank sent [count, 2 ids, 2 rows of 2 floats] as 4-byte words.
+      assert.equal(o.bytes, 4 * (1 + 2 + 4));
+    }
+    assert.deepEqual(out[0].x.slice(2, 4), [f(100 + 2.1), f(100 + 3.1)]);
+    assert.deepEqual(out[1].x.slice(2, 4), [f(200 + 2.1), f(200 + 3.1)]);
+  });
+
   mpiTest('bench train --distributed: rank 0 prints one record with the ranks and the bytes each sent', () => {
     const r = spawnSync('mpirun', [...MPIRUN, '-np', '2', 'node', cli, 'bench', 'train', '--items', '500', '--dim', '16', '--blocks', '2',
       '--batch', '16', '--max-len', '8', '--negatives', '10', '--steps', '2', '--warmup', '1', '--json', '--distributed'], { env, encoding: 'utf8', timeout: 120_000 });

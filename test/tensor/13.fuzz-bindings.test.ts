@@ -90,6 +90,7 @@ const templates = {
   sumSquaresRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C], scaleRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C, 2],
   // MPI is never initialised here (no launcher): the collectives must refuse with a JS error, not crash.
   mpiAllreduceSum: (n) => [F(n)], mpiAllgatherv: (n) => [I(1, n)], mpiBarrier: () => [],
+  mpiSumRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C],
 };
 const nearValid = (name) => {
   const make = templates[name];

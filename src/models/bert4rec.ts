@@ -23,7 +23,7 @@ import { ModelConfig, objectiveProblem } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, gelu } from '../tensor/index.js';
-import { UserEncoder } from './encoder.js';
+import { BatchShard, UserEncoder } from './encoder.js';
 import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 import { DropoutCalls, TransformerBlock, positionsFromEnd, realKeys } from './transformer.js';
 
@@ -75,8 +75,8 @@ export class BERT4Rec extends UserEncoder {
     return this.projectionNorm.forward(gelu(this.projection.forward(this.finalNorm.forward(h))));
   }
 
-  override startTrainingStep(step: number): void {
-    this.dropout.restartAt(step);
+  override startTrainingStep(step: number, rows?: BatchShard): void {
+    this.dropout.restartAt(step, rows);
   }
 
   /** Everything: the item table is also the output table, and the output projection reads every user vector. */

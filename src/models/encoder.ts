@@ -31,6 +31,12 @@ export interface BlockPatchHooks {
 }
 
 /** A block of a backbone: a module with two patchable sublayers. */
+/** The rows [start, end) of a global batch that this process holds. */
+export interface BatchShard {
+  start: number;
+  end: number;
+}
+
 export abstract class EncoderBlock extends Module {
   /** Model-patch hooks grafted by transfer learning; null for the plain backbone. */
   patches: BlockPatchHooks | null = null;
@@ -63,9 +69,11 @@ export abstract class UserEncoder extends Module {
 
   /**
    * Called by the trainer before training step `step`: a backbone with random layers (dropout) starts that
-   * step's masks from it, so a resumed run draws the masks an uninterrupted one would. No-op by default.
+   * step's masks from it, so a resumed run draws the masks an uninterrupted one would. `rows`: the rows of the
+   * step's batch this process trains on (data-parallel), whose masks are then those rows of the whole batch's
+   * masks. No-op by default.
    */
-  startTrainingStep(step: number): void {}
+  startTrainingStep(step: number, rows?: BatchShard): void {}
 
   /**
    * A copy sharing every weight whose item encoder is `items` (these weights over a catalogue of `numItems`

@@ -13,7 +13,7 @@
 import { ModelConfig, objectiveProblem } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Parameter, Rng, Tensor, gruRecurrence, linear } from '../tensor/index.js';
-import { EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
+import { BatchShard, EncoderBlock, UserEncoder, leftPaddingLengths } from './encoder.js';
 import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 import { DropoutCalls } from './transformer.js';
 
@@ -80,8 +80,8 @@ export class GRU4Rec extends UserEncoder {
     return h;
   }
 
-  override startTrainingStep(step: number): void {
-    this.dropout.restartAt(step);
+  override startTrainingStep(step: number, rows?: BatchShard): void {
+    this.dropout.restartAt(step, rows);
   }
 
   /** Everything: the item table is also the output table. */

@@ -20,7 +20,7 @@ import { ModelConfig, objectiveProblem } from '../config/schema.js';
 import { ModelError } from '../errors.js';
 import { Embedding, LayerNorm } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, scale } from '../tensor/index.js';
-import { UserEncoder } from './encoder.js';
+import { BatchShard, UserEncoder } from './encoder.js';
 import { ItemEncoder, ItemSideInfo } from './item-encoder.js';
 import { DropoutCalls, TransformerBlock, positionsFromEnd, realKeys } from './transformer.js';
 
@@ -68,8 +68,8 @@ export class SASRec extends UserEncoder {
     return this.finalNorm.forward(h);
   }
 
-  override startTrainingStep(step: number): void {
-    this.dropout.restartAt(step);
+  override startTrainingStep(step: number, rows?: BatchShard): void {
+    this.dropout.restartAt(step, rows);
   }
 
   /** Everything: the item table is also the output table. */

@@ -8,7 +8,7 @@
  *
  * The two sublayer outputs (before their residual adds) are where transfer/ grafts patches.
  */
-import { EncoderBlock } from './encoder.js';
+import { BatchShard, EncoderBlock } from './encoder.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import { Rng, Tensor, add, attention, gelu, relu, seededDropout } from '../tensor/index.js';
 
@@ -21,14 +21,25 @@ const CALLS_PER_STEP = 2 ** 20;
  */
 export class DropoutCalls {
   private calls = 0;
+  private rows: BatchShard | null = null;
   constructor(private readonly seed: number, private readonly rate: number) {}
 
-  restartAt(step: number): void {
+  /** `rows`: this process's rows of the step's batch (data-parallel); it then draws those rows of the batch's masks. */
+  restartAt(step: number, rows?: BatchShard): void {
     this.calls = step * CALLS_PER_STEP;
+    this.rows = rows ?? null;
   }
 
   apply(x: Tensor): Tensor {
-    return seededDropout(x, this.rate, { seed: this.seed, step: this.calls++ });
+    return seededDropout(x, this.rate, { seed: this.seed, step: this.calls++, offset: this.offsetOf(x) });
+  }
+
+  /** Where x starts in the whole batch's tensor: every dropout input here has the batch's rows leading. */
+  private offsetOf(x: Tensor): number {
+    if (this.rows === null || this.rows.start === 0) return 0;
+    const perRow = x.size / (this.rows.end - this.rows.start);
+    if (!Number.isInteger(perRow)) throw new Error(`internal: a dropout input of ${x.size} elements does not split into ${this.rows.end - this.rows.start} rows`);
+    return this.rows.start * perRow;
   }
 }
 

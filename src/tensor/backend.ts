@@ -122,8 +122,8 @@ export interface Kernels {
     dbhh: F32 | null, B: number, L: number, H: number): void;
 
   /** Inverted dropout whose mask is a hash of (seed, step, element index): the same for any thread count. */
-  dropoutForward(x: F32, y: F32, rate: number, seed: number, step: number): void;
-  dropoutBackward(dy: F32, dx: F32, rate: number, seed: number, step: number): void;
+  dropoutForward(x: F32, y: F32, rate: number, seed: number, step: number, offset: number): void;
+  dropoutBackward(dy: F32, dx: F32, rate: number, seed: number, step: number, offset: number): void;
 
   adamStep(param: F32, grad: F32, m: F32, v: F32, rows: I32 | null, rowSize: number, lr: number, beta1: number,
     beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;

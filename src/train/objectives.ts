@@ -7,7 +7,7 @@ import { Objective, SequenceLoss, TrainConfig } from '../config/schema.js';
 import { twoViews } from '../data/augment.js';
 import { Batch, batchLength, causalBatch, maskedBatch, trainingWindows } from '../data/batches.js';
 import { TrainingError } from '../errors.js';
-import { UserEncoder } from '../models/encoder.js';
+import { BatchShard, UserEncoder } from '../models/encoder.js';
 import { Rng, Tensor, add, negativeBce, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { ProjectionHead, contrastiveLoss } from './contrastive.js';
 import { heldOutLoss, holdOutItems } from './held-out.js';
@@ -30,10 +30,7 @@ export interface PreparedLoss {
 }
 
 /** The rows [start, end) of a global batch that this process trains on. */
-export interface BatchRows {
-  start: number;
-  end: number;
-}
+export type BatchRows = BatchShard;
 
 export interface LossTerm {
   readonly name: LossName;

@@ -234,8 +234,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         }
         const chosen = Array.from(batches[b]!, (i) => windows[i]!);
         const rows = comm ? shardRows(chosen.length, comm.rank, comm.size) : undefined;
-        // Ranks draw dropout masks from disjoint call streams (one rank: the single process's).
-        model.startTrainingStep(comm ? state.step * comm.size + comm.rank : state.step);
+        // A rank draws its rows of the whole batch's dropout masks: the single process's masks, split.
+        model.startTrainingStep(state.step, rows);
         const r = trainingStep(terms.map((t) => t.prepare(chosen, rng, rows)), optimizer, { clipNorm: train.clipNorm, exchange });
         if (r.loss > divergedLoss) {
           throw new TrainingError(`training diverged at step ${state.step + 1}: loss ${r.loss.toPrecision(3)}, over ${DIVERGENCE_FACTOR}× the ${uniformLoss.toFixed(2)} of a uniform guess; lower --lr (now ${train.lr})`);

@@ -86,7 +86,7 @@ const templates = {
   attentionBackward: (B, L, D) => [F(B * L * 2 * D), F(B * L * 2 * D), F(B * L * 2 * D), F(B * 2 * L * L), F(B * L * 2 * D), F(B * L * 2 * D), rand() < 0.5 ? F(B * L * 2 * D) : null, F(B * L * 2 * D), B, L, 2, D, rand() < 0.5],
   gruForward: (B, L, H) => [F(B * L * 3 * H), F(H * 3 * H), F(3 * H), I(B, L + 1), F(B * L * H), F(B * L * 4 * H), B, L, H],
   gruBackward: (B, L, H) => [F(H * 3 * H), F(B * L * H), F(B * L * 4 * H), I(B, L + 1), F(B * L * H), rand() < 0.5 ? F(B * L * 3 * H) : null, F(H * 3 * H), F(3 * H), B, L, H],
-  dropoutForward: (n) => [F(n), F(n), 0.5, 7, n], dropoutBackward: (n) => [F(n), F(n), 0.5, 7, n],
+  dropoutForward: (n) => [F(n), F(n), 0.5, 7, n, n], dropoutBackward: (n) => [F(n), F(n), 0.5, 7, n, n],
   sumSquaresRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C], scaleRows: (R, C) => [F(R * C), new Uint8Array(R).fill(1), C, 2],
   // MPI is never initialised here (no launcher): the collectives must refuse with a JS error, not crash.
   mpiAllreduceSum: (n) => [F(n)], mpiAllgatherv: (n) => [I(1, n)], mpiBarrier: () => [],

@@ -9,8 +9,8 @@ const initialThreads = k.info().threads;
 after(() => k.setThreads(initialThreads));
 
 /** The mask a (seed, step) call draws over n elements: dropout of ones, 0 or 1 / (1 - rate) each. */
-function maskOf(n: number, rate: number, seed: number, step: number): Float32Array {
-  return seededDropout(new Tensor(new Float32Array(n).fill(1), [n], true), rate, { seed, step }).data;
+function maskOf(n: number, rate: number, seed: number, step: number, offset = 0): Float32Array {
+  return seededDropout(new Tensor(new Float32Array(n).fill(1), [n], true), rate, { seed, step, offset }).data;
 }
 
 describe('seeded dropout kernel', () => {
@@ -63,6 +63,19 @@ describe('seeded dropout kernel', () => {
       assert.deepEqual(many, one, `${threads} threads`);
     }
     assert.deepEqual(maskOf(n / 2 + 13, 0.5, 77, 3), one.subarray(0, n / 2 + 13));
+  });
+
+  it('with an offset, a tensor draws that part of a larger tensor\'s mask (a rank\'s rows of a batch), forward and backward', () => {
+    const whole = maskOf(1000, 0.5, 12, 4);
+    assert.deepEqual(maskOf(300, 0.5, 12, 4, 600), whole.subarray(600, 900));
+    assert.notDeepEqual(maskOf(300, 0.5, 12, 4, 0), whole.subarray(600, 900));
+    const x = randomTensor(rng, [3, 10]);
+    gradCheck(rng, {
+      inputs: [x],
+      kernel: ([x]) => seededDropout(x!, 0.5, { seed: 12, step: 4, offset: 600 }),
+      reference: ([x]) => x!.map((v, i) => v * whole[600 + i]!),
+    });
+    assert.throws(() => maskOf(10, 0.5, 1, 0, 2 ** 32 - 5), /above 2\^32 elements/);
   });
 
   it('is the identity outside training (no graph) and at rate 0; refuses a rate outside [0, 1)', () => {

@@ -22,11 +22,16 @@ export function dropout(x: Tensor, rate: number, rng: Rng): Tensor {
   });
 }
 
-/** Which mask a seededDropout call draws: a hash of (seed, step, element index), not a stateful stream. */
+/** Which mask a seededDropout call draws: a hash of (seed, step, offset + element index), not a stateful stream. */
 export interface DropoutStream {
   seed: number;
   /** Distinct per call (e.g. a counter the model advances): the same (seed, step) gives the same mask. */
   step: number;
+  /**
+   * Where this tensor's first element sits in a larger one whose mask it shares (0 when it is the whole): a rank
+   * holding some rows of a batch draws the whole batch's mask for those rows.
+   */
+  offset?: number;
 }
 
 /**
@@ -39,9 +44,10 @@ export function seededDropout(x: Tensor, rate: number, stream: DropoutStream): T
   if (rate === 0 || !isGradEnabled()) return x;
   const k = backend();
   const out = Tensor.empty(x.shape);
-  k.dropoutForward(x.data, out.data, rate, stream.seed, stream.step);
+  const offset = stream.offset ?? 0;
+  k.dropoutForward(x.data, out.data, rate, stream.seed, stream.step, offset);
   return record(out, 'seededDropout', [x], (g) => {
     const dx = gradIfNeeded(x);
-    if (dx) k.dropoutBackward(g, dx, rate, stream.seed, stream.step);
+    if (dx) k.dropoutBackward(g, dx, rate, stream.seed, stream.step, offset);
   });
 }

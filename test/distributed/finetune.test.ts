@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ingest } from '../../src/data/ingest.js';
@@ -157,6 +157,27 @@ describe('distributed fine-tuning', () => {
     const { single, rank0, one, two } = singleAndDistributed(model, data, ['--label', 'gender', '--batch', String(users - 1)]);
     two.trainLosses.forEach((l, i) => assert.ok(Math.abs(l - one.trainLosses[i]!) <= 1e-6 * Math.abs(one.trainLosses[i]!), `epoch ${i + 1}: ${l} vs ${one.trainLosses[i]}`));
     assert.ok(largestDifference(await patch(rank0), await patch(single)) < PATCH_TOLERANCE);
+  });
+
+  mpiTest('experiment transfer --distributed: the runs of one process; rank 0 alone writes the results', () => {
+    const args = (out: string, extra: string[] = []) => [cli, 'experiment', 'transfer', '--model', model, '--data', data, '--task', 't',
+      '--label', 'gender', '--strategies', 'peterrec,fine-cls', '--seeds', '1', '--epochs', '2', '--batch', '16', '--out', out, ...extra];
+    const single = join(tempDir(), 'single');
+    const s = run('node', args(single));
+    assert.equal(s.status, 0, s.stderr);
+    const rank0 = join(tempDir(), 'rank0');
+    const rank1 = join(tempDir(), 'rank1');
+    const r = run('mpirun', [...MPIRUN, '-np', '1', 'node', ...args(rank0, ['--distributed']), ':', '-np', '1', 'node', ...args(rank1, ['--distributed'])]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!existsSync(rank1), 'rank 1 wrote files');
+    type Results = { runs: { strategy: string; epochs: number; bestEpoch: number; validation: { logLoss: number } }[] };
+    const [a, b] = [rank0, single].map((d) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as Results);
+    assert.equal(a.runs.length, 2);
+    a.runs.forEach((x, i) => {
+      const y = b.runs[i]!;
+      assert.deepEqual([x.strategy, x.epochs, x.bestEpoch], [y.strategy, y.epochs, y.bestEpoch]);
+      assert.ok(Math.abs(x.validation.logLoss - y.validation.logLoss) <= 1e-6 * y.validation.logLoss, `${x.strategy}: ${x.validation.logLoss} vs ${y.validation.logLoss}`);
+    });
   });
 
   it('finetune --distributed without a launcher is one clear line and exit 1', () => {

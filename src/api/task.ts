@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { TransferConfig, TransferConfigSchema } from '../config/schema.js';
+import { Communicator } from '../distributed/communicator.js';
 import { DataError } from '../errors.js';
 import { refuseNonEmptyDir } from '../io/atomic.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
@@ -47,11 +48,16 @@ export interface FinetuneRun {
     warmup: number; patience: number; testFraction: number; labelFraction: number;
   };
   progress: Progress;
+  /**
+   * Data-parallel training over this job's ranks (transfer/task.ts): every rank trains and evaluates alike, rank 0
+   * alone writes the patch directory.
+   */
+  communicator?: Communicator;
 }
 
 /** What a fine-tuning summary repeats of the task's accounting (documented there). */
 type SummaryAccounting = Pick<TransferAccounting, 'strategy' | 'insertion' | 'trainedParams' | 'totalParams' | 'patchBytes' | 'epochs'
-  | 'bestEpoch' | 'validationScore' | 'trainSeconds'>;
+  | 'bestEpoch' | 'validationScore' | 'trainSeconds' | 'trainLosses' | 'validationScores'>;
 
 export interface FinetuneSummary extends SummaryAccounting {
   task: string;
@@ -83,16 +89,22 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
       ...o.tuning, lr, model: o.model, baseFingerprint: fingerprint,
     },
   });
+  const communicator = o.communicator;
   const result = runTask(o.spec, data, {
     model, strategy: o.strategy, insertion, patchDim: o.patchDim, zeroInitUp: o.zeroInitUp, ...o.tuning, lr, seed: o.seed, progress: o.progress,
+    communicator,
   });
-  const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed });
-  await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result,
-    result.type === 'next-item' ? result.catalogue : null);
+  // Every rank computes the baselines too: the next-item task's id model trains over the ranks like the task.
+  const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed, communicator });
+  if (!communicator || communicator.rank === 0) {
+    await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result,
+      result.type === 'next-item' ? result.catalogue : null);
+  }
   const summary: FinetuneSummary = {
     task: o.task, type: o.spec.type, strategy: o.strategy, insertion: result.insertion, trainedParams: result.trainedParams,
     totalParams: result.totalParams, patchBytes: result.patchBytes, epochs: result.epochs, bestEpoch: result.bestEpoch,
-    validationScore: result.validationScore, trainSeconds: result.trainSeconds,
+    validationScore: result.validationScore, trainSeconds: result.trainSeconds, trainLosses: result.trainLosses,
+    validationScores: result.validationScores,
     ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
   };
   return { summary, result, baselines };

@@ -18,6 +18,7 @@ import { addContinualExperiment } from './continual-experiment.js';
 import { withConfigFile } from './config-file.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
+import { withCommunicator } from './distributed.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
 interface ExperimentFlags extends TaskFlags {
@@ -29,6 +30,7 @@ interface ExperimentFlags extends TaskFlags {
   seeds: number[];
   threads?: number;
   out: string;
+  distributed?: boolean;
 }
 
 export function experimentCommand(): Command {
@@ -44,7 +46,10 @@ export function experimentCommand(): Command {
     .option('--seeds <list>', 'seeds', integerListOption('seeds'), [1, 2, 3])
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
-    .action(async (f: ExperimentFlags) => {
+    .option('--distributed', 'every run data-parallel over the ranks of an MPI job, as finetune --distributed; rank 0 writes --out')
+    .action(async (f: ExperimentFlags) => withCommunicator(f.distributed, async (communicator) => {
+      const isRoot = communicator === null || communicator.rank === 0;
+      const say = (line: string) => isRoot && process.stderr.write(line);
       if (f.threads) backend().setThreads(f.threads);
       const spec = taskSpecFromFlags(f);
       const base = await loadModelDir(f.model);
@@ -64,17 +69,19 @@ export function experimentCommand(): Command {
       const result = await runTransferExperiment({
         spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f),
         strategies, insertions,
-        seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr),
-        onBaselines: (b) => process.stderr.write(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
-        onRun: (r) => process.stderr.write(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
+        seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr, !isRoot),
+        communicator: communicator ?? undefined,
+        onBaselines: (b) => say(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
+        onRun: (r) => say(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
+      if (!isRoot) return;
       const table = `${experimentTable(result, dataset, f.task, spec)}\n${provenanceNote(provenance)}`;
       await writeDirAtomic(f.out, async (tmp) => {
         await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result, provenance }, null, 2) + '\n');
         await writeFile(join(tmp, 'results.md'), table);
       });
       process.stdout.write(table);
-    }));
+    })));
   experiment
     .command('backbones')
     .description('Pretrain each backbone with its published defaults on one dataset and compare next-item quality (full ranking and sampled-100), training time, throughput and size')

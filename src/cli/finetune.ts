@@ -6,6 +6,7 @@ import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
 import { TaskBaselines, TaskResult, describeBaselines, headline } from '../transfer/tasks.js';
 import { withConfigFile } from './config-file.js';
+import { withCommunicator } from './distributed.js';
 import { choiceOption, integerOption } from './options.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -23,6 +24,7 @@ interface FinetuneFlags extends TaskFlags {
   force?: boolean;
   quiet?: boolean;
   json?: boolean;
+  distributed?: boolean;
 }
 
 function describe(r: TaskResult, baselines: TaskBaselines, out: string): string {
@@ -59,14 +61,18 @@ export function finetuneCommand(): Command {
     .option('--force', 'replace an existing patch directory at --out')
     .option('--json', 'print the result as one JSON object')
     .option('--quiet', 'no progress output')
-    .action(async (f: FinetuneFlags) => {
+    .option('--distributed', 'data-parallel fine-tuning over the ranks of an MPI job (`mpirun -np N graftrec finetune … --distributed`): each rank trains on its share of every batch of --batch users (windows for next-item); rank 0 writes the patch (see the README)')
+    .action(async (f: FinetuneFlags) => withCommunicator(f.distributed, async (communicator) => {
+      const isRoot = communicator === null || communicator.rank === 0;
       if (f.threads) backend().setThreads(f.threads);
       const { summary, result, baselines } = await runFinetune({
         spec: taskSpecFromFlags(f), model: f.model, data: f.data, task: f.task, out: f.out, force: f.force ?? false,
         strategy: f.strategy, insertion: f.insertion, patchDim: f.patchDim, zeroInitUp: f.zeroInitUp, seed: f.seed,
-        tuning: tuningFromFlags(f), progress: createProgress(process.stderr, f.quiet ?? false),
+        tuning: tuningFromFlags(f), progress: createProgress(process.stderr, (f.quiet ?? false) || !isRoot),
+        communicator: communicator ?? undefined,
       });
+      if (!isRoot) return;
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(describe(result, baselines, f.out));
-    }));
+    })));
 }

@@ -75,3 +75,23 @@ function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number 
   }
   return bytes;
 }
+
+/**
+ * Gives every rank a gradient buffer (of zeros where it has none) for each parameter that has one on some rank,
+ * so that exchangeGradients sends the same parameters in the same layout everywhere: a rank whose shard of a batch
+ * is empty, or whose forward pass did not reach a parameter, still joins the step. `params` must be listed in the
+ * same order on every rank.
+ */
+export function shareGradientBuffers(comm: Communicator, params: readonly Parameter[]): void {
+  const has = Int32Array.from(params, (p) => (p.requiresGrad && p.grad ? 1 : 0));
+  const { data } = comm.allgatherv(has);
+  params.forEach((p, i) => {
+    if (!p.requiresGrad || p.grad) return;
+    for (let r = 0; r < comm.size; r++) {
+      if (data[r * params.length + i] === 1) {
+        p.gradBuffer();
+        return;
+      }
+    }
+  });
+}

@@ -15,7 +15,7 @@ export { add, reshape, scale, sumProduct, weightedSum } from './ops/elementwise.
 export { embedding, embeddingBag, leadingRows } from './ops/embedding.js';
 export { bottleneckPatch } from './ops/patch.js';
 export { segmentMax, segmentSoftmax, segmentWeightedSum } from './ops/pooling.js';
-export { dropout, seededDropout } from './ops/dropout.js';
+export { applyDropoutMask, dropout, dropoutMask, seededDropout } from './ops/dropout.js';
 export type { DropoutStream } from './ops/dropout.js';
 export { attention } from './ops/attention.js';
 export type { AttentionOptions } from './ops/attention.js';

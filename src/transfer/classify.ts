@@ -11,7 +11,7 @@ import { Dataset, userSequence } from '../data/dataset.js';
 import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
 import { ClassifierScores, accuracy, argmaxRows, classifierScores, logLoss, majorityAccuracy } from '../eval/classification.js';
 import { UserEncoder } from '../models/encoder.js';
-import { dropout, softmaxCrossEntropy } from '../tensor/index.js';
+import { applyDropoutMask, dropoutMask, softmaxCrossEntropy } from '../tensor/index.js';
 import { TaskHead } from './head.js';
 import { UserLabels, userLabels } from './labels.js';
 import { TransferAccounting, TransferOptions, trainTransfer } from './task.js';
@@ -82,13 +82,24 @@ export function finetuneClassifier(o: ClassifyOptions): ClassifyResult {
   const histories = (users: Int32Array) => Array.from(users, (u) => userSequence(o.dataset, u));
   const labelsOf = (users: Int32Array) => Int32Array.from(users, (u) => labels[u]!);
   const validLabels = labelsOf(split.valid);
+  const labelled = (targets: Int32Array) => targets.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0);
+  const dim = model.config.dim;
 
   const accounting = trainTransfer(o, { rows: classes.length }, (head, rng) => ({
     examples: split.train.length,
-    loss: (batch) => {
-      const users = Int32Array.from(batch, (i) => split.train[i]!);
-      const uv = dropout(head.userVectors(model, histories(users)), o.dropout, rng);
-      return softmaxCrossEntropy(uv, head.weight, head.bias, labelsOf(users), { ignoreIndex: -1 });
+    // A mean over the labelled users of the batch (of the shard, `rows`, scaled to the batch by batchCount).
+    loss: (batch, rows) => {
+      const all = Int32Array.from(batch, (i) => split.train[i]!);
+      const mask = dropoutMask(all.length * dim, o.dropout, rng); // the whole batch's, on every rank
+      const { start, end } = rows ?? { start: 0, end: all.length };
+      const users = all.subarray(start, end);
+      const targets = labelsOf(users);
+      return {
+        count: labelled(targets),
+        batchCount: rows ? labelled(labelsOf(all)) : undefined,
+        loss: () => softmaxCrossEntropy(applyDropoutMask(head.userVectors(model, histories(users)), mask, start * dim), head.weight, head.bias,
+          targets, { ignoreIndex: -1 }),
+      };
     },
     validate: () => -logLoss(predictProbabilities(model, head, histories(split.valid)), validLabels, classes.length),
   }));

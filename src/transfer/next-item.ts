@@ -203,7 +203,7 @@ export function finetuneNextItem(o: NextItemOptions): NextItemResult {
     return {
       backbone: model.backbone, strategy: 'zero-shot', insertion: null, trainedParams: 0, totalParams: total, patchBytes: 0,
       epochs: 0, bestEpoch: 0, validationScore: test.validationNdcg, trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
-      trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, catalogue: platformCatalogue(model, p, test), test,
+      trainLosses: [], validationScores: [], trained: [], patches: [], head: null, task: o.task, targetItems: ds.items, catalogue: platformCatalogue(model, p, test), test,
     };
   }
   const accounting = trainNextItem(model, o, p);
@@ -273,10 +273,8 @@ function trainNextItem(model: UserEncoder, o: Omit<TransferOptions, 'model'> & {
   const outputTable: Parameter[] = model.parameters().filter((q) => q.name.startsWith('output.'));
   return trainTransfer({ ...o, model }, null, (_head, rng) => ({
     examples: windows.length,
-    loss: (batch) => {
-      const chosen = Array.from(batch, (i) => windows[i]!);
-      return sequenceLoss(model, sequenceBatch(model, chosen, rng), softmax, rng).loss();
-    },
+    // With `rows`, the shard's windows only; the whole batch is prepared (negatives drawn) on every rank.
+    loss: (batch, rows) => sequenceLoss(model, sequenceBatch(model, Array.from(batch, (i) => windows[i]!), rng), softmax, rng, 1, rows),
     validate: () => validationNdcg(model, p),
   }), outputTable);
 }

@@ -19,7 +19,7 @@ import { rankingMetrics } from '../eval/metrics.js';
 import { ScoreRows, TARGET_SET_PROTOCOL, targetSetRanks } from '../eval/target-sets.js';
 import { UserEncoder, forEachTableScoreRow } from '../models/encoder.js';
 import { inputRows } from '../models/input-rows.js';
-import { dropout, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
+import { applyDropoutMask, dropoutMask, embedding, sampledSoftmaxCrossEntropy, softmaxCrossEntropy } from '../tensor/index.js';
 import { NegativeSampler } from '../train/sampler.js';
 import { CrossDomainExamples, crossDomainExamples } from './crossdomain.js';
 import { TaskHead } from './head.js';
@@ -116,26 +116,38 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
 
   const itemPairs = o.itemPairs ? itemPairTable(ex.sources, ex.targets, split.train, inputRows(model.config), T) : null;
   let itemPairsStartScale: number | null = null;
+  const dim = model.config.dim;
+  const pairCount = (users: readonly number[]) => users.reduce((n, i) => n + ex.targets[i]!.length, 0);
   const accounting = trainTransfer(o, { rows: T, rowSparse: o.negatives > 0, itemPairs }, (head, rng) => {
     const validate = () => rankingMetrics(rank(split.valid, head), [10])['NDCG@10']!;
     return {
       // One example per training user: the network runs once per user, and the user's vector is repeated for each
       // of their target items, so the loss is the mean over (user, target item) pairs.
       examples: split.train.length,
-      loss: (batch) => {
-        const users = Array.from(batch, (b) => split.train[b]!);
-        const histories = users.map((i) => ex.sources[i]!);
-        const uv = dropout(head.userVectors(model, histories), o.dropout, rng);
-        const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
-        const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
-        const pairs = embedding(uv, rows, [rows.length]);
-        if (!sampler) {
-          // Each training user meets the pairs as they are without them, as a new user will (item-pairs.ts).
-          const extraLogits = head.itemPairs?.extraLogits(histories, rows, users.map((i) => ex.targets[i]!));
-          return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
-        }
-        const negatives = sampler.sample(o.negatives, rng).map((v) => v - 1);
-        return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
+      // With `rows`, the shard's users only; the dropout mask and the shared negatives are drawn for the whole batch.
+      loss: (batch, shard) => {
+        const all = Array.from(batch, (b) => split.train[b]!);
+        const mask = dropoutMask(all.length * dim, o.dropout, rng);
+        const negatives = sampler ? sampler.sample(o.negatives, rng).map((v) => v - 1) : null;
+        const { start, end } = shard ?? { start: 0, end: all.length };
+        const users = all.slice(start, end);
+        return {
+          count: pairCount(users),
+          batchCount: shard ? pairCount(all) : undefined,
+          loss: () => {
+            const histories = users.map((i) => ex.sources[i]!);
+            const uv = applyDropoutMask(head.userVectors(model, histories), mask, start * dim);
+            const rows = Int32Array.from(users.flatMap((i, b) => Array.from(ex.targets[i]!, () => b)));
+            const targets = Int32Array.from(users.flatMap((i) => Array.from(ex.targets[i]!)));
+            const pairs = embedding(uv, rows, [rows.length]);
+            if (!negatives) {
+              // Each training user meets the pairs as they are without them, as a new user will (item-pairs.ts).
+              const extraLogits = head.itemPairs?.extraLogits(histories, rows, users.map((i) => ex.targets[i]!));
+              return softmaxCrossEntropy(pairs, head.weight, head.bias, targets, { ignoreIndex: -1, extraLogits });
+            }
+            return sampledSoftmaxCrossEntropy(pairs, head.weight, head.bias, targets, negatives, { logQ, ignoreIndex: -1 });
+          },
+        };
       },
       validate,
       prepare: () => {

@@ -1,15 +1,24 @@
 /**
  * What every transfer task shares: graft patches (if the strategy uses them), add a new head, freeze what the
  * strategy freezes, train on users with early stopping on a validation score, restore the best weights, and
- * account for trained / total parameters and the patch size. The tasks (classify.ts, recommend.ts) supply the
- * examples, the loss and the validation score.
+ * account for trained / total parameters and the patch size. The tasks (classify.ts, recommend.ts, next-item.ts)
+ * supply the examples, the loss and the validation score.
+ *
+ * Data-parallel (a communicator given): every rank shuffles the same order from the same seed, so all see the same
+ * global batches; each trains on its contiguous shard of a batch (shardRows), its loss scaled by its share of what
+ * the batch's loss is a mean over (TaskLoss.batchCount), and the gradients of every trained tensor are summed
+ * across ranks before the optimizers step, so every rank takes the steps one process with that batch would.
+ * Validation runs on every rank alike: the same weights give the same score and the same early-stopping decision.
  */
 import { encodeSafetensors } from '../io/safetensors.js';
 import { UserEncoder } from '../models/encoder.js';
 import { inputRows } from '../models/input-rows.js';
 import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
-import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scratchScope } from '../tensor/index.js';
+import { Communicator, shardRows } from '../distributed/communicator.js';
+import { exchangeGradients, shareGradientBuffers } from '../distributed/gradients.js';
+import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scale, scratchScope } from '../tensor/index.js';
+import { BatchRows } from '../train/objectives.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { Progress } from '../train/progress.js';
 import { TaskHead, taskHead } from './head.js';
@@ -47,6 +56,8 @@ export interface TransferOptions {
   progress?: Progress;
   /** Continual learning (continual/): what trains beside the strategy's choice, and how frozen entries stay put. */
   continual?: ContinualTraining;
+  /** Data-parallel training over this job's ranks (see the file comment); absent: one process. */
+  communicator?: Communicator;
 }
 
 /**
@@ -92,6 +103,10 @@ export interface TransferAccounting<H extends TaskHead | null = TaskHead> {
   /** The task's validation score at the kept epoch (higher is better: −log-loss, or NDCG@10). */
   validationScore: number;
   trainSeconds: number;
+  /** Each epoch's training loss: the mean over its batches of the batch's mean loss. */
+  trainLosses: number[];
+  /** Each epoch's validation score (the starting point's is not among them). */
+  validationScores: number[];
   /** The trained tensors (what a patch file stores). */
   trained: Parameter[];
   patches: Module[];
@@ -112,11 +127,27 @@ export function scheduledLr(lr: number, step: number, total: number, warmup: num
   return lr * Math.max(0.05, (total - step) / Math.max(1, total - warm));
 }
 
+/** A batch's loss, its random draws made (dropout masks, negatives) and its graph built on demand. */
+export interface TaskLoss {
+  /** What the loss is a mean over on this process (users, (user, target) pairs or predicted positions). */
+  readonly count: number;
+  /**
+   * With `rows` (data-parallel): the count over the whole batch. The loss is scaled by count / batchCount, so the
+   * ranks' gradients sum to the batch mean's.
+   */
+  readonly batchCount?: number;
+  loss(): Tensor;
+}
+
 export interface TaskTraining {
   /** Example indices trained on; shuffled each epoch and cut into batches. */
   examples: number;
-  /** The loss of a batch of example indices (a graph ending in a scalar). */
-  loss: (batch: Int32Array) => Tensor;
+  /**
+   * The loss of a batch of example indices. `rows`: only the rows [start, end) of the batch are trained on here
+   * (a shard), but every random draw is made for the whole batch, as one process would make it, so the ranks'
+   * streams stay in step; loss() is then the mean over the shard (not called when the shard is empty).
+   */
+  loss: (batch: Int32Array, rows?: BatchRows) => TaskLoss;
   /** Validation score after an epoch: higher is better; the best epoch's weights are kept. */
   validate: () => number;
   /** Sets the head's starting point before it is scored and trained (e.g. from counts, chosen on validation). */
@@ -148,6 +179,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
   const sparseTables = head?.sparseTables() ?? [];
   const rest = trained.filter((p) => !sparseTables.some(([table]) => table === p));
   // Each optimizer with the multiple of the scheduled learning rate it steps with.
+  const comm = o.communicator ?? null;
   const optimizers: [Adam, number][] = [
     [new Adam(rest.filter(decayed), { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), 1],
     [new Adam(rest.filter((p) => !decayed(p)), { lr: o.lr }), 1],
@@ -165,6 +197,8 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
   let bestValues = trained.map((p) => Float32Array.from(p.data));
   let stale = 0;
   let epochs = 0;
+  const trainLosses: number[] = [];
+  const validationScores: number[] = [];
   const order = Int32Array.from({ length: examples }, (_, i) => i);
   const batches = Math.ceil(examples / o.batch);
   for (let epoch = 1; epoch <= o.epochs && stale < o.patience; epoch++) {
@@ -175,12 +209,29 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
     for (let start = 0, b = 0; start < order.length; start += o.batch, b++) {
       // Every tensor of the step dies with it, so the next step reuses their memory (see scratchScope).
       const lr = scheduledLr(o.lr, step++, totalSteps, o.warmup);
+      const batch = order.subarray(start, start + o.batch);
+      const rows = comm ? shardRows(batch.length, comm.rank, comm.size) : undefined;
+      // Backbone dropout (sasrec, bert4rec, gru4rec): data-parallel ranks draw from disjoint call streams. Unlike
+      // pretraining's, a task's network rows are the users' windows (a whole history is several), whose padded
+      // length is the shard's own, so a rank's masks cannot be cut out of the whole batch's; the head's can (see
+      // TaskTraining.loss).
+      if (comm) model.startTrainingStep((step - 1) * comm.size + comm.rank);
       scratchScope(() => {
-        const l = loss(order.subarray(start, start + o.batch));
-        if (o.progress) lossSum += l.item();
-        backward(l);
-        for (const [optimizer, scale] of optimizers) {
-          optimizer.lr = lr * scale;
+        const prepared = loss(batch, rows);
+        const share = prepared.batchCount === undefined ? 1 : prepared.count / Math.max(1, prepared.batchCount);
+        let value = 0;
+        if (prepared.count > 0 || prepared.batchCount === undefined) {
+          const l = prepared.loss();
+          value = l.item() * share;
+          backward(share === 1 ? l : scale(l, share));
+        }
+        if (comm) {
+          shareGradientBuffers(comm, trained);
+          value = exchangeGradients(comm, trained, [value]).scalars[0]!;
+        }
+        lossSum += value;
+        for (const [optimizer, multiple] of optimizers) {
+          optimizer.lr = lr * multiple;
           optimizer.step();
         }
         o.continual?.afterStep();
@@ -192,7 +243,9 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
     }
     o.progress?.stop();
     epochs = epoch;
+    trainLosses.push(lossSum / batches);
     const score = validate();
+    validationScores.push(score);
     if (score > best) {
       best = score;
       bestEpoch = epoch;
@@ -219,6 +272,8 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
     bestEpoch,
     validationScore: best,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+    trainLosses,
+    validationScores,
     trained,
     patches,
     head,

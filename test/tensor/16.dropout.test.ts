@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Rng, Tensor, backend, noGrad, seededDropout } from '../../src/index.js';
+import { Rng, Tensor, applyDropoutMask, backend, backward, dropout, dropoutMask, noGrad, seededDropout, sumProduct } from '../../src/index.js';
 import { gradCheck, randomTensor } from '../helpers/gradcheck.js';
 
 const rng = new Rng(31);
@@ -83,5 +83,30 @@ describe('seeded dropout kernel', () => {
     assert.equal(noGrad(() => seededDropout(x, 0.5, { seed: 1, step: 0 })), x);
     assert.equal(seededDropout(x, 0, { seed: 1, step: 0 }), x);
     assert.throws(() => seededDropout(x, 1, { seed: 1, step: 0 }), /rate must be in \[0, 1\)/);
+  });
+});
+
+describe('dropout with a mask drawn ahead (data-parallel shards)', () => {
+  it('the mask is the one dropout() draws from the same stream; a shard of rows gets its part of it, in the forward and the backward', () => {
+    const x = randomTensor(new Rng(4), [6, 5]);
+    const whole = dropout(x, 0.3, new Rng(9)).data;
+    const mask = dropoutMask(30, 0.3, new Rng(9))!;
+    assert.deepEqual(Float32Array.from(x.data, (v, i) => v * mask[i]!), whole);
+    // Rows 2..5 of the batch, alone: the forward is those rows of the whole batch's, the gradient is the mask's part.
+    const shard = new Tensor(x.data.slice(10), [4, 5], true);
+    const y = applyDropoutMask(shard, mask, 10);
+    assert.deepEqual(y.data, whole.slice(10));
+    backward(sumProduct(y, new Float32Array(20).fill(1)));
+    assert.deepEqual(shard.grad, mask.slice(10));
+  });
+
+  it('rate 0 draws nothing and is the identity; a mask too short for the shard is refused', () => {
+    const r = new Rng(2);
+    const before = r.state();
+    assert.equal(dropoutMask(10, 0, r), null);
+    assert.deepEqual(r.state(), before);
+    const x = new Tensor(new Float32Array(4).fill(1), [4], true);
+    assert.equal(applyDropoutMask(x, null), x);
+    assert.throws(() => applyDropoutMask(x, new Float32Array(6), 3), /has no \[3, 7\)/);
   });
 });

@@ -11,14 +11,39 @@ import { Tensor } from '../tensor.js';
  */
 export function dropout(x: Tensor, rate: number, rng: Rng): Tensor {
   if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}`);
+  // Outside training nothing is drawn, so evaluation leaves the stream where training left it.
   if (rate === 0 || !isGradEnabled()) return x;
+  return applyDropoutMask(x, dropoutMask(x.size, rate, rng));
+}
+
+/**
+ * The mask dropout() would draw from `rng` for `size` elements (0, or 1 / (1 - rate) for a survivor), drawn
+ * ahead of the forward pass: data-parallel training draws a whole batch's mask on every rank, so the ranks' streams
+ * stay in step, and applies its shard's part (applyDropoutMask). Null at rate 0 (nothing drawn, as dropout()).
+ */
+export function dropoutMask(size: number, rate: number, rng: Rng): Float32Array | null {
+  if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return null;
   const keep = 1 / (1 - rate);
-  const mask = new Float32Array(x.size);
+  const mask = new Float32Array(size);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
-  const out = new Tensor(Float32Array.from(x.data, (v, i) => v * mask[i]!), x.shape);
+  return mask;
+}
+
+/**
+ * x times mask[offset, offset + x.size): a mask from dropoutMask, drawn for a batch of which x holds some rows.
+ * Identity for a null mask and outside training (no graph).
+ */
+export function applyDropoutMask(x: Tensor, mask: Float32Array | null, offset = 0): Tensor {
+  if (mask === null || !isGradEnabled()) return x;
+  if (offset < 0 || offset + x.size > mask.length) {
+    throw new ShapeError(`dropout: a mask of ${mask.length} elements has no [${offset}, ${offset + x.size})`);
+  }
+  const m = mask.subarray(offset, offset + x.size);
+  const out = new Tensor(Float32Array.from(x.data, (v, i) => v * m[i]!), x.shape);
   return record(out, 'dropout', [x], (g) => {
     const dx = gradIfNeeded(x);
-    if (dx) for (let i = 0; i < dx.length; i++) dx[i]! += g[i]! * mask[i]!;
+    if (dx) for (let i = 0; i < dx.length; i++) dx[i]! += g[i]! * m[i]!;
   });
 }
 

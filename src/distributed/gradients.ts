@@ -6,8 +6,9 @@
  * Dense gradients (and a few scalars, such as the step's losses) travel in one fused buffer, summed by
  * MPI_Allreduce — or, in deterministic mode, gathered and summed here in rank order, so the result does not depend
  * on the MPI library's reduction algorithm. Row-sparse gradients (item tables) travel as (row id, row) pairs: a
- * step touches a few hundred of a table's rows, so gathering them costs far less than reducing the whole table.
- * Their merge is deterministic too: every rank adds the ranks' rows in rank order (native/mpi.cc).
+ * step touches a few thousand of a table's rows, so gathering them costs far less than reducing the whole table.
+ * Their merge is deterministic too: every rank adds the ranks' rows in rank order (native/mpi.cc). When the ranks'
+ * rows together outnumber the table's, the table is summed whole instead.
  */
 import { Parameter, backend } from '../tensor/index.js';
 import { Communicator } from './communicator.js';
@@ -62,18 +63,47 @@ function orderedSum(comm: Communicator, x: Float32Array): Float32Array {
 }
 
 /**
- * Sums each row-sparse parameter's gradient over the ranks, leaving the union of rows marked as touched. A
- * parameter whose every row has a gradient (`allRowsTouched`) sends them all.
+ * Sums each row-sparse parameter's gradient over the ranks, leaving the union of rows marked as touched. Rows
+ * travel as (row id, row) pairs while the ranks' rows together are fewer than the table's; past that (many ranks,
+ * or a small table) gathering every rank's rows would move more than summing the whole table, which is done
+ * instead. Both give the same bits: the ranks' rows added in rank order.
  */
 function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number {
-  let bytes = 0;
-  for (const p of sparse) {
-    if (p.allRowsTouched) p.touchedRows!.fill(1);
-    bytes += comm.sumRows(p.grad!, p.touchedRows!, p.rowSize);
+  if (sparse.length === 0) return 0;
+  for (const p of sparse) if (p.allRowsTouched) p.touchedRows!.fill(1);
+  const counts = Int32Array.from(sparse, (p) => countMarked(p.touchedRows!));
+  const perRank = comm.allgatherv(counts).data;
+  let bytes = counts.byteLength;
+  sparse.forEach((p, i) => {
+    let rowsSent = 0;
+    for (let r = 0; r < comm.size; r++) rowsSent += perRank[r * sparse.length + i]!;
+    bytes += rowsSent >= p.touchedRows!.length ? sumWholeTable(comm, p) : comm.sumRows(p.grad!, p.touchedRows!, p.rowSize);
     // Every rank then sees the same union: when it is the whole table, all ranks take Adam's dense path alike.
     p.allRowsTouched = p.touchedRows!.every((t) => t === 1);
-  }
+  });
   return bytes;
+}
+
+function countMarked(mask: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i]!;
+  return n;
+}
+
+/**
+ * The whole table's gradient summed over the ranks, and the union of their rows marked. A rank's unmarked rows
+ * are zero (the optimizer zeroes the rows it consumes), so they add nothing; the union travels as counts, whose
+ * float sums are exact in any order, so lazy Adam still updates only rows some rank touched.
+ */
+function sumWholeTable(comm: Communicator, p: Parameter): number {
+  const touched = p.touchedRows!;
+  const union = Float32Array.from(touched);
+  comm.allreduceSum(union);
+  const grad = p.grad!;
+  if (backend().info().deterministic) grad.set(orderedSum(comm, grad));
+  else comm.allreduceSum(grad);
+  for (let i = 0; i < touched.length; i++) touched[i] = union[i]! > 0 ? 1 : 0;
+  return union.byteLength + grad.byteLength;
 }
 
 /**

@@ -52,19 +52,21 @@ function largestDifference(a: Map<string, Float32Array>, b: Map<string, Float32A
 }
 
 describe('distributed pretraining', () => {
-  // The last case leaves deterministic mode: dense gradients then go through MPI_Allreduce itself.
-  const cases: [string, string[], Record<string, string>][] = [
+  // The last case leaves deterministic mode: dense gradients then go through MPI_Allreduce itself. With 20 items
+  // the ranks' touched rows outnumber an item table's, which is then summed whole; with 600 they travel as pairs.
+  const cases: [string, string[], Record<string, string>, number?][] = [
     ['nextitnet, full softmax, a last batch of one window (one rank idle)', ['--batch', '59'], {}],
     ['nextitnet, sampled softmax', ['--batch', '16', '--negatives', '7'], {}],
+    ['nextitnet, sampled softmax, 600 items: item rows exchanged as pairs', ['--batch', '16', '--negatives', '7'], {}, 600],
     // Dropout: each rank draws its rows of the whole batch's masks, so these runs are the single process's too.
     ['sasrec, bce loss, dropout 0.3', ['--backbone', 'sasrec', '--dropout', '0.3', '--loss', 'bce', '--batch', '16'], {}],
     ['bert4rec, masked items, dropout 0.3', ['--backbone', 'bert4rec', '--dropout', '0.3', '--batch', '16'], {}],
     ['gru4rec, dropout 0.3', ['--backbone', 'gru4rec', '--dropout', '0.3', '--batch', '16'], {}],
     ['nextitnet, MPI_Allreduce', ['--batch', '16'], { GRAFTREC_DETERMINISTIC: '0' }],
   ];
-  for (const [name, extra, caseEnv] of cases) {
+  for (const [name, extra, caseEnv, items = 20] of cases) {
     mpiTest(`2 ranks × a global batch train as 1 process with that batch (${name}); rank 0 alone writes`, async () => {
-      const data = await savedCyclicDataset(60, 20, 8);
+      const data = await savedCyclicDataset(60, items, 8);
       const dir = tempDir();
       const single = join(dir, 'single');
       assert.equal(run('node', pretrainArgs(data, single, extra), caseEnv).status, 0);

@@ -86,13 +86,18 @@ describe('GEMM', () => {
     const a = rng.fillUniform(new Float32Array(M * K), -1, 1);
     const b = rng.fillUniform(new Float32Array(K * N), -1, 1);
     const threads = k.info().threads;
+    const shared: number[] = [];
     const results = [1, 2].map((t) => {
       k.setThreads(t);
+      k.resetPoolStats();
       const c = new Float32Array(M * N);
       k.gemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
+      shared.push(k.poolStats().sharedTasks);
       return c;
     });
     k.setThreads(threads);
+    // The product must really be split at 2 threads, or the comparison holds for a GEMM that never ran in parallel.
+    assert.ok(shared[1]! > 1, `only ${shared[1]} pool task(s) ran at 2 threads`);
     assert.deepEqual(results[0], results[1]);
   });
 

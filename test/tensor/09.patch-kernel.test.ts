@@ -59,7 +59,10 @@ describe('fused bottleneck patch kernel', () => {
       const reference = run(false);
       for (const t of [1, 2]) {
         k.setThreads(t);
+        k.resetPoolStats();
         run(true).forEach((a, i) => assert.ok(relativeError(a, reference[i]!) < 1e-5, `tensor ${i} at ${t} threads`));
+        // 1000 rows are many row blocks: at 2 threads the fused kernel must really split them.
+        if (t === 2) assert.ok(k.poolStats().sharedTasks > 1, `only ${k.poolStats().sharedTasks} pool task(s) ran at 2 threads`);
       }
     } finally {
       k.setThreads(threads);

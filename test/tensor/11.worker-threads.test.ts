@@ -63,17 +63,21 @@ describe('the addon in worker_threads', () => {
           while (Atomics.load(stop, 0) === 0) { k.setThreads(1 + (stop[1] % 3)); Atomics.add(stop, 1, 1); }
         });\`, { eval: true, workerData: stop });
       while (Atomics.load(stop, 1) === 0) await new Promise((r) => setTimeout(r, 5));
+      k.resetPoolStats();
       for (let round = 0; round < 300; round++) {
         const c = product();
         if (c.some((v, i) => v !== expected[i])) throw new Error('round ' + round + ': the product changed');
       }
+      const shared = k.poolStats().sharedTasks;
       Atomics.store(stop, 0, 1);
       await new Promise((r) => w.once('exit', r));
-      console.log(JSON.stringify({ resizes: stop[1] }));`;
+      console.log(JSON.stringify({ resizes: stop[1], shared }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.signal, null, `the child was killed (${r.signal}): it hung or crashed; ${r.stderr}`);
     assert.equal(r.status, 0, r.stderr);
-    const { resizes } = JSON.parse(r.stdout) as { resizes: number };
+    const { resizes, shared } = JSON.parse(r.stdout) as { resizes: number; shared: number };
     assert.ok(resizes > 10, `the worker resized the pool ${resizes} times`);
+    // The products must really have run on the pool while it was resized, not serially beside it.
+    assert.ok(shared > 1, `only ${shared} pool task(s) were shared while the worker resized the pool`);
   });
 });

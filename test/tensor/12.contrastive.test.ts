@@ -132,7 +132,12 @@ describe('contrastive ops', () => {
       return { loss: loss.item(), u: Float32Array.from(u.data) };
     };
     try {
-      assert.deepEqual(run(1), run(2));
+      const one = run(1);
+      k.resetPoolStats();
+      const two = run(2);
+      // N = 512 rows is above the row grain of every contrastive kernel: at 2 threads the work must really split.
+      assert.ok(k.poolStats().sharedTasks > 1, `only ${k.poolStats().sharedTasks} pool task(s) ran at 2 threads`);
+      assert.deepEqual(two, one);
     } finally {
       k.setThreads(before);
     }

@@ -69,7 +69,11 @@ describe('GRU recurrence kernel', () => {
     k.setThreads(1);
     const one = run();
     k.setThreads(2);
+    k.resetPoolStats();
     const two = run();
+    // Each time step hands its B sequences to the pool: at 2 threads they must really be split, or the
+    // comparison below would hold for a kernel that never ran in parallel.
+    assert.ok(k.poolStats().sharedTasks > 1, `only ${k.poolStats().sharedTasks} pool task(s) ran at 2 threads`);
     one.forEach((a, i) => assert.deepEqual(two[i], a, `tensor ${i}`));
   });
 

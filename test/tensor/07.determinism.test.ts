@@ -56,6 +56,15 @@ function trainingStepFingerprint(): Float32Array[] {
 
 const random = (rng: Rng, n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
 
+/** Pool tasks of each kernel call of the current run, in call order: a group's every kernel must split, not one. */
+let callTasks: number[] = [];
+function split<T>(call: () => T): T {
+  k.resetPoolStats();
+  const result = call();
+  callTasks.push(k.poolStats().sharedTasks);
+  return result;
+}
+
 /**
  * Every kernel at a shape above its parallel threshold, writing only into the buffers it returns (fresh each
  * call, from the same seed), so a run at 1 thread and one at 2 threads can be compared bit for bit.
@@ -64,15 +73,15 @@ const KERNELS: [string, () => Float32Array[]][] = [
   ['gemm', () => {
     const rng = new Rng(1);
     const [a, b, c] = [random(rng, 128 * 96), random(rng, 96 * 128), new Float32Array(128 * 128)];
-    k.gemm(false, false, 128, 128, 96, 1, a, 96, b, 128, 0, c, 128);
+    split(() => k.gemm(false, false, 128, 128, 96, 1, a, 96, b, 128, 0, c, 128));
     return [c];
   }],
   ['conv1dForward/Backward', () => {
     const rng = new Rng(2);
     const [x, w, bias, dy] = [random(rng, N * C), random(rng, 3 * C * C), random(rng, C), random(rng, N * C)];
     const y = new Float32Array(N * C), dx = new Float32Array(N * C), dw = new Float32Array(3 * C * C), db = new Float32Array(C);
-    k.conv1dForward(x, w, bias, y, B, L, C, C, 3, 2, true);
-    k.conv1dBackward(x, w, dy, dx, dw, db, B, L, C, C, 3, 2, true);
+    split(() => k.conv1dForward(x, w, bias, y, B, L, C, C, 3, 2, true));
+    split(() => k.conv1dBackward(x, w, dy, dx, dw, db, B, L, C, C, 3, 2, true));
     return [y, dx, dw, db];
   }],
   ['layerNormForward/Backward', () => {
@@ -80,18 +89,18 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const [x, gamma, beta, dy] = [random(rng, N * C), random(rng, C), random(rng, C), random(rng, N * C)];
     const y = new Float32Array(N * C), mean = new Float32Array(N), rstd = new Float32Array(N);
     const dx = new Float32Array(N * C), dg = new Float32Array(C), dbeta = new Float32Array(C);
-    k.layerNormForward(x, gamma, beta, y, mean, rstd, N, C, 1e-8, true);
-    k.layerNormBackward(x, gamma, mean, rstd, y, dy, dx, dg, dbeta, N, C);
+    split(() => k.layerNormForward(x, gamma, beta, y, mean, rstd, N, C, 1e-8, true));
+    split(() => k.layerNormBackward(x, gamma, mean, rstd, y, dy, dx, dg, dbeta, N, C));
     return [y, dx, dg, dbeta];
   }],
   ['relu/gelu forward and backward', () => {
     const rng = new Rng(4);
     const [x, dy] = [random(rng, N * C), random(rng, N * C)];
     const out = Array.from({ length: 4 }, () => new Float32Array(N * C));
-    k.reluForward(x, out[0]!);
-    k.reluBackward(out[0]!, dy, out[1]!);
-    k.geluForward(x, out[2]!);
-    k.geluBackward(x, dy, out[3]!);
+    split(() => k.reluForward(x, out[0]!));
+    split(() => k.reluBackward(out[0]!, dy, out[1]!));
+    split(() => k.geluForward(x, out[2]!));
+    split(() => k.geluBackward(x, dy, out[3]!));
     return out;
   }],
   ['embeddingForward/Backward', () => {
@@ -99,8 +108,8 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const table = random(rng, V * C), dout = random(rng, N * C);
     const ids = Int32Array.from({ length: N }, () => rng.int(0, V));
     const out = new Float32Array(N * C), dtable = new Float32Array(V * C);
-    k.embeddingForward(table, ids, out, V, C);
-    k.embeddingBackward(ids, dout, dtable, V, C);
+    split(() => k.embeddingForward(table, ids, out, V, C));
+    split(() => k.embeddingBackward(ids, dout, dtable, V, C));
     return [out, dtable];
   }],
   ['embeddingBagForward/Backward', () => {
@@ -109,8 +118,8 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const ids = Int32Array.from({ length: N }, () => rng.int(0, V));
     const bags = N / 4, offsets = Int32Array.from({ length: bags + 1 }, (_, s) => s * 4);
     const out = new Float32Array(bags * C), dtable = new Float32Array(V * C);
-    k.embeddingBagForward(table, ids, weights, offsets, out, V, C);
-    k.embeddingBagBackward(ids, weights, offsets, random(rng, bags * C), dtable, V, C);
+    split(() => k.embeddingBagForward(table, ids, weights, offsets, out, V, C));
+    split(() => k.embeddingBagBackward(ids, weights, offsets, random(rng, bags * C), dtable, V, C));
     return [out, dtable];
   }],
   ['softmaxXentForward/Backward', () => {
@@ -118,8 +127,8 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const [h, table, bias] = [random(rng, N * C), random(rng, V * C), random(rng, V)];
     const targets = Int32Array.from({ length: N }, () => rng.int(0, V));
     const lse = new Float32Array(N), dh = new Float32Array(N * C), dt = new Float32Array(V * C), dbias = new Float32Array(V);
-    const loss = k.softmaxXentForward(h, table, bias, targets, lse, N, C, V, 0);
-    k.softmaxXentBackward(h, table, bias, targets, lse, 1 / N, dh, dt, dbias, N, C, V, 0);
+    const loss = split(() => k.softmaxXentForward(h, table, bias, targets, lse, N, C, V, 0));
+    split(() => k.softmaxXentBackward(h, table, bias, targets, lse, 1 / N, dh, dt, dbias, N, C, V, 0));
     return [Float32Array.of(loss), lse, dh, dt, dbias];
   }],
   ['sampledSoftmaxForward/Backward', () => {
@@ -128,8 +137,8 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const targets = Int32Array.from({ length: N }, () => rng.int(0, V));
     const negatives = Int32Array.from({ length: 50 }, () => rng.int(1, V));
     const probs = new Float32Array(N * 51), dh = new Float32Array(N * C), dt = new Float32Array(V * C), dbias = new Float32Array(V);
-    const loss = k.sampledSoftmaxForward(h, table, bias, targets, negatives, null, probs, N, C, V, 0);
-    k.sampledSoftmaxBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0);
+    const loss = split(() => k.sampledSoftmaxForward(h, table, bias, targets, negatives, null, probs, N, C, V, 0));
+    split(() => k.sampledSoftmaxBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0));
     return [Float32Array.of(loss), probs, dh, dt, dbias];
   }],
   ['negativeBceForward/Backward', () => {
@@ -138,8 +147,8 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const targets = Int32Array.from({ length: N }, () => rng.int(0, V));
     const negatives = Int32Array.from({ length: N }, () => rng.int(1, V));
     const probs = new Float32Array(N * 2), dh = new Float32Array(N * C), dt = new Float32Array(V * C), dbias = new Float32Array(V);
-    const loss = k.negativeBceForward(h, table, bias, targets, negatives, probs, N, C, V, 0);
-    k.negativeBceBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0);
+    const loss = split(() => k.negativeBceForward(h, table, bias, targets, negatives, probs, N, C, V, 0));
+    split(() => k.negativeBceBackward(h, table, bias, targets, negatives, probs, 1 / N, dh, dt, dbias, N, C, V, 0));
     return [Float32Array.of(loss), probs, dh, dt, dbias];
   }],
   ['patchForward/Backward', () => {
@@ -147,31 +156,31 @@ const KERNELS: [string, () => Float32Array[]][] = [
     const [x, wd, bd, wu, bu, dy] = [random(rng, N * C), random(rng, C * D), random(rng, D), random(rng, D * C), random(rng, C), random(rng, N * C)];
     const hidden = new Float32Array(N * D), y = new Float32Array(N * C), dx = new Float32Array(N * C);
     const grads = [new Float32Array(C * D), new Float32Array(D), new Float32Array(D * C), new Float32Array(C)] as const;
-    k.patchForward(x, wd, bd, wu, bu, x, hidden, y, N, C, D);
-    k.patchBackward(x, wd, wu, hidden, dy, dx, ...grads, N, C, D, true);
+    split(() => k.patchForward(x, wd, bd, wu, bu, x, hidden, y, N, C, D));
+    split(() => k.patchBackward(x, wd, wu, hidden, dy, dx, ...grads, N, C, D, true));
     return [hidden, y, dx, ...grads];
   }],
   ['adamStep dense and row-sparse', () => {
     const rng = new Rng(9);
     const n = V * C;
     const [p, g, m, v] = [random(rng, n), random(rng, n), new Float32Array(n), new Float32Array(n)];
-    k.adamStep(p, g, m, v, null, C, 1e-3, 0.9, 0.999, 1e-8, 0.01, true, 1);
+    split(() => k.adamStep(p, g, m, v, null, C, 1e-3, 0.9, 0.999, 1e-8, 0.01, true, 1));
     const rows = Int32Array.from({ length: 600 }, (_, i) => i * 2);
     rng.fillUniform(g, -1, 1);
-    k.adamStep(p, g, m, v, rows, C, 1e-3, 0.9, 0.999, 1e-8, 0, false, 2);
+    split(() => k.adamStep(p, g, m, v, rows, C, 1e-3, 0.9, 0.999, 1e-8, 0, false, 2));
     return [p, g, m, v];
   }],
   ['reductions and vector kernels', () => {
     const rng = new Rng(10);
     const [rows, cols] = [16384, 1024];
     const x = random(rng, rows * cols), y = random(rng, rows * cols), v = random(rng, cols);
-    const sums = [k.sumSquares(x), k.sum(x)];
+    const sums = [split(() => k.sumSquares(x)), split(() => k.sum(x))];
     const out = new Float32Array(rows * cols), colSums = new Float32Array(cols);
-    k.add(x, y, out);
-    k.axpy(out, 0.5, x);
-    k.scale(out, 0.25);
-    k.addRowVector(out, v, rows, cols);
-    k.sumRows(out, rows, cols, colSums);
+    split(() => k.add(x, y, out));
+    split(() => k.axpy(out, 0.5, x));
+    split(() => k.scale(out, 0.25));
+    split(() => k.addRowVector(out, v, rows, cols));
+    split(() => k.sumRows(out, rows, cols, colSums));
     return [Float64Array.from(sums) as unknown as Float32Array, out, colSums];
   }],
 ];
@@ -181,12 +190,14 @@ describe('determinism', () => {
     it(`${name}: splits across 2 threads and is bit-identical to 1 thread in deterministic mode`, () => {
       k.setDeterministic(true);
       k.setThreads(1);
-      let one: Float32Array[] = [];
-      assert.equal(sharedTasks(() => (one = run())), 0, 'one thread shares nothing');
+      callTasks = [];
+      const one = run();
+      assert.ok(callTasks.length > 0 && callTasks.every((t) => t === 0), 'one thread shares nothing');
       k.setThreads(2);
-      let two: Float32Array[] = [];
-      const tasks = sharedTasks(() => (two = run()));
-      assert.ok(tasks > 1, `${name}: only ${tasks} pool task(s) at 2 threads; the shape is below the kernel's threshold`);
+      callTasks = [];
+      const two = run();
+      callTasks.forEach((tasks, call) =>
+        assert.ok(tasks > 1, `${name}: kernel call ${call + 1} ran ${tasks} pool task(s) at 2 threads; its shape is below the kernel's threshold`));
       one.forEach((a, i) => assert.deepEqual(two[i], a, `${name}: output ${i}`));
     });
   }

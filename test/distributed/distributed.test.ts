@@ -123,7 +123,7 @@ describe('distributed pretraining', () => {
     assert.ok(worst < 2e-5, `weights differ by up to ${worst}`);
   });
 
-  mpiTest('row-sparse sums: the union of the ranks\' rows, added in rank order, the same bits on every rank', () => {
+  mpiTest("row-sparse sums: the union of the ranks' rows, added in rank order, the same bits on every rank", () => {
     const dir = tempDir();
     const script = join(dir, 'sum-rows.mjs');
     const communicator = new URL('../../src/distributed/communicator.js', import.meta.url).href;
@@ -135,7 +135,7 @@ describe('distributed pretraining', () => {
       const x = Float32Array.from({ length: 10 }, (_, i) => 100 * (r + 1) + i + 0.1);
       const mask = Uint8Array.from(r === 0 ? [1, 0, 1, 0, 0] : [0, 0, 1, 1, 0]);
       const bytes = comm.sumRows(x, mask, 2);
-      process.stdout.write(JSON.stringify({ rank: r, x: Array.from(x), mask: Array.from(mask), bytes }) + '\\n');
+      console.log(JSON.stringify({ rank: r, x: Array.from(x), mask: Array.from(mask), bytes }));
       comm.finalize();
     `);
     const r = spawnSync('mpirun', [...MPIRUN, '-np', '2', 'node', script], { env, encoding: 'utf8', timeout: 60_000 });

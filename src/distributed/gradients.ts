@@ -79,7 +79,7 @@ function gatherSparse(comm: Communicator, sparse: readonly Parameter[]): number 
     for (let r = 0; r < comm.size; r++) rowsSent += perRank[r * sparse.length + i]!;
     bytes += rowsSent >= p.touchedRows!.length ? sumWholeTable(comm, p) : comm.sumRows(p.grad!, p.touchedRows!, p.rowSize);
     // Every rank then sees the same union: when it is the whole table, all ranks take Adam's dense path alike.
-    p.allRowsTouched = p.touchedRows!.every((t) => t === 1);
+    p.allRowsTouched = p.touchedRows!.indexOf(0) === -1;
   });
   return bytes;
 }

@@ -30,13 +30,13 @@ export interface BlockPatchHooks {
   residual?(x: Tensor, branch: Tensor): Tensor;
 }
 
-/** A block of a backbone: a module with two patchable sublayers. */
-/** The rows [start, end) of a global batch that this process holds. */
+/** The rows [start, end) of a global batch that this process holds (data-parallel training). */
 export interface BatchShard {
   start: number;
   end: number;
 }
 
+/** A block of a backbone: a module with two patchable sublayers. */
 export abstract class EncoderBlock extends Module {
   /** Model-patch hooks grafted by transfer learning; null for the plain backbone. */
   patches: BlockPatchHooks | null = null;

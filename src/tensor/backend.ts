@@ -121,7 +121,10 @@ export interface Kernels {
   gruBackward(whh: F32, out: F32, saved: F32, starts: I32, dout: F32, dgx: F32 | null, dwhh: F32 | null,
     dbhh: F32 | null, B: number, L: number, H: number): void;
 
-  /** Inverted dropout whose mask is a hash of (seed, step, element index): the same for any thread count. */
+  /**
+   * Inverted dropout whose mask is a hash of (seed, step, offset + element index): the same for any thread count,
+   * and a tensor at `offset` in a larger one draws that part of its mask.
+   */
   dropoutForward(x: F32, y: F32, rate: number, seed: number, step: number, offset: number): void;
   dropoutBackward(dy: F32, dx: F32, rate: number, seed: number, step: number, offset: number): void;
 

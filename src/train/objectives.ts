@@ -29,8 +29,15 @@ export interface PreparedLoss {
   loss(): Tensor;
 }
 
-/** The rows [start, end) of a global batch that this process trains on. */
-export type BatchRows = BatchShard;
+/** A loss's share of its global batch's mean: count / batchCount on a shard, 1 when it covers the whole batch. */
+export function shareOfBatch(l: Pick<PreparedLoss, 'count' | 'batchCount'>): number {
+  return l.batchCount === undefined ? 1 : l.count / Math.max(1, l.batchCount);
+}
+
+/** Whether a loss is computed here: a shard that holds nothing the loss is a mean over adds zeros instead. */
+export function hasLoss(l: Pick<PreparedLoss, 'count' | 'batchCount'>): boolean {
+  return l.count > 0 || l.batchCount === undefined;
+}
 
 export interface LossTerm {
   readonly name: LossName;
@@ -39,7 +46,7 @@ export interface LossTerm {
    * `rows`: this rank's shard of the batch. The whole batch is still prepared (padding, masks, negatives drawn
    * from rng), so every rank draws the same numbers as a single process would, and then the shard is cut out.
    */
-  prepare(windows: readonly Int32Array[], rng: Rng, rows?: BatchRows): PreparedLoss;
+  prepare(windows: readonly Int32Array[], rng: Rng, rows?: BatchShard): PreparedLoss;
 }
 
 export interface SoftmaxOptions {
@@ -121,7 +128,7 @@ export function countTargets(batch: Batch): number {
  * The loss of the items a batch predicts (next items, or masked items): softmax cross-entropy, or binary
  * cross-entropy against one negative per position; negatives drawn now.
  */
-export function sequenceLoss(model: UserEncoder, whole: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1, rows?: BatchRows): PreparedLoss {
+export function sequenceLoss(model: UserEncoder, whole: Batch, softmax: SoftmaxOptions, rng: Rng, weight = 1, rows?: BatchShard): PreparedLoss {
   const name = model.config.objective === 'masked' ? 'masked-item' : 'next-item';
   const batch = rows ? batchRows(whole, rows) : whole;
   const count = countTargets(batch);
@@ -175,7 +182,7 @@ export function sequenceBatch(model: UserEncoder, windows: readonly Int32Array[]
 }
 
 /** Rows [start, end) of a batch: the same padded length, so the shard's positions are the whole batch's. */
-function batchRows(batch: Batch, rows: BatchRows): Batch {
+function batchRows(batch: Batch, rows: BatchShard): Batch {
   const { length } = batch;
   return {
     size: rows.end - rows.start, length,

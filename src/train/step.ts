@@ -8,7 +8,7 @@
  */
 import { TrainingError } from '../errors.js';
 import { Adam, Parameter, Tensor, backward, clipGradNorm, scratchScope, weightedSum } from '../tensor/index.js';
-import { LossName, PreparedLoss } from './objectives.js';
+import { LossName, PreparedLoss, hasLoss, shareOfBatch } from './objectives.js';
 
 export interface StepOptions {
   clipNorm: number;
@@ -38,7 +38,7 @@ export function trainingStep(losses: readonly PreparedLoss[], optimizer: Adam, o
 
 function runStep(losses: readonly PreparedLoss[], optimizer: Adam, options: StepOptions): StepResult {
   // A rank whose shard holds nothing a term predicts (a short last batch) computes no loss and adds zeros.
-  const tensors = losses.map((l) => (l.count > 0 || l.batchCount === undefined ? l.loss() : null));
+  const tensors = losses.map((l) => (hasLoss(l) ? l.loss() : null));
   const terms = losses.map((l, i) => ({ name: l.name, loss: tensors[i]?.item() ?? 0, count: l.count }));
   for (const t of terms) {
     if (!Number.isFinite(t.loss)) {
@@ -46,7 +46,7 @@ function runStep(losses: readonly PreparedLoss[], optimizer: Adam, options: Step
       throw new TrainingError(`${which} became ${t.loss} at optimizer step ${optimizer.steps + 1}; lower --lr or set a gradient clip`);
     }
   }
-  const shares = losses.map((l) => (l.batchCount === undefined ? 1 : l.count / Math.max(1, l.batchCount)));
+  const shares = losses.map(shareOfBatch);
   const present = tensors.flatMap((t, i) => (t ? [{ t, weight: losses[i]!.weight * shares[i]! }] : []));
   let loss = 0;
   if (present.length > 0) {

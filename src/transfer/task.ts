@@ -11,14 +11,14 @@
  * Validation runs on every rank alike: the same weights give the same score and the same early-stopping decision.
  */
 import { encodeSafetensors } from '../io/safetensors.js';
-import { UserEncoder } from '../models/encoder.js';
+import { BatchShard, UserEncoder } from '../models/encoder.js';
 import { inputRows } from '../models/input-rows.js';
 import { Backbone, TRANSFER_DEFAULTS } from '../config/schema.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Communicator, shardRows } from '../distributed/communicator.js';
 import { exchangeGradients, shareGradientBuffers } from '../distributed/gradients.js';
-import { Adam, Parameter, Rng, Tensor, backward, noteParameterWrite, scale, scratchScope } from '../tensor/index.js';
-import { BatchRows } from '../train/objectives.js';
+import { Adam, Parameter, Rng, backward, noteParameterWrite, scale, scratchScope } from '../tensor/index.js';
+import { PreparedLoss, hasLoss, shareOfBatch } from '../train/objectives.js';
 import { parameterTensors } from '../train/checkpoint.js';
 import { Progress } from '../train/progress.js';
 import { TaskHead, taskHead } from './head.js';
@@ -127,17 +127,11 @@ export function scheduledLr(lr: number, step: number, total: number, warmup: num
   return lr * Math.max(0.05, (total - step) / Math.max(1, total - warm));
 }
 
-/** A batch's loss, its random draws made (dropout masks, negatives) and its graph built on demand. */
-export interface TaskLoss {
-  /** What the loss is a mean over on this process (users, (user, target) pairs or predicted positions). */
-  readonly count: number;
-  /**
-   * With `rows` (data-parallel): the count over the whole batch. The loss is scaled by count / batchCount, so the
-   * ranks' gradients sum to the batch mean's.
-   */
-  readonly batchCount?: number;
-  loss(): Tensor;
-}
+/**
+ * A batch's loss, its random draws made (dropout masks, negatives) and its graph built on demand: what it is a
+ * mean over here (users, (user, target) pairs or predicted positions) and, on a shard, over the whole batch.
+ */
+export type TaskLoss = Pick<PreparedLoss, 'count' | 'batchCount' | 'loss'>;
 
 export interface TaskTraining {
   /** Example indices trained on; shuffled each epoch and cut into batches. */
@@ -147,7 +141,7 @@ export interface TaskTraining {
    * (a shard), but every random draw is made for the whole batch, as one process would make it, so the ranks'
    * streams stay in step; loss() is then the mean over the shard (not called when the shard is empty).
    */
-  loss: (batch: Int32Array, rows?: BatchRows) => TaskLoss;
+  loss: (batch: Int32Array, rows?: BatchShard) => TaskLoss;
   /** Validation score after an epoch: higher is better; the best epoch's weights are kept. */
   validate: () => number;
   /** Sets the head's starting point before it is scored and trained (e.g. from counts, chosen on validation). */
@@ -218,9 +212,9 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
       if (comm) model.startTrainingStep((step - 1) * comm.size + comm.rank);
       scratchScope(() => {
         const prepared = loss(batch, rows);
-        const share = prepared.batchCount === undefined ? 1 : prepared.count / Math.max(1, prepared.batchCount);
+        const share = shareOfBatch(prepared);
         let value = 0;
-        if (prepared.count > 0 || prepared.batchCount === undefined) {
+        if (hasLoss(prepared)) {
           const l = prepared.loss();
           value = l.item() * share;
           backward(share === 1 ? l : scale(l, share));

@@ -10,25 +10,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { floatTensors, readSafetensors } from '../../src/io/safetensors.js';
 import { savedCyclicDataset, tempDir } from '../helpers/datasets.js';
-
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
-if (!hasMpirun && process.env.CI === 'true') throw new Error('mpirun is missing: install openmpi-bin and libopenmpi-dev');
-const mpiTest = hasMpirun ? it : it.skip;
-// One kernel thread per rank on shared cores; deterministic mode: the builtin GEMM and ranks summed in rank order.
-const env = { ...process.env, GRAFTREC_THREADS: '1', GRAFTREC_DETERMINISTIC: '1' };
-// Shared memory without the cross-memory-attach copy, which containers often forbid (ptrace restrictions).
-const MPIRUN = ['--oversubscribe', ...(process.getuid?.() === 0 ? ['--allow-run-as-root'] : []), '--mca', 'btl', 'self,vader,tcp',
-  '--mca', 'btl_vader_single_copy_mechanism', 'none'];
+import { MPIRUN, cli, env, mpiTest, run } from '../helpers/mpirun.js';
 
 function pretrainArgs(data: string, out: string, extra: string[]): string[] {
   return [cli, 'pretrain', '--data', data, '--out', out, '--dim', '16', '--blocks', '2', '--layers', '1', '--heads', '2',
     '--max-len', '8', '--epochs', '2', '--lr', '0.005', '--quiet', ...extra];
-}
-
-function run(command: string, args: string[], extraEnv: Record<string, string> = {}): { status: number | null; stderr: string } {
-  const r = spawnSync(command, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stderr: r.stderr };
 }
 
 async function weights(dir: string): Promise<Map<string, Float32Array>> {

@@ -11,22 +11,8 @@ import { before, describe, it } from 'node:test';
 import { ingest } from '../../src/data/ingest.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { tempDir } from '../helpers/datasets.js';
+import { MPIRUN, cli, env, mpiTest, run } from '../helpers/mpirun.js';
 import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
-
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
-if (!hasMpirun && process.env.CI === 'true') throw new Error('mpirun is missing: install openmpi-bin and libopenmpi-dev');
-const mpiTest = hasMpirun ? it : it.skip;
-// One kernel thread per rank on shared cores; deterministic mode: the builtin GEMM and ranks summed in rank order.
-const env = { ...process.env, GRAFTREC_THREADS: '1', GRAFTREC_DETERMINISTIC: '1' };
-// Shared memory without the cross-memory-attach copy, which containers often forbid (ptrace restrictions).
-const MPIRUN = ['--oversubscribe', ...(process.getuid?.() === 0 ? ['--allow-run-as-root'] : []), '--mca', 'btl', 'self,vader,tcp',
-  '--mca', 'btl_vader_single_copy_mechanism', 'none'];
-
-function run(command: string, args: string[], extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(command, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /**
  * How far a patch tensor (of scale 0.01 to 1) may be from the single process's. Measured here: 2e-8 for classify

@@ -13,17 +13,21 @@ import { withPruningOptions } from './continual.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
 import { TaskFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
-/** `gender,age@18/25/35/45/50/56,occupation`: attribute columns in order, numeric ones with their bin edges. */
+/**
+ * `gender,age@18/25/35/45/50/56,occupation,over35=age@35`: attribute columns in order, numeric ones with their bin
+ * edges; `NAME=` names a task, so one attribute can serve several tasks (age in groups and "over 35").
+ */
 export function parseTaskList(value: string): ContinualTaskSpec[] {
   const tasks = value.split(',').map((part) => {
-    const [label, bins] = part.trim().split('@') as [string, string | undefined];
+    const [named, spec] = part.includes('=') ? (part.trim().split('=', 2) as [string, string]) : [null, part.trim()];
+    const [label, bins] = spec.split('@') as [string, string | undefined];
     const edges = bins === undefined ? null : bins.split('/').map(Number);
-    if (label === '' || (edges && (edges.length === 0 || edges.some((e) => !Number.isFinite(e))))) {
-      throw new InvalidArgumentError(`tasks: "${part}" is not LABEL or LABEL@EDGE/EDGE/…`);
+    if (label === '' || named === '' || (edges && (edges.length === 0 || edges.some((e) => !Number.isFinite(e))))) {
+      throw new InvalidArgumentError(`tasks: "${part}" is not [NAME=]LABEL or [NAME=]LABEL@EDGE/EDGE/…`);
     }
-    return { name: label, label, bins: edges };
+    return { name: named ?? label, label, bins: edges };
   });
-  if (new Set(tasks.map((t) => t.name)).size !== tasks.length) throw new InvalidArgumentError('tasks: a label appears twice');
+  if (new Set(tasks.map((t) => t.name)).size !== tasks.length) throw new InvalidArgumentError('tasks: a task name appears twice');
   return tasks;
 }
 
@@ -46,7 +50,7 @@ export function addContinualExperiment(experiment: Command): void {
     .description('Conure against one-task-at-a-time transfer on a sequence of classification tasks: accuracy right after each task and after the last, bytes for all tasks, time')
     .requiredOption('--model <dir>', 'pretrained model directory (task 1: its next-item task)')
     .requiredOption('--data <dir>', 'its dataset, with the attributes to predict')
-    .requiredOption('--tasks <list>', 'attribute columns in order, numeric ones with bin edges: gender,age@18/25/35/45/50/56,occupation', parseTaskList)
+    .requiredOption('--tasks <list>', 'attribute columns in order, numeric ones with bin edges, NAME= to name a task: gender,age@18/25/35/45/50/56,occupation,over35=age@35', parseTaskList)
     .option('--strategies <list>', 'one-task-at-a-time strategies to compare', choiceListOption('strategies', STRATEGIES), ['peterrec', 'fine-all', 'fine-cls'])
     .option('--seeds <list>', 'seeds (mean ± std over them)', integerListOption('seeds'), [1])
     .option('--threads <n>', 'kernel threads', integerOption('threads'))

@@ -256,8 +256,13 @@ describe('experiment continual', () => {
     assert.deepEqual(parseTaskList('gender,age@25/35'), [
       { name: 'gender', label: 'gender', bins: null }, { name: 'age', label: 'age', bins: [25, 35] },
     ]);
-    assert.throws(() => parseTaskList('age@25/x'), /not LABEL or LABEL@EDGE/);
+    assert.deepEqual(parseTaskList('age@25/35,over35=age@35'), [
+      { name: 'age', label: 'age', bins: [25, 35] }, { name: 'over35', label: 'age', bins: [35] },
+    ]);
+    assert.throws(() => parseTaskList('age@25/x'), /not \[NAME=\]LABEL or/);
+    assert.throws(() => parseTaskList('=age@35'), /not \[NAME=\]LABEL or/);
     assert.throws(() => parseTaskList('gender,gender'), /appears twice/);
+    assert.throws(() => parseTaskList('age,age=age@35'), /appears twice/);
   });
 
   it('reports every method on every task, with the baselines, and Conure unchanged after the last task', async () => {

@@ -18,7 +18,7 @@ import { TaskAnswer, predictTask } from '../transfer/predict.js';
 import { STRATEGIES, Strategy, defaultLearningRate, strategyUsesPretraining } from '../transfer/strategies.js';
 import { TransferAccounting } from '../transfer/task.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
-import { TASK_TYPES, TaskBaselines, TaskResult, TaskSpec, checkStrategyFor, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
+import { TASK_TYPES, TaskBaselines, TaskResult, TaskSpec, checkStrategyFor, runTask, runTaskBaselines, taskCardFor, ValidationVerdict, validationVerdict } from '../transfer/tasks.js';
 import { UserReading } from '../models/user-vectors.js';
 import { Model } from './model.js';
 import { parseOptions } from './options.js';
@@ -68,6 +68,8 @@ export interface FinetuneSummary extends SummaryAccounting {
   test: TaskResult['test'];
   /** The comparison rows on the same test users (majority class + logistic regression, or popularity + co-occurrence). */
   baselines: TaskBaselines;
+  /** The task against its strongest baseline on the validation users. */
+  verdict: ValidationVerdict;
 }
 
 /** Trains the task, its baselines, and writes the patch directory with its card and provenance. */
@@ -106,6 +108,7 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
     validationScore: result.validationScore, trainSeconds: result.trainSeconds, trainLosses: result.trainLosses,
     validationScores: result.validationScores,
     ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
+    verdict: validationVerdict(result, baselines),
   };
   return { summary, result, baselines };
 }

@@ -26,6 +26,8 @@ export type CooccurrenceReport = Record<string, number> & CooccurrenceSettings;
 export interface RecommendationBaselines {
   popularity: Record<string, number>;
   cooccurrence: CooccurrenceReport;
+  /** NDCG@10 on the validation users (co-occurrence at the settings chosen there): what a task may be judged against. */
+  validation: { popularity: number; cooccurrence: number };
 }
 
 /** Settings tried on the validation users; a popularity weight of 0.001 makes popularity a mere tie-breaker. */
@@ -52,11 +54,12 @@ export function recommendationBaselines(d: CrossDomainUsers, ks: readonly number
     }
   }
   const popularity = targetPopularity(d.targets, split.train, d.numTargets);
-  const popularityRanks = targetSetRanks(Array.from(split.test, (u) => d.targets[u]!), d.numTargets, (visit) => {
-    split.test.forEach((_, i) => visit(i, popularity));
+  const popularityRanks = (users: Int32Array) => targetSetRanks(Array.from(users, (u) => d.targets[u]!), d.numTargets, (visit) => {
+    users.forEach((_, i) => visit(i, popularity));
   });
   return {
-    popularity: rankingMetrics(popularityRanks, ks),
+    popularity: rankingMetrics(popularityRanks(split.test), ks),
     cooccurrence: { ...rankingMetrics(cooccurrenceRanks(d, counts, split.test, best!.settings), ks), ...best!.settings },
+    validation: { popularity: rankingMetrics(popularityRanks(split.valid), [10])['NDCG@10']!, cooccurrence: best!.ndcg },
   };
 }

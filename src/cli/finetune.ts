@@ -4,7 +4,7 @@ import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
-import { TaskBaselines, TaskResult, describeBaselines, headline } from '../transfer/tasks.js';
+import { TaskBaselines, TaskResult, ValidationVerdict, describeBaselines, describeVerdict, headline } from '../transfer/tasks.js';
 import { withConfigFile } from './config-file.js';
 import { withCommunicator } from './distributed.js';
 import { choiceOption, integerOption } from './options.js';
@@ -27,8 +27,8 @@ interface FinetuneFlags extends TaskFlags {
   distributed?: boolean;
 }
 
-function describe(r: TaskResult, baselines: TaskBaselines, out: string): string {
-  const trained = `trained ${r.trainedParams} of ${r.totalParams} parameters; patch written to ${out} (${r.patchBytes} bytes)`;
+function describe(r: TaskResult, baselines: TaskBaselines, verdict: ValidationVerdict, out: string): string {
+  const trained = `${describeVerdict(verdict)}; trained ${r.trainedParams} of ${r.totalParams} parameters; patch written to ${out} (${r.patchBytes} bytes)`;
   if (r.type === 'classify') {
     const t = r.test;
     return `${r.task} (${r.strategy}): test accuracy ${t.accuracy.toFixed(4)}, macro-F1 ${t.macroF1.toFixed(4)}${t.auc !== undefined ? `, AUC ${t.auc.toFixed(4)}` : ''}; ` +
@@ -73,6 +73,6 @@ export function finetuneCommand(): Command {
       });
       if (!isRoot) return;
       if (f.json) console.log(JSON.stringify(summary));
-      else console.log(describe(result, baselines, f.out));
+      else console.log(describe(result, baselines, summary.verdict, f.out));
     })));
 }

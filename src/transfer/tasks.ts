@@ -121,3 +121,44 @@ export function describeBaselines(b: TaskBaselines): string {
   return `popularity ${b.popularity['HR@10']!.toFixed(4)} / ${b.popularity['NDCG@10']!.toFixed(4)}, item co-occurrence ` +
     `${c['HR@10']!.toFixed(4)} / ${c['NDCG@10']!.toFixed(4)} (shrink ${c.shrink}, popularity weight ${c.popularityWeight}) HR@10 / NDCG@10`;
 }
+
+/**
+ * How a trained task compares with its strongest baseline on the validation users (never the test users), so
+ * the product can say when a patch is not worth serving: log-loss against the bag-of-items regression (classify),
+ * NDCG@10 against the better of popularity and co-occurrence (recommend) or against the id model trained on the
+ * target alone (next-item).
+ */
+export interface ValidationVerdict {
+  metric: 'log-loss' | 'NDCG@10';
+  task: number;
+  baseline: string;
+  baselineValue: number;
+  /** The task is strictly better than the baseline on the validation users. */
+  ahead: boolean;
+}
+
+export function validationVerdict(r: TaskResult, b: TaskBaselines): ValidationVerdict {
+  if (r.type === 'classify') {
+    if (!('majority' in b)) throw new Error('internal: classify task with other baselines');
+    const baselineValue = b.logisticRegression.validation.logLoss;
+    const task = r.validation.logLoss;
+    return { metric: 'log-loss', task, baseline: 'logistic regression on items', baselineValue, ahead: task < baselineValue };
+  }
+  const task = r.validationScore;
+  if ('idModel' in b) {
+    const baselineValue = Number(b.idModel.validation['NDCG@10']);
+    return { metric: 'NDCG@10', task, baseline: 'id model trained on the target alone', baselineValue, ahead: task > baselineValue };
+  }
+  if (!('cooccurrence' in b)) throw new Error('internal: recommend task with other baselines');
+  const [baseline, baselineValue] = b.validation.cooccurrence >= b.validation.popularity
+    ? ['item co-occurrence', b.validation.cooccurrence] : ['popularity', b.validation.popularity];
+  return { metric: 'NDCG@10', task, baseline, baselineValue, ahead: task > baselineValue };
+}
+
+/** The verdict as one clause of a human-readable line. */
+export function describeVerdict(v: ValidationVerdict): string {
+  const numbers = `${v.metric} ${v.task.toFixed(4)} vs ${v.baselineValue.toFixed(4)}`;
+  return v.ahead
+    ? `on the validation users the task is ahead of the ${v.baseline} (${numbers})`
+    : `on the validation users the task is NOT ahead of the ${v.baseline} (${numbers}): the baseline serves this task as well or better`;
+}

@@ -102,6 +102,11 @@ describe('attribute classification by transfer', () => {
     const lr = summary.baselines.logisticRegression;
     assert.ok(lr.accuracy > summary.baselines.majority.accuracy + 0.1, JSON.stringify(summary.baselines));
     assert.ok(lr.l2 > 0 && ['binary', 'tfidf'].includes(lr.weighting) && lr.auc > 0.6, JSON.stringify(lr));
+    // The verdict quotes the task's and the regression's validation log-loss, not test numbers.
+    assert.deepEqual(summary.verdict, {
+      metric: 'log-loss', task: summary.validation.logLoss, baseline: 'logistic regression on items',
+      baselineValue: lr.validation.logLoss, ahead: summary.validation.logLoss < lr.validation.logLoss,
+    });
     assert.equal(statSync(join(out, 'patch.safetensors')).size, summary.patchBytes);
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.format, 'graftrec-patch');

@@ -10,7 +10,7 @@ import { DataError } from '../errors.js';
 import { datasetHash, loadDataset } from '../data/dataset.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { MODEL_FORMAT, readModelDirConfig } from '../train/checkpoint.js';
-import { PATCH_FORMAT, readTaskCard } from '../transfer/patchfile.js';
+import { PATCH_FORMAT, ValidationVerdict, readTaskCard } from '../transfer/patchfile.js';
 import { readContinualManifest } from '../continual/store.js';
 
 export interface ModelInfo {
@@ -48,6 +48,8 @@ export interface PatchInfo {
   totalParams: number;
   /** The test metrics finetune measured. */
   test: Record<string, unknown>;
+  /** Against the strongest baseline on the validation users; null when the card does not record it. */
+  verdict: ValidationVerdict | null;
   baseFingerprint: string;
   provenance: Provenance | null;
 }
@@ -130,7 +132,8 @@ async function patchInfo(dir: string): Promise<PatchInfo> {
       : { targetItems: card.targetItems.length };
   return {
     kind: 'patch', dir, task: card.task, type: card.type, strategy: card.strategy, insertion: card.insertion, backbone: card.backbone,
-    ...kind, trainedParams: card.trainedParams, totalParams: card.totalParams, test: card.test, baseFingerprint: card.baseFingerprint,
+    ...kind, trainedParams: card.trainedParams, totalParams: card.totalParams, test: card.test, verdict: card.verdict ?? null,
+    baseFingerprint: card.baseFingerprint,
     provenance: provenanceOf(card.provenance),
   };
 }

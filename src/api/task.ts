@@ -98,8 +98,9 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
   });
   // Every rank computes the baselines too: the next-item task's id model trains over the ranks like the task.
   const baselines = runTaskBaselines(o.spec, data, { ...o.tuning, lr: o.tuning.lr ?? undefined, seed: o.seed, communicator });
+  const verdict = validationVerdict(result, baselines);
   if (!communicator || communicator.rank === 0) {
-    await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), provenance }, result,
+    await writePatchDir(o.out, { ...taskCardFor(o.spec, result, fingerprint, o.patchDim ?? null), verdict, provenance }, result,
       result.type === 'next-item' ? result.catalogue : null);
   }
   const summary: FinetuneSummary = {
@@ -108,7 +109,7 @@ export async function runFinetune(o: FinetuneRun): Promise<{ summary: FinetuneSu
     validationScore: result.validationScore, trainSeconds: result.trainSeconds, trainLosses: result.trainLosses,
     validationScores: result.validationScores,
     ...(result.type === 'classify' ? { validation: result.validation } : {}), test: result.test, baselines,
-    verdict: validationVerdict(result, baselines),
+    verdict,
   };
   return { summary, result, baselines };
 }

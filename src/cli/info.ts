@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { DirectoryInfo, describeDirectory } from '../api/info.js';
 import { Provenance } from '../config/provenance.js';
 import { describeProvenance } from '../train/provenance.js';
+import { describeVerdict } from '../transfer/tasks.js';
 
 const num = (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : String(v));
 
@@ -52,6 +53,7 @@ function describe(i: DirectoryInfo): string {
     `task        ${i.task} (${i.type}): ${target}`,
     `training    ${i.strategy}${i.insertion ? `, ${i.insertion}` : ''} on a ${i.backbone} base; ${i.trainedParams.toLocaleString('en-US')} of ${i.totalParams.toLocaleString('en-US')} parameters trained`,
     `test        ${test}`,
+    ...(i.verdict ? [`validation  ${describeVerdict(i.verdict)}`] : []),
     `base        sha256 ${i.baseFingerprint}`,
     ...provenanceLines(i.provenance),
   ].join('\n');

@@ -30,6 +30,20 @@ import { ITEM_PAIRS_INDPTR, ITEM_PAIRS_TARGETS, ItemPairSupport } from './item-p
 
 export const PATCH_FORMAT = 'graftrec-patch' as const;
 
+/**
+ * How the task compared with its strongest baseline on the validation users when it was trained (see
+ * validationVerdict in tasks.ts): what `info` and the server's task list say about whether it is worth serving.
+ */
+export const ValidationVerdictSchema = z.object({
+  metric: z.enum(['log-loss', 'NDCG@10']),
+  task: z.number(),
+  baseline: z.string(),
+  baselineValue: z.number(),
+  /** The task is strictly better than the baseline on the validation users. */
+  ahead: z.boolean(),
+});
+export type ValidationVerdict = z.infer<typeof ValidationVerdictSchema>;
+
 const cardCommon = {
   format: z.literal(PATCH_FORMAT),
   version: z.literal(1),
@@ -51,6 +65,8 @@ const cardCommon = {
   totalParams: z.number().int().nonnegative(),
   /** The task's test metrics as measured by `graftrec finetune` (informational). */
   test: z.record(z.string(), z.unknown()),
+  /** Against the strongest baseline on the validation users (absent in cards written before it, and for Conure tasks). */
+  verdict: ValidationVerdictSchema.optional(),
   /** What produced the patch (absent in patches written before it was recorded; informational). */
   provenance: ProvenanceSchema.optional(),
 };

@@ -8,7 +8,7 @@ import { ModelConfig } from '../config/schema.js';
 import { Dataset } from '../data/dataset.js';
 import { ModelError } from '../errors.js';
 import { ClassifyResult, classifyBaselines, finetuneClassifier } from './classify.js';
-import { TaskCard, PATCH_FORMAT } from './patchfile.js';
+import { TaskCard, PATCH_FORMAT, ValidationVerdict } from './patchfile.js';
 import { RecommendResult, finetuneRecommender, recommendBaselines } from './recommend.js';
 import { NEXT_ITEM_STRATEGIES, NextItemBaselines, NextItemResult, finetuneNextItem, nextItemBaselines } from './next-item.js';
 import { Strategy } from './strategies.js';
@@ -65,6 +65,8 @@ export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): Tas
  * majority + logisticRegression (classify), popularity + cooccurrence (recommend), or popularity + an id model
  * trained on the target alone (next-item), each a metrics object.
  */
+export type { ValidationVerdict };
+
 export type TaskBaselines = ClassificationBaselines | RecommendationBaselines | NextItemBaselines;
 
 /**
@@ -128,15 +130,6 @@ export function describeBaselines(b: TaskBaselines): string {
  * NDCG@10 against the better of popularity and co-occurrence (recommend) or against the id model trained on the
  * target alone (next-item).
  */
-export interface ValidationVerdict {
-  metric: 'log-loss' | 'NDCG@10';
-  task: number;
-  baseline: string;
-  baselineValue: number;
-  /** The task is strictly better than the baseline on the validation users. */
-  ahead: boolean;
-}
-
 export function validationVerdict(r: TaskResult, b: TaskBaselines): ValidationVerdict {
   if (r.type === 'classify') {
     if (!('majority' in b)) throw new Error('internal: classify task with other baselines');

@@ -110,6 +110,10 @@ describe('attribute classification by transfer', () => {
     assert.equal(statSync(join(out, 'patch.safetensors')).size, summary.patchBytes);
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.format, 'graftrec-patch');
+    assert.deepEqual(card.verdict, summary.verdict, 'the card keeps the verdict for info and the server');
+    const info = spawnSync(process.execPath, [cli, 'info', out], { encoding: 'utf8' });
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, new RegExp(`^validation  on the validation users the task is ${summary.verdict.ahead ? 'ahead' : 'NOT ahead'} of the logistic regression on items \\(log-loss ${summary.verdict.task.toFixed(4)} vs ${summary.verdict.baselineValue.toFixed(4)}\\)`, 'm'));
     assert.match(card.baseFingerprint, /^[0-9a-f]{64}$/);
 
     const predict = (model: string, patch: string) => spawnSync(process.execPath, [cli, 'predict', '--model', model,

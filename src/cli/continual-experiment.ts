@@ -19,10 +19,11 @@ import { TaskFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
  */
 export function parseTaskList(value: string): ContinualTaskSpec[] {
   const tasks = value.split(',').map((part) => {
-    const [named, spec] = part.includes('=') ? (part.trim().split('=', 2) as [string, string]) : [null, part.trim()];
+    const pieces = part.trim().split('=');
+    const [named, spec] = pieces.length === 2 ? [pieces[0]!, pieces[1]!] : [null, pieces[0]!];
     const [label, bins] = spec.split('@') as [string, string | undefined];
     const edges = bins === undefined ? null : bins.split('/').map(Number);
-    if (label === '' || named === '' || (edges && (edges.length === 0 || edges.some((e) => !Number.isFinite(e))))) {
+    if (pieces.length > 2 || label === '' || named === '' || (edges && (edges.length === 0 || edges.some((e) => !Number.isFinite(e))))) {
       throw new InvalidArgumentError(`tasks: "${part}" is not [NAME=]LABEL or [NAME=]LABEL@EDGE/EDGE/…`);
     }
     return { name: named ?? label, label, bins: edges };

@@ -261,6 +261,7 @@ describe('experiment continual', () => {
     ]);
     assert.throws(() => parseTaskList('age@25/x'), /not \[NAME=\]LABEL or/);
     assert.throws(() => parseTaskList('=age@35'), /not \[NAME=\]LABEL or/);
+    assert.throws(() => parseTaskList('a=b=age@35'), /not \[NAME=\]LABEL or/);
     assert.throws(() => parseTaskList('gender,gender'), /appears twice/);
     assert.throws(() => parseTaskList('age,age=age@35'), /appears twice/);
   });

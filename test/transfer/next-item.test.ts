@@ -124,8 +124,16 @@ describe('next-item transfer to a new platform (text items, no shared ids)', () 
       '--strategy', 'peterrec', '--epochs', '1', '--batch', '32', '--out', out, '--json'], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /epoch 1\/1 \d+\/\d+ batches, loss \d+\.\d+/, 'finetune shows its progress');
-    const summary = JSON.parse(ok.stdout) as { type: string; test: { coldItems: { queries: number } }; baselines: { idModel: object } };
+    const summary = JSON.parse(ok.stdout) as {
+      type: string; test: { coldItems: { queries: number } }; validationScore: number;
+      baselines: { idModel: { validation: Record<string, number> } }; verdict: Record<string, unknown>;
+    };
     assert.equal(summary.type, 'next-item');
+    const idModel = summary.baselines.idModel.validation['NDCG@10']!;
+    assert.deepEqual(summary.verdict, {
+      metric: 'NDCG@10', task: summary.validationScore, baseline: 'id model trained on the target alone', baselineValue: idModel,
+      ahead: summary.validationScore > idModel,
+    });
     assert.equal(summary.test.coldItems.queries, COLD);
     assert.ok(summary.baselines.idModel);
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8')) as { type: string; targetItems: string[] };

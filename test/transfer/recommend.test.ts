@@ -189,6 +189,12 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const cooccurrence = summary.baselines.cooccurrence;
     for (const key of ['HR@5', 'NDCG@5', 'HR@10', 'NDCG@10', 'shrink', 'popularityWeight']) assert.equal(typeof cooccurrence[key], 'number', key);
     assert.ok(cooccurrence['NDCG@10'] > summary.baselines.popularity['NDCG@10'], JSON.stringify(summary.baselines));
+    // The verdict: the task's validation NDCG@10 against the better baseline's on the validation users.
+    const { validation } = summary.baselines;
+    const better = validation.cooccurrence >= validation.popularity ? ['item co-occurrence', validation.cooccurrence] : ['popularity', validation.popularity];
+    assert.deepEqual(summary.verdict, {
+      metric: 'NDCG@10', task: summary.validationScore, baseline: better[0], baselineValue: better[1], ahead: summary.validationScore > better[1],
+    });
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.type, 'recommend');
     assert.equal(card.sourceDomain, 'source');

@@ -4,7 +4,8 @@ import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
 import { PATCH_INSERTIONS, PatchInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
-import { TaskBaselines, TaskResult, ValidationVerdict, describeBaselines, describeVerdict, headline } from '../transfer/tasks.js';
+import { ValidationVerdict } from '../transfer/patchfile.js';
+import { TaskBaselines, TaskResult, describeBaselines, describeVerdict, headline } from '../transfer/tasks.js';
 import { withConfigFile } from './config-file.js';
 import { withCommunicator } from './distributed.js';
 import { choiceOption, integerOption } from './options.js';
@@ -28,21 +29,21 @@ interface FinetuneFlags extends TaskFlags {
 }
 
 function describe(r: TaskResult, baselines: TaskBaselines, verdict: ValidationVerdict, out: string): string {
-  const trained = `${describeVerdict(verdict)}; trained ${r.trainedParams} of ${r.totalParams} parameters; patch written to ${out} (${r.patchBytes} bytes)`;
+  const closing = `${describeVerdict(verdict)}; trained ${r.trainedParams} of ${r.totalParams} parameters; patch written to ${out} (${r.patchBytes} bytes)`;
   if (r.type === 'classify') {
     const t = r.test;
     return `${r.task} (${r.strategy}): test accuracy ${t.accuracy.toFixed(4)}, macro-F1 ${t.macroF1.toFixed(4)}${t.auc !== undefined ? `, AUC ${t.auc.toFixed(4)}` : ''}; ` +
-      `baselines: ${describeBaselines(baselines)}; ${trained}`;
+      `baselines: ${describeBaselines(baselines)}; ${closing}`;
   }
   if (r.type === 'next-item') {
     const t = r.test;
     return `${r.task} (${r.strategy}): ${t.users} test users over ${t.items} items: HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ` +
       `${headline(r).value.toFixed(4)}; ${t.coldItems.queries} test targets never seen in training: HR@10 ${Number(t.coldItems['HR@10'] ?? 0).toFixed(4)}; ` +
-      `baselines: ${describeBaselines(baselines)}; ${trained}`;
+      `baselines: ${describeBaselines(baselines)}; ${closing}`;
   }
   const t = r.test;
   return `${r.task} (${r.strategy}): ${t.queries} test queries of ${t.users} cold-start users over ${t.targetItems} target items: ` +
-    `HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ${headline(r).value.toFixed(4)}; baselines: ${describeBaselines(baselines)}; ${trained}`;
+    `HR@10 ${Number(t['HR@10']).toFixed(4)} NDCG@10 ${headline(r).value.toFixed(4)}; baselines: ${describeBaselines(baselines)}; ${closing}`;
 }
 
 export function finetuneCommand(): Command {

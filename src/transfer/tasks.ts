@@ -65,8 +65,6 @@ export function runTask(spec: TaskSpec, data: TaskData, o: TransferOptions): Tas
  * majority + logisticRegression (classify), popularity + cooccurrence (recommend), or popularity + an id model
  * trained on the target alone (next-item), each a metrics object.
  */
-export type { ValidationVerdict };
-
 export type TaskBaselines = ClassificationBaselines | RecommendationBaselines | NextItemBaselines;
 
 /**

@@ -1,35 +1,37 @@
 /**
- * `graftrec experiment continual`: a sequence of classification tasks learned after the pretraining task, by
- * Conure (one network, task after task) and by one-task-at-a-time transfer (peterrec, fine-all, fine-cls, each
- * from the pretrained base). For each task: its test accuracy right after it was learned and after the last task
- * (Conure's are measured again on the final model; the others never change), the bytes every task together
- * needs on disk (the base included), and the training time.
+ * `graftrec experiment continual`: a sequence of tasks (classification, or cross-domain recommendation to
+ * cold-start users) learned after the pretraining task, by Conure (one network, task after task) and by
+ * one-task-at-a-time transfer (peterrec, fine-all, fine-cls, each from the pretrained base). For each task: its
+ * headline test number (accuracy, or NDCG@10) right after it was learned and after the last task (Conure's are
+ * measured again on the final model; the others never change), the same number for the task's baselines, the
+ * validation score settings are chosen by, the bytes every task together needs on disk (the base included), and
+ * the training time.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset } from '../data/dataset.js';
+import { Dataset, loadDataset } from '../data/dataset.js';
 import { directoryBytes } from '../io/atomic.js';
-import { argmaxRows, accuracy } from '../eval/classification.js';
 import { meanStd } from '../eval/summary.js';
-import { userSequence } from '../data/dataset.js';
 import { Progress } from '../train/progress.js';
 import { loadModelDir } from '../train/checkpoint.js';
-import { classifyBaselines, classifySplit, predictProbabilities } from '../transfer/classify.js';
 import { Strategy, defaultLearningRate } from '../transfer/strategies.js';
 import { defaultInsertion } from '../transfer/insertion.js';
 import { TransferOptions } from '../transfer/task.js';
-import { runTask } from '../transfer/tasks.js';
+import { TaskData, TaskSpec, baselineHeadlines, headline, runTask, runTaskBaselines, testHeadline, validationHeadline } from '../transfer/tasks.js';
 import { FreeStart, addContinualTask, initContinual } from './learn.js';
 import { continualTasks, loadContinual } from './store.js';
 
+/** One task of the sequence: its name, what it learns, and the dataset it learns from. */
 export interface ContinualTaskSpec {
   name: string;
-  label: string;
-  bins: number[] | null;
+  spec: Exclude<TaskSpec, { type: 'next-item' }>;
+  /** The base's own dataset for classification; for cross-domain recommendation one holding both domains. */
+  data: string;
 }
 
 export interface ContinualExperimentOptions {
   model: string;
+  /** The base's dataset: Conure's pretraining task retrains on it. */
   data: string;
   /** Working directory: each seed's continual model is kept under it. */
   out: string;
@@ -46,15 +48,18 @@ export interface ContinualExperimentOptions {
 }
 
 export interface ContinualRun {
-  method: 'conure' | Strategy | 'baseline: majority class' | 'baseline: logistic regression on items';
+  /** 'conure', a strategy, or 'baseline: NAME'. */
+  method: string;
   seed: number;
   task: string;
-  /** Test accuracy (classification) or HR@10 (the pretraining task) right after the task was learned. */
+  /** What `right` and `afterLast` measure on the test users: HR@10 (the pretraining task), accuracy, or NDCG@10. */
+  metric: string;
+  /** The test number right after the task was learned. */
   right: number;
   /** The same after the last task was learned. */
   afterLast: number;
-  /** Classification: the validation users' log-loss of the network the task answers with (what to choose settings by). */
-  validationLogLoss?: number;
+  /** The validation users' score of the network the task answers with (what to choose settings by): log-loss or NDCG@10. */
+  validation?: { name: string; value: number };
   trainSeconds: number;
 }
 
@@ -67,60 +72,60 @@ export interface ContinualExperimentResult {
 export async function runContinualExperiment(o: ContinualExperimentOptions): Promise<ContinualExperimentResult> {
   const runs: ContinualRun[] = [];
   const bytes: Record<string, number> = {};
-  const dataset = await loadDataset(o.data);
+  const datasets = new Map<string, Dataset>();
+  for (const t of o.tasks) if (!datasets.has(t.data)) datasets.set(t.data, await loadDataset(t.data));
+  const base = await loadModelDir(o.model);
+  const taskData = (t: ContinualTaskSpec): TaskData => ({
+    task: t.name, dataset: datasets.get(t.data)!, datasetName: t.data, baseItems: base.items, baseConfig: base.config.model,
+  });
   const baseBytes = statSync(join(o.model, 'model.safetensors')).size;
   const note = (r: ContinualRun) => {
     runs.push(r);
     o.onRun?.(r);
   };
   for (const seed of o.seeds) {
+    const split = { ...o.tuning, lr: o.tuning.lr ?? undefined, seed };
     const dir = join(o.out, `conure-seed-${seed}`);
     const init = await initContinual({
       model: o.model, data: o.data, out: dir, force: true, keep: o.keep, retrainEpochs: o.retrainEpochs, task: 'next-item', seed, progress: o.progress,
     });
-    const right = new Map<string, { value: number; seconds: number; validationLogLoss?: number }>();
+    const learned = new Map<string, Pick<ContinualRun, 'metric' | 'right' | 'validation' | 'trainSeconds'>>();
     for (const t of o.tasks) {
       const s = await addContinualTask({
-        continual: dir, data: o.data, task: t.name, spec: { type: 'classify', label: t.label, bins: t.bins }, keep: o.keep,
+        continual: dir, data: t.data, task: t.name, spec: t.spec, keep: o.keep,
         retrainEpochs: o.retrainEpochs, freeStart: o.freeStart, seed, tuning: o.tuning, progress: o.progress,
       });
-      right.set(t.name, { value: (s.test.final as { accuracy: number }).accuracy, seconds: s.trainSeconds, validationLogLoss: s.validation?.logLoss });
+      learned.set(t.name, { metric: s.headline.name, right: s.headline.value, validation: s.validationHeadline, trainSeconds: s.trainSeconds });
     }
     // After the last task: every task answered again by the final model, on its own test users.
-    const final = await loadContinual(dir);
-    const tasks = await continualTasks(final);
-    note({ method: 'conure', seed, task: 'next-item', right: init.test.retrained['HR@10']!, afterLast: init.test.retrained['HR@10']!, trainSeconds: init.trainSeconds });
+    const final = await continualTasks(await loadContinual(dir));
+    const hr = init.test.retrained['HR@10']!;
+    note({ method: 'conure', seed, task: 'next-item', metric: 'HR@10', right: hr, afterLast: hr, trainSeconds: init.trainSeconds });
     for (const t of o.tasks) {
-      const task = tasks.find((x) => x.card.task === t.name)!;
-      const { labels, classes, split } = classifySplit({ dataset, datasetName: o.data, label: t.label, bins: t.bins, ...o.tuning, seed });
-      const probs = predictProbabilities(task.model, task.head, Array.from(split.test, (u) => userSequence(dataset, u)));
-      const afterLast = accuracy(argmaxRows(probs, classes.length), Int32Array.from(split.test, (u) => labels[u]!));
-      const learned = right.get(t.name)!;
-      note({ method: 'conure', seed, task: t.name, right: learned.value, afterLast, trainSeconds: learned.seconds, validationLogLoss: learned.validationLogLoss });
+      const task = final.find((x) => x.card.task === t.name)!;
+      note({ method: 'conure', seed, task: t.name, ...learned.get(t.name)!, afterLast: testHeadline(t.spec, taskData(t), split, task.model, task.head) });
     }
     if (seed === o.seeds[0]) bytes.conure = directoryBytes(dir);
     for (const t of o.tasks) {
-      const b = classifyBaselines({ dataset, datasetName: o.data, label: t.label, bins: t.bins, ...o.tuning, seed });
-      for (const [method, value] of [['baseline: majority class', b.majority.accuracy], ['baseline: logistic regression on items', b.logisticRegression.accuracy]] as const) {
-        note({ method, seed, task: t.name, right: value, afterLast: value, trainSeconds: 0 });
+      const metric = t.spec.type === 'classify' ? 'accuracy' : 'NDCG@10';
+      for (const [name, value] of baselineHeadlines(runTaskBaselines(t.spec, taskData(t), split))) {
+        note({ method: `baseline: ${name}`, seed, task: t.name, metric, right: value, afterLast: value, trainSeconds: 0 });
       }
     }
 
     for (const strategy of o.strategies) {
       let total = baseBytes;
-      note({ method: strategy, seed, task: 'next-item', right: init.test.unpruned['HR@10']!, afterLast: init.test.unpruned['HR@10']!, trainSeconds: 0 });
+      const unpruned = init.test.unpruned['HR@10']!;
+      note({ method: strategy, seed, task: 'next-item', metric: 'HR@10', right: unpruned, afterLast: unpruned, trainSeconds: 0 });
       for (const t of o.tasks) {
-        const base = await loadModelDir(o.model);
-        const r = runTask({ type: 'classify', label: t.label, bins: t.bins }, {
-          task: t.name, dataset, datasetName: o.data, baseItems: base.items, baseConfig: base.config.model,
-        }, {
-          model: base.model, strategy, insertion: defaultInsertion(base.model.backbone), ...o.tuning,
-          lr: o.tuning.lr ?? defaultLearningRate(strategy), seed, progress: o.progress,
+        const { model } = await loadModelDir(o.model); // a fresh copy: fine-tuning changes weights
+        const r = runTask(t.spec, taskData(t), {
+          model, strategy, insertion: defaultInsertion(model.backbone), ...o.tuning,
+          lr: o.tuning.lr ?? defaultLearningRate(strategy, t.spec.type), seed, progress: o.progress,
         });
         total += r.patchBytes;
-        const value = (r.test as { accuracy: number }).accuracy;
-        const validationLogLoss = r.type === 'classify' ? r.validation.logLoss : undefined;
-        note({ method: strategy, seed, task: t.name, right: value, afterLast: value, trainSeconds: r.trainSeconds, validationLogLoss });
+        const h = headline(r);
+        note({ method: strategy, seed, task: t.name, metric: h.name, right: h.value, afterLast: h.value, trainSeconds: r.trainSeconds, validation: validationHeadline(r) });
       }
       if (seed === o.seeds[0]) bytes[strategy] = total;
     }
@@ -128,11 +133,12 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
   return { runs, bytes };
 }
 
-/** Markdown: one row per method, per task "right after / after the last task", bytes and train time. */
+/** Markdown: one row per method, per task "right after / after last", bytes and train time; then the validation scores. */
 export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualExperimentOptions, 'tasks' | 'seeds' | 'keep'>): string {
   const tasks = ['next-item', ...o.tasks.map((t) => t.name)];
   const methods = [...new Set(r.runs.map((x) => x.method))];
-  const header = `| method | ${tasks.map((t) => (t === 'next-item' ? 'next-item HR@10' : `${t} accuracy (right after / after last)`)).join(' | ')} | bytes, all tasks | train s |`;
+  const metricOf = (t: string) => r.runs.find((x) => x.task === t)?.metric ?? '';
+  const header = `| method | ${tasks.map((t) => (t === 'next-item' ? 'next-item HR@10' : `${t} ${metricOf(t)} (right after / after last)`)).join(' | ')} | bytes, all tasks | train s |`;
   const lines = [header, `| --- | ${tasks.map(() => '---:').join(' | ')} | ---: | ---: |`];
   for (const m of methods) {
     const cells = tasks.map((t) => {
@@ -148,12 +154,14 @@ export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualEx
     + validationTable(r, o.tasks.map((t) => t.name), methods);
 }
 
-/** Markdown: the validation users' log-loss per method and task (what to choose settings by), where there is one. */
+/** Markdown: the validation users' score per method and task (what to choose settings by), where there is one. */
 function validationTable(r: ContinualExperimentResult, tasks: string[], methods: string[]): string {
+  const scored = (m: string, t: string) => r.runs.filter((x) => x.method === m && x.task === t && x.validation !== undefined);
   const rows = methods.flatMap((m) => {
-    const cells = tasks.map((t) => r.runs.filter((x) => x.method === m && x.task === t && x.validationLogLoss !== undefined).map((x) => x.validationLogLoss!));
+    const cells = tasks.map((t) => scored(m, t).map((x) => x.validation!.value));
     return cells.some((c) => c.length > 0) ? [`| ${m} | ${cells.map((c) => (c.length > 0 ? meanStd(c) : '–')).join(' | ')} |`] : [];
   });
   if (rows.length === 0) return '';
-  return `\n| method | ${tasks.map((t) => `${t} valid. log-loss`).join(' | ')} |\n| --- | ${tasks.map(() => '---:').join(' | ')} |\n${rows.join('\n')}\n`;
+  const nameOf = (t: string) => r.runs.find((x) => x.task === t && x.validation !== undefined)?.validation!.name ?? 'score';
+  return `\n| method | ${tasks.map((t) => `${t} valid. ${nameOf(t)}`).join(' | ')} |\n| --- | ${tasks.map(() => '---:').join(' | ')} |\n${rows.join('\n')}\n`;
 }

@@ -32,7 +32,7 @@ import { baseFingerprint, writePatchDir } from '../transfer/patchfile.js';
 import { defaultLearningRate } from '../transfer/strategies.js';
 import { TransferOptions } from '../transfer/task.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
-import { TaskBaselines, TaskResult, TaskSpec, runTask, runTaskBaselines, taskCardFor } from '../transfer/tasks.js';
+import { TaskBaselines, TaskResult, TaskSpec, headline, runTask, runTaskBaselines, taskCardFor, validationHeadline } from '../transfer/tasks.js';
 import { EntryPins, MAX_TASKS, Owners, largestFree, ownedBy, prunableParameters, taskOwnParameters } from './owners.js';
 import { CONTINUAL_FORMAT, ContinualManifest, ContinualTaskEntry, loadContinual, taskDir, writeContinual } from './store.js';
 
@@ -218,6 +218,9 @@ export interface AddTaskSummary {
   test: { unpruned: TaskResult['test']; final: TaskResult['test'] };
   /** Classify: the validation users' scores of the final network (what settings such as --free-start are chosen by). */
   validation?: { users: number; accuracy: number; logLoss: number };
+  /** The final network's headline test number (accuracy, or NDCG@10) and its validation score (log-loss, or NDCG@10). */
+  headline: { name: string; value: number };
+  validationHeadline: { name: string; value: number };
   baselines: TaskBaselines;
   /** Entries owned + the task's LayerNorms, biases and head. */
   trainedParams: number;
@@ -311,6 +314,7 @@ export async function addContinualTask(o: AddTaskOptions): Promise<AddTaskSummar
   return {
     task: o.task, type: o.spec.type, index, keep: o.keep, owned, freeAfter, test: { unpruned: first.test, final: final.test }, baselines,
     ...(final.type === 'classify' ? { validation: final.validation } : {}),
+    headline: headline(final), validationHeadline: validationHeadline(final),
     trainedParams, taskBytes,
     trainSeconds: Number(process.hrtime.bigint() - started) / 1e9,
   };

@@ -70,6 +70,13 @@ export function classifySplit(o: ClassifyData): UserLabels & { split: UserSplit 
   return { labels, classes, split: labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction) };
 }
 
+/** A trained head's accuracy on the test users the task with the same data and seed has. */
+export function classifyTestAccuracy(o: ClassifyData, model: UserEncoder, head: TaskHead): number {
+  const { labels, classes, split } = classifySplit(o);
+  const probs = predictProbabilities(model, head, Array.from(split.test, (u) => userSequence(o.dataset, u)));
+  return accuracy(argmaxRows(probs, classes.length), Int32Array.from(split.test, (u) => labels[u]!));
+}
+
 /** Majority class and bag-of-items logistic regression on the test users the task with the same data and seed has. */
 export function classifyBaselines(o: ClassifyData): ClassificationBaselines {
   const { labels, classes, split } = classifySplit(o);

@@ -94,6 +94,18 @@ function splitExamples(o: RecommendData): { ex: CrossDomainExamples; split: User
   return { ex, split: labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction) };
 }
 
+/** The rank of each (user, target item) query of `users` under the head's scores, over every target item. */
+function targetRanks(ex: CrossDomainExamples, users: Int32Array, model: UserEncoder, head: TaskHead): Int32Array {
+  return targetSetRanks(Array.from(users, (i) => ex.targets[i]!), ex.targetItems.length,
+    (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
+}
+
+/** A trained head's ranking metrics on the test users the task with the same data and seed has. */
+export function recommendTestMetrics(o: RecommendData, model: UserEncoder, head: TaskHead): Record<string, number> {
+  const { ex, split } = splitExamples(o);
+  return rankingMetrics(targetRanks(ex, split.test, model, head), o.ks);
+}
+
 /** Popularity and item co-occurrence on the test users the task with the same data and seed has. */
 export function recommendBaselines(o: RecommendData): RecommendationBaselines {
   const { ex, split } = splitExamples(o);
@@ -111,8 +123,7 @@ export function finetuneRecommender(o: RecommendOptions): RecommendResult {
   const sampler = o.negatives > 0 ? new NegativeSampler(Float64Array.from([0, ...counts])) : null;
   const logQ = sampler ? sampler.logQ.slice(1) : null;
 
-  const rank = (users: Int32Array, head: TaskHead) => targetSetRanks(Array.from(users, (i) => ex.targets[i]!), T,
-    (visit) => forEachTargetScoreRow(model, head, Array.from(users, (i) => ex.sources[i]!), visit));
+  const rank = (users: Int32Array, head: TaskHead) => targetRanks(ex, users, model, head);
 
   const itemPairs = o.itemPairs ? itemPairTable(ex.sources, ex.targets, split.train, inputRows(model.config), T) : null;
   let itemPairsStartScale: number | null = null;

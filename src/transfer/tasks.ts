@@ -7,9 +7,11 @@ import { RecommendationBaselines } from '../baselines/recommendation.js';
 import { ModelConfig } from '../config/schema.js';
 import { Dataset } from '../data/dataset.js';
 import { ModelError } from '../errors.js';
-import { ClassifyResult, classifyBaselines, finetuneClassifier } from './classify.js';
+import { UserEncoder } from '../models/encoder.js';
+import { TaskHead } from './head.js';
+import { ClassifyResult, classifyBaselines, classifyTestAccuracy, finetuneClassifier } from './classify.js';
 import { TaskCard, PATCH_FORMAT, ValidationVerdict } from './patchfile.js';
-import { RecommendResult, finetuneRecommender, recommendBaselines } from './recommend.js';
+import { RecommendResult, finetuneRecommender, recommendBaselines, recommendTestMetrics } from './recommend.js';
 import { NEXT_ITEM_STRATEGIES, NextItemBaselines, NextItemResult, finetuneNextItem, nextItemBaselines } from './next-item.js';
 import { Strategy } from './strategies.js';
 import { TransferOptions } from './task.js';
@@ -105,6 +107,29 @@ export function headline(r: TaskResult): { name: string; value: number } {
   return r.type === 'classify'
     ? { name: 'accuracy', value: r.test.accuracy }
     : { name: 'NDCG@10', value: Number(r.test['NDCG@10'] ?? NaN) };
+}
+
+/** The score the task's settings are chosen by, on the validation users: log-loss (lower is better), or NDCG@10. */
+export function validationHeadline(r: TaskResult): { name: string; value: number } {
+  return r.type === 'classify' ? { name: 'log-loss', value: r.validation.logLoss } : { name: 'NDCG@10', value: r.validationScore };
+}
+
+/** Each baseline's headline number on the test users, named as a table row: accuracy, or NDCG@10. */
+export function baselineHeadlines(b: TaskBaselines): [string, number][] {
+  if ('majority' in b) return [['majority class', b.majority.accuracy], ['logistic regression on items', b.logisticRegression.accuracy]];
+  const ndcg = (m: Record<string, unknown>) => Number(m['NDCG@10'] ?? NaN);
+  if ('idModel' in b) return [['popularity', ndcg(b.popularity)], ['id model trained on the target alone', ndcg(b.idModel)]];
+  return [['popularity', ndcg(b.popularity)], ['item co-occurrence', ndcg(b.cooccurrence)]];
+}
+
+/**
+ * A trained head's headline number (as `headline` names it) on the test users that runTask with the same data and
+ * split settings tests on: to score a task again later, e.g. from a model that has learned more tasks since.
+ */
+export function testHeadline(spec: Exclude<TaskSpec, { type: 'next-item' }>, data: TaskData,
+  split: { testFraction: number; labelFraction: number; seed: number }, model: UserEncoder, head: TaskHead): number {
+  if (spec.type === 'classify') return classifyTestAccuracy({ ...data, ...split, label: spec.label, bins: spec.bins }, model, head);
+  return Number(recommendTestMetrics({ ...data, ...split, sourceDomain: spec.sourceDomain, targetDomain: spec.targetDomain, ks: [10] }, model, head)['NDCG@10'] ?? NaN);
 }
 
 /** One human-readable line of a task's baselines: accuracy, or HR@10 / NDCG@10, with the settings chosen on validation. */

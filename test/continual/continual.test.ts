@@ -23,6 +23,7 @@ import { createProgress } from '../../src/train/progress.js';
 import { loadPatchDir } from '../../src/transfer/patchfile.js';
 import { predictTask } from '../../src/transfer/predict.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
+import { runTaskBaselines } from '../../src/transfer/tasks.js';
 import { tempDir } from '../helpers/datasets.js';
 
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
@@ -252,22 +253,30 @@ describe('continual learning (Conure)', () => {
 });
 
 describe('experiment continual', () => {
-  it('parses a task list with bin edges and refuses a malformed one', () => {
+  it('parses a task list with bin edges and cross-domain tasks, and refuses a malformed one', () => {
     assert.deepEqual(parseTaskList('gender,age@25/35'), [
       { name: 'gender', label: 'gender', bins: null }, { name: 'age', label: 'age', bins: [25, 35] },
     ]);
     assert.deepEqual(parseTaskList('age@25/35,over35=age@35'), [
       { name: 'age', label: 'age', bins: [25, 35] }, { name: 'over35', label: 'age', bins: [35] },
     ]);
-    assert.throws(() => parseTaskList('age@25/x'), /not \[NAME=\]LABEL or/);
-    assert.throws(() => parseTaskList('=age@35'), /not \[NAME=\]LABEL or/);
-    assert.throws(() => parseTaskList('a=b=age@35'), /not \[NAME=\]LABEL or/);
+    assert.deepEqual(parseTaskList('gender,recommend:sport/cloth,shoes=recommend:sport/shoes'), [
+      { name: 'gender', label: 'gender', bins: null }, { name: 'cloth', sourceDomain: 'sport', targetDomain: 'cloth' },
+      { name: 'shoes', sourceDomain: 'sport', targetDomain: 'shoes' },
+    ]);
+    for (const bad of ['age@25/x', '=age@35', 'a=b=age@35', 'recommend:sport', 'recommend:sport/', 'recommend:/cloth', 'recommend:a/b/c', 'recommend:a/a']) {
+      assert.throws(() => parseTaskList(bad), /is not \[NAME=\]LABEL, /, bad);
+    }
     assert.throws(() => parseTaskList('gender,gender'), /appears twice/);
     assert.throws(() => parseTaskList('age,age=age@35'), /appears twice/);
+    assert.throws(() => parseTaskList('cloth,recommend:sport/cloth'), /appears twice/);
   });
 
   it('reports every method on every task, with the baselines, and Conure unchanged after the last task', async () => {
-    const tasks = [{ name: 'gender', label: 'gender', bins: null }, { name: 'age', label: 'age', bins: [25, 35, 45] }];
+    const tasks = [
+      { name: 'gender', spec: { type: 'classify' as const, label: 'gender', bins: null }, data: dataDir },
+      { name: 'age', spec: { type: 'classify' as const, label: 'age', bins: [25, 35, 45] }, data: dataDir },
+    ];
     const o = {
       model: modelDir, data: dataDir, out: join(root, 'experiment'), tasks, strategies: ['fine-cls' as const], seeds: [1], keep: 0.3,
       retrainEpochs: 0, tuning: { ...TUNING_DEFAULTS, epochs: 2, batch: 64, lr: 0.003, patience: 1, testFraction: 0.2 },
@@ -285,8 +294,8 @@ describe('experiment continual', () => {
     // Settings are chosen on validation users: Conure and each strategy report their validation log-loss per task.
     for (const method of ['conure', 'fine-cls']) {
       for (const task of tasks) {
-        const v = r.runs.find((x) => x.method === method && x.task === task.name)!.validationLogLoss;
-        assert.ok(v !== undefined && Number.isFinite(v) && v > 0, `${method} ${task.name}: ${v}`);
+        const v = r.runs.find((x) => x.method === method && x.task === task.name)!.validation;
+        assert.ok(v?.name === 'log-loss' && Number.isFinite(v.value) && v.value > 0, `${method} ${task.name}: ${JSON.stringify(v)}`);
       }
     }
     assert.match(table, /\| method \| gender valid\. log-loss \| age valid\. log-loss \|\n[^\n]*\n\| conure \| \d/);
@@ -294,8 +303,9 @@ describe('experiment continual', () => {
 });
 
 describe('a continual cross-domain task', () => {
-  it('learns a recommend task into the network and answers it from the loaded model as it reported', async () => {
-    const dir = tempDir();
+  let dir: string;
+  before(async () => {
+    dir = tempDir();
     await writeSynthetic(join(dir, 'raw'), { users: 300, items: 100, domains: 2, seed: 7 });
     const raw = join(dir, 'raw', 'interactions.csv');
     await ingest({ input: raw, domain: 'A', out: join(dir, 'source') });
@@ -304,19 +314,79 @@ describe('a continual cross-domain task', () => {
       data: join(dir, 'source'), out: join(dir, 'model'), model: { ...MODEL_DEFAULTS, dim: 16, blocks: 2, maxLen: 20 },
       train: { ...TRAIN_DEFAULTS, epochs: 1, batch: 64, lr: 0.003 }, progress: createProgress(process.stderr, true),
     });
+  });
+  const coldStart = { type: 'recommend' as const, sourceDomain: 'A', targetDomain: 'B', negatives: 0, itemPairs: true, ks: [10] };
+
+  it('learns a recommend task into the network and answers it from the loaded model as it reported', async () => {
     await initContinual({
       model: join(dir, 'model'), data: join(dir, 'source'), out: join(dir, 'c'), force: false, keep: 0.3, retrainEpochs: 0, task: 'next-item',
       seed: 1, progress: createProgress(process.stderr, true),
     });
-    const s = await addContinualTask(addOptions(join(dir, 'c'), 'cold', {
-      data: join(dir, 'both'), spec: { type: 'recommend', sourceDomain: 'A', targetDomain: 'B', negatives: 0, itemPairs: true, ks: [10] },
-    }));
+    const s = await addContinualTask(addOptions(join(dir, 'c'), 'cold', { data: join(dir, 'both'), spec: coldStart }));
     assert.equal(s.type, 'recommend');
     assert.ok(Number((s.test.final as Record<string, unknown>)['NDCG@10']) > 0, JSON.stringify(s.test.final));
+    assert.deepEqual(s.headline, { name: 'NDCG@10', value: Number((s.test.final as Record<string, unknown>)['NDCG@10']) });
+    assert.equal(s.validationHeadline.name, 'NDCG@10');
     const [task] = await continualTasks(await loadContinual(join(dir, 'c')));
     assert.equal(task!.card.type, 'recommend');
     const answer = predictTask(task!, [Int32Array.from([1, 2, 3])], { k: 5 })[0]!;
     assert.equal((answer as { recommendations: unknown[] }).recommendations.length, 5);
+  });
+
+  it('runs in experiment continual: NDCG@10 for every method and the ranking baselines, Conure scored again from the final model', async () => {
+    // Two recommend tasks, so the first is scored again after the second has been learned into the network.
+    const tasks = [
+      { name: 'cold', spec: coldStart, data: join(dir, 'both') },
+      { name: 'cold-again', spec: { ...coldStart, itemPairs: false }, data: join(dir, 'both') },
+    ];
+    const o = {
+      model: join(dir, 'model'), data: join(dir, 'source'), out: join(dir, 'experiment'), tasks, strategies: ['peterrec' as const], seeds: [1],
+      keep: 0.3, retrainEpochs: 0, tuning: { ...TUNING_DEFAULTS, epochs: 1, batch: 64, lr: 0.003, patience: 1, testFraction: 0.2 },
+      progress: createProgress(process.stderr, true),
+    };
+    const r = await runContinualExperiment(o);
+    const of = (method: string, task: string) => r.runs.find((x) => x.method === method && x.task === task);
+    for (const method of ['conure', 'peterrec', 'baseline: popularity', 'baseline: item co-occurrence']) {
+      for (const t of tasks) {
+        const x = of(method, t.name);
+        assert.ok(x && x.metric === 'NDCG@10' && x.right > 0 && x.right < 1, `${method} ${t.name}: ${JSON.stringify(x)}`);
+      }
+    }
+    // The co-occurrence baseline is what finetune reports beside the task on the same test users.
+    const base = await loadModelDir(join(dir, 'model'));
+    const b = runTaskBaselines(coldStart, {
+      task: 'cold', dataset: await loadDataset(join(dir, 'both')), datasetName: join(dir, 'both'), baseItems: base.items, baseConfig: base.config.model,
+    }, { testFraction: 0.2, labelFraction: 1, seed: 1 });
+    assert.equal(of('baseline: item co-occurrence', 'cold')!.right, Number((b as { cooccurrence: Record<string, number> }).cooccurrence['NDCG@10']));
+    for (const t of tasks) {
+      const x = of('conure', t.name)!;
+      assert.equal(x.afterLast, x.right, t.name);
+      assert.equal(x.validation?.name, 'NDCG@10');
+    }
+    const table = continualTable(r, o);
+    assert.match(table, /cold NDCG@10 \(right after \/ after last\)/);
+    assert.match(table, /\| baseline: item co-occurrence \| – \| 0\.\d{4}/);
+    assert.match(table, /cold valid\. NDCG@10/);
+  });
+
+  it('takes recommend:SOURCE/TARGET on the command line, reading --cross-domain-data; a malformed task writes nothing', () => {
+    const out = join(dir, 'cli-experiment');
+    const args = ['experiment', 'continual', '--model', join(dir, 'model'), '--data', join(dir, 'source'), '--cross-domain-data', join(dir, 'both'),
+      '--strategies', 'fine-cls', '--seeds', '1', '--epochs', '1', '--retrain-epochs', '0', '--batch', '64', '--k', '10', '--out', out];
+    const bad = run(...args, '--tasks', 'recommend:A');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /tasks: "recommend:A" is not/);
+    assert.ok(!existsSync(out));
+    const r = run(...args, '--tasks', 'recommend:A/B');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /B NDCG@10 \(right after \/ after last\)/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      tasks: { name: string; data: string; spec: { type: string; targetDomain: string; ks: number[] } }[]; runs: { method: string; task: string; metric: string }[];
+    };
+    assert.deepEqual(results.tasks.map((t) => [t.name, t.data, t.spec.type, t.spec.targetDomain, t.spec.ks]), [['B', join(dir, 'both'), 'recommend', 'B', [10]]]);
+    for (const method of ['conure', 'fine-cls', 'baseline: item co-occurrence']) {
+      assert.equal(results.runs.find((x) => x.method === method && x.task === 'B')?.metric, 'NDCG@10', method);
+    }
   });
 });
 

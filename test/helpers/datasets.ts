@@ -1,11 +1,25 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DATASET_FORMAT, DATASET_VERSION, Dataset, saveDataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/tensor/index.js';
 
+const made: string[] = [];
+
+/**
+ * A new directory under the system's temporary directory, removed when the test process exits (each test file runs
+ * in a process of its own), so a run of the suite leaves nothing behind. GRAFTREC_KEEP_TEST_DIRS=1 keeps them, to
+ * look at what a failing test wrote.
+ */
 export function tempDir(prefix = 'graftrec-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (made.length === 0 && !process.env.GRAFTREC_KEEP_TEST_DIRS) {
+    process.once('exit', () => {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  made.push(dir);
+  return dir;
 }
 
 export function datasetFromSequences(sequences: number[][], numItems: number): Dataset {

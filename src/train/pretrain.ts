@@ -21,7 +21,6 @@ import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { InterruptedError, ModelError, TrainingError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
-import { UserEncoder } from '../models/encoder.js';
 import { createEncoder } from '../models/encoders.js';
 import { Communicator, shardRows } from '../distributed/communicator.js';
 import { exchangeGradients } from '../distributed/gradients.js';

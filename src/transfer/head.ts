@@ -15,7 +15,9 @@ import { UserEncoder } from '../models/encoder.js';
 import { LAST_POSITION, UserReading, encodeInBatches } from '../models/user-vectors.js';
 import { INIT_STD } from '../nn/layers.js';
 import { Parameter, Rng, Tensor, add, embedding, segmentWeightedSum } from '../tensor/index.js';
-import { ITEM_PAIRS_LR_SCALE, ItemPairStart, ItemPairSupport, ItemPairs, newItemPairs } from './item-pairs.js';
+import { TensorMap } from '../io/safetensors.js';
+import { parameterTensors } from '../train/checkpoint.js';
+import { ITEM_PAIRS_INDPTR, ITEM_PAIRS_LR_SCALE, ITEM_PAIRS_TARGETS, ItemPairStart, ItemPairSupport, ItemPairs, newItemPairs } from './item-pairs.js';
 
 /**
  * The item-bag table (see head.ts) learns at this multiple of the task's learning rate. It starts at zero and
@@ -88,4 +90,15 @@ export function taskHead(rows: number, dim: number, rng: Rng,
     reading.itemBag ? new Parameter('head.item_bag.weight', new Float32Array(inputRows * dim), [inputRows, dim], { rowSparse: true }) : null,
     options.itemPairs ? newItemPairs(options.itemPairs.support, options.itemPairs.start ?? null) : null,
   );
+}
+
+/** What a patch file stores: the trained tensors and, with an item-pair table, the table's int32 support. */
+export function patchTensors(trained: Parameter[], head: TaskHead | null): TensorMap {
+  const tensors = parameterTensors(trained);
+  const support = head?.itemPairs?.support;
+  if (support) {
+    tensors.set(ITEM_PAIRS_INDPTR, { dtype: 'I32', shape: [support.indptr.length], data: support.indptr });
+    tensors.set(ITEM_PAIRS_TARGETS, { dtype: 'I32', shape: [support.targets.length], data: support.targets });
+  }
+  return tensors;
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
-import { DecodedSafetensors, StoredTensor, TensorMap, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
+import { DecodedSafetensors, TensorMap, encodeSafetensors, floatTensors, readSafetensors } from '../io/safetensors.js';
 import { BACKBONES, POOLINGS } from '../config/schema.js';
 import { ProvenanceSchema } from '../config/provenance.js';
 import { UserEncoder } from '../models/encoder.js';
@@ -21,10 +21,10 @@ import { inputRows } from '../models/input-rows.js';
 import { forItemCatalogue } from '../models/encoders.js';
 import { ItemTokens } from '../models/item-encoder.js';
 import { Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
-import { LoadedModel, parameterTensors } from '../train/checkpoint.js';
+import { LoadedModel } from '../train/checkpoint.js';
 import { PATCH_INSERTIONS, graftPatches } from './insertion.js';
 import { STRATEGIES } from './strategies.js';
-import { TaskHead, taskHead } from './head.js';
+import { TaskHead, patchTensors, taskHead } from './head.js';
 import { TransferAccounting } from './task.js';
 import { ITEM_PAIRS_INDPTR, ITEM_PAIRS_TARGETS, ItemPairSupport } from './item-pairs.js';
 
@@ -137,16 +137,10 @@ export async function writePatchDir(dir: string, card: TaskCard, task: Pick<Tran
   catalogue: PlatformCatalogue | null = null): Promise<void> {
   const parsed = taskCardSchema.parse(card);
   if ((parsed.type === 'next-item') !== (catalogue !== null)) throw new Error('internal: a next-item task is written with its catalogue, and only it');
-  const { trained } = task;
-  const itemPairs = task.head?.itemPairs?.support ?? null;
-  if ((parsed.type === 'recommend' && parsed.itemPairs) !== (itemPairs !== null)) {
+  if ((parsed.type === 'recommend' && parsed.itemPairs) !== (task.head?.itemPairs != null)) {
     throw new Error('internal: the card and the tensors disagree on the item-pair table');
   }
-  const tensors = parameterTensors(trained);
-  if (itemPairs) {
-    tensors.set(ITEM_PAIRS_INDPTR, { dtype: 'I32', shape: [itemPairs.indptr.length], data: itemPairs.indptr });
-    tensors.set(ITEM_PAIRS_TARGETS, { dtype: 'I32', shape: [itemPairs.targets.length], data: itemPairs.targets });
-  }
+  const tensors = patchTensors(task.trained, task.head);
   await writeDirAtomic(dir, async (tmp) => {
     await writeFile(join(tmp, 'patch.safetensors'), encodeSafetensors(tensors));
     await writeFile(join(tmp, 'task.json'), JSON.stringify(card, null, 2) + '\n');

@@ -19,9 +19,8 @@ import { Communicator, shardRows } from '../distributed/communicator.js';
 import { exchangeGradients, shareGradientBuffers } from '../distributed/gradients.js';
 import { Adam, Parameter, Rng, backward, noteParameterWrite, scale, scratchScope } from '../tensor/index.js';
 import { PreparedLoss, hasLoss, shareOfBatch } from '../train/objectives.js';
-import { parameterTensors } from '../train/checkpoint.js';
 import { Progress } from '../train/progress.js';
-import { TaskHead, taskHead } from './head.js';
+import { TaskHead, patchTensors, taskHead } from './head.js';
 import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
 import { Module } from '../nn/module.js';
@@ -261,7 +260,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
     insertion: strategyUsesPatches(o.strategy) ? o.insertion : null,
     trainedParams: trained.reduce((n, p) => n + p.size, 0),
     totalParams: used.reduce((n, p) => n + p.size, 0),
-    patchBytes: encodeSafetensors(parameterTensors(trained)).length,
+    patchBytes: encodeSafetensors(patchTensors(trained, head)).length,
     epochs,
     bestEpoch,
     validationScore: best,

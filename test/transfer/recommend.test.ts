@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS, TRANSFER_DEFAULTS } from '../../src/config/schema.js';
@@ -198,6 +198,9 @@ describe('cross-domain (cold-start) recommendation by transfer', () => {
     const card = JSON.parse(readFileSync(join(out, 'task.json'), 'utf8'));
     assert.equal(card.type, 'recommend');
     assert.equal(card.sourceDomain, 'source');
+    // The bytes reported are the patch file's, the item-pair table's int32 support included.
+    assert.equal(card.itemPairs, true);
+    assert.equal(statSync(join(out, 'patch.safetensors')).size, summary.patchBytes);
 
     const user = full.users[0]!;
     const p = spawnSync(process.execPath, [CLI, 'predict', '--model', modelDir, '--patch', out, '--user', user,

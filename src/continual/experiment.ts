@@ -151,6 +151,7 @@ export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualEx
     lines.push(`| ${m} | ${cells.join(' | ')} | ${r.bytes[m]?.toLocaleString('en-US') ?? '–'} | ${seconds.toFixed(0)} |`);
   }
   return `Tasks in order: ${tasks.join(' → ')}; seeds ${o.seeds.join(', ')}; Conure keeps ${o.keep} of the free weights per task.\n\n${lines.join('\n')}\n`
+    + `\nBytes, all tasks (seed ${o.seeds[0]}): Conure's directory as a whole; a strategy's, the base's weights plus each task's patch tensors.\n`
     + validationTable(r, o.tasks.map((t) => t.name), methods);
 }
 

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinualRun, ContinualTaskSpec, continualTable, runContinualExperiment } from '../continual/experiment.js';
 import { FreeStart } from '../continual/learn.js';
+import { DataError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
@@ -45,6 +46,9 @@ export function parseTaskList(value: string): ListedTask[] {
 
 /** The listed tasks completed by the flags: classification reads --data, recommendation --cross-domain-data. */
 function taskSpecs(f: Flags): ContinualTaskSpec[] {
+  if (f.crossDomainData && f.tasks.every((t) => 'label' in t)) {
+    throw new DataError('--cross-domain-data is the dataset of recommend:SOURCE/TARGET tasks, and --tasks lists none');
+  }
   return f.tasks.map((t) => ('label' in t
     ? { name: t.name, spec: { type: 'classify', label: t.label, bins: t.bins }, data: f.data }
     : {

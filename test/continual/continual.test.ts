@@ -377,6 +377,10 @@ describe('a continual cross-domain task', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /tasks: "recommend:A" is not/);
     assert.ok(!existsSync(out));
+    const unused = run(...args, '--tasks', 'gender');
+    assert.equal(unused.status, 1);
+    assert.match(unused.stderr, /--cross-domain-data is the dataset of recommend:SOURCE\/TARGET tasks, and --tasks lists none/);
+    assert.ok(!existsSync(out));
     const r = run(...args, '--tasks', 'recommend:A/B');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /B NDCG@10 \(right after \/ after last\)/);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKBONES, Backbone, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
+import { DataError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
 import { backend } from '../tensor/index.js';
 import { backboneTable, backboneTrainSettings, runBackboneExperiment } from '../train/backbone-experiment.js';
@@ -9,14 +10,14 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { createProgress } from '../train/progress.js';
 import { collectProvenance, provenanceNote } from '../train/provenance.js';
 import { baseFingerprint } from '../transfer/patchfile.js';
-import { experimentTable, runTransferExperiment } from '../transfer/experiment.js';
+import { LabelFractionResult, experimentTable, labelFractionTable, runTransferExperiment } from '../transfer/experiment.js';
 import { PATCH_INSERTIONS, PatchInsertion, checkInsertion, defaultInsertion } from '../transfer/insertion.js';
 import { STRATEGIES, Strategy, strategyUsesPatches } from '../transfer/strategies.js';
 import { checkStrategyFor, describeBaselines } from '../transfer/tasks.js';
 import { NEXT_ITEM_STRATEGIES } from '../transfer/next-item.js';
 import { addContinualExperiment } from './continual-experiment.js';
 import { withConfigFile } from './config-file.js';
-import { choiceListOption, integerListOption, integerOption } from './options.js';
+import { choiceListOption, fractionListOption, integerListOption, integerOption } from './options.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
 import { withCommunicator } from './distributed.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
@@ -31,6 +32,7 @@ interface ExperimentFlags extends TaskFlags {
   threads?: number;
   out: string;
   distributed?: boolean;
+  labelFractions?: number[];
 }
 
 export function experimentCommand(): Command {
@@ -47,10 +49,14 @@ export function experimentCommand(): Command {
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
     .option('--distributed', 'every run data-parallel over the ranks of an MPI job, as finetune --distributed; rank 0 writes --out')
-    .action(async (f: ExperimentFlags) => withCommunicator(f.distributed, async (communicator) => {
+    .option('--label-fractions <list>', 'run the grid at each share of labelled training/validation users (e.g. 0.05,0.2,1; the same test users) and add a table with a column per share', fractionListOption('label-fractions'))
+    .action(async (f: ExperimentFlags, command: Command) => withCommunicator(f.distributed, async (communicator) => {
       const isRoot = communicator === null || communicator.rank === 0;
       const say = (line: string) => isRoot && process.stderr.write(line);
       if (f.threads) backend().setThreads(f.threads);
+      if (f.labelFractions && command.getOptionValueSource('labelFraction') !== 'default') {
+        throw new DataError('give --label-fraction or --label-fractions, not both');
+      }
       const spec = taskSpecFromFlags(f);
       const base = await loadModelDir(f.model);
       const backbone = base.model.backbone;
@@ -66,18 +72,32 @@ export function experimentCommand(): Command {
         seed: f.seeds, dataset: f.data,
         config: { task: f.task, spec, strategies, insertions, ...tuningFromFlags(f), model: f.model, baseFingerprint: await baseFingerprint(f.model) },
       });
-      const result = await runTransferExperiment({
-        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f),
+      const run = (labelFraction: number) => runTransferExperiment({
+        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f), labelFraction,
         strategies, insertions,
         seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr, !isRoot),
         communicator: communicator ?? undefined,
-        onBaselines: (b) => say(`baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
-        onRun: (r) => say(`${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
+        onBaselines: (b) => say(`f = ${labelFraction}, baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
+        onRun: (r) => say(`f = ${labelFraction}, ${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       });
+      let json: object;
+      let table: string;
+      if (f.labelFractions) {
+        const byLabelFraction: LabelFractionResult[] = [];
+        for (const labelFraction of f.labelFractions) byLabelFraction.push({ labelFraction, result: await run(labelFraction) });
+        json = { byLabelFraction: byLabelFraction.map((x) => ({ labelFraction: x.labelFraction, ...x.result })) };
+        table = `Task \`${f.task}\` (${spec.type}) as labels get scarce: f is the share of the training and validation users whose labels are used; the test users are the same in every column; mean ± std over seeds ${f.seeds.join(', ')}.\n\n`
+          + `${labelFractionTable(byLabelFraction, spec)}\n`
+          + byLabelFraction.map((x) => `f = ${x.labelFraction}:\n\n${experimentTable(x.result, dataset, f.task, spec)}`).join('\n')
+          + `\n${provenanceNote(provenance)}`;
+      } else {
+        const result = await run(tuningFromFlags(f).labelFraction);
+        json = result;
+        table = `${experimentTable(result, dataset, f.task, spec)}\n${provenanceNote(provenance)}`;
+      }
       if (!isRoot) return;
-      const table = `${experimentTable(result, dataset, f.task, spec)}\n${provenanceNote(provenance)}`;
       await writeDirAtomic(f.out, async (tmp) => {
-        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...result, provenance }, null, 2) + '\n');
+        await writeFile(join(tmp, 'results.json'), JSON.stringify({ task: f.task, spec, model: f.model, data: f.data, ...json, provenance }, null, 2) + '\n');
         await writeFile(join(tmp, 'results.md'), table);
       });
       process.stdout.write(table);

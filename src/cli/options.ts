@@ -59,6 +59,17 @@ export function integerListOption(name: string) {
   });
 }
 
+/** A comma-separated list of distinct fractions in (0, 1] (shares of the labelled users). */
+export function fractionListOption(name: string) {
+  return kinded('number-list', (value: string): number[] => {
+    const parts = value.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+    if (parts.some((x) => !(x > 0 && x <= 1)) || new Set(parts).size !== parts.length) {
+      throw new InvalidArgumentError(`${name} must be a comma-separated list of distinct fractions in (0, 1], got "${value}"`);
+    }
+    return parts;
+  });
+}
+
 /** A comma-separated list of distinct, non-empty names (column names). */
 export function nameListOption(name: string) {
   return kinded('string-list', (value: string): string[] => {

@@ -184,3 +184,34 @@ export function experimentTable(result: ExperimentResult, dataset: Dataset, task
   }
   return lines.join('\n') + '\n';
 }
+
+/** One experiment at each share of labelled users (`--label-fractions`): the same strategies, seeds and test users. */
+export interface LabelFractionResult {
+  labelFraction: number;
+  result: ExperimentResult;
+}
+
+/**
+ * Markdown: one column per share of labelled users, one row per baseline and strategy × insertion, each cell the
+ * task's headline metric (accuracy, or NDCG@10) as mean ± std over seeds with the validation score beside it — how
+ * each fares as labels get scarce. The test users are the same in every column.
+ */
+export function labelFractionTable(results: LabelFractionResult[], spec: TaskSpec): string {
+  const tables = results.map((r) => experimentRows(r.result, spec));
+  const { columns, validationHeader } = tables[0]!;
+  const headline = spec.type === 'classify' ? 'accuracy' : 'NDCG@10';
+  const at = columns.indexOf(headline);
+  const keyOf = (row: ExperimentRow) => `${row.kind === 'baseline' ? 'baseline: ' : ''}${row.name}${row.insertion ? ` (${row.insertion})` : ''}`;
+  const keys = [...new Set(tables.flatMap((t) => t.rows.map(keyOf)))];
+  const lines = [
+    `| test ${headline} (${validationHeader}) | ${results.map((r) => `f = ${r.labelFraction}`).join(' | ')} |`,
+    `| --- | ${results.map(() => '---:').join(' | ')} |`,
+    ...keys.map((key) => `| ${key} | ${tables.map((t) => {
+      const row = t.rows.find((x) => keyOf(x) === key);
+      if (!row) return '–';
+      const valid = row.validation.every((v) => Number.isNaN(v)) ? '' : ` (${meanStd(row.validation)})`;
+      return `${meanStd(row.test[at]!)}${valid}`;
+    }).join(' | ')} |`),
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { tempDir } from '../helpers/datasets.js';
+
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+let dir: string;
+let ds: string;
+let model: string;
+
+before(() => {
+  dir = tempDir();
+  assert.equal(run('synth', '--out', join(dir, 'raw'), '--users', '200', '--items', '60', '--domains', '1', '--mean-length', '8').status, 0);
+  ds = join(dir, 'ds');
+  const ingested = run('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
+  assert.equal(ingested.status, 0, ingested.stderr);
+  model = join(dir, 'model');
+  const p = run('pretrain', '--data', ds, '--out', model, '--dim', '8', '--blocks', '1', '--max-len', '8', '--epochs', '1', '--seed', '7',
+    '--threads', '1', '--quiet');
+  assert.equal(p.status, 0, p.stderr);
+});
+
+interface Run { strategy: string; seed: number; test: { accuracy: number; users: number; trainUsers: number } }
+interface Baselines { seed: number; majority: { accuracy: number }; logisticRegression: { accuracy: number } }
+
+describe('experiment transfer --label-fractions', () => {
+  const grid = (out: string, ...extra: string[]) => run('experiment', 'transfer', '--model', model, '--data', ds, '--task', 'gender',
+    '--label', 'gender', '--strategies', 'fine-cls', '--seeds', '1,2', '--epochs', '1', '--threads', '1', '--out', out, ...extra);
+
+  it('runs the grid at each share of labelled users on the same test users, with a column per share', () => {
+    const out = join(dir, 'fractions');
+    const r = grid(out, '--label-fractions', '0.25,1');
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      byLabelFraction: { labelFraction: number; runs: Run[]; baselines: Baselines[] }[];
+    };
+    assert.deepEqual(json.byLabelFraction.map((x) => x.labelFraction), [0.25, 1]);
+    const few = json.byLabelFraction[0]!;
+    const all = json.byLabelFraction[1]!;
+    for (const seed of [1, 2]) {
+      const a = few.runs.find((x) => x.seed === seed)!.test;
+      const b = all.runs.find((x) => x.seed === seed)!.test;
+      assert.equal(a.users, b.users, 'the same test users');
+      assert.equal(a.trainUsers, Math.round(b.trainUsers * 0.25), 'a quarter of the training users');
+    }
+    // The summary table: one column per share, each cell the mean accuracy over the seeds of that share's runs.
+    const table = readFileSync(join(out, 'results.md'), 'utf8');
+    assert.equal(table, r.stdout);
+    assert.match(table, /\| test accuracy \(valid\. log-loss\) \| f = 0\.25 \| f = 1 \|/);
+    const mean = (xs: number[]) => (xs.reduce((s, x) => s + x, 0) / xs.length).toFixed(4);
+    const cells = (name: string) => table.split('\n').find((l) => l.startsWith(`| ${name} | `))!.split(' | ').slice(1).map((c) => c.split(' ')[0]);
+    assert.deepEqual(cells('fine-cls'), [mean(few.runs.map((x) => x.test.accuracy)), mean(all.runs.map((x) => x.test.accuracy))]);
+    assert.deepEqual(cells('baseline: logistic regression on items'),
+      [mean(few.baselines.map((x) => x.logisticRegression.accuracy)), mean(all.baselines.map((x) => x.logisticRegression.accuracy))]);
+    // Then each share's full table.
+    assert.match(table, /\nf = 0\.25:\n\nTask `gender`/);
+    assert.match(table, /\nf = 1:\n\nTask `gender`/);
+  });
+
+  it('refuses a share outside (0, 1], a repeated one, or both flags, and writes nothing', () => {
+    for (const [args, message] of [
+      [['--label-fractions', '0,1'], /label-fractions must be a comma-separated list of distinct fractions in \(0, 1\]/],
+      [['--label-fractions', '0.5,0.5'], /distinct fractions/],
+      [['--label-fractions', '0.5,1.5'], /distinct fractions/],
+      [['--label-fractions', '0.5,1', '--label-fraction', '0.5'], /give --label-fraction or --label-fractions, not both/],
+    ] as [string[], RegExp][]) {
+      const out = join(dir, 'refused');
+      const r = grid(out, ...args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.ok(!existsSync(out));
+    }
+  });
+});

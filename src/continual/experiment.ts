@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { directoryBytes } from '../io/atomic.js';
-import { meanStd } from '../eval/summary.js';
+import { overSeeds } from '../eval/summary.js';
 import { Progress } from '../train/progress.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { Strategy, defaultLearningRate } from '../transfer/strategies.js';
@@ -144,8 +144,8 @@ export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualEx
     const cells = tasks.map((t) => {
       const of = r.runs.filter((x) => x.method === m && x.task === t);
       if (of.length === 0) return '–';
-      const right = meanStd(of.map((x) => x.right));
-      return t === 'next-item' ? right : `${right} / ${meanStd(of.map((x) => x.afterLast))}`;
+      const right = overSeeds(of.map((x) => x.right));
+      return t === 'next-item' ? right : `${right} / ${overSeeds(of.map((x) => x.afterLast))}`;
     });
     const seconds = r.runs.filter((x) => x.method === m).reduce((s, x) => s + x.trainSeconds, 0) / o.seeds.length;
     lines.push(`| ${m} | ${cells.join(' | ')} | ${r.bytes[m]?.toLocaleString('en-US') ?? '–'} | ${seconds.toFixed(0)} |`);
@@ -160,7 +160,7 @@ function validationTable(r: ContinualExperimentResult, tasks: string[], methods:
   const scored = (m: string, t: string) => r.runs.filter((x) => x.method === m && x.task === t && x.validation !== undefined);
   const rows = methods.flatMap((m) => {
     const cells = tasks.map((t) => scored(m, t).map((x) => x.validation!.value));
-    return cells.some((c) => c.length > 0) ? [`| ${m} | ${cells.map((c) => (c.length > 0 ? meanStd(c) : '–')).join(' | ')} |`] : [];
+    return cells.some((c) => c.length > 0) ? [`| ${m} | ${cells.map((c) => (c.length > 0 ? overSeeds(c) : '–')).join(' | ')} |`] : [];
   });
   if (rows.length === 0) return '';
   const nameOf = (t: string) => r.runs.find((x) => x.task === t && x.validation !== undefined)?.validation!.name ?? 'score';

@@ -33,6 +33,7 @@ interface ExperimentFlags extends TaskFlags {
   out: string;
   distributed?: boolean;
   labelFractions?: number[];
+  folds: number;
 }
 
 export function experimentCommand(): Command {
@@ -49,6 +50,7 @@ export function experimentCommand(): Command {
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
     .option('--distributed', 'every run data-parallel over the ranks of an MPI job, as finetune --distributed; rank 0 writes --out')
+    .option('--folds <k>', 'cross-validate over each seed\'s non-test users: every run once per fold, each fold validating in turn (the same test users); a seed\'s numbers are the mean over its folds', integerOption('folds', 1, 20), 1)
     .option('--label-fractions <list>', 'run the grid at each share of labelled training/validation users (e.g. 0.05,0.2,1; the same test users) and add a table with a column per share', fractionListOption('label-fractions'))
     .action(async (f: ExperimentFlags, command: Command) => withCommunicator(f.distributed, async (communicator) => {
       const isRoot = communicator === null || communicator.rank === 0;
@@ -70,16 +72,19 @@ export function experimentCommand(): Command {
       const insertions = f.insertions ?? [defaultInsertion(base.model.backbone)];
       const provenance = await collectProvenance({
         seed: f.seeds, dataset: f.data,
-        config: { task: f.task, spec, strategies, insertions, ...tuningFromFlags(f), model: f.model, baseFingerprint: await baseFingerprint(f.model) },
+        config: { task: f.task, spec, strategies, insertions, folds: f.folds, ...tuningFromFlags(f), model: f.model, baseFingerprint: await baseFingerprint(f.model) },
       });
-      const run = (labelFraction: number) => runTransferExperiment({
-        spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f), labelFraction,
-        strategies, insertions,
-        seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr, !isRoot),
-        communicator: communicator ?? undefined,
-        onBaselines: (b) => say(`f = ${labelFraction}, baselines seed ${b.seed}: ${describeBaselines(b)}\n`),
-        onRun: (r) => say(`f = ${labelFraction}, ${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
-      });
+      const run = (labelFraction: number) => {
+        const share = f.labelFractions ? `f = ${labelFraction}, ` : '';
+        return runTransferExperiment({
+          spec, task: f.task, dataset, datasetName: f.data, baseItems: base.items, baseConfig: base.config.model, ...tuningFromFlags(f), labelFraction,
+          strategies, insertions, folds: f.folds,
+          seeds: f.seeds, loadBase: async () => (await loadModelDir(f.model)).model, progress: createProgress(process.stderr, !isRoot),
+          communicator: communicator ?? undefined,
+          onBaselines: (b) => say(`${share}baselines seed ${b.seed}${b.fold === undefined ? '' : ` fold ${b.fold}`}: ${describeBaselines(b)}\n`),
+          onRun: (r) => say(`${share}${r.strategy}${r.insertion ? `/${r.insertion}` : ''} seed ${r.seed}${r.fold === undefined ? '' : ` fold ${r.fold}`}: ${r.headline.name} ${r.headline.value.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
+        });
+      };
       let json: object;
       let table: string;
       if (f.labelFractions) {

@@ -62,14 +62,34 @@ export interface UserSplit {
   test: Int32Array;
 }
 
-/** Shuffles the labelled users (label ≥ 0) with `seed`; testFraction of them are test users, 10% of the rest validation. */
-export function splitUsers(labels: Int32Array, testFraction: number, seed: number): UserSplit {
+/** Which of the non-test users validate: fold `index` of `count` equal folds (the others train). */
+export interface ValidationFold {
+  index: number;
+  count: number;
+}
+
+/** The usual split: the first of ten folds, i.e. 10% of the non-test users validate. */
+export const DEFAULT_FOLD: ValidationFold = { index: 0, count: 10 };
+
+/**
+ * Shuffles the labelled users (label ≥ 0) with `seed`; testFraction of them are test users, and of the rest fold
+ * `fold.index` of `fold.count` validates and the others train. The test users do not depend on the fold, so the
+ * folds of one seed cross-validate over the same test users; the default fold is 10% of the rest.
+ */
+export function splitUsers(labels: Int32Array, testFraction: number, seed: number, fold: ValidationFold = DEFAULT_FOLD): UserSplit {
+  if (!(Number.isInteger(fold.count) && fold.count >= 2 && Number.isInteger(fold.index) && fold.index >= 0 && fold.index < fold.count)) {
+    throw new DataError(`validation fold ${fold.index} of ${fold.count}: need 2 or more folds and a fold index below their number`);
+  }
   const users = new Rng(seed).shuffle(Int32Array.from(Array.from(labels.keys()).filter((u) => labels[u]! >= 0)));
   const nTest = Math.max(1, Math.round(users.length * testFraction));
   const rest = users.subarray(nTest);
-  const nValid = Math.max(1, Math.round(rest.length * 0.1));
-  if (rest.length - nValid < 1) throw new DataError(`only ${users.length} labelled users: too few to split into train, validation and test`);
-  return { test: users.subarray(0, nTest), valid: rest.subarray(0, nValid), train: rest.subarray(nValid) };
+  const start = Math.round((rest.length * fold.index) / fold.count);
+  const end = Math.max(start + 1, Math.round((rest.length * (fold.index + 1)) / fold.count));
+  if (rest.length - (end - start) < 1) throw new DataError(`only ${users.length} labelled users: too few to split into train, validation and test`);
+  const train = new Int32Array(rest.length - (end - start));
+  train.set(rest.subarray(0, start));
+  train.set(rest.subarray(end), start);
+  return { test: users.subarray(0, nTest), valid: rest.subarray(start, end), train };
 }
 
 /**

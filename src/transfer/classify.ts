@@ -8,7 +8,7 @@
  */
 import { ClassificationBaselines, classificationBaselines } from '../baselines/classification.js';
 import { Dataset, userSequence } from '../data/dataset.js';
-import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
+import { UserSplit, ValidationFold, labelledSubset, splitUsers } from '../data/split.js';
 import { ClassifierScores, accuracy, argmaxRows, classifierScores, logLoss, majorityAccuracy } from '../eval/classification.js';
 import { UserEncoder } from '../models/encoder.js';
 import { applyDropoutMask, dropoutMask, softmaxCrossEntropy } from '../tensor/index.js';
@@ -25,6 +25,8 @@ export interface ClassifyData {
   testFraction: number;
   /** Share of the training and validation users whose labels are used (fewer labels; test users unchanged). */
   labelFraction: number;
+  /** Which of the non-test users validate (default: the first of ten folds). */
+  fold?: ValidationFold;
   seed: number;
 }
 
@@ -67,7 +69,7 @@ export function predictProbabilities(model: UserEncoder, head: TaskHead, histori
 /** The task's users, labels and split (the same for every strategy with the same data and seed). */
 export function classifySplit(o: ClassifyData): UserLabels & { split: UserSplit } {
   const { labels, classes } = userLabels(o.dataset, o.label, o.bins, o.datasetName);
-  return { labels, classes, split: labelledSubset(splitUsers(labels, o.testFraction, o.seed), o.labelFraction) };
+  return { labels, classes, split: labelledSubset(splitUsers(labels, o.testFraction, o.seed, o.fold), o.labelFraction) };
 }
 
 /** A trained head's accuracy on the test users the task with the same data and seed has. */

@@ -5,6 +5,8 @@
  * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
+import { ValidationFold } from '../data/split.js';
+import { DataError } from '../errors.js';
 import { meanStd } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
@@ -18,6 +20,8 @@ export interface ExperimentRun {
   strategy: Strategy;
   insertion: PatchInsertion | null;
   seed: number;
+  /** With cross-validation (`folds`), the fold that validated this run. */
+  fold?: number;
   trainedParams: number;
   totalParams: number;
   patchBytes: number;
@@ -41,23 +45,38 @@ export interface ExperimentOptions extends Omit<TransferOptions, 'model' | 'stra
   strategies: Strategy[];
   insertions: (PatchInsertion | null)[];
   seeds: number[];
+  /**
+   * Cross-validation over each seed's non-test users: every run (and the baselines) once per fold, each fold
+   * validating in turn; a seed's numbers are then the mean over its folds. 1 (the default): the usual split.
+   */
+  folds?: number;
   /** A fresh copy of the pretrained model for each run (fine-tuning changes weights). */
   loadBase: () => Promise<UserEncoder>;
   onRun?: (run: ExperimentRun) => void;
   onBaselines?: (baselines: SeedBaselines) => void;
 }
 
-export type SeedBaselines = { seed: number } & TaskBaselines;
+/** The baselines of one seed (and, with cross-validation, one fold). */
+export type SeedBaselines = { seed: number; fold?: number } & TaskBaselines;
 
 export interface ExperimentResult {
   runs: ExperimentRun[];
   baselines: SeedBaselines[];
 }
 
+/** Each (seed, fold) an experiment runs: one fold per seed (the usual split) unless it cross-validates. */
+export function seedFolds(o: Pick<ExperimentOptions, 'seeds' | 'folds' | 'spec'>): { seed: number; fold?: ValidationFold }[] {
+  const folds = o.folds ?? 1;
+  if (folds === 1) return o.seeds.map((seed) => ({ seed }));
+  if (o.spec.type === 'next-item') throw new DataError('--folds: the next-item task splits its users its own way; cross-validation applies to classify and recommend');
+  return o.seeds.flatMap((seed) => Array.from({ length: folds }, (_, index) => ({ seed, fold: { index, count: folds } })));
+}
+
 export async function runTransferExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const baselines: SeedBaselines[] = [];
-  for (const seed of o.seeds) {
-    const b: SeedBaselines = { seed, ...runTaskBaselines(o.spec, o, { ...o, lr: o.lr ?? undefined, seed }) };
+  const splits = seedFolds(o);
+  for (const { seed, fold } of splits) {
+    const b: SeedBaselines = { seed, ...(fold ? { fold: fold.index } : {}), ...runTaskBaselines(o.spec, o, { ...o, lr: o.lr ?? undefined, seed, fold }) };
     baselines.push(b);
     o.onBaselines?.(b);
   }
@@ -65,13 +84,13 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
   for (const strategy of o.strategies) {
     const insertions: (PatchInsertion | null)[] = strategyUsesPatches(strategy) ? o.insertions : [null];
     for (const insertion of insertions) {
-      for (const seed of o.seeds) {
+      for (const { seed, fold } of splits) {
         const base = await o.loadBase();
         const model = strategyUsesPretraining(strategy) ? base : createEncoder(base.config, new Rng(seed), itemSideOf(base));
         const lr = o.lr ?? defaultLearningRate(strategy, o.spec.type);
-        const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed });
+        const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed, fold });
         const run: ExperimentRun = {
-          strategy, insertion, seed, trainedParams: r.trainedParams, totalParams: r.totalParams,
+          strategy, insertion, seed, ...(fold ? { fold: fold.index } : {}), trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, bestEpoch: r.bestEpoch, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
           validation: r.type === 'classify' ? { ...r.validation } : { 'NDCG@10': r.validationScore },
           ...(r.type === 'recommend' && r.itemPairsStartScale !== null ? { itemPairsStartScale: r.itemPairsStartScale } : {}),
@@ -137,6 +156,18 @@ export interface ExperimentRows {
   rows: ExperimentRow[];
 }
 
+/**
+ * One value per seed, in the order the seeds first appear: the value itself, or with cross-validation the mean over
+ * the seed's folds (of the finite values; NaN where there are none), so a spread over seeds stays one over seeds.
+ */
+function perSeed<T extends { seed: number }>(items: readonly T[], value: (item: T) => number): number[] {
+  const seeds = [...new Set(items.map((x) => x.seed))];
+  return seeds.map((seed) => {
+    const values = items.filter((x) => x.seed === seed).map(value).filter(Number.isFinite);
+    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+  });
+}
+
 /** The rows every view of an experiment shows (the Markdown table, the report's bars). */
 export function experimentRows(result: ExperimentResult, spec: TaskSpec): ExperimentRows {
   const { runs, baselines } = result;
@@ -144,8 +175,8 @@ export function experimentRows(result: ExperimentResult, spec: TaskSpec): Experi
   const [validationHeader, validKey] = validationColumn(spec);
   const rows: ExperimentRow[] = baselineRows(spec).map(([name, metricsOf]) => ({
     kind: 'baseline', name, insertion: null, runs: [],
-    test: columns.map(([, key]) => baselines.map((b) => metric(metricsOf(b), key))),
-    validation: baselines.map((b) => metric(validationOf(metricsOf(b)), validKey)),
+    test: columns.map(([, key]) => perSeed(baselines, (b) => metric(metricsOf(b), key))),
+    validation: perSeed(baselines, (b) => metric(validationOf(metricsOf(b)), validKey)),
   }));
   const groups = new Map<string, ExperimentRun[]>();
   for (const r of runs) {
@@ -155,8 +186,8 @@ export function experimentRows(result: ExperimentResult, spec: TaskSpec): Experi
   for (const group of groups.values()) {
     rows.push({
       kind: 'strategy', name: group[0]!.strategy, insertion: group[0]!.insertion, runs: group,
-      test: columns.map(([, key]) => group.map((r) => metric(r.test, key))),
-      validation: group.map((r) => metric(r.validation, validKey)),
+      test: columns.map(([, key]) => perSeed(group, (r) => metric(r.test, key))),
+      validation: perSeed(group, (r) => metric(r.validation, validKey)),
     });
   }
   const seeds = [...new Set([...baselines.map((b) => b.seed), ...runs.map((r) => r.seed)])];
@@ -166,8 +197,10 @@ export function experimentRows(result: ExperimentResult, spec: TaskSpec): Experi
 /** One Markdown table row per baseline, then one per strategy × insertion; metrics as mean ± std over seeds. */
 export function experimentTable(result: ExperimentResult, dataset: Dataset, task: string, spec: TaskSpec): string {
   const { columns, validationHeader, seeds, rows } = experimentRows(result, spec);
+  const folds = new Set([...result.runs, ...result.baselines].map((x) => x.fold ?? 0)).size;
+  const crossValidated = folds > 1 ? ` (each seed: the mean over ${folds} folds of its non-test users, each validating in turn)` : '';
   const lines = [
-    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}.`,
+    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}${crossValidated}.`,
     '',
     `| strategy | insertion | ${columns.join(' | ')} | ${validationHeader} | trained params | % of total | patch size | train s |`,
     `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: |`,

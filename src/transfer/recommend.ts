@@ -14,7 +14,7 @@
 import { targetPopularity } from '../baselines/popularity.js';
 import { RecommendationBaselines, recommendationBaselines } from '../baselines/recommendation.js';
 import { Dataset } from '../data/dataset.js';
-import { UserSplit, labelledSubset, splitUsers } from '../data/split.js';
+import { UserSplit, ValidationFold, labelledSubset, splitUsers } from '../data/split.js';
 import { rankingMetrics } from '../eval/metrics.js';
 import { ScoreRows, TARGET_SET_PROTOCOL, targetSetRanks } from '../eval/target-sets.js';
 import { UserEncoder, forEachTableScoreRow } from '../models/encoder.js';
@@ -38,6 +38,8 @@ export interface RecommendData {
   testFraction: number;
   /** Share of the training and validation users used (fewer target-domain users; test users unchanged). */
   labelFraction: number;
+  /** Which of the non-test users validate (default: the first of ten folds). */
+  fold?: ValidationFold;
   seed: number;
 }
 
@@ -91,7 +93,7 @@ export function forEachTargetScoreRow(model: UserEncoder, head: TaskHead, histor
 
 function splitExamples(o: RecommendData): { ex: CrossDomainExamples; split: UserSplit } {
   const ex = crossDomainExamples(o.dataset, o.baseItems, o.sourceDomain, o.targetDomain, o.datasetName, o.baseItems.length);
-  return { ex, split: labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed), o.labelFraction) };
+  return { ex, split: labelledSubset(splitUsers(new Int32Array(ex.users.length), o.testFraction, o.seed, o.fold), o.labelFraction) };
 }
 
 /** The rank of each (user, target item) query of `users` under the head's scores, over every target item. */

@@ -20,6 +20,7 @@ import { exchangeGradients, shareGradientBuffers } from '../distributed/gradient
 import { Adam, Parameter, Rng, backward, noteParameterWrite, scale, scratchScope } from '../tensor/index.js';
 import { PreparedLoss, hasLoss, shareOfBatch } from '../train/objectives.js';
 import { Progress } from '../train/progress.js';
+import { ValidationFold } from '../data/split.js';
 import { TaskHead, patchTensors, taskHead } from './head.js';
 import { ItemPairStart, ItemPairSupport } from './item-pairs.js';
 import { PatchInsertion, graftPatches } from './insertion.js';
@@ -50,6 +51,8 @@ export interface TransferOptions {
   testFraction: number;
   /** Share of the training and validation users whose labels are used (fewer labels; test users unchanged). */
   labelFraction: number;
+  /** Which of the non-test users validate (default: the first of ten folds; the experiment's --folds rotates it). */
+  fold?: ValidationFold;
   seed: number;
   /** Per-epoch progress (batches, loss, examples/s); none by default. */
   progress?: Progress;

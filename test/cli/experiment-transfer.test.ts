@@ -76,3 +76,35 @@ describe('experiment transfer --label-fractions', () => {
     }
   });
 });
+
+describe('experiment transfer --folds', () => {
+  it('runs each seed once per fold on the same test users, and a seed\'s numbers are the mean over its folds', () => {
+    const out = join(dir, 'folds');
+    const r = run('experiment', 'transfer', '--model', model, '--data', ds, '--task', 'gender', '--label', 'gender', '--strategies', 'fine-cls',
+      '--seeds', '1,2', '--folds', '3', '--epochs', '1', '--threads', '1', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    interface FoldRun { seed: number; fold: number; test: { accuracy: number; users: number; trainUsers: number }; validation: { users: number } }
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: FoldRun[]; baselines: (Baselines & { fold: number })[] };
+    assert.deepEqual(json.runs.map((x) => [x.seed, x.fold]), [[1, 0], [1, 1], [1, 2], [2, 0], [2, 1], [2, 2]]);
+    assert.deepEqual(json.baselines.map((x) => [x.seed, x.fold]), [[1, 0], [1, 1], [1, 2], [2, 0], [2, 1], [2, 2]]);
+    for (const seed of [1, 2]) {
+      const folds = json.runs.filter((x) => x.seed === seed);
+      const nonTest = folds[0]!.test.trainUsers + folds[0]!.validation.users;
+      assert.ok(folds.every((x) => x.test.users === folds[0]!.test.users && x.test.trainUsers + x.validation.users === nonTest));
+      // Every non-test user validates once over the three folds.
+      assert.equal(folds.reduce((n, x) => n + x.validation.users, 0), nonTest);
+    }
+    const perSeed = [1, 2].map((seed) => {
+      const folds = json.runs.filter((x) => x.seed === seed);
+      return folds.reduce((s, x) => s + x.test.accuracy, 0) / folds.length;
+    });
+    const mean = ((perSeed[0]! + perSeed[1]!) / 2).toFixed(4);
+    const std = (Math.abs(perSeed[0]! - perSeed[1]!) / 2).toFixed(4); // the population std of two values
+    assert.match(r.stdout, new RegExp(`\\| fine-cls \\| – \\| ${mean} ± ${std} \\|`));
+    assert.match(r.stdout, /mean ± std over seeds 1, 2 \(each seed: the mean over 3 folds of its non-test users, each validating in turn\)/);
+    const bad = run('experiment', 'transfer', '--model', model, '--data', ds, '--task', 'gender', '--label', 'gender', '--folds', '0', '--out', join(dir, 'no'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /folds must be an integer in \[1, 20\]/);
+    assert.ok(!existsSync(join(dir, 'no')));
+  });
+});

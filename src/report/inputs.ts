@@ -86,6 +86,10 @@ export async function readExperiment(pathOrDir: string): Promise<ExperimentFile>
   } catch (err) {
     throw new DataError(`${path}: not valid JSON (${(err as Error).message})`);
   }
+  if (parsed !== null && typeof parsed === 'object' && 'byLabelFraction' in parsed) {
+    throw new DataError(`${path}: holds one grid per share of labelled users (experiment transfer --label-fractions), and a report draws one grid; `
+      + 'run experiment transfer with --label-fraction F for the share to draw');
+  }
   const result = ExperimentFileSchema.safeParse(parsed);
   if (!result.success) throw new DataError(`${path}: not a transfer experiment's results (${describeIssue(result.error)})`);
   if (result.data.runs.length === 0 && result.data.baselines.length === 0) throw new DataError(`${path}: holds no runs and no baselines`);

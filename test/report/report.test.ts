@@ -157,6 +157,7 @@ describe('graftrec report', () => {
     mkdirSync(join(dir, 'empty'));
     writeFileSync(join(dir, 'not-json.json'), '{"runs": [');
     writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ runs: 3 }));
+    writeFileSync(join(dir, 'shares.json'), JSON.stringify({ task: 't', byLabelFraction: [{ labelFraction: 0.5, runs: [], baselines: [] }] }));
     const other = join(dir, 'other');
     await saveDataset(other, datasetFromSequences([[1, 2, 3], [2, 3, 1]], 3));
     const cases: [string[], RegExp][] = [
@@ -166,6 +167,7 @@ describe('graftrec report', () => {
       [['--model', model, '--experiment', join(dir, 'empty')], /no results\.json in it/],
       [['--model', model, '--experiment', join(dir, 'not-json.json')], /not-json\.json: not valid JSON/],
       [['--model', model, '--experiment', join(dir, 'wrong.json')], /wrong\.json: not a transfer experiment's results \(task: /],
+      [['--model', model, '--experiment', join(dir, 'shares.json')], /shares\.json: holds one grid per share of labelled users .*--label-fraction F/],
       [['--model', model, '--data', other], /its item vocabulary \(\d+ items\) does not match the model/],
       [['--model', model, '--data', join(dir, 'nope')], /not a graftrec dataset/],
     ];

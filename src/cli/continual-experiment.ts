@@ -85,12 +85,13 @@ export function addContinualExperiment(experiment: Command): void {
     .requiredOption('--out <dir>', 'output directory: results.json, results.md and each seed\'s continual model')))
     .action(async (f: Flags) => {
       if (f.threads) backend().setThreads(f.threads);
+      const tasks = taskSpecs(f);
       const provenance = await collectProvenance({
         seed: f.seeds, dataset: f.data,
-        config: { model: f.model, tasks: taskSpecs(f), strategies: f.strategies, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, ...tuningFromFlags(f) },
+        config: { model: f.model, tasks, strategies: f.strategies, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, ...tuningFromFlags(f) },
       });
       const o = {
-        model: f.model, data: f.data, tasks: taskSpecs(f), strategies: f.strategies, seeds: f.seeds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart,
+        model: f.model, data: f.data, tasks, strategies: f.strategies, seeds: f.seeds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart,
         tuning: tuningFromFlags(f), progress: createProgress(process.stderr),
         onRun: (r: ContinualRun) =>
           process.stderr.write(`${r.method} seed ${r.seed} ${r.task}: ${r.metric} ${r.right.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),

@@ -3,7 +3,7 @@ import { DEFAULT_FREE_START, DEFAULT_KEEP, DEFAULT_RETRAIN_EPOCHS, FREE_STARTS, 
 import { DataError } from '../errors.js';
 import { backend } from '../tensor/index.js';
 import { createProgress } from '../train/progress.js';
-import { describeBaselines } from '../transfer/tasks.js';
+import { describeBaselines, headlineName } from '../transfer/tasks.js';
 import { choiceOption, integerOption, numberOption } from './options.js';
 import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
 
@@ -77,7 +77,7 @@ export function continualCommand(): Command {
         tuning: tuningFromFlags(f), progress: createProgress(process.stderr, f.quiet ?? false),
       });
       if (f.json) return console.log(JSON.stringify(s));
-      const metric = s.type === 'classify' ? 'accuracy' : 'NDCG@10';
+      const metric = headlineName(s.type);
       console.log(`${s.task} (task ${s.index}): test ${metric} ${fmt(s.test.final, metric)} (before pruning ${fmt(s.test.unpruned, metric)}); ` +
         `baselines: ${describeBaselines(s.baselines)}; owns ${s.owned} weights, ${s.freeAfter} free; ${s.taskBytes} bytes on disk`);
     });

@@ -17,7 +17,7 @@ import { loadModelDir } from '../train/checkpoint.js';
 import { Strategy, defaultLearningRate } from '../transfer/strategies.js';
 import { defaultInsertion } from '../transfer/insertion.js';
 import { TransferOptions } from '../transfer/task.js';
-import { TaskData, TaskSpec, baselineHeadlines, headline, runTask, runTaskBaselines, testHeadline, validationHeadline } from '../transfer/tasks.js';
+import { TaskData, TaskSpec, baselineHeadlines, headline, headlineName, runTask, runTaskBaselines, testHeadline, validationHeadline } from '../transfer/tasks.js';
 import { FreeStart, addContinualTask, initContinual } from './learn.js';
 import { continualTasks, loadContinual } from './store.js';
 
@@ -107,7 +107,7 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
     }
     if (seed === o.seeds[0]) bytes.conure = directoryBytes(dir);
     for (const t of o.tasks) {
-      const metric = t.spec.type === 'classify' ? 'accuracy' : 'NDCG@10';
+      const metric = headlineName(t.spec.type);
       for (const [name, value] of baselineHeadlines(runTaskBaselines(t.spec, taskData(t), split))) {
         note({ method: `baseline: ${name}`, seed, task: t.name, metric, right: value, afterLast: value, trainSeconds: 0 });
       }

@@ -7,14 +7,14 @@
 import { Dataset } from '../data/dataset.js';
 import { ValidationFold } from '../data/split.js';
 import { DataError } from '../errors.js';
-import { meanStd } from '../eval/summary.js';
+import { meanAndStd, meanStd } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
 import { PatchInsertion, defaultInsertion } from './insertion.js';
 import { Strategy, defaultLearningRate, strategyUsesPatches, strategyUsesPretraining } from './strategies.js';
 import { TransferOptions } from './task.js';
-import { TaskBaselines, TaskData, TaskResult, TaskSpec, headline, runTask, runTaskBaselines } from './tasks.js';
+import { TaskBaselines, TaskData, TaskResult, TaskSpec, headline, headlineName, runTask, runTaskBaselines } from './tasks.js';
 
 export interface ExperimentRun {
   strategy: Strategy;
@@ -162,10 +162,7 @@ export interface ExperimentRows {
  */
 function perSeed<T extends { seed: number }>(items: readonly T[], value: (item: T) => number): number[] {
   const seeds = [...new Set(items.map((x) => x.seed))];
-  return seeds.map((seed) => {
-    const values = items.filter((x) => x.seed === seed).map(value).filter(Number.isFinite);
-    return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
-  });
+  return seeds.map((seed) => meanAndStd(items.filter((x) => x.seed === seed).map(value))?.mean ?? NaN);
 }
 
 /** The rows every view of an experiment shows (the Markdown table, the report's bars). */
@@ -232,12 +229,12 @@ export interface LabelFractionResult {
 export function labelFractionTable(results: LabelFractionResult[], spec: TaskSpec): string {
   const tables = results.map((r) => experimentRows(r.result, spec));
   const { columns, validationHeader } = tables[0]!;
-  const headline = spec.type === 'classify' ? 'accuracy' : 'NDCG@10';
-  const at = columns.indexOf(headline);
+  const metricName = headlineName(spec.type);
+  const at = columns.indexOf(metricName);
   const keyOf = (row: ExperimentRow) => `${row.kind === 'baseline' ? 'baseline: ' : ''}${row.name}${row.insertion ? ` (${row.insertion})` : ''}`;
   const keys = [...new Set(tables.flatMap((t) => t.rows.map(keyOf)))];
   const lines = [
-    `| test ${headline} (${validationHeader}) | ${results.map((r) => `f = ${r.labelFraction}`).join(' | ')} |`,
+    `| test ${metricName} (${validationHeader}) | ${results.map((r) => `f = ${r.labelFraction}`).join(' | ')} |`,
     `| --- | ${results.map(() => '---:').join(' | ')} |`,
     ...keys.map((key) => `| ${key} | ${tables.map((t) => {
       const row = t.rows.find((x) => keyOf(x) === key);

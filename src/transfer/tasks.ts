@@ -102,11 +102,14 @@ export function taskCardFor(spec: TaskSpec, r: TaskResult, fingerprint: string, 
   throw new Error('internal: task result does not match its spec');
 }
 
+/** The name of a task type's headline number: accuracy for classification, NDCG@10 for the ranking tasks. */
+export function headlineName(type: TaskSpec['type']): string {
+  return type === 'classify' ? 'accuracy' : 'NDCG@10';
+}
+
 /** The one number a progress line or a comparison quotes: accuracy, or NDCG@10 for recommendation. */
 export function headline(r: TaskResult): { name: string; value: number } {
-  return r.type === 'classify'
-    ? { name: 'accuracy', value: r.test.accuracy }
-    : { name: 'NDCG@10', value: Number(r.test['NDCG@10'] ?? NaN) };
+  return { name: headlineName(r.type), value: r.type === 'classify' ? r.test.accuracy : Number(r.test['NDCG@10'] ?? NaN) };
 }
 
 /** The score the task's settings are chosen by, on the validation users: log-loss (lower is better), or NDCG@10. */

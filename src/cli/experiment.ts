@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BACKBONES, Backbone, MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../config/schema.js';
 import { DataError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../io/atomic.js';
+import { seedsPhrase } from '../eval/summary.js';
 import { backend } from '../tensor/index.js';
 import { backboneTable, backboneTrainSettings, runBackboneExperiment } from '../train/backbone-experiment.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -91,7 +92,7 @@ export function experimentCommand(): Command {
         const byLabelFraction: LabelFractionResult[] = [];
         for (const labelFraction of f.labelFractions) byLabelFraction.push({ labelFraction, result: await run(labelFraction) });
         json = { byLabelFraction: byLabelFraction.map((x) => ({ labelFraction: x.labelFraction, ...x.result })) };
-        table = `Task \`${f.task}\` (${spec.type}) as labels get scarce: f is the share of the training and validation users whose labels are used; the test users are the same in every column; mean ± std over seeds ${f.seeds.join(', ')}.\n\n`
+        table = `Task \`${f.task}\` (${spec.type}) as labels get scarce: f is the share of the training and validation users whose labels are used; the test users are the same in every column; ${seedsPhrase(f.seeds)}.\n\n`
           + `${labelFractionTable(byLabelFraction, spec)}\n`
           + byLabelFraction.map((x) => `f = ${x.labelFraction}:\n\n${experimentTable(x.result, dataset, f.task, spec)}`).join('\n')
           + `\n${provenanceNote(provenance)}`;

@@ -15,6 +15,11 @@ export function meanStd(values: readonly number[], digits = 4): string {
   return s === null ? '–' : `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
 }
 
+/** What a table's numbers are over: "seed 3" for one seed, "mean ± std over seeds 1, 2, 3" for several. */
+export function seedsPhrase(seeds: readonly number[]): string {
+  return seeds.length === 1 ? `seed ${seeds[0]}` : `mean ± std over seeds ${seeds.join(', ')}`;
+}
+
 /** The value itself for one seed, "mean ± std" for several. */
 export function overSeeds(values: readonly number[], digits = 4): string {
   return values.length === 1 && Number.isFinite(values[0]) ? values[0]!.toFixed(digits) : meanStd(values, digits);

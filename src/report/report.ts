@@ -4,7 +4,7 @@
  */
 import { basename } from 'node:path';
 import { Dataset } from '../data/dataset.js';
-import { meanStd } from '../eval/summary.js';
+import { overSeeds, seedsPhrase } from '../eval/summary.js';
 import { readModelDirConfig } from '../train/checkpoint.js';
 import { EpochRecord } from '../train/pretrain.js';
 import { experimentRows } from '../transfer/experiment.js';
@@ -84,7 +84,7 @@ function pretrainingSection(records: readonly EpochRecord[], model: string): Rep
 
 function experimentSection(e: ExperimentFile): ReportSection {
   const table = experimentRows(e, e.spec);
-  const seeds = table.seeds.length === 1 ? `seed ${table.seeds[0]}` : `mean ± std over seeds ${table.seeds.join(', ')}`;
+  const seeds = seedsPhrase(table.seeds);
   return {
     title: `Transfer experiment: ${e.task}`,
     paragraphs: [
@@ -97,7 +97,7 @@ function experimentSection(e: ExperimentFile): ReportSection {
       rows: table.rows.map((row) => {
         const r0 = row.runs[0];
         return [
-          rowLabel(row), ...row.test.map((values) => meanStd(values)), meanStd(row.validation),
+          rowLabel(row), ...row.test.map((values) => overSeeds(values)), overSeeds(row.validation),
           r0 ? r0.trainedParams.toLocaleString('en-US') : '–',
           r0 ? `${((100 * r0.trainedParams) / r0.totalParams).toFixed(1)}%` : '–',
           r0 ? (row.runs.reduce((a, r) => a + r.trainSeconds, 0) / row.runs.length).toFixed(1) : '–',

@@ -10,7 +10,7 @@ import { Backbone, TRAIN_DEFAULTS } from '../config/schema.js';
 import { loadDataset } from '../data/dataset.js';
 import { itemCounts, leaveOneOutSplit } from '../data/split.js';
 import { evaluateNextItem } from '../eval/evaluate.js';
-import { overSeeds } from '../eval/summary.js';
+import { overSeeds, seedsPhrase } from '../eval/summary.js';
 import { loadModelDir } from './checkpoint.js';
 import { Progress } from './progress.js';
 import { pretrain } from './pretrain.js';
@@ -102,7 +102,7 @@ export function backboneTable(result: BackboneExperimentResult, data: string): s
   const metricCells = (rows: { full: Record<string, number>; sampled: Record<string, number> }[]) =>
     [...METRICS.map((m) => overSeeds(rows.map((r) => r.full[m]!))), ...METRICS.map((m) => overSeeds(rows.map((r) => r.sampled[m]!)))];
   const lines = [
-    `Next-item test metrics on \`${data}\` (${result.users} users, ${result.items} items; leave-one-out, history not masked); ${seeds.length > 1 ? `mean ± std over seeds ${seeds.join(', ')}` : `seed ${seeds[0]}`}.`,
+    `Next-item test metrics on \`${data}\` (${result.users} users, ${result.items} items; leave-one-out, history not masked); ${seedsPhrase(seeds)}.`,
     `Full: ranked among all items. Sampled: ranked among ${SAMPLED_NEGATIVES} random negatives (for comparison with papers only).`,
     '',
     `| backbone | ${METRICS.map((m) => `full ${m}`).join(' | ')} | ${METRICS.map((m) => `sampled ${m}`).join(' | ')} | epochs | train s | sequences/s | parameters |`,

@@ -7,7 +7,7 @@
 import { Dataset } from '../data/dataset.js';
 import { ValidationFold } from '../data/split.js';
 import { DataError } from '../errors.js';
-import { meanAndStd, meanStd } from '../eval/summary.js';
+import { meanAndStd, overSeeds, seedsPhrase } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
@@ -197,14 +197,14 @@ export function experimentTable(result: ExperimentResult, dataset: Dataset, task
   const folds = new Set([...result.runs, ...result.baselines].map((x) => x.fold ?? 0)).size;
   const crossValidated = folds > 1 ? ` (each seed: the mean over ${folds} folds of its non-test users, each validating in turn)` : '';
   const lines = [
-    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; mean ± std over seeds ${seeds.join(', ')}${crossValidated}.`,
+    `Task \`${task}\` (${spec.type}) on ${dataset.meta.numUsers} users; ${seedsPhrase(seeds)}${crossValidated}.`,
     '',
     `| strategy | insertion | ${columns.join(' | ')} | ${validationHeader} | trained params | % of total | patch size | train s |`,
     `| --- | --- | ${columns.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: | ---: |`,
   ];
   for (const row of rows) {
-    const cells = row.test.map((values) => meanStd(values)).join(' | ');
-    const valid = meanStd(row.validation);
+    const cells = row.test.map((values) => overSeeds(values)).join(' | ');
+    const valid = overSeeds(row.validation);
     if (row.kind === 'baseline') {
       lines.push(`| baseline: ${row.name} | – | ${cells} | ${valid} | – | – | – | – |`);
       continue;
@@ -239,8 +239,8 @@ export function labelFractionTable(results: LabelFractionResult[], spec: TaskSpe
     ...keys.map((key) => `| ${key} | ${tables.map((t) => {
       const row = t.rows.find((x) => keyOf(x) === key);
       if (!row) return '–';
-      const valid = row.validation.every((v) => Number.isNaN(v)) ? '' : ` (${meanStd(row.validation)})`;
-      return `${meanStd(row.test[at]!)}${valid}`;
+      const valid = row.validation.every((v) => Number.isNaN(v)) ? '' : ` (${overSeeds(row.validation)})`;
+      return `${overSeeds(row.test[at]!)}${valid}`;
     }).join(' | ')} |`),
   ];
   return lines.join('\n') + '\n';

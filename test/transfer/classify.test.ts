@@ -174,5 +174,14 @@ describe('attribute classification by transfer', () => {
     assert.match(table, /\| valid\. log-loss \|/);
     assert.match(table, /\| baseline: logistic regression on items \| – \|(?: [^|]+ \|){3} \d\.\d{4} ± \d\.\d{4} \|/);
     for (const r of result.runs) assert.ok(r.validation.logLoss! > 0 && r.validation.accuracy! >= 0, JSON.stringify(r.validation));
+    assert.match(table, /mean ± std over seeds 1, 2\./);
+
+    // One seed: the values themselves, not "± 0.0000", and the header names the seed.
+    const seed2 = { ...result, runs: result.runs.filter((r) => r.seed === 2), baselines: result.baselines.filter((b) => b.seed === 2) };
+    const one = experimentTable(seed2, data, 'gender', { type: 'classify', label: 'gender', bins: null });
+    assert.match(one, /on \d+ users; seed 2\./);
+    assert.doesNotMatch(one, /±/);
+    const accuracy2 = seed2.runs.find((r) => r.strategy === 'fine-cls')!.test as { accuracy: number };
+    assert.match(one, new RegExp(`\\| fine-cls \\| – \\| ${accuracy2.accuracy.toFixed(4)} \\|`));
   });
 });

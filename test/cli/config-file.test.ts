@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { cliSyntheticDataset, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/datasets.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+const run = runCli;
 
 interface ModelDirJson {
   model: Record<string, unknown>;
@@ -21,10 +20,7 @@ let model: string;
 
 before(() => {
   dir = tempDir();
-  assert.equal(run('synth', '--out', join(dir, 'raw'), '--users', '120', '--items', '40', '--domains', '1', '--mean-length', '8').status, 0);
-  ds = join(dir, 'ds');
-  const ingested = run('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
-  assert.equal(ingested.status, 0, ingested.stderr);
+  ds = cliSyntheticDataset(dir, '--users', '120', '--items', '40', '--domains', '1', '--mean-length', '8');
   // A YAML file for most settings; the command line overrides three of them, one with the option's default value.
   const yaml = join(dir, 'run.yaml');
   writeFileSync(yaml, [

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { cliSyntheticDataset, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/datasets.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+const run = runCli;
 
 let dir: string;
 let ds: string;
@@ -14,10 +13,7 @@ let model: string;
 
 before(() => {
   dir = tempDir();
-  assert.equal(run('synth', '--out', join(dir, 'raw'), '--users', '200', '--items', '60', '--domains', '1', '--mean-length', '8').status, 0);
-  ds = join(dir, 'ds');
-  const ingested = run('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
-  assert.equal(ingested.status, 0, ingested.stderr);
+  ds = cliSyntheticDataset(dir, '--users', '200', '--items', '60', '--domains', '1', '--mean-length', '8');
   model = join(dir, 'model');
   const p = run('pretrain', '--data', ds, '--out', model, '--dim', '8', '--blocks', '1', '--max-len', '8', '--epochs', '1', '--seed', '7',
     '--threads', '1', '--quiet');

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { tempDir } from '../helpers/datasets.js';
 import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli, runCli as run } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 let dir: string;
 let model: string;

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { datasetHash } from '../../src/data/dataset.js';
 import { backend } from '../../src/tensor/index.js';
+import { cliSyntheticDataset, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/datasets.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const root = new URL('../../../', import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+const run = runCli;
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
 interface StoredProvenance {
@@ -53,10 +53,7 @@ function assertRunFacts(p: StoredProvenance): void {
 
 before(async () => {
   dir = tempDir();
-  assert.equal(run('synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '8').status, 0);
-  ds = join(dir, 'ds');
-  const ingested = run('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
-  assert.equal(ingested.status, 0, ingested.stderr);
+  ds = cliSyntheticDataset(dir, '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '8');
   model = join(dir, 'model');
   const p = run('pretrain', '--data', ds, '--out', model, '--dim', '8', '--blocks', '1', '--max-len', '8', '--epochs', '2',
     '--lr', '0.004', '--seed', '7', '--threads', '1', '--quiet');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -25,9 +25,8 @@ import { predictTask } from '../../src/transfer/predict.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 import { runTaskBaselines } from '../../src/transfer/tasks.js';
 import { tempDir } from '../helpers/datasets.js';
+import { CLI as cli, runCli as run } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 let root: string;
 let dataDir: string;

@@ -3,12 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ingest, type IngestProgress } from '../../src/data/ingest.js';
 import { createStepProgress } from '../../src/train/progress.js';
 import { tempDir } from '../helpers/datasets.js';
+import { CLI } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 let dir: string;
 let log: string;

@@ -9,9 +9,9 @@ import { DuckDBInstance, quotedString } from '@duckdb/node-api';
 import { loadDataset, userSequence, type Dataset } from '../../src/data/dataset.js';
 import { buildDataset, ingest, type IngestOptions } from '../../src/data/ingest.js';
 import { DataError } from '../../src/errors.js';
+import { CLI } from '../helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/ingest/', import.meta.url));
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 // The shared public sample log, kept beside the repository (not inside it). Without it the test is skipped, except
 // in CI (CI=true), where the file is expected and its absence is a failure.
 const AMAZON = fileURLToPath(new URL('../../../../shared/data/amazon-video-games.txt', import.meta.url));

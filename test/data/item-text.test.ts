@@ -4,13 +4,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
 import { ingest, type IngestOptions } from '../../src/data/ingest.js';
 import { tokenIds, tokenizerSpec } from '../../src/data/text/tokenize.js';
 import { DataError } from '../../src/errors.js';
+import { CLI } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'graftrec-item-text-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { DataError } from '../../src/errors.js';
 import {
   INTERACTIONS_HEADER,
@@ -21,6 +20,7 @@ import {
   type SyntheticData,
   type SyntheticUser,
 } from '../../src/data/synth.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 const SMALL = { users: 300, items: 100, seed: 7 };
 const tmp = mkdtempSync(join(tmpdir(), 'graftrec-synth-'));
@@ -278,7 +278,6 @@ describe('synthetic data: planted structure (default size)', () => {
 });
 
 describe('graftrec synth (command line)', () => {
-  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
   it('writes the files and prints a JSON summary', () => {
     const out = join(tmp, 'cli');

@@ -13,6 +13,7 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { tempDir } from '../helpers/datasets.js';
 import { MPIRUN, cli, env, mpiTest, run } from '../helpers/mpirun.js';
 import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { cliSyntheticDataset } from '../helpers/cli.js';
 
 /**
  * How far a patch tensor (of scale 0.01 to 1) may be from the single process's. Measured here: 2e-8 for classify
@@ -30,10 +31,7 @@ let textModel: string;
 before(async () => {
   dir = tempDir();
   // Users with an attribute and two domains (classify, recommend), on a small causal base.
-  assert.equal(run('node', [cli, 'synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '2', '--mean-length', '8']).status, 0);
-  data = join(dir, 'ds');
-  const ingested = run('node', [cli, 'ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', data]);
-  assert.equal(ingested.status, 0, ingested.stderr);
+  data = cliSyntheticDataset(dir, '--users', '150', '--items', '60', '--domains', '2', '--mean-length', '8');
   model = join(dir, 'model');
   const p = run('node', [cli, 'pretrain', '--data', data, '--out', model, '--dim', '8', '--blocks', '1', '--max-len', '8', '--epochs', '1',
     '--lr', '0.004', '--seed', '7', '--quiet']);

@@ -1,17 +1,16 @@
 /** A small model trained for a few steps through the CLI, and real histories of lengths 1..maxLen, for export tests. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Backbone } from '../../src/config/schema.js';
 import { loadDataset, userSequence } from '../../src/data/dataset.js';
 import { Rng } from '../../src/tensor/index.js';
 import { LoadedModel, loadModelDir } from '../../src/train/checkpoint.js';
+import { cliSyntheticDataset, runCli } from './cli.js';
 import { tempDir } from './datasets.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+export { runCli };
 
-export const runCli = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 export interface ExportableModel {
   dir: string;
@@ -29,10 +28,7 @@ export interface ExportableModel {
  */
 export async function trainExportableModel(backbone: Backbone = 'nextitnet', maxLen = 20, ...extra: string[]): Promise<ExportableModel> {
   const dir = tempDir();
-  assert.equal(runCli('synth', '--out', join(dir, 'raw'), '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '14').status, 0);
-  const ds = join(dir, 'ds');
-  const ingested = runCli('ingest', join(dir, 'raw', 'interactions.csv'), '--attributes', join(dir, 'raw', 'users.csv'), '--out', ds);
-  assert.equal(ingested.status, 0, ingested.stderr);
+  const ds = cliSyntheticDataset(dir, '--users', '150', '--items', '60', '--domains', '1', '--mean-length', '14');
   const model = join(dir, 'model');
   // Dilations 1,2,4 with kernel 3: a wrong dilation or tap order changes the vectors of long enough histories.
   const shape = backbone === 'nextitnet' ? ['--blocks', '3', '--dilations', '1,2,4']

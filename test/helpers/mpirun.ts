@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { it } from 'node:test';
 
-export const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+export { CLI as cli } from './cli.js';
 const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
 if (!hasMpirun && process.env.CI === 'true') throw new Error('mpirun is missing: install openmpi-bin and libopenmpi-dev');
 export const mpiTest = hasMpirun ? it : it.skip;

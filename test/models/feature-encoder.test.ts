@@ -16,6 +16,7 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { tempDir } from '../helpers/datasets.js';
 import { gradCheck } from '../helpers/gradcheck.js';
 import { TOPICS, catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 describe('features item encoder: the mixture-of-experts adaptor', () => {
   it('gradients of experts, gate and LayerNorm match finite differences of a float64 reference', () => {
@@ -65,8 +66,7 @@ function vectorsFor(texts: readonly string[], rng: Rng): string[] {
 
 describe('features item encoder: ingest, pretrain, transfer to a fresh catalogue', () => {
   const quiet = { progress: { start() {}, update() {}, stop() {} } };
-  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-
+  
   it('a model trained on one catalogue\'s vectors ranks a fresh catalogue with vectors from the same model far above popularity', async () => {
     const dir = tempDir();
     const rng = new Rng(9);

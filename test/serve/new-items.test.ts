@@ -13,9 +13,9 @@ import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { tempDir } from '../helpers/datasets.js';
 import { TOPICS, catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 const quiet = { progress: { start() {}, update() {}, stop() {} } };
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 let dir: string;
 let textModel: string;

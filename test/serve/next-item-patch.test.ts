@@ -14,9 +14,9 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { predictTask } from '../../src/transfer/predict.js';
 import { tempDir } from '../helpers/datasets.js';
 import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 const quiet = { progress: { start() {}, update() {}, stop() {} } };
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 let dir: string;
 let base: string;

@@ -8,8 +8,8 @@ import { datasetHash } from '../../src/data/dataset.js';
 import { ingest } from '../../src/data/ingest.js';
 import { writeSynthetic } from '../../src/data/synth.js';
 import { tempDir } from '../helpers/datasets.js';
+import { CLI as cli } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const graftrec = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 let root: string;

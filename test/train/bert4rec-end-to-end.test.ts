@@ -15,8 +15,8 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { finetuneClassifier } from '../../src/transfer/classify.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 import { tempDir } from '../helpers/datasets.js';
+import { CLI as cli } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const graftrec = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 let root: string;

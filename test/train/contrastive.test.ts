@@ -9,8 +9,8 @@ import { encodeHistories } from '../../src/models/encoder.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { datasetFromSequences, savedCyclicDataset, tempDir, traitSequences } from '../helpers/datasets.js';
+import { CLI as cli } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const quiet = { progress: { start() {}, update() {}, stop() {} } };
 
 function safetensorsKeys(path: string): string[] {

@@ -10,8 +10,8 @@ import { CONTRASTIVE_READING } from '../../src/train/contrastive.js';
 import { heldOutLoss, holdOutItems } from '../../src/train/held-out.js';
 import { lossTerms } from '../../src/train/objectives.js';
 import { savedCyclicDataset, tempDir } from '../helpers/datasets.js';
+import { CLI as cli } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 describe('held-out items term', () => {
   const windows = [1, 2, 5, 10].map((n, w) => Int32Array.from({ length: n }, (_, i) => 1 + ((w * 7 + i * 3) % 20)));

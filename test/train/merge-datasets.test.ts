@@ -9,8 +9,8 @@ import { loadDatasets } from '../../src/data/merge.js';
 import { DataError } from '../../src/errors.js';
 import { tempDir } from '../helpers/datasets.js';
 import { catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli } from '../helpers/cli.js';
 
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 let dir: string;
 let a: string;

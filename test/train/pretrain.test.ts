@@ -17,10 +17,10 @@ import { pretrain } from '../../src/train/pretrain.js';
 import { positionNegatives, sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
 import { cyclicSequences, datasetFromSequences, savedCyclicDataset, tempDir } from '../helpers/datasets.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 const model = { ...MODEL_DEFAULTS, dim: 16, blocks: 2, maxLen: 8 };
 const train = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...TRAIN_DEFAULTS, epochs: 2, batch: 32, lr: 0.005, ...over });
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 
 describe('pretraining', () => {
   it('writes a complete model directory and learns a sequential pattern far beyond popularity', async () => {

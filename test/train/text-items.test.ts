@@ -18,6 +18,7 @@ import { createEncoder, forItemCatalogue } from '../../src/models/encoders.js';
 import { Adam, Rng } from '../../src/tensor/index.js';
 import { sequenceLoss } from '../../src/train/objectives.js';
 import { trainingStep } from '../../src/train/step.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 function train(itemEncoder: ItemEncoderKind, data: ReturnType<typeof catalogue>): UserEncoder {
   const config = ModelConfigSchema.parse({ numItems: ITEMS, dim: 16, blocks: 1, maxLen: 6, itemEncoder, textBuckets: SPEC.buckets });
@@ -70,8 +71,7 @@ describe('text items: a fresh catalogue', () => {
 
 describe('text items: pretrain, save, evaluate', () => {
   const quiet = { progress: { start() {}, update() {}, stop() {} } };
-  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-
+  
   it('pretrain --item-encoder text records the encoder and tokenizer, saves the item tokens, and evaluate scores from the model directory', async () => {
     const dir = tempDir();
     const data = catalogue(1, 240);

@@ -16,6 +16,7 @@ import { experimentTable, runTransferExperiment } from '../../src/transfer/exper
 import { userLabels } from '../../src/transfer/labels.js';
 import { tempDir } from '../helpers/datasets.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 let data: Dataset;
 let dataDir: string;
@@ -89,8 +90,7 @@ describe('attribute classification by transfer', () => {
   });
 
   it('CLI: finetune writes a patch directory with only the trained tensors and a task card; bad input leaves nothing', () => {
-    const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
-    const out = join(tempDir(), 'gender-patch');
+        const out = join(tempDir(), 'gender-patch');
     const r = spawnSync(process.execPath, [cli, 'finetune', '--model', modelDir, '--data', dataDir, '--task', 'gender',
       '--label', 'gender', '--epochs', '2', '--out', out, '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

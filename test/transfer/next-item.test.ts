@@ -13,9 +13,9 @@ import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 import { TaskSpec, runTask, runTaskBaselines } from '../../src/transfer/tasks.js';
 import { tempDir } from '../helpers/datasets.js';
 import { DESCRIPTORS, ITEMS, TOPICS, catalogue, writeCatalogue } from '../helpers/text-catalogue.js';
+import { CLI as cli } from '../helpers/cli.js';
 
 const quiet = { progress: { start() {}, update() {}, stop() {} } };
-const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
 const spec: TaskSpec = { type: 'next-item', negatives: 0, ks: [10], newItems: 0 };
 const COLD = TOPICS.length * 2;
 

@@ -19,8 +19,8 @@ import { ItemPairs } from '../../src/transfer/item-pairs.js';
 import { tempDir } from '../helpers/datasets.js';
 import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 import { ITEM_PAIRS_START_SCALES } from '../../src/transfer/item-pairs.js';
+import { CLI } from '../helpers/cli.js';
 
-const CLI = new URL('../../src/cli/main.js', import.meta.url).pathname;
 let full: Dataset;
 let fullDir: string;
 let modelDir: string;

@@ -24,7 +24,7 @@ import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Adam, Parameter, Rng, noteParameterWrite } from '../tensor/index.js';
 import { LoadedModel, loadDatasetFor, loadModelDir, parameterTensors } from '../train/checkpoint.js';
-import { lossTerms, objectiveWindows, softmaxOptions } from '../train/objectives.js';
+import { augmentRng, lossTerms, objectiveWindows, softmaxOptions } from '../train/objectives.js';
 import { Progress } from '../train/progress.js';
 import { collectProvenance } from '../train/provenance.js';
 import { trainingStep } from '../train/step.js';
@@ -83,7 +83,7 @@ function retrainNextItem(model: UserEncoder, split: LeaveOneOutSplit, counts: Fl
   const objective = model.config.objective;
   const { windows, lengths } = objectiveWindows(split.train, objective, model.config.maxLen);
   // The network's own sequence objective only: what its output table scores.
-  const terms = lossTerms(objective, model, null, { ...train, heldOut: { ...train.heldOut, weight: 0 } }, softmaxOptions(train, counts));
+  const terms = lossTerms(objective, model, null, { ...train, heldOut: { ...train.heldOut, weight: 0 } }, softmaxOptions(train, counts), augmentRng(seed));
   const params = model.parameters();
   model.setTrainable(true);
   const optimizer = new Adam(params, { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });

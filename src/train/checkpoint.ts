@@ -56,6 +56,8 @@ export interface TrainerState {
   epoch: number;
   step: number;
   rngState: number[];
+  /** The auxiliary loss terms' stream (views, held-out items); absent in checkpoints written before it had its own. */
+  augmentRngState?: number[];
   bestNdcg: number;
   bestEpoch: number;
   epochsWithoutImprovement: number;

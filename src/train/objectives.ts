@@ -43,8 +43,8 @@ export interface LossTerm {
   readonly name: LossName;
   readonly weight: number;
   /**
-   * `rows`: this rank's shard of the batch. The whole batch is still prepared (padding, masks, negatives drawn
-   * from rng), so every rank draws the same numbers as a single process would, and then the shard is cut out.
+   * `rng`: the batch stream (masks, negatives). `rows`: this rank's shard of the batch. The whole batch is still
+   * prepared, so every rank draws the same numbers as a single process would, and then the shard is cut out.
    */
   prepare(windows: readonly Int32Array[], rng: Rng, rows?: BatchShard): PreparedLoss;
 }
@@ -209,27 +209,43 @@ function sequenceTerm(model: UserEncoder, softmax: SoftmaxOptions): LossTerm {
   };
 }
 
-function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainConfig, weight: number): LossTerm {
+/** The auxiliary terms' views and held-out items have their own stream (see lossTerms), started from the run's seed. */
+export function augmentRng(seed: number): Rng {
+  return new Rng(seed + 3);
+}
+
+/**
+ * The items of each window a sequence term reads as inputs: a causal window's last item is only a target. Views
+ * made of these touch exactly the item rows the sequence term does, so the contrastive term adds to the rows'
+ * next-item gradients instead of moving rows (through Adam's per-row normalisation, at full step size whatever λ)
+ * that this step's next-item loss leaves alone.
+ */
+function sequenceInputs(windows: readonly Int32Array[], objective: Objective): readonly Int32Array[] {
+  return objective === 'causal+contrastive' ? windows.map((w) => w.subarray(0, w.length - 1)) : windows;
+}
+
+function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainConfig, weight: number, objective: Objective,
+  augmentRng: Rng): LossTerm {
   const options = train.contrastive;
   return {
     name: 'contrastive',
     weight,
-    prepare: (windows, rng, rows) => {
+    prepare: (windows, _rng, rows) => {
       if (rows) throw notSharded('contrastive');
-      const views = twoViews(windows, options, rng);
+      const views = twoViews(sequenceInputs(windows, objective), options, augmentRng);
       return { name: 'contrastive', weight, count: windows.length, loss: () => contrastiveLoss(model, head, views, options.temperature) };
     },
   };
 }
 
-function heldOutTerm(model: UserEncoder, train: TrainConfig): LossTerm {
+function heldOutTerm(model: UserEncoder, train: TrainConfig, augmentRng: Rng): LossTerm {
   const { weight, rate } = train.heldOut;
   return {
     name: 'held-out-items',
     weight,
-    prepare: (windows, rng, rows) => {
+    prepare: (windows, _rng, rows) => {
       if (rows) throw notSharded('held-out-items');
-      const split = holdOutItems(windows, rate, rng);
+      const split = holdOutItems(windows, rate, augmentRng);
       return { name: 'held-out-items', weight, count: split.targets.length, loss: () => heldOutLoss(model, split) };
     },
   };
@@ -238,17 +254,20 @@ function heldOutTerm(model: UserEncoder, train: TrainConfig): LossTerm {
 /**
  * The loss terms of `objective` for this model (whose network must match it) — the sequence term first, with
  * weight 1, then the contrastive term with weight λ (1 when it is the only term), then the held-out items term
- * when its weight is above 0. `head` is needed only when the objective is contrastive.
+ * when its weight is above 0. `head` is needed only when the objective is contrastive. The auxiliary terms draw
+ * their views and held-out items from `augmentRng`, a stream of their own, so the batches, their order and the
+ * sequence term's draws are those of the sequence objective alone: at weight 0 a joint run trains exactly as the
+ * sequence objective alone would, and what a weight changes is what its term's gradients do.
  */
 export function lossTerms(objective: Objective, model: UserEncoder, head: ProjectionHead | null, train: TrainConfig,
-  softmax: SoftmaxOptions): LossTerm[] {
+  softmax: SoftmaxOptions, augmentRng: Rng): LossTerm[] {
   const terms: LossTerm[] = [];
   const contrastive = objective.endsWith('contrastive');
   if (objective !== 'contrastive') terms.push(sequenceTerm(model, softmax));
   if (contrastive) {
     if (!head) throw new TrainingError(`objective ${objective} needs a projection head`);
-    terms.push(contrastiveTerm(model, head, train, objective === 'contrastive' ? 1 : train.contrastive.weight));
+    terms.push(contrastiveTerm(model, head, train, objective === 'contrastive' ? 1 : train.contrastive.weight, objective, augmentRng));
   }
-  if (train.heldOut.weight > 0) terms.push(heldOutTerm(model, train));
+  if (train.heldOut.weight > 0) terms.push(heldOutTerm(model, train, augmentRng));
   return terms;
 }

@@ -33,7 +33,7 @@ import {
 import { Progress, createProgress } from './progress.js';
 import { collectProvenance } from './provenance.js';
 import { ProjectionHead } from './contrastive.js';
-import { LossName, lossTerms, networkObjective, objectiveWindows, shardable, softmaxOptions } from './objectives.js';
+import { LossName, augmentRng, lossTerms, networkObjective, objectiveWindows, shardable, softmaxOptions } from './objectives.js';
 import { trainingStep } from './step.js';
 
 export interface PretrainOptions {
@@ -175,7 +175,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const trained: Module[] = head ? [model, head] : [model];
   const optimizer = new Adam(trained.flatMap((m) => m.parameters()), { lr: train.lr, weightDecay: train.weightDecay, decoupled: true });
   let state: TrainerState = {
-    epoch: 0, step: 0, rngState: trainingRng(train.seed).state(), bestNdcg: -1, bestEpoch: 0,
+    epoch: 0, step: 0, rngState: trainingRng(train.seed).state(), augmentRngState: augmentRng(train.seed).state(), bestNdcg: -1, bestEpoch: 0,
     epochsWithoutImprovement: 0, trainSeconds: 0,
   };
   if (options.resume) {
@@ -192,7 +192,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const split = leaveOneOutSplit(ds);
   const counts = itemCounts(split.train, modelConfig.numItems);
   const { windows, lengths: windowLengths } = objectiveWindows(split.train, modelConfig.objective, modelConfig.maxLen);
-  const terms = lossTerms(objective, model, head, train, softmaxOptions(train, counts));
+  // A checkpoint from before the stream was saved resumes it from its start.
+  const augment = new Rng({ state: state.augmentRngState ?? augmentRng(train.seed).state() });
+  const terms = lossTerms(objective, model, head, train, softmaxOptions(train, counts), augment);
   // Contrastive learning alone leaves the output layer untrained: validation NDCG cannot pick an epoch (the latest
   // is kept), and throughput counts the items read rather than the items predicted.
   const trainsOutputLayer = objective !== 'contrastive' || train.heldOut.weight > 0;
@@ -260,6 +262,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       state.epoch = epoch;
       state.trainSeconds += epochSeconds;
       state.rngState = rng.state();
+      state.augmentRngState = augment.state();
       const ndcg = valid.metrics['NDCG@10']!;
       if (ndcg > state.bestNdcg || !trainsOutputLayer) {
         state.bestNdcg = ndcg;

@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS, TrainConfig } from '../../src/config/schema.js';
 import { saveDataset } from '../../src/data/dataset.js';
 import { encodeHistories } from '../../src/models/encoder.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
+import { Rng } from '../../src/tensor/index.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
 import { datasetFromSequences, savedCyclicDataset, tempDir, traitSequences } from '../helpers/datasets.js';
@@ -100,6 +102,28 @@ describe('contrastive pretraining', () => {
 
     const masked = await pretrain({ data, out: join(tempDir(), 'masked'), model, train: { ...train, epochs: 1, objective: 'masked+contrastive' }, ...quiet });
     assert.deepEqual(Object.keys(masked.history[0]!.trainLosses), ['masked-item', 'contrastive']);
+  });
+
+  it('at weight 0 a joint run trains exactly as next-item alone: its views draw from their own stream and touch only input rows', async () => {
+    // 300 items over 60 users of 14: most items are rare, so a window's last item (a target only) is often in no
+    // other input of its batch, and views holding it would move its item row. Three epochs compared at the last
+    // one (the checkpoint, not the best epoch): a shared stream would reshuffle epochs 2 and 3.
+    const rng = new Rng(4);
+    const sequences = Array.from({ length: 60 }, () => Array.from({ length: 14 }, () => rng.int(1, 301)));
+    const data = join(tempDir(), 'rare');
+    await saveDataset(data, datasetFromSequences(sequences, 300));
+    const model = { ...MODEL_DEFAULTS, dim: 8, blocks: 1, maxLen: 8 };
+    const train: TrainConfig = { ...TRAIN_DEFAULTS, epochs: 3, batch: 16, lr: 0.005, patience: 10 };
+    const lastWeights = async (objective: TrainConfig['objective'], weight: number) => {
+      const out = join(tempDir(), `${objective}-${weight}`);
+      await pretrain({ data, out, model, train: { ...train, objective, contrastive: { ...train.contrastive, weight } }, ...quiet });
+      const { tensors } = await readSafetensors(join(out, 'checkpoint', 'model.safetensors'));
+      return [...tensors].filter(([name]) => !name.startsWith('projection.')).map(([name, t]) => [name, Array.from(t.data)] as const);
+    };
+    const causal = await lastWeights('causal', 0.1);
+    assert.ok(causal.length > 0);
+    assert.deepEqual(await lastWeights('causal+contrastive', 0), causal);
+    assert.notDeepEqual(await lastWeights('causal+contrastive', 0.1), causal, 'a positive weight changes the weights (the comparison can tell)');
   });
 
   it('CLI: joint objective trains; bad objective, weight, temperature or rates → one clear error line, nothing written', async () => {

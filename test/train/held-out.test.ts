@@ -56,9 +56,9 @@ describe('held-out items term', () => {
     const config = ModelConfigSchema.parse({ numItems: 20, dim: 8, blocks: 1, maxLen: 10 });
     const model = createEncoder(config, new Rng(2));
     const softmax = { negatives: 0, sampler: null };
-    assert.deepEqual(lossTerms('causal', model, null, TRAIN_DEFAULTS, softmax).map((t) => t.name), ['next-item']);
+    assert.deepEqual(lossTerms('causal', model, null, TRAIN_DEFAULTS, softmax, new Rng(3)).map((t) => t.name), ['next-item']);
     const train = { ...TRAIN_DEFAULTS, heldOut: { weight: 0.5, rate: 0.5 } };
-    const terms = lossTerms('causal', model, null, train, softmax);
+    const terms = lossTerms('causal', model, null, train, softmax, new Rng(3));
     assert.deepEqual(terms.map((t) => [t.name, t.weight]), [['next-item', 1], ['held-out-items', 0.5]]);
     const prepared = terms[1]!.prepare(windows, new Rng(1));
     assert.equal(prepared.count, 8);

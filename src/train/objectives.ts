@@ -225,27 +225,27 @@ function sequenceInputs(windows: readonly Int32Array[], objective: Objective): r
 }
 
 function contrastiveTerm(model: UserEncoder, head: ProjectionHead, train: TrainConfig, weight: number, objective: Objective,
-  augmentRng: Rng): LossTerm {
+  augmentStream: Rng): LossTerm {
   const options = train.contrastive;
   return {
     name: 'contrastive',
     weight,
     prepare: (windows, _rng, rows) => {
       if (rows) throw notSharded('contrastive');
-      const views = twoViews(sequenceInputs(windows, objective), options, augmentRng);
+      const views = twoViews(sequenceInputs(windows, objective), options, augmentStream);
       return { name: 'contrastive', weight, count: windows.length, loss: () => contrastiveLoss(model, head, views, options.temperature) };
     },
   };
 }
 
-function heldOutTerm(model: UserEncoder, train: TrainConfig, augmentRng: Rng): LossTerm {
+function heldOutTerm(model: UserEncoder, train: TrainConfig, augmentStream: Rng): LossTerm {
   const { weight, rate } = train.heldOut;
   return {
     name: 'held-out-items',
     weight,
     prepare: (windows, _rng, rows) => {
       if (rows) throw notSharded('held-out-items');
-      const split = holdOutItems(windows, rate, augmentRng);
+      const split = holdOutItems(windows, rate, augmentStream);
       return { name: 'held-out-items', weight, count: split.targets.length, loss: () => heldOutLoss(model, split) };
     },
   };
@@ -255,19 +255,20 @@ function heldOutTerm(model: UserEncoder, train: TrainConfig, augmentRng: Rng): L
  * The loss terms of `objective` for this model (whose network must match it) — the sequence term first, with
  * weight 1, then the contrastive term with weight λ (1 when it is the only term), then the held-out items term
  * when its weight is above 0. `head` is needed only when the objective is contrastive. The auxiliary terms draw
- * their views and held-out items from `augmentRng`, a stream of their own, so the batches, their order and the
- * sequence term's draws are those of the sequence objective alone: at weight 0 a joint run trains exactly as the
- * sequence objective alone would, and what a weight changes is what its term's gradients do.
+ * their views and held-out items from `augmentStream` (started by augmentRng), a stream of their own, so the
+ * batches, their order and the sequence term's draws are those of the sequence objective alone: at weight 0 a
+ * joint run trains exactly as the sequence objective alone would, and what a weight changes is what its term's
+ * gradients do.
  */
 export function lossTerms(objective: Objective, model: UserEncoder, head: ProjectionHead | null, train: TrainConfig,
-  softmax: SoftmaxOptions, augmentRng: Rng): LossTerm[] {
+  softmax: SoftmaxOptions, augmentStream: Rng): LossTerm[] {
   const terms: LossTerm[] = [];
   const contrastive = objective.endsWith('contrastive');
   if (objective !== 'contrastive') terms.push(sequenceTerm(model, softmax));
   if (contrastive) {
     if (!head) throw new TrainingError(`objective ${objective} needs a projection head`);
-    terms.push(contrastiveTerm(model, head, train, objective === 'contrastive' ? 1 : train.contrastive.weight, objective, augmentRng));
+    terms.push(contrastiveTerm(model, head, train, objective === 'contrastive' ? 1 : train.contrastive.weight, objective, augmentStream));
   }
-  if (train.heldOut.weight > 0) terms.push(heldOutTerm(model, train, augmentRng));
+  if (train.heldOut.weight > 0) terms.push(heldOutTerm(model, train, augmentStream));
   return terms;
 }

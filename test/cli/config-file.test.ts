@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { cliSyntheticDataset, runCli } from '../helpers/cli.js';
+import { cliSyntheticDataset, runCli as run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/datasets.js';
 
-const run = runCli;
 
 interface ModelDirJson {
   model: Record<string, unknown>;

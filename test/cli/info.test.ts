@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { datasetHash } from '../../src/data/dataset.js';
 import { backend } from '../../src/tensor/index.js';
-import { cliSyntheticDataset, runCli } from '../helpers/cli.js';
+import { cliSyntheticDataset, runCli as run } from '../helpers/cli.js';
 import { tempDir } from '../helpers/datasets.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const run = runCli;
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
 interface StoredProvenance {

@@ -278,7 +278,6 @@ describe('synthetic data: planted structure (default size)', () => {
 });
 
 describe('graftrec synth (command line)', () => {
-
   it('writes the files and prints a JSON summary', () => {
     const out = join(tmp, 'cli');
     const result = spawnSync(process.execPath, [cli, 'synth', '--out', out, '--users', '200', '--items', '100', '--seed', '3', '--json'], {

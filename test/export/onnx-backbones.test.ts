@@ -6,7 +6,8 @@ import { ONNX_IR_VERSION, ONNX_OPSET, userEncoderOnnxGraph } from '../../src/exp
 import { OnnxGraph, encodeOnnxModel } from '../../src/export/onnx-proto.js';
 import { BERT4Rec } from '../../src/models/bert4rec.js';
 import { encodeHistories } from '../../src/models/encoder.js';
-import { ExportableModel, maxAbsDiff, runCli, runOnnx, trainExportableModel } from '../helpers/exportable-model.js';
+import { runCli } from '../helpers/cli.js';
+import { ExportableModel, maxAbsDiff, runOnnx, trainExportableModel } from '../helpers/exportable-model.js';
 import { checkTask, exportableHistories, finetune } from '../helpers/exportable-task.js';
 
 let gru4rec: ExportableModel;

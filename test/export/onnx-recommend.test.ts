@@ -10,7 +10,8 @@ import { OnnxGraph, encodeOnnxModel } from '../../src/export/onnx-proto.js';
 import { LoadedModel, loadModelDir } from '../../src/train/checkpoint.js';
 import { baseFingerprint, loadPatchDir } from '../../src/transfer/patchfile.js';
 import { forEachTargetScoreRow } from '../../src/transfer/recommend.js';
-import { maxAbsDiff, runCli, runOnnx } from '../helpers/exportable-model.js';
+import { runCli } from '../helpers/cli.js';
+import { maxAbsDiff, runOnnx } from '../helpers/exportable-model.js';
 import { tempDir } from '../helpers/datasets.js';
 
 const MAX_LEN = 20;

@@ -5,7 +5,8 @@ import { before, describe, it } from 'node:test';
 import { loadOnnxTask } from '../../src/cli/export.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, userEncoderOnnxGraph } from '../../src/export/onnx.js';
 import { encodeOnnxModel } from '../../src/export/onnx-proto.js';
-import { ExportableModel, maxAbsDiff, runCli, runOnnx, trainExportableModel } from '../helpers/exportable-model.js';
+import { runCli } from '../helpers/cli.js';
+import { ExportableModel, maxAbsDiff, runOnnx, trainExportableModel } from '../helpers/exportable-model.js';
 import { checkTask, exportableHistories, finetune } from '../helpers/exportable-task.js';
 
 let nextitnet: ExportableModel;

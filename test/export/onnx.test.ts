@@ -12,7 +12,8 @@ import { createEncoder } from '../../src/models/encoders.js';
 import { NextItNet } from '../../src/models/nextitnet.js';
 import { Rng } from '../../src/tensor/index.js';
 import { LoadedModel } from '../../src/train/checkpoint.js';
-import { maxAbsDiff, runCli, runOnnx as runOnnxOutputs, trainExportableModel } from '../helpers/exportable-model.js';
+import { runCli } from '../helpers/cli.js';
+import { maxAbsDiff, runOnnx as runOnnxOutputs, trainExportableModel } from '../helpers/exportable-model.js';
 
 let dir: string;
 let model: string;

@@ -9,8 +9,6 @@ import { LoadedModel, loadModelDir } from '../../src/train/checkpoint.js';
 import { cliSyntheticDataset, runCli } from './cli.js';
 import { tempDir } from './datasets.js';
 
-export { runCli };
-
 
 export interface ExportableModel {
   dir: string;

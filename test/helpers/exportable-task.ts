@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { predictProbabilities } from '../../src/transfer/classify.js';
 import { baseFingerprint, loadPatchDir } from '../../src/transfer/patchfile.js';
-import { ExportableModel, maxAbsDiff, runCli, runOnnx } from './exportable-model.js';
+import { runCli } from './cli.js';
+import { ExportableModel, maxAbsDiff, runOnnx } from './exportable-model.js';
 
 /** A gender classifier on `m` (`flags`: more finetune flags); its patch directory. */
 export function finetune(m: ExportableModel, name: string, ...flags: string[]): string {

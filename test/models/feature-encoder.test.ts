@@ -66,7 +66,7 @@ function vectorsFor(texts: readonly string[], rng: Rng): string[] {
 
 describe('features item encoder: ingest, pretrain, transfer to a fresh catalogue', () => {
   const quiet = { progress: { start() {}, update() {}, stop() {} } };
-  
+
   it('a model trained on one catalogue\'s vectors ranks a fresh catalogue with vectors from the same model far above popularity', async () => {
     const dir = tempDir();
     const rng = new Rng(9);

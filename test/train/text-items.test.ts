@@ -71,7 +71,7 @@ describe('text items: a fresh catalogue', () => {
 
 describe('text items: pretrain, save, evaluate', () => {
   const quiet = { progress: { start() {}, update() {}, stop() {} } };
-  
+
   it('pretrain --item-encoder text records the encoder and tokenizer, saves the item tokens, and evaluate scores from the model directory', async () => {
     const dir = tempDir();
     const data = catalogue(1, 240);

@@ -12,7 +12,7 @@ import { collectProvenance } from '../train/provenance.js';
 import { STRATEGIES, Strategy } from '../transfer/strategies.js';
 import { withPruningOptions } from './continual.js';
 import { choiceListOption, integerListOption, integerOption } from './options.js';
-import { TaskFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
+import { TaskFlags, tuningFromFlags, withFoldsOption, withTaskOptions } from './task-options.js';
 
 /** A task of `--tasks` as written; the flags complete it (a recommend task's dataset, negatives, cut-offs). */
 export type ListedTask = { name: string; label: string; bins: number[] | null } | { name: string; sourceDomain: string; targetDomain: string };
@@ -64,6 +64,7 @@ interface Flags extends TaskFlags {
   crossDomainData?: string;
   strategies: Strategy[];
   seeds: number[];
+  folds: number;
   keep: number;
   retrainEpochs: number;
   freeStart: FreeStart;
@@ -72,7 +73,7 @@ interface Flags extends TaskFlags {
 }
 
 export function addContinualExperiment(experiment: Command): void {
-  withPruningOptions(withTaskOptions(experiment
+  withFoldsOption(withPruningOptions(withTaskOptions(experiment
     .command('continual')
     .description('Conure against one-task-at-a-time transfer on a sequence of tasks: accuracy (or NDCG@10) right after each task and after the last, bytes for all tasks, time')
     .requiredOption('--model <dir>', 'pretrained model directory (task 1: its next-item task)')
@@ -82,19 +83,19 @@ export function addContinualExperiment(experiment: Command): void {
     .option('--strategies <list>', 'one-task-at-a-time strategies to compare', choiceListOption('strategies', STRATEGIES), ['peterrec', 'fine-all', 'fine-cls'])
     .option('--seeds <list>', 'seeds (mean ± std over them)', integerListOption('seeds'), [1])
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
-    .requiredOption('--out <dir>', 'output directory: results.json, results.md and each seed\'s continual model')))
+    .requiredOption('--out <dir>', 'output directory: results.json, results.md and each seed\'s continual model'))))
     .action(async (f: Flags) => {
       if (f.threads) backend().setThreads(f.threads);
       const tasks = taskSpecs(f);
       const provenance = await collectProvenance({
         seed: f.seeds, dataset: f.data,
-        config: { model: f.model, tasks, strategies: f.strategies, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, ...tuningFromFlags(f) },
+        config: { model: f.model, tasks, strategies: f.strategies, folds: f.folds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart, ...tuningFromFlags(f) },
       });
       const o = {
-        model: f.model, data: f.data, tasks, strategies: f.strategies, seeds: f.seeds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart,
+        model: f.model, data: f.data, tasks, strategies: f.strategies, seeds: f.seeds, folds: f.folds, keep: f.keep, retrainEpochs: f.retrainEpochs, freeStart: f.freeStart,
         tuning: tuningFromFlags(f), progress: createProgress(process.stderr),
         onRun: (r: ContinualRun) =>
-          process.stderr.write(`${r.method} seed ${r.seed} ${r.task}: ${r.metric} ${r.right.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
+          process.stderr.write(`${r.method} seed ${r.seed}${r.fold === undefined ? '' : ` fold ${r.fold}`} ${r.task}: ${r.metric} ${r.right.toFixed(4)} (${r.trainSeconds.toFixed(1)} s)\n`),
       };
       await writeDirAtomic(f.out, async (tmp) => {
         const result = await runContinualExperiment({ ...o, out: tmp });

@@ -21,7 +21,7 @@ import { withConfigFile } from './config-file.js';
 import { choiceListOption, fractionListOption, integerListOption, integerOption } from './options.js';
 import { loadTaskDataset } from '../transfer/task-dataset.js';
 import { withCommunicator } from './distributed.js';
-import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withTaskOptions } from './task-options.js';
+import { TaskFlags, taskSpecFromFlags, tuningFromFlags, withFoldsOption, withTaskOptions } from './task-options.js';
 
 interface ExperimentFlags extends TaskFlags {
   model: string;
@@ -39,19 +39,18 @@ interface ExperimentFlags extends TaskFlags {
 
 export function experimentCommand(): Command {
   const experiment = new Command('experiment').description('Experiment grids that reproduce the paper\'s comparisons');
-  withConfigFile(withTaskOptions(experiment
+  withConfigFile(withFoldsOption(withTaskOptions(experiment
     .command('transfer')
     .description('Every strategy (× insertion) × seed on one task (classify or recommend): results.json and a Markdown table')
     .requiredOption('--model <dir>', 'pretrained model directory')
     .requiredOption('--data <dir>', 'the task\'s dataset (see graftrec finetune --help)')
-    .requiredOption('--task <name>', 'task name'))
+    .requiredOption('--task <name>', 'task name')))
     .option('--strategies <list>', `${STRATEGIES.join(',')} (default: every strategy the model's backbone takes)`, choiceListOption('strategies', STRATEGIES))
     .option('--insertions <list>', `${PATCH_INSERTIONS.join(',')} (default: the backbone's default insertion)`, choiceListOption('insertions', PATCH_INSERTIONS))
     .option('--seeds <list>', 'seeds', integerListOption('seeds'), [1, 2, 3])
     .option('--threads <n>', 'kernel threads', integerOption('threads'))
     .requiredOption('--out <dir>', 'directory for results.json and results.md')
     .option('--distributed', 'every run data-parallel over the ranks of an MPI job, as finetune --distributed; rank 0 writes --out')
-    .option('--folds <k>', 'cross-validate over each seed\'s non-test users: every run once per fold, each fold validating in turn (the same test users); a seed\'s numbers are the mean over its folds', integerOption('folds', 1, 20), 1)
     .option('--label-fractions <list>', 'run the grid at each share of labelled training/validation users (e.g. 0.05,0.2,1; the same test users) and add a table with a column per share', fractionListOption('label-fractions'))
     .action(async (f: ExperimentFlags, command: Command) => withCommunicator(f.distributed, async (communicator) => {
       const isRoot = communicator === null || communicator.rank === 0;

@@ -66,3 +66,9 @@ const FLAG_NAMES: TaskOptionNames = { prefix: '', type: '--type', label: '--labe
 export function taskSpecFromFlags(f: TaskFlags): TaskSpec {
   return taskSpecOf({ ...f, bins: f.bins ?? null, ks: f.k }, FLAG_NAMES);
 }
+
+/** `--folds k` of the experiments: cross-validation over each seed's non-test users (1: the usual split). */
+export function withFoldsOption(command: Command): Command {
+  return command.option('--folds <k>', 'cross-validate over each seed\'s non-test users: every run once per fold, each fold validating in turn (the same test users); a seed\'s numbers are the mean over its folds',
+    integerOption('folds', 1, 20), 1);
+}

@@ -201,7 +201,7 @@ export interface AddTaskOptions {
   /** How the free entries start (default DEFAULT_FREE_START). */
   freeStart?: FreeStart;
   seed: number;
-  tuning: Pick<TransferOptions, 'reading' | 'epochs' | 'batch' | 'weightDecay' | 'dropout' | 'warmup' | 'patience' | 'testFraction' | 'labelFraction'>
+  tuning: Pick<TransferOptions, 'reading' | 'epochs' | 'batch' | 'weightDecay' | 'dropout' | 'warmup' | 'patience' | 'testFraction' | 'labelFraction' | 'fold'>
     & { lr: number | null };
   progress: Progress;
 }

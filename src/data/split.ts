@@ -72,6 +72,14 @@ export interface ValidationFold {
 export const DEFAULT_FOLD: ValidationFold = { index: 0, count: 10 };
 
 /**
+ * The validation folds a run goes through: [undefined] (the usual split) for 1, else folds 0…count − 1 of
+ * `count`, each validating in turn (cross-validation over the same test users).
+ */
+export function validationFolds(count: number): (ValidationFold | undefined)[] {
+  return count === 1 ? [undefined] : Array.from({ length: count }, (_, index) => ({ index, count }));
+}
+
+/**
  * Shuffles the labelled users (label ≥ 0) with `seed`; testFraction of them are test users, and of the rest fold
  * `fold.index` of `fold.count` validates and the others train. The test users do not depend on the fold, so the
  * folds of one seed cross-validate over the same test users; the default fold is 10% of the rest.

@@ -24,3 +24,12 @@ export function seedsPhrase(seeds: readonly number[]): string {
 export function overSeeds(values: readonly number[], digits = 4): string {
   return values.length === 1 && Number.isFinite(values[0]) ? values[0]!.toFixed(digits) : meanStd(values, digits);
 }
+
+/**
+ * One value per seed, in the order the seeds first appear: the value itself, or with cross-validation the mean over
+ * the seed's folds (of the finite values; NaN where there are none), so a spread over seeds stays one over seeds.
+ */
+export function perSeedMeans<T extends { seed: number }>(items: readonly T[], value: (item: T) => number): number[] {
+  const seeds = [...new Set(items.map((x) => x.seed))];
+  return seeds.map((seed) => meanAndStd(items.filter((x) => x.seed === seed).map(value))?.mean ?? NaN);
+}

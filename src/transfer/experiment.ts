@@ -5,9 +5,9 @@
  * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
-import { ValidationFold } from '../data/split.js';
+import { ValidationFold, validationFolds } from '../data/split.js';
 import { DataError } from '../errors.js';
-import { meanAndStd, overSeeds, seedsPhrase } from '../eval/summary.js';
+import { overSeeds, perSeedMeans, seedsPhrase } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
 import { createEncoder, itemSideOf } from '../models/encoders.js';
 import { Rng } from '../tensor/index.js';
@@ -67,9 +67,8 @@ export interface ExperimentResult {
 /** Each (seed, fold) an experiment runs: one fold per seed (the usual split) unless it cross-validates. */
 export function seedFolds(o: Pick<ExperimentOptions, 'seeds' | 'folds' | 'spec'>): { seed: number; fold?: ValidationFold }[] {
   const folds = o.folds ?? 1;
-  if (folds === 1) return o.seeds.map((seed) => ({ seed }));
-  if (o.spec.type === 'next-item') throw new DataError('--folds: the next-item task splits its users its own way; cross-validation applies to classify and recommend');
-  return o.seeds.flatMap((seed) => Array.from({ length: folds }, (_, index) => ({ seed, fold: { index, count: folds } })));
+  if (folds > 1 && o.spec.type === 'next-item') throw new DataError('--folds: the next-item task splits its users its own way; cross-validation applies to classify and recommend');
+  return o.seeds.flatMap((seed) => validationFolds(folds).map((fold) => (fold ? { seed, fold } : { seed })));
 }
 
 export async function runTransferExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
@@ -156,15 +155,6 @@ export interface ExperimentRows {
   rows: ExperimentRow[];
 }
 
-/**
- * One value per seed, in the order the seeds first appear: the value itself, or with cross-validation the mean over
- * the seed's folds (of the finite values; NaN where there are none), so a spread over seeds stays one over seeds.
- */
-function perSeed<T extends { seed: number }>(items: readonly T[], value: (item: T) => number): number[] {
-  const seeds = [...new Set(items.map((x) => x.seed))];
-  return seeds.map((seed) => meanAndStd(items.filter((x) => x.seed === seed).map(value))?.mean ?? NaN);
-}
-
 /** The rows every view of an experiment shows (the Markdown table, the report's bars). */
 export function experimentRows(result: ExperimentResult, spec: TaskSpec): ExperimentRows {
   const { runs, baselines } = result;
@@ -172,8 +162,8 @@ export function experimentRows(result: ExperimentResult, spec: TaskSpec): Experi
   const [validationHeader, validKey] = validationColumn(spec);
   const rows: ExperimentRow[] = baselineRows(spec).map(([name, metricsOf]) => ({
     kind: 'baseline', name, insertion: null, runs: [],
-    test: columns.map(([, key]) => perSeed(baselines, (b) => metric(metricsOf(b), key))),
-    validation: perSeed(baselines, (b) => metric(validationOf(metricsOf(b)), validKey)),
+    test: columns.map(([, key]) => perSeedMeans(baselines, (b) => metric(metricsOf(b), key))),
+    validation: perSeedMeans(baselines, (b) => metric(validationOf(metricsOf(b)), validKey)),
   }));
   const groups = new Map<string, ExperimentRun[]>();
   for (const r of runs) {
@@ -183,8 +173,8 @@ export function experimentRows(result: ExperimentResult, spec: TaskSpec): Experi
   for (const group of groups.values()) {
     rows.push({
       kind: 'strategy', name: group[0]!.strategy, insertion: group[0]!.insertion, runs: group,
-      test: columns.map(([, key]) => perSeed(group, (r) => metric(r.test, key))),
-      validation: perSeed(group, (r) => metric(r.validation, validKey)),
+      test: columns.map(([, key]) => perSeedMeans(group, (r) => metric(r.test, key))),
+      validation: perSeedMeans(group, (r) => metric(r.validation, validKey)),
     });
   }
   const seeds = [...new Set([...baselines.map((b) => b.seed), ...runs.map((r) => r.seed)])];

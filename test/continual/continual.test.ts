@@ -299,6 +299,35 @@ describe('experiment continual', () => {
     }
     assert.match(table, /\| method \| gender valid\. log-loss \| age valid\. log-loss \|\n[^\n]*\n\| conure \| \d/);
   });
+
+  it('cross-validates with --folds: every task once per fold, each fold its own validation users, a seed\'s cell the mean over its folds', async () => {
+    const tasks = [{ name: 'gender', spec: { type: 'classify' as const, label: 'gender', bins: null }, data: dataDir }];
+    const o = {
+      model: modelDir, data: dataDir, out: join(root, 'experiment-folds'), tasks, strategies: ['fine-cls' as const], seeds: [1], folds: 2, keep: 0.3,
+      retrainEpochs: 0, tuning: { ...TUNING_DEFAULTS, epochs: 2, batch: 64, lr: 0.003, patience: 1, testFraction: 0.2 },
+      progress: createProgress(process.stderr, true),
+    };
+    const r = await runContinualExperiment(o);
+    for (const method of ['conure', 'fine-cls', 'baseline: majority class']) {
+      assert.deepEqual(r.runs.filter((x) => x.method === method && x.task === 'gender').map((x) => x.fold), [0, 1], method);
+    }
+    // One continual model per fold, each grown from the same pruned base.
+    assert.ok(existsSync(join(o.out, 'conure-seed-1-fold-0', 'continual.json')) && existsSync(join(o.out, 'conure-seed-1-fold-1', 'continual.json')));
+    const conure = r.runs.filter((x) => x.method === 'conure' && x.task === 'gender');
+    // The folds validate on different users, so their validation log-losses differ.
+    assert.notEqual(conure[0]!.validation!.value, conure[1]!.validation!.value);
+    for (const x of conure) assert.equal(x.afterLast, x.right);
+    const [right0, right1] = conure.map((x) => x.right);
+    const cell = `${((right0! + right1!) / 2).toFixed(4)} / ${((right0! + right1!) / 2).toFixed(4)}`;
+    const table = continualTable(r, o);
+    assert.ok(table.includes(cell), table);
+    assert.match(table, /the mean over 2 folds/);
+    // A plain run of the same seed validates on the usual fold, which is neither of the two.
+    const usual = await runContinualExperiment({ ...o, folds: 1, out: join(root, 'experiment-folds-usual') });
+    const plain = usual.runs.find((x) => x.method === 'conure' && x.task === 'gender')!;
+    assert.equal(plain.fold, undefined);
+    assert.ok(conure.every((x) => x.validation!.value !== plain.validation!.value));
+  });
 });
 
 describe('a continual cross-domain task', () => {
@@ -368,7 +397,7 @@ describe('a continual cross-domain task', () => {
     assert.match(table, /cold valid\. NDCG@10/);
   });
 
-  it('takes recommend:SOURCE/TARGET on the command line, reading --cross-domain-data; a malformed task writes nothing', () => {
+  it('takes recommend:SOURCE/TARGET and --folds on the command line, reading --cross-domain-data; a malformed task writes nothing', () => {
     const out = join(dir, 'cli-experiment');
     const args = ['experiment', 'continual', '--model', join(dir, 'model'), '--data', join(dir, 'source'), '--cross-domain-data', join(dir, 'both'),
       '--strategies', 'fine-cls', '--seeds', '1', '--epochs', '1', '--retrain-epochs', '0', '--batch', '64', '--k', '10', '--out', out];
@@ -380,12 +409,14 @@ describe('a continual cross-domain task', () => {
     assert.equal(unused.status, 1);
     assert.match(unused.stderr, /--cross-domain-data is the dataset of recommend:SOURCE\/TARGET tasks, and --tasks lists none/);
     assert.ok(!existsSync(out));
-    const r = run(...args, '--tasks', 'recommend:A/B');
+    const r = run(...args, '--tasks', 'recommend:A/B', '--folds', '2');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /B NDCG@10 \(right after \/ after last\)/);
+    assert.match(r.stdout, /the mean over 2 folds/);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
-      tasks: { name: string; data: string; spec: { type: string; targetDomain: string; ks: number[] } }[]; runs: { method: string; task: string; metric: string }[];
+      tasks: { name: string; data: string; spec: { type: string; targetDomain: string; ks: number[] } }[]; runs: { method: string; task: string; metric: string; fold?: number }[];
     };
+    assert.deepEqual(results.runs.filter((x) => x.method === 'conure' && x.task === 'B').map((x) => x.fold), [0, 1]);
     assert.deepEqual(results.tasks.map((t) => [t.name, t.data, t.spec.type, t.spec.targetDomain, t.spec.ks]), [['B', join(dir, 'both'), 'recommend', 'B', [10]]]);
     for (const method of ['conure', 'fine-cls', 'baseline: item co-occurrence']) {
       assert.equal(results.runs.find((x) => x.method === method && x.task === 'B')?.metric, 'NDCG@10', method);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { directoryBytes } from '../io/atomic.js';
 import { validationFolds } from '../data/split.js';
-import { overSeeds, perSeedMeans } from '../eval/summary.js';
+import { overSeeds, perSeedMeans, seedsPhrase } from '../eval/summary.js';
 import { Progress } from '../train/progress.js';
 import { loadModelDir } from '../train/checkpoint.js';
 import { Strategy, defaultLearningRate } from '../transfer/strategies.js';
@@ -174,7 +174,7 @@ export function continualTable(r: ContinualExperimentResult, o: Pick<ContinualEx
   }
   const folds = o.folds ?? 1;
   const crossValidated = folds > 1 ? ` (each seed: the mean over ${folds} folds of its non-test users, each validating in turn; train s over all of a seed's folds)` : '';
-  return `Tasks in order: ${tasks.join(' → ')}; seeds ${o.seeds.join(', ')}${crossValidated}; Conure keeps ${o.keep} of the free weights per task.\n\n${lines.join('\n')}\n`
+  return `Tasks in order: ${tasks.join(' → ')}; ${seedsPhrase(o.seeds)}${crossValidated}; Conure keeps ${o.keep} of the free weights per task.\n\n${lines.join('\n')}\n`
     + `\nBytes, all tasks (seed ${o.seeds[0]}${folds > 1 ? ', fold 0' : ''}): Conure's directory as a whole; a strategy's, the base's weights plus each task's patch tensors.\n`
     + validationTable(r, o.tasks.map((t) => t.name), methods);
 }

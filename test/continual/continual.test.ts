@@ -321,7 +321,7 @@ describe('experiment continual', () => {
     const cell = `${((right0! + right1!) / 2).toFixed(4)} / ${((right0! + right1!) / 2).toFixed(4)}`;
     const table = continualTable(r, o);
     assert.ok(table.includes(cell), table);
-    assert.match(table, /the mean over 2 folds/);
+    assert.match(table, /; seed 1 \(each seed: the mean over 2 folds/);
     // A plain run of the same seed validates on the usual fold, which is neither of the two.
     const usual = await runContinualExperiment({ ...o, folds: 1, out: join(root, 'experiment-folds-usual') });
     const plain = usual.runs.find((x) => x.method === 'conure' && x.task === 'gender')!;

@@ -11,7 +11,7 @@ import { cpSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset, loadDataset } from '../data/dataset.js';
 import { directoryBytes } from '../io/atomic.js';
-import { validationFolds } from '../data/split.js';
+import { foldTag, validationFolds } from '../data/split.js';
 import { overSeeds, perSeedMeans, seedsPhrase } from '../eval/summary.js';
 import { Progress } from '../train/progress.js';
 import { loadModelDir } from '../train/checkpoint.js';
@@ -105,7 +105,6 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
     for (const fold of folds) {
       const tuning = { ...o.tuning, fold };
       const split = { ...tuning, lr: o.tuning.lr ?? undefined, seed };
-      const foldOf = fold ? { fold: fold.index } : {};
       const dir = dirOf(fold);
       const learned = new Map<string, Pick<ContinualRun, 'metric' | 'right' | 'validation' | 'trainSeconds'>>();
       for (const t of o.tasks) {
@@ -119,13 +118,13 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
       const final = await continualTasks(await loadContinual(dir));
       for (const t of o.tasks) {
         const task = final.find((x) => x.card.task === t.name)!;
-        note({ method: 'conure', seed, ...foldOf, task: t.name, ...learned.get(t.name)!, afterLast: testHeadline(t.spec, taskData(t), split, task.model, task.head) });
+        note({ method: 'conure', seed, ...foldTag(fold), task: t.name, ...learned.get(t.name)!, afterLast: testHeadline(t.spec, taskData(t), split, task.model, task.head) });
       }
       if (seed === o.seeds[0] && fold === folds[0]) bytes.conure = directoryBytes(dir);
       for (const t of o.tasks) {
         const metric = headlineName(t.spec.type);
         for (const [name, value] of baselineHeadlines(runTaskBaselines(t.spec, taskData(t), split))) {
-          note({ method: `baseline: ${name}`, seed, ...foldOf, task: t.name, metric, right: value, afterLast: value, trainSeconds: 0 });
+          note({ method: `baseline: ${name}`, seed, ...foldTag(fold), task: t.name, metric, right: value, afterLast: value, trainSeconds: 0 });
         }
       }
     }
@@ -144,7 +143,7 @@ export async function runContinualExperiment(o: ContinualExperimentOptions): Pro
           total += r.patchBytes;
           const h = headline(r);
           note({
-            method: strategy, seed, ...(fold ? { fold: fold.index } : {}), task: t.name, metric: h.name, right: h.value, afterLast: h.value,
+            method: strategy, seed, ...foldTag(fold), task: t.name, metric: h.name, right: h.value, afterLast: h.value,
             trainSeconds: r.trainSeconds, validation: validationHeadline(r),
           });
         }

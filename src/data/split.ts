@@ -79,6 +79,11 @@ export function validationFolds(count: number): (ValidationFold | undefined)[] {
   return count === 1 ? [undefined] : Array.from({ length: count }, (_, index) => ({ index, count }));
 }
 
+/** What a run records of its fold: the fold's index under cross-validation, nothing with the usual split. */
+export function foldTag(fold: ValidationFold | undefined): { fold?: number } {
+  return fold ? { fold: fold.index } : {};
+}
+
 /**
  * Shuffles the labelled users (label ≥ 0) with `seed`; testFraction of them are test users, and of the rest fold
  * `fold.index` of `fold.count` validates and the others train. The test users do not depend on the fold, so the

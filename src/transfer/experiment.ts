@@ -5,7 +5,7 @@
  * them) and tabulated as rows of their own.
  */
 import { Dataset } from '../data/dataset.js';
-import { ValidationFold, validationFolds } from '../data/split.js';
+import { ValidationFold, foldTag, validationFolds } from '../data/split.js';
 import { DataError } from '../errors.js';
 import { overSeeds, perSeedMeans, seedsPhrase } from '../eval/summary.js';
 import { UserEncoder } from '../models/encoder.js';
@@ -75,7 +75,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
   const baselines: SeedBaselines[] = [];
   const splits = seedFolds(o);
   for (const { seed, fold } of splits) {
-    const b: SeedBaselines = { seed, ...(fold ? { fold: fold.index } : {}), ...runTaskBaselines(o.spec, o, { ...o, lr: o.lr ?? undefined, seed, fold }) };
+    const b: SeedBaselines = { seed, ...foldTag(fold), ...runTaskBaselines(o.spec, o, { ...o, lr: o.lr ?? undefined, seed, fold }) };
     baselines.push(b);
     o.onBaselines?.(b);
   }
@@ -89,7 +89,7 @@ export async function runTransferExperiment(o: ExperimentOptions): Promise<Exper
         const lr = o.lr ?? defaultLearningRate(strategy, o.spec.type);
         const r = runTask(o.spec, o, { ...o, lr, model, strategy, insertion: insertion ?? defaultInsertion(model.backbone), seed, fold });
         const run: ExperimentRun = {
-          strategy, insertion, seed, ...(fold ? { fold: fold.index } : {}), trainedParams: r.trainedParams, totalParams: r.totalParams,
+          strategy, insertion, seed, ...foldTag(fold), trainedParams: r.trainedParams, totalParams: r.totalParams,
           patchBytes: r.patchBytes, epochs: r.epochs, bestEpoch: r.bestEpoch, trainSeconds: r.trainSeconds, headline: headline(r), test: r.test,
           validation: r.type === 'classify' ? { ...r.validation } : { 'NDCG@10': r.validationScore },
           ...(r.type === 'recommend' && r.itemPairsStartScale !== null ? { itemPairsStartScale: r.itemPairsStartScale } : {}),

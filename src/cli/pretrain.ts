@@ -206,6 +206,12 @@ export function pretrainCommand(): Command {
           `(${result.popularityValid.toFixed(4)}): this model ranks no better than recommending the most popular items; ` +
           'try more epochs, the full softmax (--negatives 0) or another --lr\n');
       }
+      // A run whose last epoch was its best was cut off by --epochs, not by early stopping: on small logs a slow
+      // starter (a text item encoder) can look finished at the default epochs while it is still improving.
+      if (!result.stoppedEarly && result.epochs > 1 && result.bestEpoch === result.epochs) {
+        process.stderr.write(`note: the last epoch (${result.epochs}) was the best on validation, so the model may still be improving; ` +
+          'more --epochs may give a better one\n');
+      }
       if (f.json) console.log(JSON.stringify(summary));
       else console.log(`model written to ${f.out}: best validation NDCG@10 ${result.bestValid.toFixed(4)} at epoch ${result.bestEpoch} of ${result.epochs}${result.stoppedEarly ? ' (early stop)' : ''}`);
     })), pretrainConfigShape);

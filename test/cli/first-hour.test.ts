@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -49,20 +49,42 @@ describe('the command line, as a new user meets it', () => {
     assert.match(plain.stdout, /each user's items ordered in input order \(no time column\)/);
   });
 
-  it('a model that ends no better than popularity says so', () => {
-    // Most clicks go to five items: popularity is strong, and one epoch at a tiny rate learns nothing.
+  /** A log where most clicks go to five items (popularity is strong), ingested once. */
+  const popularDataset = (): string => {
+    const ds = join(dir, 'ds-popular');
+    if (existsSync(ds)) return ds;
     let x = 7;
     const next = () => (x = (x * 48271) % 2147483647) / 2147483647;
     const rows = Array.from({ length: 200 }, (_, u) => Array.from({ length: 6 }, () => `u${u}\ti${next() < 0.8 ? Math.floor(next() * 5) : Math.floor(next() * 200)}`));
     const log = join(dir, 'popular.tsv');
     writeFileSync(log, 'user\titem\n' + rows.flat().join('\n') + '\n');
-    assert.equal(run('ingest', log, '--out', join(dir, 'ds-popular')).status, 0);
-    const r = run('pretrain', '--data', join(dir, 'ds-popular'), '--out', join(dir, 'weak'), '--dim', '8', '--blocks', '1', '--max-len', '6',
+    assert.equal(run('ingest', log, '--out', ds).status, 0);
+    return ds;
+  };
+
+  it('a model that ends no better than popularity says so', () => {
+    // One epoch at a tiny rate learns nothing.
+    const r = run('pretrain', '--data', popularDataset(), '--out', join(dir, 'weak'), '--dim', '8', '--blocks', '1', '--max-len', '6',
       '--epochs', '1', '--lr', '1e-7', '--quiet', '--json');
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { bestValidNDCG10: number; popularityValidNDCG10: number };
     assert.ok(summary.bestValidNDCG10 < summary.popularityValidNDCG10, r.stdout);
     assert.match(r.stderr, /warning: the best validation NDCG@10 \(.*\) is not above popularity's \(.*\): this model ranks no better/);
+  });
+
+  it('a run whose last epoch was its best says the model may still be improving, and only then', () => {
+    // At 3e-3 validation still rises at epoch 3; at 1e-7 nothing moves after epoch 1.
+    const pretrain = (out: string, lr: string) => run('pretrain', '--data', popularDataset(), '--out', join(dir, out), '--dim', '8',
+      '--blocks', '1', '--max-len', '6', '--epochs', '3', '--lr', lr, '--threads', '1', '--quiet', '--json');
+    const note = /note: the last epoch \(3\) was the best on validation, so the model may still be improving; more --epochs may give a better one/;
+    const rising = pretrain('rising', '3e-3');
+    assert.equal(rising.status, 0, rising.stderr);
+    assert.deepEqual((({ epochs, bestEpoch, stoppedEarly }) => ({ epochs, bestEpoch, stoppedEarly }))(JSON.parse(rising.stdout)), { epochs: 3, bestEpoch: 3, stoppedEarly: false });
+    assert.match(rising.stderr, note);
+    const flat = pretrain('flat', '1e-7');
+    assert.equal(flat.status, 0, flat.stderr);
+    assert.equal((JSON.parse(flat.stdout) as { bestEpoch: number }).bestEpoch, 1);
+    assert.doesNotMatch(flat.stderr, /note: the last epoch/);
   });
 
   it('a learning rate that blows the weights up stops with one line, not a loss of 1e7', () => {

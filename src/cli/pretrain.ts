@@ -32,6 +32,7 @@ interface PretrainFlags {
   layerNormEps: number;
   maskProbability: number;
   featureExperts: number;
+  textInitScale: number;
   dilations: number[];
   maxLen: number;
   epochs: number;
@@ -64,7 +65,7 @@ const H = TRAIN_DEFAULTS.heldOut;
 const MODEL_KEYS: Record<string, string | null> = {
   backbone: 'backbone', objective: 'objective', dim: 'dim', blocks: 'blocks', kernelSize: 'kernelSize', dilations: 'dilations',
   layers: 'layers', heads: 'heads', dropout: 'dropout', maxLen: 'maxLen', layerNormEps: 'layerNormEps', itemEncoder: 'itemEncoder',
-  featureExperts: 'featureExperts', maskProbability: 'maskProbability', numItems: null, textBuckets: null, featureDim: null,
+  featureExperts: 'featureExperts', textInitScale: 'textInitScale', maskProbability: 'maskProbability', numItems: null, textBuckets: null, featureDim: null,
 };
 const TRAIN_KEYS: Record<string, string | null> = {
   objective: 'objective', epochs: 'epochs', batch: 'batch', batchTokens: 'batchTokens', lengthBuckets: 'lengthBuckets', lr: 'lr',
@@ -137,6 +138,8 @@ export function pretrainCommand(): Command {
     .option('--kernel-size <n>', 'convolution kernel size', integerOption('kernel-size'), MODEL_DEFAULTS.kernelSize)
     .option('--layer-norm-eps <x>', 'LayerNorm epsilon', numberOption('layer-norm-eps', { min: 0, exclusiveMin: true }), MODEL_DEFAULTS.layerNormEps)
     .option('--mask-probability <p>', 'masked objective: share of the real positions chosen for prediction', numberOption('mask-probability', { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }), MODEL_DEFAULTS.maskProbability)
+    .option('--text-init-scale <x>', 'text item encoders: the scale each dimension of a text vector starts at (id rows start at 0.02; 0.02 suits id+text on logs where many items share a text, see the README)',
+      numberOption('text-init-scale', { min: 0, exclusiveMin: true }), MODEL_DEFAULTS.textInitScale)
     .option('--feature-experts <n>', 'features item encoder: experts of the mixture-of-experts adaptor', integerOption('feature-experts'), MODEL_DEFAULTS.featureExperts)
     .option('--dilations <list>', 'block dilations, cycled', integerListOption('dilations'), MODEL_DEFAULTS.dilations)
     .option('--max-len <n>', 'sequence length the model sees', integerOption('max-len', 2), MODEL_DEFAULTS.maxLen)
@@ -181,7 +184,7 @@ export function pretrainCommand(): Command {
           backbone: f.backbone, itemEncoder: f.itemEncoder, objective: f.objective && networkObjective(f.objective), dim: f.dim, blocks: f.blocks, layers: f.layers,
           heads: f.heads, dropout: f.dropout, kernelSize: f.kernelSize,
           dilations: f.dilations as [number, ...number[]], maxLen: f.maxLen, layerNormEps: f.layerNormEps,
-          maskProbability: f.maskProbability, featureExperts: f.featureExperts,
+          maskProbability: f.maskProbability, featureExperts: f.featureExperts, textInitScale: f.textInitScale,
         },
         train: {
           epochs: f.epochs, batch: f.batch, batchTokens: f.batchTokens, lengthBuckets: f.lengthBuckets, lr: f.lr, loss: f.loss ?? TRAIN_DEFAULTS.loss, negatives: f.negatives, seed: f.seed, patience: f.patience,

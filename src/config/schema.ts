@@ -73,6 +73,11 @@ const ModelFields = z.object({
   itemEncoder: z.enum(ITEM_ENCODERS).default('id'),
   /** Text item encoders: hash buckets of the dataset's tokenizer (its token table has one more row, the mask token). */
   textBuckets: z.number().int().positive().optional(),
+  /**
+   * Text item encoders: the scale each dimension of a text vector starts at (its LayerNorm's initial gain). 1 by
+   * default; the id rows start at 0.02, so with id+text a smaller start lets the id rows count from the first step.
+   */
+  textInitScale: z.number().positive().default(1),
   /** The features item encoder: length of the dataset's item vectors, and the adaptor's experts (UniSRec's MoE). */
   featureDim: z.number().int().positive().optional(),
   featureExperts: z.number().int().positive().default(8),

@@ -46,9 +46,10 @@ export class LayerNorm extends Module {
   readonly gamma: Parameter;
   readonly beta: Parameter;
 
-  constructor(name: string, dim: number, readonly eps: number) {
+  /** `gain`: the initial gamma (1, unless the output must start at another scale). */
+  constructor(name: string, dim: number, readonly eps: number, gain = 1) {
     super(name);
-    this.gamma = this.parameter('gamma', [dim], new Float32Array(dim).fill(1));
+    this.gamma = this.parameter('gamma', [dim], new Float32Array(dim).fill(gain));
     this.beta = this.parameter('beta', [dim]);
   }
 

@@ -136,6 +136,19 @@ describe('item encoder', () => {
     assert.ok(mask.some((v, c) => Math.abs(v - padding[c]!) > 1e-4), 'the mask token is not the empty text');
   });
 
+  it('text vectors start at textInitScale per dimension (the LayerNorm gain); id rows at 0.02 whatever it is', () => {
+    const rms = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
+    for (const scale of [1, 0.02]) {
+      // An epsilon far below the variance of the initial projections (~1e-7 here), as in a real model's 1e-8.
+      const items = new ItemEncoder(config({ itemEncoder: 'id+text', textInitScale: scale, layerNormEps: 1e-14 }), new Rng(5), TOKENS);
+      // Rows 1..4 (padding has no tokens); a LayerNorm output has unit variance per row before the gain.
+      const text = items.text!.encodeAll().data.subarray(4, 5 * 4);
+      assert.ok(Math.abs(rms(text) / scale - 1) < 1e-3, `text vectors at ${rms(text)}, asked ${scale}`);
+      const ids = items.ids!.weight.data.subarray(4, 5 * 4);
+      assert.ok(rms(ids) > 0.005 && rms(ids) < 0.04, `id rows at ${rms(ids)}`);
+    }
+  });
+
   for (const backbone of BACKBONES) {
     it(`${backbone}: text items leave no per-item parameter, and one training step moves the token table`, () => {
       const objective = backbone === 'bert4rec' ? 'masked' : 'causal';

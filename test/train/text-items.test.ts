@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MODEL_DEFAULTS, TRAIN_DEFAULTS } from '../../src/config/schema.js';
@@ -102,5 +103,20 @@ describe('text items: pretrain, save, evaluate', () => {
       (e) => e instanceof ModelError && /has no item text/.test(e.message));
     await assert.rejects(pretrain({ data: withText, out, model: { ...model, itemEncoder: 'id' }, train: TRAIN_DEFAULTS, resume: true, ...quiet }),
       /encodes items by text, not id/);
+
+    // --text-init-scale reaches the model's config (and so its LayerNorm's start); a scale ≤ 0 is refused.
+    const both = join(dir, 'id-text');
+    const cliRun = (out: string, scale: string) => spawnSync(process.execPath, [cli, 'pretrain', '--data', withText, '--out', out,
+      '--item-encoder', 'id+text', '--text-init-scale', scale, '--dim', '8', '--blocks', '1', '--max-len', '6', '--epochs', '1', '--quiet'], { encoding: 'utf8' });
+    const ok = cliRun(both, '0.02');
+    assert.equal(ok.status, 0, ok.stderr);
+    const saved = (await loadModelDir(both)).config.model;
+    assert.equal(saved.textInitScale, 0.02);
+    const never = join(dir, 'never');
+    const bad = cliRun(never, '0');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /text-init-scale must be a number > 0, got "0"/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.equal(existsSync(never), false);
   });
 });

@@ -76,8 +76,8 @@ export class TextItemEncoder extends Module {
     checkTokens(items.tokens, buckets);
     this.tokens = this.child(new Embedding(this.childName('tokens'), buckets + 1, config.dim, rng));
     this.projection = this.child(new Linear(this.childName('projection'), config.dim, config.dim, rng));
-    // The LayerNorm's gain sets the scale the text vectors start at (README, "Text items": unit scale on a dense
-    // log, the id rows' scale where id rows must be able to tell apart items that share a text).
+    // The LayerNorm's gain sets the scale the text vectors start at (README, "Where a text vector starts": the unit
+    // start ends higher on validation; the id rows' scale gets close in about half the epochs).
     this.norm = this.child(new LayerNorm(this.childName('norm'), config.dim, config.layerNormEps, config.textInitScale));
     this.items = items;
     this.maskToken = inputRows(config) > config.numItems + 1 ? buckets : null;

@@ -58,7 +58,7 @@ export function withTaskOptions(command: Command): Command {
     .option('--warmup <x>', 'share of the steps with a linear learning-rate warm-up (then linear decay), in [0, 1)', numberOption('warmup', { min: 0, max: 0.999999 }), TRANSFER_DEFAULTS.warmup)
     .option('--patience <n>', 'epochs without validation improvement before stopping', integerOption('patience'), TRANSFER_DEFAULTS.patience)
     .option('--test-fraction <x>', 'fraction of users held out for testing', numberOption('test-fraction', { min: 0, max: 0.9, exclusiveMin: true }), TRANSFER_DEFAULTS.testFraction)
-    .option('--label-fraction <x>', 'share of the training/validation users whose labels are used, in (0, 1]; an epoch still takes the steps of one over all of them', numberOption('label-fraction', { min: 0, max: 1, exclusiveMin: true }), TRANSFER_DEFAULTS.labelFraction);
+    .option('--label-fraction <x>', 'share of the training/validation users whose labels are used, in (0, 1]', numberOption('label-fraction', { min: 0, max: 1, exclusiveMin: true }), TRANSFER_DEFAULTS.labelFraction);
 }
 
 const FLAG_NAMES: TaskOptionNames = { prefix: '', type: '--type', label: '--label', sourceDomain: '--source-domain', targetDomain: '--target-domain', newItems: '--new-items' };

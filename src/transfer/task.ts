@@ -122,16 +122,6 @@ function decayed(p: Parameter): boolean {
   return p.shape.length >= 2 && p.name.endsWith('weight');
 }
 
-/**
- * Optimizer steps per epoch: one pass over the examples, or, with labels kept for only a share f of the users
- * (--label-fraction), as many steps as a pass over all of them would take. Fewer labels then mean the same number
- * of updates, each epoch several passes: a pass over 5% of the users is a step or two, and early stopping counts
- * epochs, so the head would otherwise stop after a handful of updates, before it has even learned the class prior.
- */
-export function epochSteps(examples: number, batch: number, labelFraction: number): number {
-  return Math.ceil(Math.max(examples, Math.round(examples / labelFraction)) / batch);
-}
-
 /** Learning rate at `step` (0-based) of `total`: linear warm-up, then linear decay towards 0. */
 export function scheduledLr(lr: number, step: number, total: number, warmup: number): number {
   const warm = Math.max(1, Math.round(warmup * total));
@@ -192,9 +182,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
     ...sparseTables.map(([table, scale]) => [new Adam([table], { lr: o.lr, weightDecay: o.weightDecay, decoupled: true }), scale] as [Adam, number]),
   ];
   const { examples, loss, validate, prepare } = task(head as never, rng);
-  const batchesPerPass = Math.ceil(examples / o.batch);
-  const batches = epochSteps(examples, o.batch, o.labelFraction);
-  const totalSteps = o.epochs * batches;
+  const totalSteps = o.epochs * Math.ceil(examples / o.batch);
   let step = 0;
 
   // The starting point is scored too: a head that starts from counts (the item-pair table) may already be better
@@ -208,19 +196,16 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
   const trainLosses: number[] = [];
   const validationScores: number[] = [];
   const order = Int32Array.from({ length: examples }, (_, i) => i);
+  const batches = Math.ceil(examples / o.batch);
   for (let epoch = 1; epoch <= o.epochs && stale < o.patience; epoch++) {
+    rng.shuffle(order);
     o.progress?.start(`epoch ${epoch}/${o.epochs}`, batches);
     const epochStarted = process.hrtime.bigint();
     let lossSum = 0;
-    let seen = 0;
-    for (let b = 0; b < batches; b++) {
-      // A new pass over the examples (several per epoch with fewer labels) starts from a new order.
-      if (b % batchesPerPass === 0) rng.shuffle(order);
-      const start = (b % batchesPerPass) * o.batch;
+    for (let start = 0, b = 0; start < order.length; start += o.batch, b++) {
       // Every tensor of the step dies with it, so the next step reuses their memory (see scratchScope).
       const lr = scheduledLr(o.lr, step++, totalSteps, o.warmup);
       const batch = order.subarray(start, start + o.batch);
-      seen += batch.length;
       const rows = comm ? shardRows(batch.length, comm.rank, comm.size) : undefined;
       // Backbone dropout (sasrec, bert4rec, gru4rec): data-parallel ranks draw from disjoint call streams. Unlike
       // pretraining's, a task's network rows are the users' windows (a whole history is several), whose padded
@@ -249,7 +234,7 @@ export function trainTransfer(o: TransferOptions, headShape: HeadShape | null, t
       });
       if (o.progress) {
         const seconds = Number(process.hrtime.bigint() - epochStarted) / 1e9;
-        o.progress.update(b + 1, { loss: lossSum / (b + 1), itemsPerSec: seen / Math.max(seconds, 1e-9) });
+        o.progress.update(b + 1, { loss: lossSum / (b + 1), itemsPerSec: Math.min(order.length, start + o.batch) / Math.max(seconds, 1e-9) });
       }
     }
     o.progress?.stop();

@@ -11,11 +11,11 @@ import { DataError } from '../../src/errors.js';
 import { encodeHistories } from '../../src/models/encoder.js';
 import { loadModelDir } from '../../src/train/checkpoint.js';
 import { pretrain } from '../../src/train/pretrain.js';
-import { ClassifyOptions, classifySplit, finetuneClassifier } from '../../src/transfer/classify.js';
+import { ClassifyOptions, finetuneClassifier } from '../../src/transfer/classify.js';
 import { experimentTable, runTransferExperiment } from '../../src/transfer/experiment.js';
 import { userLabels } from '../../src/transfer/labels.js';
 import { tempDir } from '../helpers/datasets.js';
-import { TUNING_DEFAULTS, epochSteps } from '../../src/transfer/task.js';
+import { TUNING_DEFAULTS } from '../../src/transfer/task.js';
 import { CLI as cli } from '../helpers/cli.js';
 
 let data: Dataset;
@@ -75,28 +75,6 @@ describe('attribute classification by transfer', () => {
     const v = encodeHistories(model, [Int32Array.from([1, 2, 3]), Int32Array.from([40, 50, 60]), Int32Array.from([7])]);
     assert.notDeepEqual(v.subarray(0, 32), v.subarray(32, 64));
     assert.notDeepEqual(v.subarray(32, 64), v.subarray(64, 96));
-  });
-
-  it('with a share of the labels, an epoch takes as many steps as one over all the labelled users would', async () => {
-    assert.equal(epochSteps(640, 64, 1), 10);
-    assert.equal(epochSteps(32, 64, 0.05), 10, '32 users of 640: ten steps of 64, five passes');
-    assert.equal(epochSteps(100, 64, 0.5), 4);
-    // Each epoch's progress names its steps; count the steps actually taken.
-    const epochs: { total: number; done: number }[] = [];
-    const progress = {
-      start: (_label: string, total: number) => epochs.push({ total, done: 0 }),
-      update: (done: number) => (epochs.at(-1)!.done = done),
-      stop: () => {},
-    };
-    const split = (labelFraction: number) => classifySplit({ dataset: data, datasetName: 'synth', label: 'gender', bins: null, testFraction: 0.2, seed: 1, labelFraction }).split;
-    const all = split(1).train.length;
-    const few = split(0.25).train.length;
-    assert.ok(few < all / 3 && Math.ceil(few / 64) < Math.ceil(all / 64), `${few} of ${all} training users`);
-    const r = await run({ labelFraction: 0.25, epochs: 2, patience: 2, progress });
-    assert.equal(r.epochs, 2);
-    const steps = epochSteps(few, 64, 0.25);
-    assert.ok(Math.abs(steps - Math.ceil(all / 64)) <= 1, `${steps} steps per epoch with a quarter of the labels, ${Math.ceil(all / 64)} with all`);
-    assert.deepEqual(epochs, [{ total: steps, done: steps }, { total: steps, done: steps }]);
   });
 
   it('numeric attributes are bucketed; bad labels and bins are clear errors', () => {
